@@ -1,0 +1,131 @@
+/**
+ * Emulation of MLC's `ConfigBase` dataclasses: known fields become attributes, other
+ * config.json keys go to `kwargs`, then a per-class `postInit` derives values. The emitted
+ * `model_config` is the fields in declaration order.
+ *
+ * @module
+ */
+import { num, PyFloat } from "../pyjson.ts";
+
+/** Marker for a dataclass field without a default (required in config.json). */
+export const REQUIRED: unique symbol = Symbol("required");
+
+/** A dataclass field: name and default (or {@link REQUIRED}). */
+export type ConfigField = readonly [name: string, defaultValue: unknown];
+
+/** Logger for the messages MLC prints while parsing (`info` / `warning`). */
+export type ConfigLog = (level: "info" | "warning", message: string) => void;
+
+/** A parsed model config: fields in declaration order (`kwargs` kept apart). */
+export type ModelConfig = Record<string, unknown>;
+
+/** A config dataclass of MLC (e.g. `LlamaConfig`). */
+export interface ConfigClass {
+  /** Python class name, used in messages. */
+  readonly className: string;
+  /** Fields in declaration order. */
+  readonly fields: readonly ConfigField[];
+  /** `__post_init__`: may read and pop `kwargs`, mutate `cfg`, log, throw. */
+  postInit(cfg: ModelConfig, kwargs: Record<string, unknown>, log: ConfigLog): void;
+}
+
+/** Error for a config.json that MLC would reject. */
+export class ConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * `ConfigBase.from_dict`: split `src` into fields and kwargs, apply defaults, run postInit.
+ *
+ * @example
+ * ```ts
+ * import { fromDict, REQUIRED } from "./_config.ts";
+ * const cls = { className: "C", fields: [["a", REQUIRED], ["b", 2]] as const, postInit() {} };
+ * fromDict(cls, { a: 1, extra: 3 }); // { a: 1, b: 2 }
+ * ```
+ */
+export function fromDict(
+  cls: ConfigClass,
+  src: Record<string, unknown>,
+  log: ConfigLog = () => {},
+): ModelConfig {
+  const cfg: ModelConfig = {};
+  const kwargs: Record<string, unknown> = {};
+  const names = new Set(cls.fields.map(([n]) => n));
+  for (const [k, v] of Object.entries(src)) if (!names.has(k)) kwargs[k] = v;
+  const missing: string[] = [];
+  for (const [name, def] of cls.fields) {
+    if (Object.hasOwn(src, name)) cfg[name] = src[name];
+    else if (def === REQUIRED) missing.push(name);
+    else cfg[name] = typeof def === "object" && def !== null ? structuredClone(def) : def;
+  }
+  if (missing.length) {
+    throw new ConfigError(
+      `${cls.className} is missing required field(s) in config.json: ${missing.join(", ")}`,
+    );
+  }
+  cls.postInit(cfg, kwargs, log);
+  return cfg;
+}
+
+/** Reads an integer field of a parsed config (accepts ints and integral floats). */
+export function intField(cfg: ModelConfig, name: string): number {
+  const v = num(cfg[name]);
+  if (v === undefined || !Number.isFinite(v)) {
+    throw new ConfigError(`config field "${name}" must be a number, got ${JSON.stringify(cfg[name])}`);
+  }
+  return v;
+}
+
+/** Shared window rule STD-CWS part 1: context_window_size from kwargs when 0. */
+export function resolveContextWindow(
+  cfg: ModelConfig,
+  kwargs: Record<string, unknown>,
+  log: ConfigLog,
+  keys: readonly string[] = ["max_position_embeddings", "max_sequence_length"],
+): void {
+  if (num(cfg.context_window_size) !== 0) return;
+  for (const k of keys) {
+    if (Object.hasOwn(kwargs, k)) {
+      cfg.context_window_size = kwargs[k];
+      delete kwargs[k];
+      log("info", `context_window_size not found in config.json. Falling back to ${k} (${String(cfg.context_window_size)})`);
+      return;
+    }
+  }
+  throw new ConfigError(
+    "Unable to determine the maximum sequence length, because none of `context_window_size`, " +
+      keys.map((k) => `\`${k}\``).join(" or ").replace(/^/, "") + " is provided in `config.json`.",
+  );
+}
+
+/** Shared window rule STD-CWS part 2: prefill_chunk_size default and clamp. */
+export function resolvePrefill(cfg: ModelConfig, log: ConfigLog, cap = 8192): void {
+  const ctx = num(cfg.context_window_size)!;
+  const p = num(cfg.prefill_chunk_size)!;
+  if (p === 0) {
+    cfg.prefill_chunk_size = Math.min(ctx, cap);
+    log("info", `prefill_chunk_size defaults to ${cfg.prefill_chunk_size}`);
+  } else if (p > ctx) {
+    const v = Math.min(ctx, cap);
+    log("info", `Overriding prefill_chunk_size from ${p} to ${v}`);
+    cfg.prefill_chunk_size = v;
+  }
+}
+
+/** `position_embedding_base`: 0 -> kwargs `rope_theta` (popped) else 10000. */
+export function resolveRopeBase(cfg: ModelConfig, kwargs: Record<string, unknown>): void {
+  if (num(cfg.position_embedding_base) !== 0) return;
+  if (Object.hasOwn(kwargs, "rope_theta")) {
+    cfg.position_embedding_base = kwargs.rope_theta;
+    delete kwargs.rope_theta;
+  } else {
+    cfg.position_embedding_base = 10000;
+  }
+}
+
+export { PyFloat };

@@ -1,0 +1,64 @@
+/**
+ * Types of the architecture registry: how one MLC model type maps HF tensors to MLC
+ * parameters.
+ *
+ * @module
+ */
+import type { DType } from "../dtype.ts";
+import type { ConfigClass, ModelConfig } from "./_config.ts";
+
+/** A shape dimension: a number, or a symbolic name (e.g. `"vocab_size"`) that accepts any size. */
+export type Dim = number | string;
+
+/** A tensor held in memory (used by whole-tensor transforms). */
+export interface HostTensor {
+  /** Element dtype. */
+  dtype: DType;
+  /** Shape. */
+  shape: number[];
+  /** Little-endian element bytes, row-major. */
+  data: Uint8Array;
+}
+
+/**
+ * How a parameter's value is built from its HF sources (`map_func`).
+ * - `concat` (default): concatenate along axis 0 in the source dtype, then cast. With
+ *   `addOne`, `x + 1` is computed in the source dtype before the cast (Gemma norms).
+ * - `whole`: arbitrary function of the fully loaded sources (row permutations,
+ *   transposes); its result is then cast to the parameter dtype.
+ */
+export type ParamTransform =
+  | { readonly kind: "concat"; readonly addOne?: boolean }
+  | { readonly kind: "whole"; readonly apply: (sources: HostTensor[]) => HostTensor };
+
+/** One MLC parameter of a model, in module (`named_parameters`) order. */
+export interface ArchParam {
+  /** MLC name, e.g. `model.layers.0.self_attn.qkv_proj.weight`. */
+  readonly name: string;
+  /** Expected shape before quantization. */
+  readonly shape: readonly Dim[];
+  /** Pinned dtype (e.g. `float32` for gpt_neox MLP biases); default: the model dtype. */
+  readonly dtype?: "float32";
+  /** HF tensor names this parameter is built from (`param_map` entry). */
+  readonly sources: readonly string[];
+  /** Value transform; default `concat`. */
+  readonly transform?: ParamTransform;
+  /** Module kind of the owner when quantizable: `linear` or `embedding`. */
+  readonly quant?: "linear" | "embedding";
+}
+
+/** An architecture of the registry (one MLC `MODELS` key). */
+export interface Architecture {
+  /** Registry key (`llama`, `mistral`, ...). */
+  readonly name: string;
+  /** HF `model_type` values that auto-detection maps to this key. */
+  readonly hfModelTypes: readonly string[];
+  /** Config dataclass (parsing shared by convert_weight and gen_config). */
+  readonly configClass: ConfigClass;
+  /** Quantization kinds this model supports (MLC `Model.quantize` keys). */
+  readonly quantKinds: readonly ("no-quant" | "group-quant")[];
+  /** Parameters in module order, each with its HF sources. */
+  params(cfg: ModelConfig): ArchParam[];
+  /** HF names declared unused (no warning, not counted in BitsPerParam). */
+  isUnused?(hfName: string, cfg: ModelConfig): boolean;
+}

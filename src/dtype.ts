@@ -1,0 +1,155 @@
+/**
+ * Data types and exact scalar conversions between float16, bfloat16 and float32 bit patterns
+ * (round to nearest even, IEEE subnormals, overflow to infinity, NaN kept).
+ *
+ * @module
+ */
+
+/** Element types that appear in sources and outputs. */
+export type DType = "float16" | "bfloat16" | "float32" | "uint32";
+
+/** Floating-point model dtypes a quantization scheme computes in. */
+export type FloatDType = "float16" | "bfloat16" | "float32";
+
+/** Bytes per element of a dtype as MLC counts it (float32 counts 4). */
+export const ITEM_SIZE: Readonly<Record<DType, number>> = {
+  float16: 2,
+  bfloat16: 2,
+  float32: 4,
+  uint32: 4,
+};
+
+/**
+ * Bytes per element of a dtype.
+ *
+ * @example
+ * ```ts
+ * import { itemSize } from "./dtype.ts";
+ * itemSize("bfloat16"); // 2
+ * ```
+ */
+export function itemSize(dtype: DType): number {
+  return ITEM_SIZE[dtype];
+}
+
+const f32 = new Float32Array(1);
+const F16A = new Float16Array(1);
+const U16A = new Uint16Array(F16A.buffer);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * Float16 bits to a number (exact).
+ *
+ * @example
+ * ```ts
+ * import { f16ToNumber } from "./dtype.ts";
+ * f16ToNumber(0x3c00); // 1
+ * ```
+ */
+export function f16ToNumber(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1024 + m) * 2 ** (e - 25);
+}
+
+/**
+ * A number to float16 bits, round to nearest even (overflow to infinity; NaN -> 0x7e00 with
+ * sign kept).
+ *
+ * @example
+ * ```ts
+ * import { numberToF16 } from "./dtype.ts";
+ * numberToF16(1.00048828125); // 0x3c00 (tie to even)
+ * ```
+ */
+export function numberToF16(x: number): number {
+  F16A[0] = x;
+  const h = U16A[0];
+  return (h & 0x7fff) > 0x7c00 ? (h & 0x8000) | 0x7e00 : h;
+}
+
+/**
+ * Bfloat16 bits to a number (exact).
+ *
+ * @example
+ * ```ts
+ * import { bf16ToNumber } from "./dtype.ts";
+ * bf16ToNumber(0x3f80); // 1
+ * ```
+ */
+export function bf16ToNumber(b: number): number {
+  u32[0] = b << 16;
+  return f32[0];
+}
+
+/**
+ * Float32 bits of a number (after rounding it to float32).
+ *
+ * @example
+ * ```ts
+ * import { f32Bits } from "./dtype.ts";
+ * f32Bits(1); // 0x3f800000
+ * ```
+ */
+export function f32Bits(x: number): number {
+  f32[0] = x;
+  return u32[0];
+}
+
+/**
+ * Number from float32 bits.
+ *
+ * @example
+ * ```ts
+ * import { f32FromBits } from "./dtype.ts";
+ * f32FromBits(0x3f800000); // 1
+ * ```
+ */
+export function f32FromBits(bits: number): number {
+  u32[0] = bits >>> 0;
+  return f32[0];
+}
+
+/**
+ * Float32 bits to bfloat16 bits as ml_dtypes casts them: round to nearest even, NaN kept
+ * quiet with its sign (0x7fc0), overflow to infinity.
+ *
+ * @example
+ * ```ts
+ * import { f32BitsToBf16 } from "./dtype.ts";
+ * f32BitsToBf16(0x3f808000); // 0x3f80 (tie to even)
+ * ```
+ */
+export function f32BitsToBf16(u: number): number {
+  u >>>= 0;
+  if ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0) {
+    return ((u >>> 16) & 0x8000) | 0x7fc0;
+  }
+  return ((u + ((u >>> 16) & 1) + 0x7fff) >>> 16) & 0xffff;
+}
+
+/**
+ * TVM's `f32-to-bf16` storage encoding (`tvmjs._convert_f32_to_bf16`): round to nearest even
+ * when |v| < 0x7F7F0000 as float, otherwise truncation (so NaN and infinities keep their top
+ * bits and huge finite values clip to 0x7f7f).
+ *
+ * @example
+ * ```ts
+ * import { f32BitsToBf16Storage } from "./dtype.ts";
+ * f32BitsToBf16Storage(0x7f7fffff); // 0x7f7f
+ * ```
+ */
+export function f32BitsToBf16Storage(u: number): number {
+  u >>>= 0;
+  const mag = u & 0x7fffffff;
+  if (mag < 0x7f7f0000) return ((u + ((u >>> 16) & 1) + 0x7fff) >>> 16) & 0xffff;
+  return u >>> 16;
+}
+
+/** Round a number to bfloat16 precision (RNE via float32), returned as a number. */
+export function bf16Round(x: number): number {
+  return bf16ToNumber(f32BitsToBf16(f32Bits(x)));
+}

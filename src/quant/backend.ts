@@ -1,0 +1,59 @@
+/**
+ * The interface every compute backend (TypeScript reference, WASM SIMD, WebGPU) implements.
+ * All backends must produce byte-identical results.
+ *
+ * @module
+ */
+import type { DType, FloatDType } from "../dtype.ts";
+
+/** How `round` breaks ties: current MLC (TVM >= 2026-04) is `even`; older CPU builds `away`. */
+export type TieRounding = "even" | "away";
+
+/** Parameters of one group quantization call. */
+export interface GroupQuantParams {
+  /** 3 or 4. */
+  readonly bits: 3 | 4;
+  /** Elements per group. */
+  readonly groupSize: number;
+  /** Arithmetic and scale dtype. */
+  readonly modelDtype: FloatDType;
+  /** Tie rule of `round`. */
+  readonly tie: TieRounding;
+}
+
+/**
+ * Quantize `rows` rows of `k` elements each (last axis), NK layout.
+ * - `input`: model-dtype elements, row-major: Uint16Array of f16/bf16 bits, or Float32Array.
+ * - `words`: receives rows x (wordsPerGroup * ceil(k / groupSize)) uint32 codes.
+ * - `scales`: receives rows x ceil(k / groupSize) scales: Uint16Array bits for f16/bf16,
+ *   Float32Array for float32.
+ */
+export interface GroupQuantJob extends GroupQuantParams {
+  /** Model-dtype input elements. */
+  readonly input: Uint16Array | Float32Array;
+  /** Number of rows. */
+  readonly rows: number;
+  /** Elements per row (K). */
+  readonly k: number;
+  /** Output words. */
+  readonly words: Uint32Array;
+  /** Output scales. */
+  readonly scales: Uint16Array | Float32Array;
+}
+
+/** A compute backend. */
+export interface QuantBackend {
+  /** `reference`, `cpu` or `webgpu`. */
+  readonly name: string;
+  /** Human-readable description (e.g. the GPU adapter). */
+  readonly description: string;
+  /**
+   * Converts `count` little-endian elements of `srcDtype` in `src` to `dstDtype` in `dst`
+   * (numpy/ml_dtypes `astype` semantics: RNE, overflow to inf, NaN kept).
+   */
+  cast(src: Uint8Array, srcDtype: DType, dst: Uint8Array, dstDtype: FloatDType, count: number): Promise<void>;
+  /** Group quantization, NK layout. */
+  groupQuantize(job: GroupQuantJob): Promise<void>;
+  /** Releases resources (workers, GPU device). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,214 @@
+/**
+ * Safetensors reader: validates the header and reads byte ranges on demand (never whole
+ * files).
+ *
+ * @module
+ */
+import type { DType } from "./dtype.ts";
+import type { RandomAccessFile } from "./io/types.ts";
+
+/** Safetensors dtype names with their item sizes (all known to the format). */
+const ST_ITEM_SIZE: Readonly<Record<string, number>> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+};
+
+/** Safetensors dtypes we can convert, and their dtype names. */
+export const SUPPORTED_SOURCE_DTYPES: Readonly<Record<string, DType>> = {
+  F16: "float16",
+  BF16: "bfloat16",
+  F32: "float32",
+};
+
+/** Largest header accepted (as the reference implementation: 100 MB). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** One tensor entry of a safetensors header. */
+export interface SafetensorsEntry {
+  /** Tensor name. */
+  readonly name: string;
+  /** Safetensors dtype string (`F16`, `BF16`, `F32`, ...). */
+  readonly stDtype: string;
+  /** Shape. */
+  readonly shape: readonly number[];
+  /** Absolute file offset of the data. */
+  readonly offset: number;
+  /** Byte length. */
+  readonly nbytes: number;
+}
+
+/** A parsed safetensors header. */
+export interface SafetensorsHeader {
+  /** Tensors in header (JSON) order. */
+  readonly entries: readonly SafetensorsEntry[];
+  /** By name. */
+  readonly byName: ReadonlyMap<string, SafetensorsEntry>;
+  /** `__metadata__`, if any. */
+  readonly metadata: Record<string, string> | undefined;
+}
+
+/** Error for a malformed safetensors file; names the file. */
+export class SafetensorsError extends Error {
+  /** Creates the error. */
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = "SafetensorsError";
+  }
+}
+
+/**
+ * Reads and validates the header of a safetensors file: length bound, JSON, dtype names,
+ * shapes, offsets inside the data area, no overlaps, byte size = product(shape) x item size.
+ *
+ * @example
+ * ```ts ignore
+ * import { readSafetensorsHeader } from "./safetensors.ts";
+ * import { openRandomAccess } from "./io/deno_fs.ts";
+ * const f = await openRandomAccess("model.safetensors");
+ * const h = await readSafetensorsHeader(f, "model.safetensors");
+ * console.log(h.entries.map((e) => e.name));
+ * ```
+ */
+export async function readSafetensorsHeader(file: RandomAccessFile, path: string): Promise<SafetensorsHeader> {
+  if (file.size < 8) throw new SafetensorsError(path, `file is too small (${file.size} bytes) to be safetensors`);
+  const lenBuf = new Uint8Array(8);
+  await file.readAt(0, lenBuf);
+  const len64 = new DataView(lenBuf.buffer).getBigUint64(0, true);
+  if (len64 > BigInt(MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(path, `header length ${len64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  }
+  const hlen = Number(len64);
+  if (8 + hlen > file.size) {
+    throw new SafetensorsError(path, `header length ${hlen} runs past the end of the file (${file.size} bytes)`);
+  }
+  const hbuf = new Uint8Array(hlen);
+  await file.readAt(8, hbuf);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(hbuf));
+  } catch (e) {
+    throw new SafetensorsError(path, `header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new SafetensorsError(path, "header is not a JSON object");
+  }
+  const dataStart = 8 + hlen;
+  const dataLen = file.size - dataStart;
+  const entries: SafetensorsEntry[] = [];
+  let metadata: Record<string, string> | undefined;
+  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      metadata = raw as Record<string, string>;
+      continue;
+    }
+    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e !== "object" || e === null) throw new SafetensorsError(path, `tensor "${name}": entry is not an object`);
+    const dt = e.dtype;
+    if (typeof dt !== "string" || !(dt in ST_ITEM_SIZE)) {
+      throw new SafetensorsError(path, `tensor "${name}": unknown dtype ${JSON.stringify(dt)}`);
+    }
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(path, `tensor "${name}": invalid shape ${JSON.stringify(shape)}`);
+    }
+    const off = e.data_offsets;
+    if (
+      !Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+      off[1] < off[0]
+    ) {
+      throw new SafetensorsError(path, `tensor "${name}": invalid data_offsets ${JSON.stringify(off)}`);
+    }
+    if (off[1] > dataLen) {
+      throw new SafetensorsError(
+        path,
+        `tensor "${name}": data_offsets [${off[0]}, ${off[1]}] run past the end of the data area (${dataLen} bytes); the file may be truncated`,
+      );
+    }
+    const expected = shape.reduce((a: number, b: number) => a * b, 1) * ST_ITEM_SIZE[dt];
+    if (off[1] - off[0] !== expected) {
+      throw new SafetensorsError(
+        path,
+        `tensor "${name}": ${off[1] - off[0]} data bytes but shape ${JSON.stringify(shape)} x ${dt} needs ${expected}`,
+      );
+    }
+    entries.push({ name, stDtype: dt, shape, offset: dataStart + off[0], nbytes: off[1] - off[0] });
+  }
+  const sorted = entries.filter((e) => e.nbytes > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1];
+    if (sorted[i].offset < prev.offset + prev.nbytes) {
+      throw new SafetensorsError(path, `tensors "${prev.name}" and "${sorted[i].name}" overlap in the data area`);
+    }
+  }
+  return { entries, byName: new Map(entries.map((e) => [e.name, e])), metadata };
+}
+
+/**
+ * Serializes a safetensors file (header + data), laying data out in the given order.
+ * Used by the test generator and the demo model.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors } from "./safetensors.ts";
+ * const bytes = encodeSafetensors([{ name: "w", stDtype: "F32", shape: [1], data: new Uint8Array(4) }]);
+ * bytes.length > 12; // true
+ * ```
+ */
+export function encodeSafetensors(
+  tensors: { name: string; stDtype: string; shape: number[]; data: Uint8Array }[],
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const header = encodeSafetensorsHeader(tensors.map((t) => ({ ...t, nbytes: t.data.length })), metadata);
+  const total = header.length + tensors.reduce((a, t) => a + t.data.length, 0);
+  const out = new Uint8Array(total);
+  out.set(header);
+  let o = header.length;
+  for (const t of tensors) {
+    out.set(t.data, o);
+    o += t.data.length;
+  }
+  return out;
+}
+
+/**
+ * The 8-byte length plus JSON header (space-padded to 8 bytes) for tensors laid out
+ * back to back in the given order.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensorsHeader } from "./safetensors.ts";
+ * encodeSafetensorsHeader([{ name: "w", stDtype: "F16", shape: [2], nbytes: 4 }]).length % 8; // 0
+ * ```
+ */
+export function encodeSafetensorsHeader(
+  tensors: { name: string; stDtype: string; shape: number[]; nbytes: number }[],
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const obj: Record<string, unknown> = {};
+  if (metadata) obj.__metadata__ = metadata;
+  let o = 0;
+  for (const t of tensors) {
+    obj[t.name] = { dtype: t.stDtype, shape: t.shape, data_offsets: [o, o + t.nbytes] };
+    o += t.nbytes;
+  }
+  const raw = new TextEncoder().encode(JSON.stringify(obj));
+  const jb = new Uint8Array(Math.ceil(raw.length / 8) * 8).fill(0x20);
+  jb.set(raw);
+  const out = new Uint8Array(8 + jb.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(jb.length), true);
+  out.set(jb, 8);
+  return out;
+}
