@@ -85,7 +85,9 @@ export async function detectSource(
     : undefined;
   if (format === "huggingface-torch" || (format === "auto" && torch && !st)) {
     throw new Error(
-      `${torch ?? join(dir, "pytorch_model.bin")}: PyTorch pickle checkpoints are not supported (reading them safely needs a pickle VM). ` +
+      `${
+        torch ?? join(dir, "pytorch_model.bin")
+      }: PyTorch pickle checkpoints are not supported (reading them safely needs a pickle VM). ` +
         "Convert them to safetensors first, e.g. with transformers' save_pretrained(safe_serialization=True).",
     );
   }
@@ -144,7 +146,9 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
       const dir = dirname(path);
       for (const [name, f] of Object.entries(index.weight_map)) {
         if (typeof f !== "string") throw new Error(`${path}: weight_map["${name}"] is not a file name`);
-        if (f.includes("..") || f.startsWith("/")) throw new Error(`${path}: weight_map["${name}"] points outside the model directory: ${f}`);
+        if (f.includes("..") || f.startsWith("/")) {
+          throw new Error(`${path}: weight_map["${name}"] points outside the model directory: ${f}`);
+        }
         order.push(name);
         fileOf.set(name, join(dir, f));
       }
@@ -152,7 +156,9 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
     } else {
       await openFile(path);
       // data-offset order, as the index MLC's detector writes (safetensors >= 0.6)
-      const entries = [...headers.get(path)!].sort((a, b) => a.offset - b.offset || (a.name < b.name ? -1 : 1));
+      const entries = [...headers.get(path)!].sort((a, b) =>
+        a.offset - b.offset || (a.name < b.name ? -1 : 1)
+      );
       for (const e of entries) {
         order.push(e.name);
         fileOf.set(e.name, path);

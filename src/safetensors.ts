@@ -82,8 +82,13 @@ export class SafetensorsError extends Error {
  * console.log(h.entries.map((e) => e.name));
  * ```
  */
-export async function readSafetensorsHeader(file: RandomAccessFile, path: string): Promise<SafetensorsHeader> {
-  if (file.size < 8) throw new SafetensorsError(path, `file is too small (${file.size} bytes) to be safetensors`);
+export async function readSafetensorsHeader(
+  file: RandomAccessFile,
+  path: string,
+): Promise<SafetensorsHeader> {
+  if (file.size < 8) {
+    throw new SafetensorsError(path, `file is too small (${file.size} bytes) to be safetensors`);
+  }
   const lenBuf = new Uint8Array(8);
   await file.readAt(0, lenBuf);
   const len64 = new DataView(lenBuf.buffer).getBigUint64(0, true);
@@ -92,7 +97,10 @@ export async function readSafetensorsHeader(file: RandomAccessFile, path: string
   }
   const hlen = Number(len64);
   if (8 + hlen > file.size) {
-    throw new SafetensorsError(path, `header length ${hlen} runs past the end of the file (${file.size} bytes)`);
+    throw new SafetensorsError(
+      path,
+      `header length ${hlen} runs past the end of the file (${file.size} bytes)`,
+    );
   }
   const hbuf = new Uint8Array(hlen);
   await file.readAt(8, hbuf);
@@ -115,7 +123,9 @@ export async function readSafetensorsHeader(file: RandomAccessFile, path: string
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== "object" || e === null) throw new SafetensorsError(path, `tensor "${name}": entry is not an object`);
+    if (typeof e !== "object" || e === null) {
+      throw new SafetensorsError(path, `tensor "${name}": entry is not an object`);
+    }
     const dt = e.dtype;
     if (typeof dt !== "string" || !(dt in ST_ITEM_SIZE)) {
       throw new SafetensorsError(path, `tensor "${name}": unknown dtype ${JSON.stringify(dt)}`);
@@ -134,14 +144,18 @@ export async function readSafetensorsHeader(file: RandomAccessFile, path: string
     if (off[1] > dataLen) {
       throw new SafetensorsError(
         path,
-        `tensor "${name}": data_offsets [${off[0]}, ${off[1]}] run past the end of the data area (${dataLen} bytes); the file may be truncated`,
+        `tensor "${name}": data_offsets [${off[0]}, ${
+          off[1]
+        }] run past the end of the data area (${dataLen} bytes); the file may be truncated`,
       );
     }
     const expected = shape.reduce((a: number, b: number) => a * b, 1) * ST_ITEM_SIZE[dt];
     if (off[1] - off[0] !== expected) {
       throw new SafetensorsError(
         path,
-        `tensor "${name}": ${off[1] - off[0]} data bytes but shape ${JSON.stringify(shape)} x ${dt} needs ${expected}`,
+        `tensor "${name}": ${off[1] - off[0]} data bytes but shape ${
+          JSON.stringify(shape)
+        } x ${dt} needs ${expected}`,
       );
     }
     entries.push({ name, stDtype: dt, shape, offset: dataStart + off[0], nbytes: off[1] - off[0] });
@@ -150,7 +164,10 @@ export async function readSafetensorsHeader(file: RandomAccessFile, path: string
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1];
     if (sorted[i].offset < prev.offset + prev.nbytes) {
-      throw new SafetensorsError(path, `tensors "${prev.name}" and "${sorted[i].name}" overlap in the data area`);
+      throw new SafetensorsError(
+        path,
+        `tensors "${prev.name}" and "${sorted[i].name}" overlap in the data area`,
+      );
     }
   }
   return { entries, byName: new Map(entries.map((e) => [e.name, e])), metadata };

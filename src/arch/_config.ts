@@ -93,7 +93,12 @@ export function resolveContextWindow(
     if (Object.hasOwn(kwargs, k)) {
       cfg.context_window_size = kwargs[k];
       delete kwargs[k];
-      log("info", `context_window_size not found in config.json. Falling back to ${k} (${String(cfg.context_window_size)})`);
+      log(
+        "info",
+        `context_window_size not found in config.json. Falling back to ${k} (${
+          String(cfg.context_window_size)
+        })`,
+      );
       return;
     }
   }

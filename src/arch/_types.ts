@@ -29,7 +29,12 @@ export interface HostTensor {
  */
 export type ParamTransform =
   | { readonly kind: "concat"; readonly addOne?: boolean }
-  | { readonly kind: "whole"; readonly apply: (sources: HostTensor[]) => HostTensor };
+  | {
+    readonly kind: "whole";
+    readonly apply: (sources: HostTensor[]) => HostTensor;
+    /** Shape of the result from the source shapes (default: the declared shape). */
+    readonly outShape?: (sourceShapes: number[][]) => number[];
+  };
 
 /** One MLC parameter of a model, in module (`named_parameters`) order. */
 export interface ArchParam {

@@ -72,7 +72,11 @@ export const llama: Architecture = {
     const d = intField(cfg, "head_dim");
     const layers = intField(cfg, "num_hidden_layers");
     if (h % nq !== 0) throw new ConfigError("hidden_size must be a multiple of num_attention_heads");
-    const specs: ParamSpec[] = [{ name: "model.embed_tokens.weight", shape: ["vocab_size", h], quant: "embedding" }];
+    const specs: ParamSpec[] = [{
+      name: "model.embed_tokens.weight",
+      shape: ["vocab_size", h],
+      quant: "embedding",
+    }];
     for (let l = 0; l < layers; l++) {
       const p = `model.layers.${l}`;
       specs.push(
@@ -85,7 +89,9 @@ export const llama: Architecture = {
       );
     }
     specs.push({ name: "model.norm.weight", shape: [h] });
-    if (!cfg.tie_word_embeddings) specs.push({ name: "lm_head.weight", shape: ["vocab_size", h], quant: "linear" });
+    if (!cfg.tie_word_embeddings) {
+      specs.push({ name: "lm_head.weight", shape: ["vocab_size", h], quant: "linear" });
+    }
     return standardMapping(specs, { numLayers: layers });
   },
   isUnused(name) {

@@ -31,7 +31,9 @@ export function detectArchitecture(modelType: string, hfConfig: Record<string, u
       (hfConfig.model_config as Record<string, unknown> | undefined)?.model_type;
     if (typeof mt !== "string") {
       throw new Error(
-        `config.json has no "model_type"; pass --model-type (supported: ${Object.keys(ARCHITECTURES).join(", ")})`,
+        `config.json has no "model_type"; pass --model-type (supported: ${
+          Object.keys(ARCHITECTURES).join(", ")
+        })`,
       );
     }
     key = ALIASES[mt] ?? mt;

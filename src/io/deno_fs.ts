@@ -26,7 +26,9 @@ export async function openRandomAccess(path: string): Promise<RandomAccessFile> 
     size,
     async readAt(offset: number, into: Uint8Array): Promise<void> {
       if (offset + into.length > size) {
-        throw new Error(`${path}: read past end of file (offset ${offset}, ${into.length} bytes, size ${size})`);
+        throw new Error(
+          `${path}: read past end of file (offset ${offset}, ${into.length} bytes, size ${size})`,
+        );
       }
       if (pos !== offset) await file.seek(offset, Deno.SeekMode.Start);
       let done = 0;

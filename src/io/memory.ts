@@ -30,7 +30,9 @@ export function memorySource(files: Record<string, Uint8Array | string>): Source
         size: data.length,
         readAt(offset: number, into: Uint8Array): Promise<void> {
           if (offset + into.length > data.length) {
-            return Promise.reject(new Error(`${p}: read past end of file (offset ${offset}, ${into.length} bytes)`));
+            return Promise.reject(
+              new Error(`${p}: read past end of file (offset ${offset}, ${into.length} bytes)`),
+            );
           }
           into.set(data.subarray(offset, offset + into.length));
           return Promise.resolve();

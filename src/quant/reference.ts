@@ -9,13 +9,7 @@
  *
  * @module
  */
-import {
-  type DType,
-  f32Bits,
-  f32BitsToBf16,
-  type FloatDType,
-  numberToF16,
-} from "../dtype.ts";
+import { type DType, f32Bits, f32BitsToBf16, type FloatDType, numberToF16 } from "../dtype.ts";
 import type { GroupQuantJob, QuantBackend, TieRounding } from "./backend.ts";
 import { groupConstants } from "./schemes.ts";
 
@@ -186,8 +180,7 @@ export function castReference(
     }
     if (dstDtype === "float16") {
       dv.setUint16(i * 2, x !== x ? ((bits32 >>> 16) & 0x8000) | 0x7e00 : numberToF16(x), true);
-    }
-    else if (dstDtype === "bfloat16") dv.setUint16(i * 2, f32BitsToBf16(bits32), true);
+    } else if (dstDtype === "bfloat16") dv.setUint16(i * 2, f32BitsToBf16(bits32), true);
     else dv.setFloat32(i * 4, x, true);
   }
 }
@@ -199,7 +192,13 @@ export class ReferenceBackend implements QuantBackend {
   /** Description. */
   readonly description = "scalar TypeScript reference";
   /** Cast, see {@link castReference}. */
-  cast(src: Uint8Array, srcDtype: DType, dst: Uint8Array, dstDtype: FloatDType, count: number): Promise<void> {
+  cast(
+    src: Uint8Array,
+    srcDtype: DType,
+    dst: Uint8Array,
+    dstDtype: FloatDType,
+    count: number,
+  ): Promise<void> {
     castReference(src, srcDtype, dst, dstDtype, count);
     return Promise.resolve();
   }

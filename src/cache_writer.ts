@@ -1,0 +1,370 @@
+/**
+ * The tensor cache writer: TVM's `tvmjs.dump_tensor_cache` with `encode_format="f32-to-bf16"`
+ * (32 MiB shards, the out-of-band rule, md5 per shard, float32 stored as bf16, Python JSON).
+ * Tensors are streamed: data arrives in chunks, nothing larger than one shard is buffered.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { type DType, f32BitsToBf16Storage, itemSize } from "./dtype.ts";
+import type { FileSink, OutputStore } from "./io/types.ts";
+import { dumpPyJson, PyFloat } from "./pyjson.ts";
+
+/** Default shard cap: 32 MiB. */
+export const SHARD_CAP = 32 * 1024 * 1024;
+
+/** A tensor record of the cache JSON. */
+export interface CacheRecord {
+  /** Parameter name. */
+  name: string;
+  /** Shape. */
+  shape: number[];
+  /** Dtype string. */
+  dtype: string;
+  /** Always `f32-to-bf16`. */
+  format: string;
+  /** Bytes on disk. */
+  nbytes: number;
+  /** Offset in the shard. */
+  byteOffset: number;
+}
+
+/** A shard entry of the cache JSON. */
+export interface ShardRecord {
+  /** `params_shard_N.bin`. */
+  dataPath: string;
+  /** Always `raw-shard`. */
+  format: "raw-shard";
+  /** File size. */
+  nbytes: number;
+  /** Tensor records. */
+  records: CacheRecord[];
+  /** Lowercase hex md5 of the file. */
+  md5sum: string;
+}
+
+/** Metadata block (`convert_weight._metadata_callback`). */
+export interface CacheMetadata {
+  /** Number of parameters written. */
+  ParamSize: number;
+  /** Sum of numel x itemsize (float32 counts 4). */
+  ParamBytes: number;
+  /** ParamBytes x 8 / total source parameters. */
+  BitsPerParam: number;
+}
+
+/** The whole cache JSON. */
+export interface TensorCache {
+  /** Metadata. */
+  metadata: CacheMetadata;
+  /** Shards in commit order. */
+  records: ShardRecord[];
+}
+
+/**
+ * Bytes a tensor takes on disk (float32 is stored as bf16).
+ *
+ * @example
+ * ```ts
+ * import { storedBytes } from "./cache_writer.ts";
+ * storedBytes([2, 3], "float32"); // 12
+ * ```
+ */
+export function storedBytes(shape: readonly number[], dtype: DType): number {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return n * (dtype === "float32" ? 2 : itemSize(dtype));
+}
+
+/**
+ * The shard layout `dump_tensor_cache` produces for tensors of the given on-disk sizes, in
+ * emission order: for each tensor its shard index and byte offset. Pure; used by the dry run.
+ *
+ * @example
+ * ```ts
+ * import { layoutShards } from "./cache_writer.ts";
+ * const MiB = 1 << 20;
+ * layoutShards([MiB, 250 * MiB, MiB]).placement; // [[1, 0], [0, 0], [1, MiB]]
+ * ```
+ */
+export function layoutShards(
+  sizes: readonly number[],
+  cap: number = SHARD_CAP,
+): { placement: [shard: number, offset: number][]; shardSizes: number[] } {
+  const placement: [number, number][] = [];
+  const shardSizes: number[] = [];
+  let pending: number[] = [];
+  let pendingBytes = 0;
+  let counter = 0;
+  const commit = () => {
+    if (pendingBytes > 0) {
+      for (const i of pending) placement[i][0] = counter;
+      shardSizes[counter] = pendingBytes;
+      counter++;
+    }
+    pending = [];
+    pendingBytes = 0;
+  };
+  sizes.forEach((n, i) => {
+    if (pendingBytes + n >= cap) {
+      if (2 * n >= cap) {
+        placement[i] = [counter, 0];
+        shardSizes[counter] = n;
+        counter++;
+        return;
+      }
+      commit();
+    }
+    placement[i] = [-1, pendingBytes];
+    pending.push(i);
+    pendingBytes += n;
+  });
+  commit(); // records of a never-committed empty pending shard keep shard -1 (tvmjs drops them)
+  return { placement, shardSizes };
+}
+
+/** Sink for one tensor's bytes, in the tensor's dtype (float32 given as float32). */
+export interface TensorSink {
+  /** Appends elements (for float32: a multiple of 4 bytes). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Finishes the tensor; checks the byte count. */
+  end(): Promise<void>;
+}
+
+/** Progress of written shards (for callers that report). */
+export interface WriterStats {
+  /** Tensors written. */
+  paramSize: number;
+  /** ParamBytes as MLC counts it. */
+  paramBytes: number;
+  /** Bytes written to shard files. */
+  bytesWritten: number;
+  /** Whether any float32 tensor was written. */
+  hasFloat32: boolean;
+}
+
+/**
+ * Streams tensors into `params_shard_N.bin` files and builds the cache JSON.
+ *
+ * @example
+ * ```ts
+ * import { TensorCacheWriter } from "./cache_writer.ts";
+ * import { memoryOutput } from "./io/memory.ts";
+ * const out = memoryOutput();
+ * const w = new TensorCacheWriter(out);
+ * const t = await w.begin("w", [2], "float16");
+ * await t.write(new Uint8Array([0, 60, 0, 60]));
+ * await t.end();
+ * const cache = await w.finish(16);
+ * cache.records[0].nbytes; // 4
+ * ```
+ */
+export class TensorCacheWriter {
+  readonly #out: OutputStore;
+  readonly #cap: number;
+  #pending: Uint8Array;
+  #pendingLen = 0;
+  #pendingRecords: CacheRecord[] = [];
+  #counter = 0;
+  #shards: ShardRecord[] = [];
+  #busy = false;
+  #encodeBuf = new Uint8Array(0);
+  /** Running statistics. */
+  readonly stats: WriterStats = { paramSize: 0, paramBytes: 0, bytesWritten: 0, hasFloat32: false };
+
+  /** Creates a writer into `out` with shard cap `cap` (default 32 MiB). */
+  constructor(out: OutputStore, cap: number = SHARD_CAP) {
+    this.#out = out;
+    this.#cap = cap;
+    this.#pending = new Uint8Array(0);
+  }
+
+  /** Starts a tensor; data follows through the returned sink. */
+  async begin(name: string, shape: readonly number[], dtype: DType): Promise<TensorSink> {
+    if (this.#busy) throw new Error("TensorCacheWriter: previous tensor not ended");
+    const n = storedBytes(shape, dtype);
+    const record: CacheRecord = {
+      name,
+      shape: [...shape],
+      dtype,
+      format: "f32-to-bf16",
+      nbytes: n,
+      byteOffset: 0,
+    };
+    this.stats.paramSize++;
+    this.stats.paramBytes += shape.reduce((a, b) => a * b, 1) * itemSize(dtype);
+    if (dtype === "float32") this.stats.hasFloat32 = true;
+    let written = 0;
+    const encode = dtype === "float32" ? (c: Uint8Array) => this.#encode(c) : (c: Uint8Array) => c;
+    const check = (len: number) => {
+      written += len;
+      if (written > n) {
+        throw new Error(`tensor ${name}: more data than its shape ${JSON.stringify(shape)} holds`);
+      }
+    };
+    this.#busy = true;
+    if (this.#pendingLen + n >= this.#cap && 2 * n >= this.#cap) {
+      // out of band: a shard of its own, written now
+      const path = `params_shard_${this.#counter++}.bin`;
+      const file: FileSink = await this.#out.create(path);
+      const md5 = createHash("md5");
+      const shard: ShardRecord = {
+        dataPath: path,
+        format: "raw-shard",
+        nbytes: n,
+        records: [record],
+        md5sum: "",
+      };
+      return {
+        write: async (chunk) => {
+          const data = encode(chunk);
+          check(data.length);
+          md5.update(data);
+          await file.write(data);
+        },
+        end: async () => {
+          if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
+          await file.close();
+          shard.md5sum = md5.digest("hex");
+          this.#shards.push(shard);
+          this.stats.bytesWritten += n;
+          this.#busy = false;
+        },
+      };
+    }
+    if (this.#pendingLen + n >= this.#cap) await this.#commit();
+    record.byteOffset = this.#pendingLen;
+    this.#pendingRecords.push(record);
+    this.#ensurePending(this.#pendingLen + n);
+    const start = this.#pendingLen;
+    return {
+      write: (chunk) => {
+        const data = encode(chunk);
+        const at = start + written;
+        check(data.length);
+        this.#pending.set(data, at);
+        return Promise.resolve();
+      },
+      end: () => {
+        if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
+        this.#pendingLen += n;
+        this.#busy = false;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Writes a whole tensor given as one buffer. */
+  async add(name: string, shape: readonly number[], dtype: DType, data: Uint8Array): Promise<void> {
+    const s = await this.begin(name, shape, dtype);
+    await s.write(data);
+    await s.end();
+  }
+
+  #ensurePending(size: number): void {
+    if (this.#pending.length >= size) return;
+    const cap = Math.max(size, Math.min(this.#cap, Math.max(1 << 20, this.#pending.length * 2)));
+    const next = new Uint8Array(cap);
+    next.set(this.#pending.subarray(0, this.#pendingLen));
+    this.#pending = next;
+  }
+
+  #encode(chunk: Uint8Array): Uint8Array {
+    if (chunk.length % 4 !== 0) throw new Error("float32 data must come in whole elements");
+    const n = chunk.length / 4;
+    if (this.#encodeBuf.length < n * 2) this.#encodeBuf = new Uint8Array(n * 2);
+    const src = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const dst = new DataView(this.#encodeBuf.buffer);
+    for (let i = 0; i < n; i++) dst.setUint16(i * 2, f32BitsToBf16Storage(src.getUint32(i * 4, true)), true);
+    return this.#encodeBuf.subarray(0, n * 2);
+  }
+
+  async #commit(): Promise<void> {
+    if (this.#pendingLen > 0) {
+      const path = `params_shard_${this.#counter++}.bin`;
+      const data = this.#pending.subarray(0, this.#pendingLen);
+      const file = await this.#out.create(path);
+      await file.write(data);
+      await file.close();
+      const md5sum = createHash("md5").update(data).digest("hex");
+      this.#shards.push({
+        dataPath: path,
+        format: "raw-shard",
+        nbytes: this.#pendingLen,
+        records: this.#pendingRecords,
+        md5sum,
+      });
+      this.stats.bytesWritten += this.#pendingLen;
+    }
+    this.#pendingLen = 0;
+    this.#pendingRecords = [];
+  }
+
+  /**
+   * Commits the last shard and writes `tensor-cache.json` and `ndarray-cache.json` (plus the
+   * `-b16` side files when a float32 tensor was written). `totalParamNum` is the
+   * BitsPerParam denominator. Returns the cache object.
+   */
+  async finish(totalParamNum: number, fileNames: CacheFileNames = DEFAULT_CACHE_FILES): Promise<TensorCache> {
+    if (this.#busy) throw new Error("TensorCacheWriter: a tensor is still open");
+    await this.#commit();
+    const cache: TensorCache = {
+      metadata: {
+        ParamSize: this.stats.paramSize,
+        ParamBytes: this.stats.paramBytes,
+        BitsPerParam: this.stats.paramBytes * 8 / totalParamNum,
+      },
+      records: this.#shards,
+    };
+    const text = cacheJsonText(cache);
+    for (const f of fileNames.main) await this.#out.writeTextFile(f, text);
+    if (this.stats.hasFloat32) {
+      const b16 = cacheJsonText(cache, true);
+      for (const f of fileNames.b16) await this.#out.writeTextFile(f, b16);
+    }
+    return cache;
+  }
+}
+
+/** Names of the JSON files the writer produces. */
+export interface CacheFileNames {
+  /** Main cache JSON names (same content). */
+  main: string[];
+  /** `-b16` side-file names. */
+  b16: string[];
+}
+
+/** `tensor-cache.json` (current MLC / WebLLM) plus `ndarray-cache.json` (older runtimes). */
+export const DEFAULT_CACHE_FILES: CacheFileNames = {
+  main: ["tensor-cache.json", "ndarray-cache.json"],
+  b16: ["tensor-cache-b16.json", "ndarray-cache-b16.json"],
+};
+
+/**
+ * The cache JSON text exactly as Python's `json.dump(indent=4)` writes it (no trailing
+ * newline). With `b16`, float32 records become `bfloat16` / `raw` (the `-b16` side file).
+ *
+ * @example
+ * ```ts
+ * import { cacheJsonText } from "./cache_writer.ts";
+ * cacheJsonText({ metadata: { ParamSize: 0, ParamBytes: 0, BitsPerParam: 0 }, records: [] });
+ * // '{\n    "metadata": {\n        "ParamSize": 0,\n        "ParamBytes": 0.0,\n ...'
+ * ```
+ */
+export function cacheJsonText(cache: TensorCache, b16 = false): string {
+  return dumpPyJson({
+    metadata: {
+      ParamSize: cache.metadata.ParamSize,
+      ParamBytes: new PyFloat(cache.metadata.ParamBytes),
+      BitsPerParam: new PyFloat(cache.metadata.BitsPerParam),
+    },
+    records: cache.records.map((s) => ({
+      dataPath: s.dataPath,
+      format: s.format,
+      nbytes: s.nbytes,
+      records: s.records.map((r) =>
+        b16 && r.dtype === "float32" ? { ...r, dtype: "bfloat16", format: "raw" } : { ...r }
+      ),
+      md5sum: s.md5sum,
+    })),
+  }, 4);
+}

@@ -1,0 +1,91 @@
+/**
+ * Crash-safe output directory: files are written into a hidden staging directory inside OUT
+ * and moved into place at the end, cache JSON last, so an interrupted run never leaves a
+ * cache JSON that points at missing or partial shards. Nothing is written outside OUT.
+ *
+ * @module
+ */
+import { denoOutput } from "./deno_fs.ts";
+import type { OutputStore } from "./types.ts";
+
+/** Files a conversion writes (a previous conversion in OUT is recognised by these). */
+export const CACHE_FILE_RE: RegExp = /^(params_shard_\d+\.bin|(tensor|ndarray)-cache(-b16)?\.json)$/;
+
+/** Files `gen_config` writes; their presence does not make OUT "non-empty" for convert_weight. */
+export const GEN_CONFIG_FILE_RE: RegExp =
+  /^(mlc-chat-config\.json|tokenizer(_config)?\.json|tokenizer\.model|vocab\.(json|txt)|merges\.txt|added_tokens\.json|special_tokens_map\.json|tokenizer\.txt)$/;
+
+/** A staging directory with commit/abort. */
+export interface StagedDir {
+  /** Where files are written meanwhile. */
+  readonly store: OutputStore;
+  /** The staging directory path. */
+  readonly path: string;
+  /** Moves the staged files into OUT (cache JSON last) and removes the staging directory. */
+  commit(): Promise<string[]>;
+  /** Removes the staging directory. */
+  abort(): Promise<void>;
+}
+
+/** Error when OUT holds files and `--overwrite` was not given. */
+export class OutputNotEmptyError extends Error {
+  /** Creates the error. */
+  constructor(dir: string, files: string[]) {
+    super(
+      `Output directory ${dir} is not empty (${files.slice(0, 5).join(", ")}${
+        files.length > 5 ? `, ... ${files.length} files` : ""
+      }). Pass --overwrite to replace a previous conversion, or choose another -o.`,
+    );
+    this.name = "OutputNotEmptyError";
+  }
+}
+
+/**
+ * Prepares OUT for a conversion. OUT may be missing or empty, or hold only gen_config
+ * outputs; otherwise `overwrite` is required (previous cache files are then replaced at
+ * commit, after all new shards are complete).
+ *
+ * @example
+ * ```ts ignore
+ * import { stageOutputDir } from "./staged_dir.ts";
+ * const staged = await stageOutputDir("dist/out", { overwrite: false });
+ * await staged.store.writeTextFile("tensor-cache.json", "{}");
+ * await staged.commit();
+ * ```
+ */
+export async function stageOutputDir(out: string, opts: { overwrite?: boolean } = {}): Promise<StagedDir> {
+  await Deno.mkdir(out, { recursive: true });
+  const existing: string[] = [];
+  for await (const e of Deno.readDir(out)) existing.push(e.name);
+  const blocking = existing.filter((n) =>
+    !GEN_CONFIG_FILE_RE.test(n) && !n.startsWith(".mlc-convert-partial-")
+  );
+  if (blocking.length && !opts.overwrite) throw new OutputNotEmptyError(out, blocking.sort());
+  const path = `${out}/.mlc-convert-partial-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(path);
+  return {
+    store: denoOutput(path),
+    path,
+    async commit() {
+      const staged: string[] = [];
+      for await (const e of Deno.readDir(path)) staged.push(e.name);
+      // 1. remove an older conversion: its JSON first, so it never points at new or missing shards
+      const old: string[] = [];
+      for await (const e of Deno.readDir(out)) if (e.isFile && CACHE_FILE_RE.test(e.name)) old.push(e.name);
+      const isJson = (n: string) => n.endsWith(".json");
+      for (const n of old.filter(isJson)) await Deno.remove(`${out}/${n}`);
+      for (const n of old.filter((n) => !isJson(n))) await Deno.remove(`${out}/${n}`);
+      // 2. shards and other files, then side JSONs, then the main cache JSONs
+      const rank = (
+        n: string,
+      ) => (!isJson(n) ? 0 : /-b16\.json$/.test(n) ? 1 : /cache\.json$/.test(n) ? 3 : 2);
+      staged.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+      for (const n of staged) await Deno.rename(`${path}/${n}`, `${out}/${n}`);
+      await Deno.remove(path, { recursive: true });
+      return staged;
+    },
+    async abort() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
