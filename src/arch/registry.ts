@@ -5,11 +5,14 @@
  * @module
  */
 import type { Architecture } from "./_types.ts";
+import { gemma3, gemma3Text } from "./gemma3.ts";
 import { llama } from "./llama.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   llama,
+  gemma3,
+  gemma3_text: gemma3Text,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

@@ -1,0 +1,133 @@
+/**
+ * MLC's conversation templates as data: lookup by name (with "did you mean" suggestions) and
+ * MLC's `Conversation.as_prompt` rendering.
+ *
+ * @module
+ */
+import { CONV_TEMPLATE_DATA } from "./_conv_template_data.ts";
+import type { ConvTemplate } from "./_conv_template_type.ts";
+
+export type { ConvTemplate };
+
+/** All registered templates by name, in MLC's registration order. */
+export const CONV_TEMPLATES: ReadonlyMap<string, ConvTemplate> = new Map(
+  CONV_TEMPLATE_DATA.map((t) => [t.name, t]),
+);
+
+/** Levenshtein distance on lower-cased names, treating `-`, `_` and `.` alike. */
+function distance(a: string, b: string): number {
+  const norm = (s: string) => s.toLowerCase().replace(/[-_.]/g, "_");
+  const x = norm(a);
+  const y = norm(b);
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[y.length];
+}
+
+/**
+ * The registered template names closest to `name` (prefix/substring matches first, then by
+ * edit distance).
+ *
+ * @example
+ * ```ts
+ * import { closestTemplateNames } from "./conv_templates.ts";
+ * closestTemplateNames("llama3")[0]; // "llama-3"
+ * ```
+ */
+export function closestTemplateNames(name: string, count = 5): string[] {
+  const lower = name.toLowerCase();
+  const scored = [...CONV_TEMPLATES.keys()].map((n) => {
+    const ln = n.toLowerCase();
+    const bonus = ln.startsWith(lower) || lower.startsWith(ln) ? -2 : ln.includes(lower) ? -1 : 0;
+    return { n, score: distance(name, n) + bonus };
+  });
+  scored.sort((a, b) => a.score - b.score);
+  return scored.slice(0, count).map((s) => s.n);
+}
+
+/** Error for an unknown conversation template name. */
+export class UnknownTemplateError extends Error {
+  /** The closest registered names. */
+  readonly suggestions: string[];
+  /** Creates the error for `name`. */
+  constructor(name: string) {
+    const suggestions = closestTemplateNames(name);
+    super(
+      `Unknown conversation template "${name}". Closest registered templates: ${suggestions.join(", ")}. ` +
+        `Fix: pass one of the ${CONV_TEMPLATES.size} registered names to --conv-template ` +
+        `(or "auto" to detect it from tokenizer_config.json's chat_template).`,
+    );
+    this.name = "UnknownTemplateError";
+    this.suggestions = suggestions;
+  }
+}
+
+/**
+ * Looks up a registered template. Unlike MLC (which only warns and then fails in pydantic), an
+ * unknown name is an error that lists the closest names.
+ *
+ * @example
+ * ```ts
+ * import { getConvTemplate } from "./conv_templates.ts";
+ * getConvTemplate("redpajama_chat").roles.user; // "<human>"
+ * ```
+ */
+export function getConvTemplate(name: string): ConvTemplate {
+  const t = CONV_TEMPLATES.get(name);
+  if (!t) throw new UnknownTemplateError(name);
+  return t;
+}
+
+/** A message of a conversation to render: role and content (`null`: the empty generation turn). */
+export type ConvMessage = readonly [role: string, content: string | null];
+
+/**
+ * MLC's `Conversation.as_prompt` for text messages: the system prompt (with `system_message`
+ * substituted, omitted when empty), then every message as role prefix + filled role template +
+ * separator; a `null` content renders `roles[role] + role_empty_sep`. Function-string
+ * placeholders become `function_string` (last one) or `""`.
+ *
+ * @example
+ * ```ts
+ * import { getConvTemplate, renderConversation } from "./conv_templates.ts";
+ * renderConversation(getConvTemplate("redpajama_chat"), [["user", "Hi"], ["assistant", null]]);
+ * // "<human>: Hi\n<bot>:"
+ * ```
+ */
+export function renderConversation(
+  t: ConvTemplate,
+  messages: readonly ConvMessage[],
+  systemMessage: string = t.system_message,
+): string {
+  const system = t.system_template.replaceAll("{system_message}", systemMessage);
+  const seps = t.seps.length === 1 ? [t.seps[0], t.seps[0]] : t.seps;
+  const placeholder: Record<string, string> = {
+    user: "{user_message}",
+    assistant: "{assistant_message}",
+    tool: "{tool_message}",
+    system: "{system_message}",
+  };
+  let out = system;
+  messages.forEach(([role, content], i) => {
+    if (!(role in t.roles)) throw new Error(`Role "${role}" is not a supported role of template ${t.name}`);
+    const sep = seps[role === "assistant" ? 1 : 0];
+    if (content === null) {
+      out += t.roles[role] + t.role_empty_sep;
+      return;
+    }
+    const prefix = !t.add_role_after_system_message && system !== "" && i === 0
+      ? ""
+      : t.roles[role] + t.role_content_sep;
+    out += prefix + t.role_templates[role].replaceAll(placeholder[role], content) + sep;
+  });
+  const fn = "{function_string}";
+  const last = out.lastIndexOf(fn);
+  if (last >= 0) out = out.slice(0, last) + t.function_string + out.slice(last + fn.length);
+  return out.replaceAll(fn, "");
+}

@@ -1,0 +1,274 @@
+/**
+ * `gen_config` as a pure library function: reads the model directory through a
+ * {@link SourceStore}, writes `mlc-chat-config.json` and the tokenizer files through an
+ * {@link OutputStore}, byte-identical to MLC LLM's `mlc_llm gen_config`.
+ *
+ * @module
+ */
+import { ConfigError } from "../arch/_config.ts";
+import { ARCHITECTURES, detectArchitecture } from "../arch/registry.ts";
+import type { Architecture } from "../arch/_types.ts";
+import { dumpPyJson, parsePyJson } from "../pyjson.ts";
+import { getQuantization } from "../quant/schemes.ts";
+import {
+  applySystemDefaults,
+  assembleChatConfig,
+  buildModelConfig,
+  fillFromFile,
+  type ModelConfigOverrides,
+  newDraft,
+} from "./_chat_config.ts";
+import { dirName, type GenConfigOutput, type GenConfigSource, joinPath } from "./_io.ts";
+import type { GenConfigLog } from "./_log.ts";
+import { hfTokenizerLength, processTokenizerFiles, type SentencePieceConverter } from "./_tokenizer_files.ts";
+import { detectConvTemplate } from "./auto_template.ts";
+import { getConvTemplate } from "./conv_templates.ts";
+
+/** Options of {@link genConfig} (the CLI flags of `mlc_llm gen_config`). */
+export interface GenConfigOptions {
+  /** Where the model directory is read from. */
+  source: GenConfigSource;
+  /** Where the files are written (a flat output directory). */
+  output: GenConfigOutput;
+  /** Path of the model's config.json, or of the directory holding it. */
+  config: string;
+  /** Output directory path, only used in log messages. */
+  outputDir?: string;
+  /** `--quantization`, e.g. `q4f16_1`. */
+  quantization: string;
+  /** `--conv-template`: a registered name, or `auto`. */
+  convTemplate: string;
+  /** `--model-type` (default `auto`: config.json's `model_type`). */
+  modelType?: string;
+  /** `--context-window-size` etc.; `max_batch_size` defaults to 128 as in MLC. */
+  overrides?: ModelConfigOverrides;
+  /** Receives MLC's log messages. */
+  log?: GenConfigLog;
+  /** SentencePiece `tokenizer.model` -> `tokenizer.json` converter (used when there is no tokenizer.json). */
+  convertSentencePiece?: SentencePieceConverter;
+}
+
+/** What {@link genConfig} produced. */
+export interface GenConfigResult {
+  /** The config object (as dumped). */
+  config: Record<string, unknown>;
+  /** The exact text of mlc-chat-config.json. */
+  text: string;
+  /** Files written to the output, in order (mlc-chat-config.json last). */
+  files: string[];
+  /** The conversation template used (resolved when `auto`). */
+  convTemplate: string;
+}
+
+/** Error for bad input to gen_config, naming the file and the fix. */
+export class GenConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "GenConfigError";
+  }
+}
+
+/** MODELS keys whose `model_task` is `embedding`, with their `embedding_metadata`. */
+const EMBEDDING_MODELS: Readonly<Record<string, Record<string, unknown>>> = {
+  "qwen3-embedding": { model_type: "decoder", pooling_strategy: "last", normalize: true },
+  "bert": { model_type: "encoder", pooling_strategy: "cls", normalize: true },
+  "bert-bge": { model_type: "encoder", pooling_strategy: "cls", normalize: true },
+};
+
+async function readJsonObject(
+  src: GenConfigSource,
+  path: string,
+  fix: string,
+): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await src.readTextFile(path);
+  } catch (e) {
+    throw new GenConfigError(`Cannot read ${path}: ${(e as Error).message}. Fix: ${fix}`);
+  }
+  let v: unknown;
+  try {
+    v = parsePyJson(text);
+  } catch (e) {
+    throw new GenConfigError(`${path} is not valid JSON (${(e as Error).message}). Fix: ${fix}`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new GenConfigError(`${path} must hold a JSON object. Fix: ${fix}`);
+  }
+  return v as Record<string, unknown>;
+}
+
+async function resolveConfigPath(src: GenConfigSource, config: string): Promise<string> {
+  if (await src.exists(config)) return config;
+  const inDir = joinPath(config, "config.json");
+  if (await src.exists(inDir)) return inDir;
+  throw new GenConfigError(
+    `Cannot find config.json: neither ${config} nor ${inDir} is a file. Fix: pass the model directory ` +
+      `(the one with config.json) or the path of its config.json.`,
+  );
+}
+
+function pickArchitecture(modelType: string, hf: Record<string, unknown>, configPath: string): Architecture {
+  const mt = hf.model_type ?? (hf.model_config as Record<string, unknown> | undefined)?.model_type;
+  if (modelType === "auto" && typeof mt !== "string") {
+    throw new GenConfigError(
+      `'model_type' not found in: ${configPath}. Fix: pass --model-type (one of: ` +
+        `${Object.keys(ARCHITECTURES).join(", ")}).`,
+    );
+  }
+  try {
+    return detectArchitecture(modelType, hf);
+  } catch (e) {
+    throw new GenConfigError(
+      `${configPath}: ${(e as Error).message}. Fix: pass --model-type with a supported type if the ` +
+        `model is compatible with one of them.`,
+    );
+  }
+}
+
+/**
+ * Runs `mlc_llm gen_config`: writes `mlc-chat-config.json` (via a temporary name and a rename
+ * when the output store can rename) and copies (or converts) the tokenizer files.
+ *
+ * @example
+ * ```ts ignore
+ * import { genConfig } from "./gen_config.ts";
+ * import { memorySource, memoryOutput } from "../io/memory.ts";
+ * const out = memoryOutput();
+ * const r = await genConfig({
+ *   source: memorySource({ "m/config.json": configText, "m/tokenizer.json": tokJson }),
+ *   output: out, config: "m", quantization: "q4f16_1", convTemplate: "llama-3",
+ * });
+ * r.config.conv_template; // the full llama-3 template object
+ * ```
+ */
+export async function genConfig(opts: GenConfigOptions): Promise<GenConfigResult> {
+  const log: GenConfigLog = opts.log ?? (() => {});
+  const src = opts.source;
+  const outDir = opts.outputDir ?? ".";
+  try {
+    getQuantization(opts.quantization);
+  } catch (e) {
+    throw new GenConfigError(`${(e as Error).message}. Fix: pass one of them with --quantization.`);
+  }
+  const configPath = await resolveConfigPath(src, opts.config);
+  log("info", `Found model configuration: ${configPath}`);
+  const sourceDir = dirName(configPath);
+  const hf = await readJsonObject(src, configPath, "re-download config.json from the model repository.");
+  const arch = pickArchitecture(opts.modelType ?? "auto", hf, configPath);
+  log("info", `Found model type: ${arch.name}. Use \`--model-type\` to override.`);
+
+  // Conversation template (auto: from tokenizer_config.json's chat_template).
+  let templateName = opts.convTemplate;
+  if (templateName === "auto") {
+    const tcPath = joinPath(sourceDir, "tokenizer_config.json");
+    if (!(await src.exists(tcPath))) {
+      throw new GenConfigError(
+        `--conv-template auto needs ${tcPath} (its chat_template), which does not exist. ` +
+          `Fix: pass a template name with --conv-template.`,
+      );
+    }
+    const tc = await readJsonObject(src, tcPath, "re-download tokenizer_config.json.");
+    const tjPath = joinPath(sourceDir, "tokenizer.json");
+    let tj: Record<string, unknown> | null = null;
+    if (await src.exists(tjPath)) {
+      try {
+        tj = JSON.parse(await src.readTextFile(tjPath));
+      } catch {
+        tj = null; // reported later by the tokenizer step
+      }
+    }
+    const r = detectConvTemplate(tc, tj, undefined, tcPath);
+    templateName = r.name;
+    log(
+      "info",
+      `Detected conversation template: ${r.name} (renders like the chat_template of ${tcPath}` +
+        `${r.withoutSystem ? ", without a system prompt" : ""}` +
+        `${r.matches.length > 1 ? `; also matching: ${r.matches.slice(1).join(", ")}` : ""})`,
+    );
+  }
+  const convTemplate = getConvTemplate(templateName);
+
+  // Model config: pass 1, overrides, pass 2.
+  const overrides: ModelConfigOverrides = { max_batch_size: 128, ...opts.overrides };
+  let modelConfig;
+  try {
+    modelConfig = buildModelConfig(arch.configClass, hf, overrides, log);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      throw new GenConfigError(
+        `${configPath}: ${e.message}. Fix: correct config.json or pass an override flag.`,
+      );
+    }
+    throw e;
+  }
+
+  const draft = newDraft();
+  for (const name of ["generation_config.json", "config.json"]) {
+    const path = joinPath(sourceDir, name);
+    if (!(await src.exists(path))) {
+      log("info", `Not found ${name}: ${path}`);
+      continue;
+    }
+    const values = path === configPath ? hf : await readJsonObject(src, path, `fix or delete ${name}.`);
+    fillFromFile(draft, name, values, log);
+  }
+
+  const tok = await processTokenizerFiles(
+    src,
+    opts.output,
+    sourceDir,
+    outDir,
+    log,
+    opts.convertSentencePiece,
+  );
+  applySystemDefaults(draft, log);
+  const embedding = EMBEDDING_MODELS[arch.name];
+  if (embedding && draft.get("embedding_metadata") == null) draft.set("embedding_metadata", embedding);
+
+  // active_vocab_size: len(HF tokenizer) of the SOURCE tokenizer.json.
+  let activeVocab: unknown = Object.hasOwn(modelConfig, "active_vocab_size")
+    ? modelConfig.active_vocab_size
+    : modelConfig.vocab_size;
+  if (tok.sourceTokenizer) {
+    let tc: Record<string, unknown> | null = null;
+    const tcPath = joinPath(sourceDir, "tokenizer_config.json");
+    if (await src.exists(tcPath)) {
+      try {
+        tc = JSON.parse(await src.readTextFile(tcPath));
+      } catch {
+        tc = null;
+      }
+    }
+    const n = hfTokenizerLength(tok.sourceTokenizer, tc);
+    if (n !== Number(activeVocab)) {
+      log("info", `Overriding active_vocab_size from ${String(activeVocab)} to ${n} using HF tokenizer`);
+      activeVocab = n;
+    }
+  }
+
+  const config = assembleChatConfig({
+    modelType: arch.name,
+    quantization: opts.quantization,
+    modelConfig,
+    activeVocabSize: activeVocab,
+    tokenizerFiles: tok.files,
+    tokenizerInfo: tok.info,
+    convTemplate,
+    modelTask: embedding ? "embedding" : "chat",
+    draft,
+  });
+  const text = dumpPyJson(config, 2);
+  const target = "mlc-chat-config.json";
+  log("info", `Dumping configuration file to: ${joinPath(outDir, target)}`);
+  if (opts.output.rename) {
+    const tmp = `.${target}.tmp`;
+    await opts.output.writeTextFile(tmp, text);
+    await opts.output.rename(tmp, target);
+  } else {
+    await opts.output.writeTextFile(target, text);
+  }
+  const written = [...tok.files];
+  return { config, text, files: [...new Set([...written, target])], convTemplate: templateName };
+}
