@@ -1,0 +1,132 @@
+import { assertEquals } from "./_assert.ts";
+import { createHash } from "node:crypto";
+import { cacheJsonText, layoutShards, SHARD_CAP, TensorCacheWriter } from "../src/cache_writer.ts";
+import { f32BitsToBf16Storage } from "../src/dtype.ts";
+import { memoryOutput } from "../src/io/memory.ts";
+
+const MiB = 1 << 20;
+
+Deno.test("layoutShards: out-of-band tensors take the next index before the pending shard", () => {
+  // A (1 MiB), B (250 MiB), C (1 MiB): shard 0 = [B], shard 1 = [A, C]
+  assertEquals(layoutShards([MiB, 250 * MiB, MiB]), {
+    placement: [[1, 0], [0, 0], [1, MiB]],
+    shardSizes: [250 * MiB, 2 * MiB],
+  });
+});
+
+Deno.test("layoutShards: thresholds use >= (exactly the cap flushes; exactly half the cap is out of band)", () => {
+  const cap = 100;
+  // pending 60 + 40 = 100 >= cap, 2*40 < cap: flush then append
+  assertEquals(layoutShards([60, 40], cap), { placement: [[0, 0], [1, 0]], shardSizes: [60, 40] });
+  // pending 60 + 39 < cap: append
+  assertEquals(layoutShards([60, 39], cap), { placement: [[0, 0], [0, 60]], shardSizes: [99] });
+  // pending 60 + 50 >= cap and 2*50 >= cap: out of band
+  assertEquals(layoutShards([60, 50, 10], cap), {
+    placement: [[1, 0], [0, 0], [1, 60]],
+    shardSizes: [50, 70],
+  });
+  // a big tensor that still fits is appended (17 on pending 10 with cap 30: 27 < 30)
+  assertEquals(layoutShards([10, 17], 30), { placement: [[0, 0], [0, 10]], shardSizes: [27] });
+  // a lone tensor >= cap on an empty pending shard goes out of band
+  assertEquals(layoutShards([200], cap), { placement: [[0, 0]], shardSizes: [200] });
+  assertEquals(SHARD_CAP, 33554432);
+});
+
+Deno.test("f32-to-bf16 storage: RNE in range, truncation from 0x7F7F0000", () => {
+  const cases: [number, number][] = [
+    [0x3f800000, 0x3f80],
+    [0x3dcccccd, 0x3dcd],
+    [0x3f808000, 0x3f80],
+    [0x3f818000, 0x3f82],
+    [0x7f7fffff, 0x7f7f], // 3.4e38 clips instead of rounding to inf
+    [0x7f800000, 0x7f80],
+    [0x7fc00000, 0x7fc0],
+    [0x00000001, 0x0000],
+    [0xff7f8000, 0xff7f],
+  ];
+  for (const [u, b] of cases) assertEquals(f32BitsToBf16Storage(u), b, `0x${u.toString(16)}`);
+});
+
+Deno.test("TensorCacheWriter: shards, offsets, md5, float32 stored as bf16 and the -b16 side files", async () => {
+  const out = memoryOutput();
+  const w = new TensorCacheWriter(out, 64);
+  await w.add("a", [4], "float16", new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+  await w.add("big", [10], "uint32", new Uint8Array(40).fill(9)); // 8 + 40 >= 64? no: appended
+  await w.add("f", [2], "float32", new Uint8Array(new Float32Array([1, 0.1]).buffer)); // 4 bytes on disk
+  await w.add("huge", [16], "uint32", new Uint8Array(64).fill(1)); // 52 + 64 >= 64 and 128 >= 64: own shard
+  const cache = await w.finish(100);
+  assertEquals(
+    cache.records.map((s) => [s.dataPath, s.nbytes, s.records.map((r) => [r.name, r.byteOffset])]),
+    [
+      ["params_shard_0.bin", 64, [["huge", 0]]],
+      ["params_shard_1.bin", 52, [["a", 0], ["big", 8], ["f", 48]]],
+    ],
+  );
+  const shard1 = out.files.get("params_shard_1.bin")!;
+  assertEquals([...shard1.subarray(48)], [0x80, 0x3f, 0xcd, 0x3d]);
+  assertEquals(cache.records[1].md5sum, createHash("md5").update(shard1).digest("hex"));
+  assertEquals(cache.metadata, { ParamSize: 4, ParamBytes: 8 + 40 + 8 + 64, BitsPerParam: 120 * 8 / 100 });
+  assertEquals([...out.files.keys()].sort(), [
+    "ndarray-cache-b16.json",
+    "ndarray-cache.json",
+    "params_shard_0.bin",
+    "params_shard_1.bin",
+    "tensor-cache-b16.json",
+    "tensor-cache.json",
+  ]);
+  const b16 = JSON.parse(new TextDecoder().decode(out.files.get("tensor-cache-b16.json")));
+  assertEquals(b16.records[1].records[2].dtype, "bfloat16");
+  assertEquals(b16.records[1].records[2].format, "raw");
+  assertEquals(b16.records[1].records[0].format, "f32-to-bf16");
+});
+
+Deno.test("cacheJsonText: exact Python json.dump(indent=4) text without trailing newline", () => {
+  const text = cacheJsonText({
+    metadata: { ParamSize: 1, ParamBytes: 8, BitsPerParam: 4.571428571428571 },
+    records: [{
+      dataPath: "params_shard_0.bin",
+      format: "raw-shard",
+      nbytes: 8,
+      records: [{
+        name: "a.q_weight",
+        shape: [1, 2],
+        dtype: "uint32",
+        format: "f32-to-bf16",
+        nbytes: 8,
+        byteOffset: 0,
+      }],
+      md5sum: "0123",
+    }],
+  });
+  assertEquals(
+    text,
+    `{
+    "metadata": {
+        "ParamSize": 1,
+        "ParamBytes": 8.0,
+        "BitsPerParam": 4.571428571428571
+    },
+    "records": [
+        {
+            "dataPath": "params_shard_0.bin",
+            "format": "raw-shard",
+            "nbytes": 8,
+            "records": [
+                {
+                    "name": "a.q_weight",
+                    "shape": [
+                        1,
+                        2
+                    ],
+                    "dtype": "uint32",
+                    "format": "f32-to-bf16",
+                    "nbytes": 8,
+                    "byteOffset": 0
+                }
+            ],
+            "md5sum": "0123"
+        }
+    ]
+}`,
+  );
+});
