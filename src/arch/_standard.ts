@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { intField, type ModelConfig } from "./_config.ts";
 import type { ArchParam, Dim } from "./_types.ts";
 
 /** A parameter described by its MLC name and shape; sources default to the same name. */
@@ -27,6 +28,8 @@ export interface StandardLoaderOptions {
   includeQkv?: boolean;
   /** Also fuse the q/k/v biases. */
   addQkvBias?: boolean;
+  /** Name of the fused q/k/v module (default `qkv_proj`; qwen2/qwen3 use `c_attn`). */
+  qkvTargetName?: string;
   /** Fuse gate/up into `gate_up_proj` (default true). */
   includeGateUp?: boolean;
 }
@@ -50,9 +53,10 @@ export function standardMapping(specs: ParamSpec[], opts: StandardLoaderOptions)
     const attn = `${prefix}.${i}.self_attn`;
     const mlp = `${prefix}.${i}.mlp`;
     if (opts.includeQkv ?? true) {
-      fused.set(`${attn}.qkv_proj.weight`, ["q_proj", "k_proj", "v_proj"].map((n) => `${attn}.${n}.weight`));
+      const qkv = `${attn}.${opts.qkvTargetName ?? "qkv_proj"}`;
+      fused.set(`${qkv}.weight`, ["q_proj", "k_proj", "v_proj"].map((n) => `${attn}.${n}.weight`));
       if (opts.addQkvBias) {
-        fused.set(`${attn}.qkv_proj.bias`, ["q_proj", "k_proj", "v_proj"].map((n) => `${attn}.${n}.bias`));
+        fused.set(`${qkv}.bias`, ["q_proj", "k_proj", "v_proj"].map((n) => `${attn}.${n}.bias`));
       }
     }
     if (opts.includeGateUp ?? true) {
@@ -60,4 +64,28 @@ export function standardMapping(specs: ParamSpec[], opts: StandardLoaderOptions)
     }
   }
   return specs.map((s) => ({ ...s, sources: fused.get(s.name) ?? [s.name] }));
+}
+
+/**
+ * `isUnused` from MLC's `add_unused` loops: each pattern's group 1 is a layer index, which
+ * must be below `numLayers(cfg)` (default `num_hidden_layers`), as only those names are added.
+ *
+ * @example
+ * ```ts
+ * import { declaredUnused } from "./_standard.ts";
+ * const f = declaredUnused([/^model\.layers\.(\d+)\.self_attn\.rotary_emb\.inv_freq$/]);
+ * f("model.layers.1.self_attn.rotary_emb.inv_freq", { num_hidden_layers: 2 }); // true
+ * ```
+ */
+export function declaredUnused(
+  patterns: readonly RegExp[],
+  numLayers: (cfg: ModelConfig) => number = (cfg) => intField(cfg, "num_hidden_layers"),
+): (name: string, cfg: ModelConfig) => boolean {
+  return (name, cfg) => {
+    for (const re of patterns) {
+      const m = re.exec(name);
+      if (m && Number(m[1]) < numLayers(cfg)) return true;
+    }
+    return false;
+  };
 }

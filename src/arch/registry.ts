@@ -6,11 +6,31 @@
  */
 import type { Architecture } from "./_types.ts";
 import { gemma3, gemma3Text } from "./gemma3.ts";
+import { gemma } from "./gemma.ts";
+import { gemma2 } from "./gemma2.ts";
+import { gpt2 } from "./gpt2.ts";
+import { gptNeox } from "./gpt_neox.ts";
 import { llama } from "./llama.ts";
+import { mistral } from "./mistral.ts";
+import { phi } from "./phi.ts";
+import { phi3 } from "./phi3.ts";
+import { phiMsft } from "./phi_msft.ts";
+import { qwen2 } from "./qwen2.ts";
+import { qwen3 } from "./qwen3.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   llama,
+  mistral,
+  qwen2,
+  qwen3,
+  gemma,
+  gemma2,
+  phi3,
+  phi,
+  "phi-msft": phiMsft,
+  gpt_neox: gptNeox,
+  gpt2,
   gemma3,
   gemma3_text: gemma3Text,
 };
