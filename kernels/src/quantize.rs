@@ -1,0 +1,379 @@
+//! Group quantization (MLC `GroupQuantize`, CPU/LLVM semantics), NK layout, byte-identical to
+//! `groupQuantizeReference` (`src/quant/reference.ts`).
+//!
+//! Per group: `max_abs` (sequential `acc > v ? acc : v`), `scale = max_abs / max_int` in the
+//! model dtype, `t = (w / scale) + max_int` with one rounding per op (f16: each op rounded to
+//! f16; bf16 and f32: f32 ops, the bf16 scale rounded by TVM's bit arithmetic), `round` with the
+//! tie rule, clamp to `[0, 2 max_int]` by ordered selects, then packing (element j of a word in
+//! bits `[j bits, (j+1) bits)`).
+//!
+//! The SIMD path handles full groups of the registry's sizes (int4/32, int3/40) without NaN or
+//! infinity; groups holding NaN or infinity, ragged tails and other group sizes take the scalar
+//! path, which follows the reference step by step (including NaN payloads of the scale).
+use crate::convert::{f16_to_f32_scalar, f32_to_f16_scalar};
+use core::arch::wasm32::*;
+
+/// Model dtype codes of the ABI.
+pub const DT_F16: u32 = 0;
+/// bfloat16.
+pub const DT_BF16: u32 = 1;
+/// float32.
+pub const DT_F32: u32 = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers.
+
+/// Rounds f32 values to f16 precision, staying in f32 (valid where the result is a normal f16;
+/// see `simd_group_f16` for why the subnormal and overflow ranges do not matter there).
+#[inline(always)]
+fn round16_normal(x: v128) -> v128 {
+    let odd = v128_and(u32x4_shr(x, 13), u32x4_splat(1));
+    v128_and(i32x4_add(i32x4_add(x, u32x4_splat(0xfff)), odd), u32x4_splat(0xffff_e000))
+}
+
+/// Clamp to `[0, max_code]` (NaN -> 0), round with the tie rule, convert to integer codes.
+#[inline(always)]
+fn finish<const AWAY: bool>(t: v128, max_code: f32) -> v128 {
+    let c = f32x4_pmin(f32x4_splat(max_code), f32x4_pmax(f32x4_splat(0.0), t));
+    let r = if AWAY {
+        let f = f32x4_floor(c);
+        let up = f32x4_ge(f32x4_sub(c, f), f32x4_splat(0.5));
+        f32x4_add(f, v128_and(up, f32x4_splat(1.0)))
+    } else {
+        f32x4_nearest(c)
+    };
+    i32x4_trunc_sat_f32x4(r)
+}
+
+#[inline(always)]
+fn hsum4(a: v128, b: v128, c: v128, d: v128) -> v128 {
+    let ab = i32x4_add(i32x4_shuffle::<0, 4, 2, 6>(a, b), i32x4_shuffle::<1, 5, 3, 7>(a, b));
+    let cd = i32x4_add(i32x4_shuffle::<0, 4, 2, 6>(c, d), i32x4_shuffle::<1, 5, 3, 7>(c, d));
+    i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd))
+}
+
+#[inline(always)]
+fn m(a: u32, b: u32, c: u32, d: u32) -> v128 {
+    u32x4(1 << a, 1 << b, 1 << c, 1 << d)
+}
+
+/// Packs the codes of one group into 4 words; `c(i)` gives the codes of elements 4i..4i+3.
+/// Element j of a word is shifted by j * BITS (a multiply per lane), then the lanes of each
+/// word are summed (the fields never overlap).
+#[inline(always)]
+unsafe fn pack_store<const BITS: u32>(c: impl Fn(usize) -> v128, out: *mut u32) {
+    let words = if BITS == 4 {
+        let lo = m(0, 4, 8, 12);
+        let hi = m(16, 20, 24, 28);
+        let w = |i: usize| i32x4_add(i32x4_mul(c(2 * i), lo), i32x4_mul(c(2 * i + 1), hi));
+        hsum4(w(0), w(1), w(2), w(3))
+    } else {
+        let (m0, m1, m2, m3, m4) = (m(0, 3, 6, 9), m(12, 15, 18, 21), m(24, 27, 0, 3), m(6, 9, 12, 15), m(18, 21, 24, 27));
+        let first = u32x4(!0, !0, 0, 0);
+        let pair = |o: usize| {
+            let mid = i32x4_mul(c(o + 2), m2);
+            let a = i32x4_add(i32x4_add(i32x4_mul(c(o), m0), i32x4_mul(c(o + 1), m1)), v128_and(mid, first));
+            let b = i32x4_add(i32x4_add(i32x4_mul(c(o + 3), m3), i32x4_mul(c(o + 4), m4)), v128_andnot(mid, first));
+            (a, b)
+        };
+        let (a, b) = pair(0);
+        let (cc, d) = pair(5);
+        hsum4(a, b, cc, d)
+    };
+    v128_store(out as *mut v128, words);
+}
+
+#[inline(always)]
+fn hmax_u16(v: v128) -> u32 {
+    let v = u16x8_max(v, i16x8_shuffle::<4, 5, 6, 7, 0, 1, 2, 3>(v, v));
+    let v = u16x8_max(v, i16x8_shuffle::<2, 3, 0, 1, 2, 3, 0, 1>(v, v));
+    let v = u16x8_max(v, i16x8_shuffle::<1, 0, 1, 0, 1, 0, 1, 0>(v, v));
+    u16x8_extract_lane::<0>(v) as u32
+}
+
+#[inline(always)]
+fn hmax_u32(v: v128) -> u32 {
+    let v = u32x4_max(v, i32x4_shuffle::<2, 3, 0, 1>(v, v));
+    let v = u32x4_max(v, i32x4_shuffle::<1, 0, 1, 0>(v, v));
+    u32x4_extract_lane::<0>(v)
+}
+
+/// Max of the 16-bit magnitudes of `n8` vectors of 8 elements.
+#[inline(always)]
+unsafe fn amax16(p: *const u16, n8: usize) -> u32 {
+    let mut mx = u16x8_splat(0);
+    for i in 0..n8 {
+        mx = u16x8_max(mx, v128_and(v128_load(p.add(8 * i) as *const v128), u16x8_splat(0x7fff)));
+    }
+    hmax_u16(mx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIMD groups (return false when the group holds NaN or infinity: the caller goes scalar).
+
+/// f16 group. Values are kept scaled by 2^-112 (f16 bits << 13 read as f32, exact for normals
+/// and subnormals), which leaves `w / scale` unchanged. `q = w / scale` is rounded to f16 by bit
+/// arithmetic that is exact for normal f16 results; when |q| < 2^-14 the rounding is not f16's,
+/// but then `q + 7` rounds to 7 either way; when |q| > 65504 it stays finite instead of
+/// becoming inf, but `q + 7` is then clamped to the same code. `t = q + 7` is always a normal
+/// f16 (a multiple of 2^-8) or zero.
+#[inline(always)]
+unsafe fn simd_group_f16<const BITS: u32, const NV: usize, const AWAY: bool>(
+    p: *const u16,
+    words: *mut u32,
+    scale_out: *mut u16,
+) -> bool {
+    let max_int = ((1u32 << (BITS - 1)) - 1) as f32;
+    let amax = amax16(p, NV / 2);
+    if amax >= 0x7c00 {
+        return false;
+    }
+    let sbits = f32_to_f16_scalar((f16_to_f32_scalar(amax) / max_int).to_bits());
+    *scale_out = sbits as u16;
+    let s = f32x4_splat(f32::from_bits(sbits << 13));
+    let code = |i: usize| {
+        let h = i32x4_load_extend_i16x4(p.add(4 * i) as *const i16);
+        let w = v128_and(i32x4_shl(h, 13), u32x4_splat(0x8fff_ffff));
+        let q = round16_normal(f32x4_div(w, s));
+        let t = round16_normal(f32x4_add(q, f32x4_splat(max_int)));
+        finish::<AWAY>(t, 2.0 * max_int)
+    };
+    pack_store::<BITS>(code, words);
+    true
+}
+
+/// bf16 group: f32 arithmetic, scale rounded to bf16 by TVM's bit arithmetic.
+#[inline(always)]
+unsafe fn simd_group_bf16<const BITS: u32, const NV: usize, const AWAY: bool>(
+    p: *const u16,
+    words: *mut u32,
+    scale_out: *mut u16,
+) -> bool {
+    let max_int = ((1u32 << (BITS - 1)) - 1) as f32;
+    let amax = amax16(p, NV / 2);
+    if amax >= 0x7f80 {
+        return false;
+    }
+    let f = (f32::from_bits(amax << 16) / max_int).to_bits();
+    let sb = (f + ((f >> 16) & 1) + 0x7fff) >> 16;
+    *scale_out = sb as u16;
+    let s = f32x4_splat(f32::from_bits(sb << 16));
+    let code = |i: usize| {
+        let w = i32x4_shl(u32x4_load_extend_u16x4(p.add(4 * i)), 16);
+        let t = f32x4_add(f32x4_div(w, s), f32x4_splat(max_int));
+        finish::<AWAY>(t, 2.0 * max_int)
+    };
+    pack_store::<BITS>(code, words);
+    true
+}
+
+/// f32 group: f32 arithmetic.
+#[inline(always)]
+unsafe fn simd_group_f32<const BITS: u32, const NV: usize, const AWAY: bool>(
+    p: *const u32,
+    words: *mut u32,
+    scale_out: *mut u32,
+) -> bool {
+    let max_int = ((1u32 << (BITS - 1)) - 1) as f32;
+    let mut mx = u32x4_splat(0);
+    for i in 0..NV {
+        mx = u32x4_max(mx, v128_and(v128_load(p.add(4 * i) as *const v128), u32x4_splat(0x7fff_ffff)));
+    }
+    let amax = hmax_u32(mx);
+    if amax >= 0x7f80_0000 {
+        return false;
+    }
+    let sf = f32::from_bits(amax) / max_int;
+    *scale_out = sf.to_bits();
+    let s = f32x4_splat(sf);
+    let code = |i: usize| {
+        let t = f32x4_add(f32x4_div(v128_load(p.add(4 * i) as *const v128), s), f32x4_splat(max_int));
+        finish::<AWAY>(t, 2.0 * max_int)
+    };
+    pack_store::<BITS>(code, words);
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalar path.
+
+#[inline(always)]
+fn nearest(x: f32) -> f32 {
+    f32x4_extract_lane::<0>(f32x4_nearest(f32x4_splat(x)))
+}
+
+#[inline(always)]
+fn floor(x: f32) -> f32 {
+    f32x4_extract_lane::<0>(f32x4_floor(f32x4_splat(x)))
+}
+
+#[inline(always)]
+fn round16(x: f32) -> f32 {
+    f16_to_f32_scalar(f32_to_f16_scalar(x.to_bits()))
+}
+
+/// Element `i` as f32 bits, as the reference reads it (NaN quieted for bf16 and f32).
+#[inline(always)]
+unsafe fn load_bits(src: *const u8, dtype: u32, i: usize) -> u32 {
+    match dtype {
+        DT_F16 => f16_to_f32_scalar(*(src as *const u16).add(i) as u32).to_bits(),
+        DT_BF16 => crate::convert::bf16_to_f32_scalar(*(src as *const u16).add(i) as u32),
+        _ => {
+            let u = *(src as *const u32).add(i);
+            if u & 0x7fff_ffff > 0x7f80_0000 {
+                u | 0x0040_0000
+            } else {
+                u
+            }
+        }
+    }
+}
+
+/// One group of `n <= gs` elements starting at element `base`, exactly as the reference.
+#[inline(never)]
+unsafe fn scalar_group(
+    src: *const u8,
+    base: usize,
+    n: usize,
+    gs: usize,
+    bits: u32,
+    dtype: u32,
+    away: bool,
+    words: *mut u32,
+    scales: *mut u8,
+    g: usize,
+) {
+    let max_int = ((1u32 << (bits - 1)) - 1) as f32;
+    let max_code = 2.0 * max_int;
+    let mut acc = f32::NEG_INFINITY.to_bits();
+    for j in 0..n {
+        let v = load_bits(src, dtype, base + j) & 0x7fff_ffff;
+        if !(f32::from_bits(acc) > f32::from_bits(v)) {
+            acc = v;
+        }
+    }
+    let acc_nan = acc & 0x7fff_ffff > 0x7f80_0000;
+    // NaN / max_int keeps the (quiet) payload in V8: model it without wasm's NaN nondeterminism.
+    let quot = if acc_nan { acc | 0x0040_0000 } else { (f32::from_bits(acc) / max_int).to_bits() };
+    let scale = match dtype {
+        DT_F16 => {
+            let h = if acc_nan { 0x7e00 } else { f32_to_f16_scalar(quot) };
+            *(scales as *mut u16).add(g) = h as u16;
+            f16_to_f32_scalar(h)
+        }
+        DT_BF16 => {
+            let b = (quot.wrapping_add(((quot >> 16) & 1) + 0x7fff) >> 16) & 0xffff;
+            *(scales as *mut u16).add(g) = b as u16;
+            f32::from_bits(b << 16)
+        }
+        _ => {
+            *(scales as *mut u32).add(g) = quot;
+            f32::from_bits(quot)
+        }
+    };
+    let epw = if bits == 4 { 8 } else { 10 };
+    let wpg = gs / epw;
+    for w in 0..wpg {
+        let mut word = 0u32;
+        for e in 0..epw {
+            let idx = w * epw + e;
+            if idx >= n {
+                break;
+            }
+            let x = f32::from_bits(load_bits(src, dtype, base + idx));
+            let t = if dtype == DT_F16 { round16(round16(x / scale) + max_int) } else { (x / scale) + max_int };
+            let c1 = if t > 0.0 { t } else { 0.0 };
+            let c2 = if c1 < max_code { c1 } else { max_code };
+            let r = if away {
+                let f = floor(c2);
+                if c2 - f >= 0.5 {
+                    f + 1.0
+                } else {
+                    f
+                }
+            } else {
+                nearest(c2)
+            };
+            word |= (r as u32) << (e as u32 * bits);
+        }
+        *words.add(w) = word;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drivers.
+
+#[inline(always)]
+unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
+    src: *const u8,
+    rows: usize,
+    k: usize,
+    words: *mut u32,
+    scales: *mut u8,
+    dtype: u32,
+) {
+    let gs = 4 * NV;
+    let groups = (k + gs - 1) / gs;
+    for r in 0..rows {
+        for g in 0..groups {
+            let base = r * k + g * gs;
+            let n = if k - g * gs < gs { k - g * gs } else { gs };
+            let gi = r * groups + g;
+            let wp = words.add(gi * 4);
+            let ok = n == gs
+                && match dtype {
+                    DT_F16 => {
+                        simd_group_f16::<BITS, NV, AWAY>((src as *const u16).add(base), wp, (scales as *mut u16).add(gi))
+                    }
+                    DT_BF16 => {
+                        simd_group_bf16::<BITS, NV, AWAY>((src as *const u16).add(base), wp, (scales as *mut u16).add(gi))
+                    }
+                    _ => simd_group_f32::<BITS, NV, AWAY>((src as *const u32).add(base), wp, (scales as *mut u32).add(gi)),
+                };
+            if !ok {
+                scalar_group(src, base, n, gs, BITS, dtype, AWAY, wp, scales, gi);
+            }
+        }
+    }
+}
+
+/// Group-quantizes `rows` rows of `k` model-dtype elements at `src` (NK layout).
+///
+/// `words` receives `rows * ceil(k / gs) * (gs * bits / 32)` words, `scales` receives
+/// `rows * ceil(k / gs)` scales (2 bytes for f16/bf16, 4 for f32). `dtype`: 0 f16, 1 bf16,
+/// 2 f32. `tie`: 0 ties-to-even, 1 ties-away. Returns 0, or -1 for unsupported parameters.
+#[no_mangle]
+pub unsafe extern "C" fn group_quantize(
+    src: *const u8,
+    rows: usize,
+    k: usize,
+    words: *mut u32,
+    scales: *mut u8,
+    bits: u32,
+    gs: usize,
+    dtype: u32,
+    tie: u32,
+) -> i32 {
+    if !(bits == 3 || bits == 4) || dtype > DT_F32 || tie > 1 || gs == 0 || gs % (32 / bits as usize) != 0 {
+        return -1;
+    }
+    let away = tie == 1;
+    match (bits, gs, away) {
+        (4, 32, false) => run::<4, 8, false>(src, rows, k, words, scales, dtype),
+        (4, 32, true) => run::<4, 8, true>(src, rows, k, words, scales, dtype),
+        (3, 40, false) => run::<3, 10, false>(src, rows, k, words, scales, dtype),
+        (3, 40, true) => run::<3, 10, true>(src, rows, k, words, scales, dtype),
+        _ => {
+            let groups = (k + gs - 1) / gs;
+            let wpg = gs / if bits == 4 { 8 } else { 10 };
+            for r in 0..rows {
+                for g in 0..groups {
+                    let n = if k - g * gs < gs { k - g * gs } else { gs };
+                    let gi = r * groups + g;
+                    scalar_group(src, r * k + g * gs, n, gs, bits, dtype, away, words.add(gi * wpg), scales, gi);
+                }
+            }
+        }
+    }
+    0
+}
