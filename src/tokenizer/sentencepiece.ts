@@ -200,15 +200,32 @@ export interface SentencePieceConvertOptions {
    * models and byte-fallback Unigram models; else `spm`.
    */
   flavor?: SentencePieceFlavor;
-  /** LlamaTokenizer's `add_prefix_space` (default true, as transformers): adds the `Prepend ▁` normalizer. */
+  /**
+   * LlamaTokenizer's `add_prefix_space` (tokenizer_config.json; default true, as in transformers): the
+   * `Prepend ▁` normalizer (legacy) or the Metaspace prepend scheme (non-legacy), and the decoder's `Strip`.
+   */
   addPrefixSpace?: boolean;
+  /**
+   * LlamaTokenizer's `legacy` (tokenizer_config.json; default true, as transformers when it is unset).
+   * `false`: no normalizer, a `Metaspace` pre-tokenizer with `prepend_scheme: "first"`, `split: false`.
+   */
+  legacy?: boolean;
   /** `add_bos_token` of the Llama/Gemma fast tokenizer's post-processor (default true). */
   addBosToken?: boolean;
   /** `add_eos_token` of the Llama/Gemma fast tokenizer's post-processor (default false). */
   addEosToken?: boolean;
 }
 
-/** Resolves `auto` to the flavor that {@link sentencePieceToTokenizerJson} will use. */
+/**
+ * Resolves `auto` to the flavor that {@link sentencePieceToTokenizerJson} will use.
+ *
+ * @example
+ * ```ts
+ * import { detectSentencePieceFlavor, parseSentencePieceModel } from "./sentencepiece.ts";
+ * const m = parseSentencePieceModel(await Deno.readFile("tokenizer.model"));
+ * console.log(detectSentencePieceFlavor(m)); // "llama" for a Llama/Mistral tokenizer.model
+ * ```
+ */
 export function detectSentencePieceFlavor(model: SentencePieceModel): Exclude<SentencePieceFlavor, "auto"> {
   const p = model.pieces;
   if (p.length > 2 && p[0].piece === "<pad>" && p[1].piece === "<eos>" && p[2].piece === "<bos>") {
@@ -325,6 +342,8 @@ interface FlavorRules {
   firstThree: (m: SentencePieceModel) => string[] | null;
   unkId: (m: SentencePieceModel) => number;
   byteFallback: boolean;
+  /** GemmaConverter's fix for old Gemma vocabularies: `<0x09>` is renamed `\t` when there is no `\t`. */
+  tabFix: boolean;
   /** Piece names that are special even when USER_DEFINED. */
   extraSpecial: Set<string>;
   /** The fast tokenizer's special tokens (unk/bos/eos/pad), by id. */
@@ -346,16 +365,26 @@ const FLAVORS: Record<Exclude<SentencePieceFlavor, "auto">, FlavorRules> = {
     firstThree: (m) => m.pieces.slice(0, 3).map((p) => p.piece),
     unkId: () => 0,
     byteFallback: true,
+    tabFix: false,
     extraSpecial: new Set(),
     specialIds: (m) => [m.unkId, m.bosId, m.eosId],
-    normalizer: (_m, o) => ({
-      type: "Sequence",
-      normalizers: [
-        ...(o.addPrefixSpace ?? true ? [{ type: "Prepend", prepend: "▁" } as Json] : []),
-        { type: "Replace", pattern: strPattern(" "), content: "▁" },
-      ],
-    }),
-    preTokenizer: () => null,
+    normalizer: (_m, o) =>
+      o.legacy ?? true
+        ? {
+          type: "Sequence",
+          normalizers: [
+            ...(o.addPrefixSpace ?? true ? [{ type: "Prepend", prepend: "▁" } as Json] : []),
+            { type: "Replace", pattern: strPattern(" "), content: "▁" },
+          ],
+        }
+        : null,
+    preTokenizer: (_m, o) =>
+      o.legacy ?? true ? null : {
+        type: "Metaspace",
+        replacement: "▁",
+        prepend_scheme: o.addPrefixSpace ?? true ? "first" : "never",
+        split: false,
+      },
     decoder: (_m, o) => ({
       type: "Sequence",
       decoders: [
@@ -369,6 +398,7 @@ const FLAVORS: Record<Exclude<SentencePieceFlavor, "auto">, FlavorRules> = {
     firstThree: () => ["<pad>", "<eos>", "<bos>"],
     unkId: () => 3,
     byteFallback: true,
+    tabFix: true,
     extraSpecial: new Set(["<start_of_turn>", "<end_of_turn>"]),
     specialIds: (m) => [m.padId, m.bosId, m.eosId, m.unkId],
     normalizer: () => ({ type: "Replace", pattern: strPattern(" "), content: "▁" }),
@@ -385,6 +415,7 @@ const FLAVORS: Record<Exclude<SentencePieceFlavor, "auto">, FlavorRules> = {
     firstThree: () => null,
     unkId: (m) => m.unkId,
     byteFallback: false,
+    tabFix: false,
     extraSpecial: new Set(),
     specialIds: (m) => [m.unkId, m.bosId, m.eosId, m.padId],
     normalizer: (m) => ({
@@ -404,7 +435,8 @@ const FLAVORS: Record<Exclude<SentencePieceFlavor, "auto">, FlavorRules> = {
 };
 
 /**
- * Builds the `tokenizer.json` object (key order as HF tokenizers writes it) for a parsed model.
+ * Builds the `tokenizer.json` content as a plain object, for a parsed model (the same content as
+ * {@link sentencePieceToTokenizerJson}; a plain object lists integer-like vocab keys such as "0" first).
  *
  * @example
  * ```ts
@@ -439,7 +471,7 @@ function convert(m: SentencePieceModel, opts: SentencePieceConvertOptions): Json
   const first = rules.firstThree(m);
   if (first) first.forEach((name, i) => i < vocabScores.length && (vocabScores[i] = [name, 0]));
   let tabFix = false;
-  if (flavor === "gemma" && !vocabScores.some(([p]) => p === "\t")) {
+  if (rules.tabFix && !vocabScores.some(([p]) => p === "\t")) {
     const i = vocabScores.findIndex(([p]) => p === "<0x09>");
     if (i >= 0) [vocabScores[i], tabFix] = [["\t", 0], true];
   }
