@@ -48,7 +48,7 @@ export function formatBytes(n: number): string {
 }
 
 function shellQuote(s: string): string {
-  return /^[\w./=:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return /^[\w./=:@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -149,7 +149,8 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
   const out = values.output;
   if (
     !checkPermissions(io, {
-      read: [config, ...(source === "auto" ? [] : [source])],
+      // Deno's rename (moving finished files into OUT) needs read access to OUT as well
+      read: [config, ...(source === "auto" ? [] : [source]), ...(dryRun ? [] : [out!])],
       write: dryRun ? [] : [out!],
     })
   ) {

@@ -55,37 +55,67 @@ export class OutputNotEmptyError extends Error {
  */
 export async function stageOutputDir(out: string, opts: { overwrite?: boolean } = {}): Promise<StagedDir> {
   await Deno.mkdir(out, { recursive: true });
-  const existing: string[] = [];
-  for await (const e of Deno.readDir(out)) existing.push(e.name);
-  const blocking = existing.filter((n) =>
-    !GEN_CONFIG_FILE_RE.test(n) && !n.startsWith(".mlc-convert-partial-")
-  );
+  // (Deno's rename needs read access too, so OUT is readable here)
+  const blocking: string[] = [];
+  for await (const e of Deno.readDir(out)) {
+    if (!GEN_CONFIG_FILE_RE.test(e.name) && !e.name.startsWith(".mlc-convert-partial-")) {
+      blocking.push(e.name);
+    }
+  }
   if (blocking.length && !opts.overwrite) throw new OutputNotEmptyError(out, blocking.sort());
   const path = `${out}/.mlc-convert-partial-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(path);
+  const inner = denoOutput(path);
+  const staged = new Set<string>();
+  const store: OutputStore = {
+    create(name) {
+      staged.add(name);
+      return inner.create(name);
+    },
+    writeTextFile(name, text) {
+      staged.add(name);
+      return inner.writeTextFile(name, text);
+    },
+  };
   return {
-    store: denoOutput(path),
+    store,
     path,
     async commit() {
-      const staged: string[] = [];
-      for await (const e of Deno.readDir(path)) staged.push(e.name);
+      const names = [...staged];
       // 1. remove an older conversion: its JSON first, so it never points at new or missing shards
-      const old: string[] = [];
-      for await (const e of Deno.readDir(out)) if (e.isFile && CACHE_FILE_RE.test(e.name)) old.push(e.name);
-      const isJson = (n: string) => n.endsWith(".json");
-      for (const n of old.filter(isJson)) await Deno.remove(`${out}/${n}`);
-      for (const n of old.filter((n) => !isJson(n))) await Deno.remove(`${out}/${n}`);
+      for (
+        const n of [
+          "tensor-cache.json",
+          "ndarray-cache.json",
+          "tensor-cache-b16.json",
+          "ndarray-cache-b16.json",
+        ]
+      ) {
+        await removeIfExists(`${out}/${n}`);
+      }
+      for (let i = 0; await removeIfExists(`${out}/params_shard_${i}.bin`); i++);
       // 2. shards and other files, then side JSONs, then the main cache JSONs
+      const isJson = (n: string) => n.endsWith(".json");
       const rank = (
         n: string,
       ) => (!isJson(n) ? 0 : /-b16\.json$/.test(n) ? 1 : /cache\.json$/.test(n) ? 3 : 2);
-      staged.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
-      for (const n of staged) await Deno.rename(`${path}/${n}`, `${out}/${n}`);
-      await Deno.remove(path, { recursive: true });
-      return staged;
+      names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+      for (const n of names) await Deno.rename(`${path}/${n}`, `${out}/${n}`);
+      await Deno.remove(path);
+      return names;
     },
     async abort() {
       await Deno.remove(path, { recursive: true }).catch(() => {});
     },
   };
+}
+
+async function removeIfExists(p: string): Promise<boolean> {
+  try {
+    await Deno.remove(p);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }
