@@ -73,9 +73,6 @@ export function renderChatTemplate(
     eos_token: tokenText(tokenizerConfig.eos_token) ?? "",
     pad_token: tokenText(tokenizerConfig.pad_token) ?? "",
     unk_token: tokenText(tokenizerConfig.unk_token) ?? "",
-    raise_exception: (msg: string) => {
-      throw new Error(`chat_template raised: ${msg}`);
-    },
   };
   return new Template(chatTemplate).render(vars);
 }
