@@ -221,6 +221,12 @@ export interface QuantKernelKey {
  * The group quantization kernel. One invocation quantizes one (row, group) unit.
  * Bindings: 0 input words, 1 output code words, 2 one u32 per group with the scale bits,
  * 3 uniform params (units, k, groups, element offset of the input, dispatch stride).
+ *
+ * @example
+ * ```ts
+ * import { quantizeShader } from "./_shaders.ts";
+ * const wgsl = quantizeShader({ modelDtype: "float16", bits: 4, groupSize: 32, tie: "even" });
+ * ```
  */
 export function quantizeShader(key: QuantKernelKey): string {
   const { modelDtype, bits, groupSize, tie } = key;
@@ -331,6 +337,12 @@ const CAST_ELEM: Record<string, string> = {
 /**
  * The cast kernel from `src` to `dst` (different dtypes). One invocation writes one output u32
  * word: two 16-bit elements or one f32. Bindings: 0 input, 1 output, 2 params (words, stride).
+ *
+ * @example
+ * ```ts
+ * import { castShader } from "./_shaders.ts";
+ * const wgsl = castShader("bfloat16", "float16");
+ * ```
  */
 export function castShader(src: DType, dst: FloatDType): string {
   const conv = CAST_ELEM[`${src}>${dst}`];
@@ -381,6 +393,12 @@ const DQ_PARAMS =
 /**
  * Dequantize kernel: one invocation per code word, writes `(code - max_int) * scale` as f32
  * (row-major rows x k). Bindings: 0 words, 1 scales, 2 output f32, 3 params.
+ *
+ * @example
+ * ```ts
+ * import { dequantizeShader } from "./_shaders.ts";
+ * const wgsl = dequantizeShader({ modelDtype: "float16", bits: 4, groupSize: 32 });
+ * ```
  */
 export function dequantizeShader(key: DequantKernelKey): string {
   const epw = Math.floor(32 / key.bits);
@@ -420,6 +438,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * accumulates a strided subset of groups in f32, then a fixed tree reduction.
  * Bindings: 0 words, 1 scales, 2 activations f32 (batch x k), 3 output f32 (batch x rows),
  * 4 params.
+ *
+ * @example
+ * ```ts
+ * import { matmulShader } from "./_shaders.ts";
+ * const wgsl = matmulShader({ modelDtype: "bfloat16", bits: 4, groupSize: 32 });
+ * ```
  */
 export function matmulShader(key: DequantKernelKey): string {
   const epw = Math.floor(32 / key.bits);
