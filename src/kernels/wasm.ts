@@ -1,0 +1,526 @@
+/**
+ * Thin typed wrapper of the SIMD WebAssembly kernels (`kernels/`, built by `kernels/build.sh`):
+ * dtype conversions, group quantization, dequantization and a dequantize-matmul, byte-identical
+ * to the scalar reference (`src/quant/reference.ts`).
+ *
+ * The module keeps no state in its memory (no allocator, no statics, no stack use): the wrapper
+ * copies inputs to the top of linear memory, runs a kernel and copies outputs back, in chunks
+ * of rows so memory stays small. Each {@link WasmKernels} owns one instance; a worker creates
+ * its own from the same bytes ({@link WASM_BYTES} or a transferred {@link kernelsModule}).
+ *
+ * @module
+ */
+import type { DType, FloatDType } from "../dtype.ts";
+import type { GroupQuantJob, GroupQuantParams, QuantBackend } from "../quant/backend.ts";
+import { WASM_BASE64 } from "./_wasm_b64.ts";
+
+/** The raw exports of the kernels module (byte offsets into `memory`). */
+export interface KernelExports {
+  /** The module's linear memory. */
+  readonly memory: WebAssembly.Memory;
+  /** First free byte of memory. */
+  heap_base(): number;
+  /** ABI version (1). */
+  abi_version(): number;
+  /** Quantize; see `kernels/src/quantize.rs`. */
+  group_quantize(
+    src: number,
+    rows: number,
+    k: number,
+    words: number,
+    scales: number,
+    bits: number,
+    gs: number,
+    dtype: number,
+    tie: number,
+  ): number;
+  /** Dequantize to f32. */
+  dequantize(
+    words: number,
+    scales: number,
+    rows: number,
+    k: number,
+    bits: number,
+    gs: number,
+    dtype: number,
+    out: number,
+  ): number;
+  /** y = x * dequant(W)^T. */
+  dequant_matmul(
+    words: number,
+    scales: number,
+    n: number,
+    k: number,
+    bits: number,
+    gs: number,
+    dtype: number,
+    x: number,
+    batch: number,
+    y: number,
+  ): number;
+  /** Conversions `(src, dst, count)`. */
+  cvt_f16_f32(src: number, dst: number, n: number): void;
+  /** bf16 -> f32. */
+  cvt_bf16_f32(src: number, dst: number, n: number): void;
+  /** f32 -> f16. */
+  cvt_f32_f16(src: number, dst: number, n: number): void;
+  /** f32 -> bf16 (ml_dtypes). */
+  cvt_f32_bf16(src: number, dst: number, n: number): void;
+  /** f32 -> bf16 (tvmjs storage encoding). */
+  cvt_f32_bf16_storage(src: number, dst: number, n: number): void;
+  /** bf16 -> f16. */
+  cvt_bf16_f16(src: number, dst: number, n: number): void;
+  /** f16 -> bf16. */
+  cvt_f16_bf16(src: number, dst: number, n: number): void;
+  /** Transpose `(src, rows, cols, dst)`, u32 elements. */
+  transpose_u32(src: number, rows: number, cols: number, dst: number): void;
+  /** Transpose, u16 elements. */
+  transpose_u16(src: number, rows: number, cols: number, dst: number): void;
+}
+
+/** Conversion kernels, by `src>dst` dtype pair (storage: tvmjs `f32-to-bf16`). */
+export type ConvertKernel =
+  | "f16>f32"
+  | "bf16>f32"
+  | "f32>f16"
+  | "f32>bf16"
+  | "f32>bf16-storage"
+  | "bf16>f16"
+  | "f16>bf16";
+
+const CONVERT: Readonly<Record<ConvertKernel, { fn: keyof KernelExports; src: number; dst: number }>> = {
+  "f16>f32": { fn: "cvt_f16_f32", src: 2, dst: 4 },
+  "bf16>f32": { fn: "cvt_bf16_f32", src: 2, dst: 4 },
+  "f32>f16": { fn: "cvt_f32_f16", src: 4, dst: 2 },
+  "f32>bf16": { fn: "cvt_f32_bf16", src: 4, dst: 2 },
+  "f32>bf16-storage": { fn: "cvt_f32_bf16_storage", src: 4, dst: 2 },
+  "bf16>f16": { fn: "cvt_bf16_f16", src: 2, dst: 2 },
+  "f16>bf16": { fn: "cvt_f16_bf16", src: 2, dst: 2 },
+};
+
+const SHORT: Readonly<Record<string, string>> = { float16: "f16", bfloat16: "bf16", float32: "f32" };
+const DTYPE_CODE: Readonly<Record<FloatDType, number>> = { float16: 0, bfloat16: 1, float32: 2 };
+/** Elements per chunk of the array wrappers (bounds the module's memory). */
+const CHUNK_ELEMS = 1 << 21;
+
+function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+let bytesCache: Uint8Array | undefined;
+let moduleCache: WebAssembly.Module | undefined;
+
+/**
+ * The bytes of the kernels module (decoded once from the inlined base64).
+ *
+ * @example
+ * ```ts
+ * import { kernelsBytes } from "./wasm.ts";
+ * kernelsBytes().subarray(0, 4); // Uint8Array [0, 97, 115, 109] ("\0asm")
+ * ```
+ */
+export function kernelsBytes(): Uint8Array {
+  return bytesCache ??= decodeBase64(WASM_BASE64);
+}
+
+/**
+ * The compiled module, synchronously (cached). A `WebAssembly.Module` can be posted to workers.
+ *
+ * @example
+ * ```ts
+ * import { kernelsModule } from "./wasm.ts";
+ * WebAssembly.Module.exports(kernelsModule()).some((e) => e.name === "group_quantize"); // true
+ * ```
+ */
+export function kernelsModule(): WebAssembly.Module {
+  return moduleCache ??= new WebAssembly.Module(kernelsBytes() as Uint8Array<ArrayBuffer>);
+}
+
+const align16 = (n: number): number => (n + 15) & ~15;
+
+/** One instance of the kernels with its own linear memory. */
+export class WasmKernels {
+  /** The raw exports. */
+  readonly exports: KernelExports;
+  readonly #base: number;
+  /** Elements per chunk of the array wrappers (bounds the module's memory; default 2 Mi). */
+  chunkElems: number = CHUNK_ELEMS;
+
+  /** Wraps an instance (see {@link WasmKernels.create} and {@link WasmKernels.createSync}). */
+  constructor(instance: WebAssembly.Instance) {
+    this.exports = instance.exports as unknown as KernelExports;
+    if (this.exports.abi_version() !== 1) throw new Error("mlc_kernels.wasm: unexpected ABI version");
+    this.#base = align16(this.exports.heap_base());
+  }
+
+  /**
+   * Instantiates synchronously (from a given module or the inlined bytes).
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * k.convert("bf16>f16", new Uint16Array([0x3f80])); // Uint16Array [0x3c00]
+   * ```
+   */
+  static createSync(module: WebAssembly.Module = kernelsModule()): WasmKernels {
+    return new WasmKernels(new WebAssembly.Instance(module, {}));
+  }
+
+  /**
+   * Instantiates asynchronously (use in browsers' main thread, where sync compilation of large
+   * modules is refused).
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = await WasmKernels.create();
+   * k.exports.abi_version(); // 1
+   * ```
+   */
+  static async create(module?: WebAssembly.Module): Promise<WasmKernels> {
+    const m = module ??
+      (moduleCache ??= await WebAssembly.compile(kernelsBytes() as Uint8Array<ArrayBuffer>));
+    return new WasmKernels(await WebAssembly.instantiate(m, {}));
+  }
+
+  /**
+   * Makes `bytes` bytes available above the heap base (growing memory) and returns their
+   * offset. Views of the memory taken before a call may be detached by it.
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * const p = k.reserve(1 << 20);
+   * k.exports.memory.buffer.byteLength >= p + (1 << 20); // true
+   * ```
+   */
+  reserve(bytes: number): number {
+    const mem = this.exports.memory;
+    const need = this.#base + bytes;
+    const have = mem.buffer.byteLength;
+    if (need > have) mem.grow(Math.ceil((need - have) / 65536));
+    return this.#base;
+  }
+
+  #u8(off: number, len: number): Uint8Array {
+    return new Uint8Array(this.exports.memory.buffer, off, len);
+  }
+
+  /**
+   * Group quantization (NK layout), byte-identical to `groupQuantizeReference`.
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * const input = new Uint16Array(32).fill(0x3c00); // 32 x 1.0 (f16)
+   * const words = new Uint32Array(4), scales = new Uint16Array(1);
+   * k.groupQuantize({ input, rows: 1, k: 32, words, scales, bits: 4, groupSize: 32,
+   *   modelDtype: "float16", tie: "even" });
+   * words[0].toString(16); // "eeeeeeee"
+   * ```
+   */
+  groupQuantize(job: GroupQuantJob): void {
+    const { rows, k, bits, groupSize, modelDtype } = job;
+    const { groups, wpg, inSize, scaleSize } = layout(job);
+    const rowsPerChunk = Math.max(1, Math.floor(this.chunkElems / Math.max(1, k)));
+    const inBytes = (r: number) => align16(r * k * inSize);
+    const wordBytes = (r: number) => align16(r * groups * wpg * 4);
+    const chunkRows = Math.min(rows, rowsPerChunk);
+    const base = this.reserve(inBytes(chunkRows) + wordBytes(chunkRows) + chunkRows * groups * scaleSize);
+    const inView = new Uint8Array(job.input.buffer, job.input.byteOffset, rows * k * inSize);
+    const wordsView = new Uint8Array(job.words.buffer, job.words.byteOffset, rows * groups * wpg * 4);
+    const scalesView = new Uint8Array(job.scales.buffer, job.scales.byteOffset, rows * groups * scaleSize);
+    for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+      const n = Math.min(rowsPerChunk, rows - r0);
+      const pIn = base, pW = base + inBytes(n), pS = pW + wordBytes(n);
+      this.#u8(pIn, n * k * inSize).set(inView.subarray(r0 * k * inSize, (r0 + n) * k * inSize));
+      const rc = this.exports.group_quantize(
+        pIn,
+        n,
+        k,
+        pW,
+        pS,
+        bits,
+        groupSize,
+        DTYPE_CODE[modelDtype],
+        job.tie === "away" ? 1 : 0,
+      );
+      if (rc !== 0) throw new Error(`group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);
+      wordsView.set(this.#u8(pW, n * groups * wpg * 4), r0 * groups * wpg * 4);
+      scalesView.set(this.#u8(pS, n * groups * scaleSize), r0 * groups * scaleSize);
+    }
+  }
+
+  /**
+   * Dequantizes NK codes and scales to f32 (`(code - max_int) * scale`, exact in f32 for f16
+   * and bf16 scales).
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * const out = k.dequantize(new Uint32Array(4).fill(0xeeeeeeee), new Uint16Array([0x3c00]), 1, 32,
+   *   { bits: 4, groupSize: 32, modelDtype: "float16" });
+   * out[0]; // 7
+   * ```
+   */
+  dequantize(
+    words: Uint32Array,
+    scales: Uint16Array | Float32Array,
+    rows: number,
+    k: number,
+    params: Omit<GroupQuantParams, "tie">,
+  ): Float32Array {
+    const { bits, groupSize, modelDtype } = params;
+    const { groups, wpg, scaleSize } = layout({ ...params, k });
+    const out = new Float32Array(rows * k);
+    const rowsPerChunk = Math.max(1, Math.floor(this.chunkElems / Math.max(1, k)));
+    const chunkRows = Math.min(rows, rowsPerChunk);
+    const wb = (r: number) => align16(r * groups * wpg * 4),
+      sb = (r: number) => align16(r * groups * scaleSize);
+    const base = this.reserve(wb(chunkRows) + sb(chunkRows) + chunkRows * k * 4);
+    const wv = new Uint8Array(words.buffer, words.byteOffset, rows * groups * wpg * 4);
+    const sv = new Uint8Array(scales.buffer, scales.byteOffset, rows * groups * scaleSize);
+    for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+      const n = Math.min(rowsPerChunk, rows - r0);
+      const pW = base, pS = base + wb(n), pO = pS + sb(n);
+      this.#u8(pW, n * groups * wpg * 4).set(wv.subarray(r0 * groups * wpg * 4, (r0 + n) * groups * wpg * 4));
+      this.#u8(pS, n * groups * scaleSize).set(
+        sv.subarray(r0 * groups * scaleSize, (r0 + n) * groups * scaleSize),
+      );
+      const rc = this.exports.dequantize(pW, pS, n, k, bits, groupSize, DTYPE_CODE[modelDtype], pO);
+      if (rc !== 0) throw new Error(`dequantize: unsupported parameters bits=${bits} group=${groupSize}`);
+      out.set(new Float32Array(this.exports.memory.buffer, pO, n * k), r0 * k);
+    }
+    return out;
+  }
+
+  /**
+   * `y (batch x n) = x (batch x k) * dequant(W)^T` for a quantized NK weight of `n` rows.
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * const y = k.dequantMatmul(new Uint32Array(4).fill(0xffffffff), new Uint16Array([0x3c00]), 1, 32,
+   *   new Float32Array(32).fill(1), 1, { bits: 4, groupSize: 32, modelDtype: "float16" });
+   * y[0]; // 256 (32 x (15 - 7) x 1)
+   * ```
+   */
+  dequantMatmul(
+    words: Uint32Array,
+    scales: Uint16Array | Float32Array,
+    n: number,
+    k: number,
+    x: Float32Array,
+    batch: number,
+    params: Omit<GroupQuantParams, "tie">,
+  ): Float32Array {
+    const { bits, groupSize, modelDtype } = params;
+    const { groups, wpg, scaleSize } = layout({ ...params, k });
+    const wBytes = align16(n * groups * wpg * 4), sBytes = align16(n * groups * scaleSize);
+    const xBytes = align16(batch * k * 4);
+    const base = this.reserve(wBytes + sBytes + xBytes + batch * n * 4);
+    const pW = base, pS = pW + wBytes, pX = pS + sBytes, pY = pX + xBytes;
+    this.#u8(pW, n * groups * wpg * 4).set(
+      new Uint8Array(words.buffer, words.byteOffset, n * groups * wpg * 4),
+    );
+    this.#u8(pS, n * groups * scaleSize).set(
+      new Uint8Array(scales.buffer, scales.byteOffset, n * groups * scaleSize),
+    );
+    new Float32Array(this.exports.memory.buffer, pX, batch * k).set(x.subarray(0, batch * k));
+    const rc = this.exports.dequant_matmul(
+      pW,
+      pS,
+      n,
+      k,
+      bits,
+      groupSize,
+      DTYPE_CODE[modelDtype],
+      pX,
+      batch,
+      pY,
+    );
+    if (rc !== 0) throw new Error(`dequant_matmul: unsupported parameters bits=${bits} group=${groupSize}`);
+    return new Float32Array(this.exports.memory.buffer, pY, batch * n).slice();
+  }
+
+  /**
+   * Runs a conversion kernel over `count` elements of `src` into `dst` (allocated if absent).
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * k.convert("f32>bf16-storage", new Uint32Array([0x7f7fffff])); // Uint16Array [0x7f7f]
+   * ```
+   */
+  convert(
+    kind: ConvertKernel,
+    src: Uint16Array | Uint32Array,
+    dst?: Uint16Array | Uint32Array,
+    count: number = src.length,
+  ): Uint16Array | Uint32Array {
+    const spec = CONVERT[kind];
+    const out = dst ?? (spec.dst === 2 ? new Uint16Array(count) : new Uint32Array(count));
+    this.convertBytes(
+      kind,
+      new Uint8Array(src.buffer, src.byteOffset, count * spec.src),
+      new Uint8Array(out.buffer, out.byteOffset, count * spec.dst),
+      count,
+    );
+    return out;
+  }
+
+  /**
+   * {@link WasmKernels.convert} on little-endian bytes.
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * const dst = new Uint8Array(2);
+   * k.convertBytes("bf16>f16", new Uint8Array([0x80, 0x3f]), dst, 1);
+   * dst; // Uint8Array [0, 60]
+   * ```
+   */
+  convertBytes(kind: ConvertKernel, src: Uint8Array, dst: Uint8Array, count: number): void {
+    const spec = CONVERT[kind];
+    const fn = this.exports[spec.fn] as (s: number, d: number, n: number) => void;
+    const step = this.chunkElems;
+    const chunk = Math.min(count, step);
+    const base = this.reserve(align16(chunk * spec.src) + chunk * spec.dst);
+    for (let i = 0; i < count; i += step) {
+      const n = Math.min(step, count - i);
+      const pD = base + align16(n * spec.src);
+      this.#u8(base, n * spec.src).set(src.subarray(i * spec.src, (i + n) * spec.src));
+      fn(base, pD, n);
+      dst.set(this.#u8(pD, n * spec.dst), i * spec.dst);
+    }
+  }
+}
+
+function layout(p: { bits: number; groupSize: number; modelDtype: FloatDType; k: number }): {
+  groups: number;
+  wpg: number;
+  inSize: number;
+  scaleSize: number;
+} {
+  const epw = Math.floor(32 / p.bits);
+  if (p.groupSize <= 0 || p.groupSize % epw !== 0) {
+    throw new Error("group size must be a multiple of codes per word");
+  }
+  const inSize = p.modelDtype === "float32" ? 4 : 2;
+  return { groups: Math.ceil(p.k / p.groupSize), wpg: p.groupSize / epw, inSize, scaleSize: inSize };
+}
+
+/**
+ * Dequantizes with a shared default instance; see {@link WasmKernels.dequantize}.
+ *
+ * @example
+ * ```ts
+ * import { dequantize } from "./wasm.ts";
+ * dequantize(new Uint32Array(4), new Uint16Array([0x3c00]), 1, 32,
+ *   { bits: 4, groupSize: 32, modelDtype: "float16" })[0]; // -7
+ * ```
+ */
+export function dequantize(
+  words: Uint32Array,
+  scales: Uint16Array | Float32Array,
+  rows: number,
+  k: number,
+  params: Omit<GroupQuantParams, "tie">,
+): Float32Array {
+  return defaultKernels().dequantize(words, scales, rows, k, params);
+}
+
+/**
+ * Dequantize-matmul with a shared default instance; see {@link WasmKernels.dequantMatmul}.
+ *
+ * @example
+ * ```ts
+ * import { dequantMatmul } from "./wasm.ts";
+ * dequantMatmul(new Uint32Array(4), new Uint16Array([0x3c00]), 1, 32, new Float32Array(32).fill(1), 1,
+ *   { bits: 4, groupSize: 32, modelDtype: "float16" })[0]; // -224
+ * ```
+ */
+export function dequantMatmul(
+  words: Uint32Array,
+  scales: Uint16Array | Float32Array,
+  n: number,
+  k: number,
+  x: Float32Array,
+  batch: number,
+  params: Omit<GroupQuantParams, "tie">,
+): Float32Array {
+  return defaultKernels().dequantMatmul(words, scales, n, k, x, batch, params);
+}
+
+let defaultInstance: WasmKernels | undefined;
+
+/**
+ * The lazily created shared instance of this thread.
+ *
+ * @example
+ * ```ts
+ * import { defaultKernels } from "./wasm.ts";
+ * defaultKernels() === defaultKernels(); // true
+ * ```
+ */
+export function defaultKernels(): WasmKernels {
+  return defaultInstance ??= WasmKernels.createSync();
+}
+
+/** The `cpu` backend: the SIMD WebAssembly kernels on this thread. */
+export class WasmBackend implements QuantBackend {
+  /** Backend name. */
+  readonly name = "cpu";
+  /** Description. */
+  readonly description = "WebAssembly SIMD (simd128) kernels";
+  readonly #k: WasmKernels;
+
+  /** Uses the given instance, or its own. */
+  constructor(kernels: WasmKernels = WasmKernels.createSync()) {
+    this.#k = kernels;
+  }
+
+  /** The underlying kernels. */
+  get kernels(): WasmKernels {
+    return this.#k;
+  }
+
+  /** Cast with `castReference` semantics (NaN handling included). */
+  cast(
+    src: Uint8Array,
+    srcDtype: DType,
+    dst: Uint8Array,
+    dstDtype: FloatDType,
+    count: number,
+  ): Promise<void> {
+    if (srcDtype === dstDtype) {
+      dst.set(src.subarray(0, count * (dstDtype === "float32" ? 4 : 2)));
+      return Promise.resolve();
+    }
+    const kind = `${SHORT[srcDtype]}>${SHORT[dstDtype]}`;
+    if (!(kind in CONVERT)) return Promise.reject(new Error(`cannot cast ${srcDtype} to ${dstDtype}`));
+    this.#k.convertBytes(kind as ConvertKernel, src, dst, count);
+    return Promise.resolve();
+  }
+
+  /** Group quantization, see {@link WasmKernels.groupQuantize}. */
+  groupQuantize(job: GroupQuantJob): Promise<void> {
+    this.#k.groupQuantize(job);
+    return Promise.resolve();
+  }
+
+  /** Nothing to release (the instance is garbage collected). */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
