@@ -109,7 +109,15 @@ export const MLC_CHAT_SYSTEM_DEFAULT: readonly (readonly [string, unknown])[] = 
 /** The chat config fields while it is being built (`undefined` = Python `None` not yet set). */
 export type ChatConfigDraft = Map<string, unknown>;
 
-/** Creates the draft with the generation fields (and `embedding_metadata`) unset. */
+/**
+ * Creates the draft with the generation fields (and `embedding_metadata`) unset.
+ *
+ * @example
+ * ```ts
+ * import { newDraft } from "./_chat_config.ts";
+ * newDraft().get("temperature"); // undefined (Python None)
+ * ```
+ */
 export function newDraft(): ChatConfigDraft {
   const d: ChatConfigDraft = new Map();
   for (const k of GENERATION_FIELDS) d.set(k, undefined);
@@ -143,7 +151,17 @@ export function fillFromFile(
   }
 }
 
-/** MLC step 10: system defaults for the generation fields that are still None. */
+/**
+ * MLC step 10: system defaults for the generation fields that are still None.
+ *
+ * @example
+ * ```ts
+ * import { applySystemDefaults, newDraft } from "./_chat_config.ts";
+ * const d = newDraft();
+ * applySystemDefaults(d);
+ * d.get("eos_token_id"); // 2
+ * ```
+ */
 export function applySystemDefaults(draft: ChatConfigDraft, log: GenConfigLog = () => {}): void {
   for (const [k, v] of MLC_CHAT_SYSTEM_DEFAULT) {
     const cur = draft.get(k);

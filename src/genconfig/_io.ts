@@ -18,20 +18,45 @@ export interface GenConfigOutput extends OutputStore {
   rename?(from: string, to: string): Promise<void>;
 }
 
-/** Joins a directory and a file name with `/` (`""` or `.` means the current directory). */
+/**
+ * Joins a directory and a file name with `/` (`""` or `.` means the current directory).
+ *
+ * @example
+ * ```ts
+ * import { joinPath } from "./_io.ts";
+ * joinPath("models/x", "config.json"); // "models/x/config.json"
+ * ```
+ */
 export function joinPath(dir: string, name: string): string {
   if (dir === "" || dir === ".") return name;
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
-/** The directory part of a `/`-separated path (`.` when there is none). */
+/**
+ * The directory part of a `/`-separated path (`.` when there is none).
+ *
+ * @example
+ * ```ts
+ * import { dirName } from "./_io.ts";
+ * dirName("models/x/config.json"); // "models/x"
+ * ```
+ */
 export function dirName(path: string): string {
   const i = path.lastIndexOf("/");
   if (i < 0) return ".";
   return i === 0 ? "/" : path.slice(0, i);
 }
 
-/** Reads a whole file as bytes through {@link SourceStore.open}. */
+/**
+ * Reads a whole file as bytes through {@link SourceStore.open}.
+ *
+ * @example
+ * ```ts
+ * import { readBytes } from "./_io.ts";
+ * import { memorySource } from "../io/memory.ts";
+ * (await readBytes(memorySource({ a: "xy" }), "a")).length; // 2
+ * ```
+ */
 export async function readBytes(src: SourceStore, path: string): Promise<Uint8Array> {
   const f = await src.open(path);
   try {
@@ -46,7 +71,17 @@ export async function readBytes(src: SourceStore, path: string): Promise<Uint8Ar
   }
 }
 
-/** Writes bytes to a new output file. */
+/**
+ * Writes bytes to a new output file.
+ *
+ * @example
+ * ```ts
+ * import { writeBytes } from "./_io.ts";
+ * import { memoryOutput } from "../io/memory.ts";
+ * const out = memoryOutput();
+ * await writeBytes(out, "a.bin", new Uint8Array([1]));
+ * ```
+ */
 export async function writeBytes(out: OutputStore, name: string, data: Uint8Array): Promise<void> {
   const sink = await out.create(name);
   const chunk = 8 << 20;

@@ -102,7 +102,15 @@ export function detectTokenizerInfo(
   return info;
 }
 
-/** Python `str()` of the info dict, as in MLC's `Detected tokenizer info: {...}` log line. */
+/**
+ * Python `str()` of the info dict, as in MLC's `Detected tokenizer info: {...}` log line.
+ *
+ * @example
+ * ```ts
+ * import { detectTokenizerInfo, tokenizerInfoRepr } from "./_tokenizer_info.ts";
+ * tokenizerInfoRepr(detectTokenizerInfo(null)).startsWith("{'token_postproc_method': 'byte_fallback'"); // true
+ * ```
+ */
 export function tokenizerInfoRepr(info: TokenizerInfo): string {
   const b = (x: boolean) => (x ? "True" : "False");
   return `{'token_postproc_method': '${info.token_postproc_method}', 'prepend_space_in_encode': ${

@@ -102,7 +102,15 @@ function idToToken(tokenizerJson: Json | null | undefined): Map<number, string> 
   return m;
 }
 
-/** Line diff (LCS) of two texts, `-` for `a` only, `+` for `b` only. Newlines are shown as `⏎`. */
+/**
+ * Line diff (LCS) of two texts, `-` for `a` only, `+` for `b` only. Newlines are shown as `⏎`.
+ *
+ * @example
+ * ```ts
+ * import { lineDiff } from "./auto_template.ts";
+ * lineDiff("a\nb", "a\nc"); // "  a⏎\n+ c\n- b"
+ * ```
+ */
 export function lineDiff(a: string, b: string): string {
   const split = (s: string) => s.split(/(?<=\n)/).map((l) => l.replaceAll("\n", "⏎"));
   const x = split(a);
@@ -189,9 +197,17 @@ export function detectConvTemplate(
   const rendered = (t: ConvTemplate, withSystem: boolean) =>
     strip(renderConversation(t, msgs, withSystem ? PROBE.system : t.system_message));
   const tokens = idToToken(tokenizerJson);
+  const special = new Set(
+    ((tokenizerJson?.added_tokens as Json[] | undefined) ?? []).filter((t) => t.special === true).map((t) =>
+      t.id
+    ),
+  );
+  // A stop/prefix token id fits when it is the eos/bos token, one of the template's stop strings, or
+  // a special token that the chat template itself writes.
   const fits = (id: number, extra: readonly string[]) => {
     const c = tokens.get(id);
-    return c !== undefined && (c === eos || c === bos || extra.includes(c) || chatTemplate.includes(c));
+    if (c === undefined) return false;
+    return c === eos || c === bos || extra.includes(c) || (special.has(id) && chatTemplate.includes(c));
   };
   const score = (t: ConvTemplate) => {
     if (tokens.size === 0) return 0;
