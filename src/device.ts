@@ -7,6 +7,8 @@
  */
 import type { QuantBackend } from "./quant/backend.ts";
 import { ReferenceBackend } from "./quant/reference.ts";
+import { WasmBackend } from "./kernels/wasm.ts";
+import { createWebGpuBackend, describeWebGpuAdapter } from "./webgpu/backend.ts";
 
 /** A device name accepted by `--device`. */
 export type DeviceName = "auto" | "cpu" | "webgpu" | "reference";
@@ -19,8 +21,22 @@ const FACTORIES: Record<
   >
 > = {
   reference: () => Promise.resolve({ backend: new ReferenceBackend() }),
-  cpu: () => Promise.resolve({ reason: "the WASM SIMD backend is not built into this version" }),
-  webgpu: () => Promise.resolve({ reason: "the WebGPU backend is not built into this version" }),
+  cpu: () => {
+    try {
+      return Promise.resolve({ backend: new WasmBackend() });
+    } catch (e) {
+      return Promise.resolve({ reason: `WebAssembly SIMD unavailable (${(e as Error).message})` });
+    }
+  },
+  webgpu: async ({ allowFallback }) => {
+    const desc = await describeWebGpuAdapter().catch(() => undefined);
+    if (!desc) return { reason: "no WebGPU adapter" };
+    if (desc.isFallbackAdapter && !allowFallback) {
+      return { reason: `only a software fallback adapter (${desc.summary})` };
+    }
+    const backend = await createWebGpuBackend({ allowFallback });
+    return backend ? { backend } : { reason: "the adapter refused to create a device" };
+  },
 };
 
 /** Valid `--device` values. */

@@ -1,0 +1,75 @@
+// Benchmark: convert a generated TinyLlama-1.1B-shaped bf16 checkpoint (2.2 GB) to q4f16_1.
+// Prints GB/s of source read and peak RSS: min and median of 3 runs per device.
+//
+//   deno task bench [--devices cpu,reference] [--runs 3] [--threads 1,2]
+//
+// The checkpoint is generated once into dist/bench/ (deterministic) and reused; runs use a
+// warm page cache (one untimed warm-up read first).
+import { parseArgs } from "node:util";
+import { llamaHfTensors, TINYLLAMA_1_1B_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    devices: { type: "string", default: "cpu" },
+    runs: { type: "string", default: "3" },
+    threads: { type: "string", default: "" },
+    quantization: { type: "string", default: "q4f16_1" },
+    dir: { type: "string", default: "dist/bench" },
+  },
+});
+const dir = values.dir!;
+const model = `${dir}/tinyllama-1.1b-bf16`;
+const cfg = { ...TINYLLAMA_1_1B_CONFIG } as Record<string, unknown>;
+const tensors = llamaHfTensors(cfg);
+const sourceBytes = tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
+try {
+  await Deno.stat(`${model}/model.safetensors.index.json`);
+} catch {
+  console.error(`generating ${(sourceBytes / 1e9).toFixed(2)} GB bf16 checkpoint in ${model} ...`);
+  await writeCheckpoint(model, cfg, tensors, { dtype: "BF16", shards: 2, seed: 1 });
+}
+// warm the page cache
+for (const e of Deno.readDirSync(model)) {
+  if (!e.name.endsWith(".safetensors")) continue;
+  const f = await Deno.open(`${model}/${e.name}`);
+  const buf = new Uint8Array(8 << 20);
+  while ((await f.read(buf)) !== null) { /* read */ }
+  f.close();
+}
+const runs = Number(values.runs);
+const threadList = values.threads ? values.threads.split(",") : [""];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`source: ${(sourceBytes / 1e9).toFixed(3)} GB bf16, ${values.quantization}, ${runs} runs each`);
+for (const device of values.devices!.split(",")) {
+  for (const threads of threadList) {
+    const gbs: number[] = [];
+    const rss: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const p = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all", // the child reads /proc/self/status for its peak RSS
+          new URL("./_convert_once.ts", import.meta.url).pathname,
+          model,
+          `${dir}/out-${device}`,
+          values.quantization!,
+          device,
+          ...(threads ? ["--threads", threads] : []),
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      const r = JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").at(-1)!);
+      if (r.code !== 0) throw new Error(`conversion failed (${device})`);
+      gbs.push(sourceBytes / 1e9 / r.seconds);
+      rss.push(r.peakRss / 1e6);
+    }
+    const label = `${device}${threads ? ` threads=${threads}` : ""}`;
+    console.log(
+      `${label.padEnd(22)} GB/s min ${Math.min(...gbs).toFixed(3)} median ${median(gbs).toFixed(3)}` +
+        ` | peak RSS MB min ${Math.min(...rss).toFixed(0)} median ${median(rss).toFixed(0)}` +
+        ` | runs ${gbs.map((x) => x.toFixed(3)).join(" ")}`,
+    );
+  }
+}
