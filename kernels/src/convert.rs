@@ -85,10 +85,10 @@ pub fn f16_to_f32_simd(h: v128) -> v128 {
     let sign = i32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
     let nrm = i32x4_add(i32x4_shl(a, 13), u32x4_splat(0x3800_0000));
     let sub = f32x4_mul(f32x4_convert_i32x4(a), f32x4_splat(1.0 / 16_777_216.0));
-    let r = v128_bitselect(sub, nrm, u32x4_lt(a, u32x4_splat(0x400)));
-    let r = v128_bitselect(u32x4_splat(0x7f80_0000), r, u32x4_ge(a, u32x4_splat(0x7c00)));
+    let r = v128_bitselect(sub, nrm, i32x4_lt(a, u32x4_splat(0x400)));
+    let r = v128_bitselect(u32x4_splat(0x7f80_0000), r, i32x4_ge(a, u32x4_splat(0x7c00)));
     let r = v128_or(r, sign);
-    v128_bitselect(u32x4_splat(0x7fc0_0000), r, u32x4_gt(a, u32x4_splat(0x7c00)))
+    v128_bitselect(u32x4_splat(0x7fc0_0000), r, i32x4_gt(a, u32x4_splat(0x7c00)))
 }
 
 /// f32 bits -> f16 bits (u32 lanes), as [`f32_to_f16_scalar`].
@@ -99,9 +99,9 @@ pub fn f32_to_f16_simd(u: v128) -> v128 {
     let odd = v128_and(u32x4_shr(a, 13), u32x4_splat(1));
     let nrm = u32x4_shr(i32x4_add(i32x4_sub(a, u32x4_splat(0x3800_0000 - 0xfff)), odd), 13);
     let sub = i32x4_sub(f32x4_add(a, f32x4_splat(0.5)), u32x4_splat(0x3f00_0000));
-    let r = v128_bitselect(sub, nrm, u32x4_lt(a, u32x4_splat(0x3880_0000)));
-    let r = v128_bitselect(u32x4_splat(0x7c00), r, u32x4_ge(a, u32x4_splat(0x477f_f000)));
-    let r = v128_bitselect(u32x4_splat(0x7e00), r, u32x4_gt(a, u32x4_splat(0x7f80_0000)));
+    let r = v128_bitselect(sub, nrm, i32x4_lt(a, u32x4_splat(0x3880_0000)));
+    let r = v128_bitselect(u32x4_splat(0x7c00), r, i32x4_ge(a, u32x4_splat(0x477f_f000)));
+    let r = v128_bitselect(u32x4_splat(0x7e00), r, i32x4_gt(a, u32x4_splat(0x7f80_0000)));
     v128_or(r, sign)
 }
 
@@ -110,7 +110,7 @@ pub fn f32_to_f16_simd(u: v128) -> v128 {
 pub fn f32_to_bf16_simd(u: v128) -> v128 {
     let odd = v128_and(u32x4_shr(u, 16), u32x4_splat(1));
     let r = u32x4_shr(i32x4_add(i32x4_add(u, odd), u32x4_splat(0x7fff)), 16);
-    let nan = u32x4_gt(v128_and(u, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f80_0000));
+    let nan = i32x4_gt(v128_and(u, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f80_0000));
     let qnan = v128_or(v128_and(u32x4_shr(u, 16), u32x4_splat(0x8000)), u32x4_splat(0x7fc0));
     v128_bitselect(qnan, r, nan)
 }
@@ -120,7 +120,7 @@ pub fn f32_to_bf16_simd(u: v128) -> v128 {
 pub fn f32_to_bf16_storage_simd(u: v128) -> v128 {
     let odd = v128_and(u32x4_shr(u, 16), u32x4_splat(1));
     let r = u32x4_shr(i32x4_add(i32x4_add(u, odd), u32x4_splat(0x7fff)), 16);
-    let small = u32x4_lt(v128_and(u, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f7f_0000));
+    let small = i32x4_lt(v128_and(u, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f7f_0000));
     v128_bitselect(r, u32x4_shr(u, 16), small)
 }
 
@@ -128,7 +128,7 @@ pub fn f32_to_bf16_storage_simd(u: v128) -> v128 {
 #[inline(always)]
 pub fn bf16_to_f32_simd(b: v128) -> v128 {
     let u = i32x4_shl(b, 16);
-    let nan = u32x4_gt(v128_and(u, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f80_0000));
+    let nan = i32x4_gt(v128_and(u, u32x4_splat(0x7fff_ffff)), u32x4_splat(0x7f80_0000));
     v128_or(u, v128_and(nan, u32x4_splat(0x0040_0000)))
 }
 

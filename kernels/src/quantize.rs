@@ -32,6 +32,8 @@ fn round16_normal(x: v128) -> v128 {
 }
 
 /// Clamp to `[0, max_code]` (NaN -> 0), round with the tie rule, convert to integer codes.
+/// Adding 2^23 to a value in [0, 2^23) rounds it to an integer (ties to even, the default
+/// rounding) and leaves that integer in the low mantissa bits.
 #[inline(always)]
 fn finish<const AWAY: bool>(t: v128, max_code: f32) -> v128 {
     let c = f32x4_pmin(f32x4_splat(max_code), f32x4_pmax(f32x4_splat(0.0), t));
@@ -40,9 +42,9 @@ fn finish<const AWAY: bool>(t: v128, max_code: f32) -> v128 {
         let up = f32x4_ge(f32x4_sub(c, f), f32x4_splat(0.5));
         f32x4_add(f, v128_and(up, f32x4_splat(1.0)))
     } else {
-        f32x4_nearest(c)
+        c
     };
-    i32x4_trunc_sat_f32x4(r)
+    i32x4_sub(f32x4_add(r, f32x4_splat(8_388_608.0)), u32x4_splat(0x4b00_0000))
 }
 
 #[inline(always)]
@@ -63,10 +65,12 @@ fn m(a: u32, b: u32, c: u32, d: u32) -> v128 {
 #[inline(always)]
 unsafe fn pack_store<const BITS: u32>(c: impl Fn(usize) -> v128, out: *mut u32) {
     let words = if BITS == 4 {
-        let lo = m(0, 4, 8, 12);
-        let hi = m(16, 20, 24, 28);
-        let w = |i: usize| i32x4_add(i32x4_mul(c(2 * i), lo), i32x4_mul(c(2 * i + 1), hi));
-        hsum4(w(0), w(1), w(2), w(3))
+        // codes -> bytes (element order), then two codes per byte (element 2i in the low nibble)
+        let b0 = u8x16_narrow_i16x8(i16x8_narrow_i32x4(c(0), c(1)), i16x8_narrow_i32x4(c(2), c(3)));
+        let b1 = u8x16_narrow_i16x8(i16x8_narrow_i32x4(c(4), c(5)), i16x8_narrow_i32x4(c(6), c(7)));
+        let n0 = v128_or(b0, u16x8_shr(b0, 4));
+        let n1 = v128_or(b1, u16x8_shr(b1, 4));
+        i8x16_shuffle::<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(n0, n1)
     } else {
         let (m0, m1, m2, m3, m4) = (m(0, 3, 6, 9), m(12, 15, 18, 21), m(24, 27, 0, 3), m(6, 9, 12, 15), m(18, 21, 24, 27));
         let first = u32x4(!0, !0, 0, 0);
