@@ -343,6 +343,60 @@ Deno.test("groupQuantize: chunking (rows split across chunks, rows longer than a
   await gpu.close();
 });
 
+Deno.test(
+  "castGroupQuantize: fused cast + quantize equals cast then quantize (every src/model pair)",
+  opts,
+  async () => {
+    const gpu = (await createWebGpuBackend({ allowFallback: true, chunkBytes: 8192 }))!;
+    const r = rng(77);
+    const all16 = new Uint16Array(65536).map((_, i) => i);
+    for (let i = all16.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [all16[i], all16[j]] = [all16[j], all16[i]];
+    }
+    const f32 = new Uint32Array(40000).map(() => Math.floor(r() * 2 ** 32) >>> 0);
+    const vals = new Float32Array(randomValues(20000, 78).buffer);
+    const sources: [DType, Uint8Array, number][] = [
+      ["float16", bytesOf(all16), 65536],
+      ["bfloat16", bytesOf(all16), 65536],
+      ["float32", bytesOf(f32), f32.length],
+      ["float32", bytesOf(vals), vals.length],
+    ];
+    for (const name of ["q4f16_1", "q3f16_1", "q4bf16_1", "q4f32_1"]) {
+      const s = QUANTIZATIONS[name] as GroupQuantScheme;
+      for (const [srcDtype, src, n] of sources) {
+        const k = 1000;
+        const rows = Math.floor(n / k) - 1;
+        const srcView = src.subarray(2 * (srcDtype === "float32" ? 4 : 2)); // odd element start
+        const model = new Uint8Array(rows * k * (s.modelDtype === "float32" ? 4 : 2));
+        castReference(srcView, srcDtype, model, s.modelDtype, rows * k);
+        const input = s.modelDtype === "float32"
+          ? new Float32Array(model.buffer)
+          : new Uint16Array(model.buffer);
+        const a = outputs(rows, k, s);
+        const b = outputs(rows, k, s);
+        const base = {
+          rows,
+          k,
+          bits: s.bits,
+          groupSize: s.groupSize,
+          modelDtype: s.modelDtype,
+          tie: "away" as const,
+        };
+        await gpu.castGroupQuantize(srcView, srcDtype, { ...base, ...a });
+        groupQuantizeReference({ ...base, input, ...b });
+        assertEquals(firstDiff(a.words, b.words), "equal", `${srcDtype} -> ${name}: words`);
+        assertEquals(
+          firstDiff(bytesOf(a.scales), bytesOf(b.scales)),
+          "equal",
+          `${srcDtype} -> ${name}: scales`,
+        );
+      }
+    }
+    await gpu.close();
+  },
+);
+
 // ---------------------------------------------------------------- dequantize and matmul
 
 function codeAt(words: Uint32Array, bits: number, row: number, k: number, idx: number, gs: number): number {

@@ -178,15 +178,29 @@ const ARITH: Record<FloatDType, { p: number; bias: number; ebits: number }> = {
   float32: { p: 24, bias: 127, ebits: 8 },
 };
 
-/** Element load of model-dtype input as arithmetic-format bits (f16 bits, or f32 bits). */
-const LOAD: Record<FloatDType, string> = {
-  float16:
-    `fn load(i: u32) -> u32 { let j = i + prm.off; return (src[j >> 1u] >> ((j & 1u) * 16u)) & 0xffffu; }`,
-  bfloat16:
-    `fn load(i: u32) -> u32 { let j = i + prm.off; return (src[j >> 1u] >> ((j & 1u) * 16u)) << 16u; }`,
-  float32: `fn load(i: u32) -> u32 { return src[i + prm.off]; }`,
-};
+/** Raw element read of the input in its own dtype (16-bit elements packed two per word). */
+function rawLoad(src: FloatDType): string {
+  return src === "float32"
+    ? `fn raw(i: u32) -> u32 { return src[i + prm.off]; }`
+    : `fn raw(i: u32) -> u32 { let j = i + prm.off; return (src[j >> 1u] >> ((j & 1u) * 16u)) & 0xffffu; }`;
+}
 
+/**
+ * Conversion of a raw input element to the model dtype's arithmetic bits (f16 bits for float16,
+ * f32 bits for bfloat16 and float32), composing the cast kernels' functions, so that a fused
+ * cast + quantize equals the reference's cast followed by quantization.
+ */
+const TO_ARITH: Record<string, string> = {
+  "float16>float16": "h",
+  "bfloat16>float16": "f32_to_f16(h << 16u)",
+  "float32>float16": "f32_to_f16(h)",
+  "bfloat16>bfloat16": "h << 16u",
+  "float16>bfloat16": "f32_to_bf16(f16_to_f32(h)) << 16u",
+  "float32>bfloat16": "f32_to_bf16(h) << 16u",
+  "float32>float32": "h",
+  "float16>float32": "f16_to_f32(h)",
+  "bfloat16>float32": "bf16_to_f32(h)",
+};
 /** Scale computation: sets `out` (stored bits) and `sdiv` (arithmetic bits). */
 function scaleCode(dtype: FloatDType, maxInt: number): string {
   if (dtype === "float16") {
@@ -215,6 +229,8 @@ export interface QuantKernelKey {
   readonly groupSize: number;
   /** Tie rule. */
   readonly tie: "even" | "away";
+  /** Dtype of the input elements when it differs from the model dtype (fused cast). */
+  readonly srcDtype?: FloatDType;
 }
 
 /**
@@ -230,6 +246,7 @@ export interface QuantKernelKey {
  */
 export function quantizeShader(key: QuantKernelKey): string {
   const { modelDtype, bits, groupSize, tie } = key;
+  const srcDtype = key.srcDtype ?? modelDtype;
   const epw = Math.floor(32 / bits);
   const wpg = groupSize / epw;
   const maxInt = 2 ** (bits - 1) - 1;
@@ -243,7 +260,11 @@ struct Params { units: u32, k: u32, groups: u32, off: u32, stride: u32, p0: u32,
 @group(0) @binding(2) var<storage, read_write> scales: array<u32>;
 @group(0) @binding(3) var<uniform> prm: Params;
 ${SOFT_FLOAT}
-${LOAD[modelDtype]}
+${rawLoad(srcDtype)}
+fn load(i: u32) -> u32 {
+  let h = raw(i);
+  return ${TO_ARITH[`${srcDtype}>${modelDtype}`]};
+}
 
 // Code of one element from q = round_p(w / scale) (bits in the arithmetic format).
 fn code_of(qb: u32) -> u32 {

@@ -206,12 +206,27 @@ function writePadded(queue: GPUQueue, buf: GPUBuffer, bytes: Uint8Array): void {
   }
 }
 
-/** Uploads 16-bit elements [start, start+count) from a 4-byte aligned word; returns the offset (0 or 1). */
-function write16(queue: GPUQueue, buf: GPUBuffer, arr: Uint16Array, start: number, count: number): number {
-  const off = start & 1;
+/**
+ * Uploads elements [start, start+count) of `item`-byte elements in `bytes`, 16-bit ones from an
+ * even element so that pairs share a word; returns the element offset inside the buffer (0 or 1).
+ */
+function writeElems(
+  queue: GPUQueue,
+  buf: GPUBuffer,
+  bytes: Uint8Array,
+  item: number,
+  start: number,
+  count: number,
+) {
+  const off = item === 2 ? start & 1 : 0;
   const a = start - off;
-  writePadded(queue, buf, new Uint8Array(arr.buffer, arr.byteOffset + a * 2, (off + count) * 2));
+  writePadded(queue, buf, bytes.subarray(a * item, (start + count) * item));
   return off;
+}
+
+/** Uploads 16-bit elements [start, start+count); returns the element offset (0 or 1). */
+function write16(queue: GPUQueue, buf: GPUBuffer, arr: Uint16Array, start: number, count: number): number {
+  return writeElems(queue, buf, new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), 2, start, count);
 }
 
 function dispatchDims(invocations: number, perGroup: number): [number, number, number] {
@@ -379,19 +394,46 @@ export class WebGpuBackend implements QuantBackend {
 
   /** Group quantization (NK layout), byte-identical with `groupQuantizeReference`. */
   groupQuantize(job: GroupQuantJob): Promise<void> {
+    const inp = job.input;
+    return this.#quantize(job, new Uint8Array(inp.buffer, inp.byteOffset, inp.byteLength), job.modelDtype);
+  }
+
+  /**
+   * Fused cast + group quantization: `src` holds `rows * k` little-endian elements of
+   * `srcDtype`; the result equals `cast` to the model dtype followed by `groupQuantize`, with one
+   * upload and one readback instead of two round trips.
+   *
+   * @example
+   * ```ts
+   * import { createWebGpuBackend } from "./backend.ts";
+   * const gpu = await createWebGpuBackend({ allowFallback: true });
+   * const src = new Uint8Array(new Uint16Array(32).fill(0x3f80).buffer); // 32 x bf16 1.0
+   * const words = new Uint32Array(4), scales = new Uint16Array(1);
+   * await gpu?.castGroupQuantize(src, "bfloat16", { rows: 1, k: 32, words, scales, bits: 4,
+   *   groupSize: 32, modelDtype: "float16", tie: "even" });
+   * // words[0] === 0xeeeeeeee, scales[0] === 0x3092 (f16 1/7)
+   * await gpu?.close();
+   * ```
+   */
+  castGroupQuantize(src: Uint8Array, srcDtype: DType, job: Omit<GroupQuantJob, "input">): Promise<void> {
+    if (!(srcDtype in ITEM)) return Promise.reject(new Error(`cannot quantize from ${srcDtype}`));
+    return this.#quantize(job, src, srcDtype as FloatDType);
+  }
+
+  #quantize(job: Omit<GroupQuantJob, "input">, input: Uint8Array, srcDtype: FloatDType): Promise<void> {
     return this.#serial(async () => {
       const { rows, k, groupSize, modelDtype } = job;
       const { wordsPerGroup: wpg } = groupConstants(job);
       const groups = Math.ceil(k / groupSize);
-      const eb = ITEM[modelDtype];
-      if (job.input.length < rows * k) throw new Error("groupQuantize: input too small");
+      const eb = ITEM[srcDtype];
+      if (input.byteLength < rows * k * eb) throw new Error("groupQuantize: input too small");
       if (job.words.length < rows * groups * wpg || job.scales.length < rows * groups) {
         throw new Error("groupQuantize: output too small");
       }
       if (rows === 0 || k === 0) return;
       const pipeline = await this.#pipeline(
-        `q:${modelDtype}:${job.bits}:${groupSize}:${job.tie}`,
-        () => quantizeShader(job),
+        `q:${srcDtype}>${modelDtype}:${job.bits}:${groupSize}:${job.tie}`,
+        () => quantizeShader({ ...job, srcDtype }),
       );
       // Pieces: whole rows, or (for rows larger than a chunk) group-aligned row segments.
       const unitBytes = Math.max(groupSize * eb, wpg * 4) + 8;
@@ -422,12 +464,7 @@ export class WebGpuBackend implements QuantBackend {
           const units = pc.rows * pc.groups;
           const count = pc.rows * pc.k;
           const inBuf = slot.get("in", count * eb + 8, STORAGE_IN);
-          let off = 0;
-          if (eb === 2) off = write16(q, inBuf, job.input as Uint16Array, pc.e0, count);
-          else {
-            const f = job.input as Float32Array;
-            q.writeBuffer(inBuf, 0, f.buffer as ArrayBuffer, f.byteOffset + pc.e0 * 4, count * 4);
-          }
+          const off = writeElems(q, inBuf, input, eb, pc.e0, count);
           const wBuf = slot.get("words", units * wpg * 4, STORAGE_OUT);
           const sBuf = slot.get("scales", units * 4, STORAGE_OUT);
           const dims = dispatchDims(units, WORKGROUP);
