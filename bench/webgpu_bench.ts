@@ -90,6 +90,39 @@ for (const name of ["q4f16_1", "q3f16_1", "q4bf16_1"]) {
 }
 
 {
+  // the conversion's usual path: bf16 checkpoint -> q4f16_1, cast fused into the quantize kernel
+  const s = QUANTIZATIONS.q4f16_1 as GroupQuantScheme;
+  const src = new Uint8Array(makeInput(rows * K, "bfloat16").buffer);
+  const groups = K / s.groupSize;
+  const job = {
+    rows,
+    k: K,
+    bits: s.bits,
+    groupSize: s.groupSize,
+    modelDtype: s.modelDtype,
+    tie: "even" as const,
+    words: new Uint32Array(rows * groups * 4),
+    scales: new Uint16Array(rows * groups),
+  };
+  await gpu.castGroupQuantize(src.subarray(0, 2 * K), "bfloat16", { ...job, rows: 1 });
+  const tg = await best(() => gpu.castGroupQuantize(src, "bfloat16", job), ITERS);
+  const rElems = refRows * K;
+  const md = new Uint8Array(rElems * 2);
+  const rJob = { ...job, rows: refRows, input: new Uint16Array(md.buffer) };
+  const tr = await best(() => {
+    castReference(src, "bfloat16", md, "float16", rElems);
+    groupQuantizeReference(rJob);
+  }, 1);
+  const same = rJob.words.every((w, i) => w === job.words[i]);
+  results.push(
+    `bf16->q4f16_1 fused cast+quantize  webgpu ${(rows * K * 2 / tg / 1e9).toFixed(3)} GB/s   reference ${
+      (rElems * 2 / tr / 1e9).toFixed(3)
+    } GB/s   identical: ${same}`,
+  );
+  console.log(results.at(-1));
+}
+
+{
   const elems = rows * K;
   const src = makeInput(elems, "bfloat16");
   const srcBytes = new Uint8Array(src.buffer);
