@@ -108,8 +108,10 @@ interface RowSource {
 
 async function rowSourceFor(pp: PlannedParam, ckpt: Checkpoint): Promise<RowSource> {
   const t = pp.param.transform ?? { kind: "concat" as const };
-  const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : pp.shape[0] ?? 1;
-  const rows = pp.shape.length > 1 ? pp.shape[0] : 1;
+  // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
+  // (fused q/k/v biases) straddle their sources like 2-D ones.
+  const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  const rows = pp.shape[0] ?? 1;
   if (t.kind === "whole") {
     const hosts: HostTensor[] = [];
     for (const s of pp.sources) {
@@ -143,7 +145,7 @@ async function rowSourceFor(pp: PlannedParam, ckpt: Checkpoint): Promise<RowSour
   let acc = 0;
   for (const s of pp.sources) {
     bounds.push(acc);
-    acc += pp.shape.length > 1 ? s.shape[0] : 1;
+    acc += s.shape[0] ?? 1;
   }
   const addOne = t.addOne === true;
   return {
@@ -158,7 +160,7 @@ async function rowSourceFor(pp: PlannedParam, ckpt: Checkpoint): Promise<RowSour
         let si = bounds.length - 1;
         while (bounds[si] > row) si--;
         const src = pp.sources[si];
-        const srcRows = pp.shape.length > 1 ? src.shape[0] : 1;
+        const srcRows = src.shape[0] ?? 1;
         const local = row - bounds[si];
         const take = Math.min(n - done, srcRows - local);
         await ckpt.read(src.name, local * rb, into.subarray(done * rb, (done + take) * rb));
