@@ -612,3 +612,43 @@ Deno.test("gpt2 conversion: Conv1D weights transposed, lm_head written right bef
     true,
   );
 });
+
+Deno.test("qwen2 conversion: the fused c_attn bias is q|k|v biases concatenated (1-D concatenation)", async () => {
+  const hf = {
+    model_type: "qwen2",
+    hidden_act: "silu",
+    hidden_size: 4,
+    intermediate_size: 4,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    num_hidden_layers: 1,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1e6,
+    vocab_size: 2,
+    tie_word_embeddings: true,
+    max_position_embeddings: 16,
+  };
+  const a = "model.layers.0.self_attn";
+  const data = new Map([
+    [`${a}.q_proj.bias`, u16le([0x3c00, 0x4000, 0x4200, 0x4400])], // 1 2 3 4
+    [`${a}.k_proj.bias`, u16le([0x4500, 0x4600])], // 5 6
+    [`${a}.v_proj.bias`, u16le([0x4700, 0x4800])], // 7 8
+  ]);
+  const r = await convertTiny("qwen2", hf, "q0f16", data, "float16");
+  assertEquals(
+    u16s(r.bytes.get(`${a}.c_attn.bias`)!),
+    [0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600, 0x4700, 0x4800],
+  );
+  // bf16 model dtype: 1..8 are exact in bf16
+  const b = await convertTiny("qwen2", hf, "q0bf16", data, "float16");
+  assertEquals(u16s(b.bytes.get(`${a}.c_attn.bias`)!), [
+    0x3f80,
+    0x4000,
+    0x4040,
+    0x4080,
+    0x40a0,
+    0x40c0,
+    0x40e0,
+    0x4100,
+  ]);
+});
