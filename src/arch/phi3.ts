@@ -38,8 +38,12 @@ export const phi3: Architecture = {
     ],
     postInit(cfg, kwargs, log) {
       resolveRopeBase(cfg, kwargs);
-      const rs = cfg.rope_scaling as Record<string, unknown> | null;
-      if (rs !== null && typeof rs === "object") {
+      // copied: Python mutates the parsed config.json dict, we leave the caller's object alone
+      const rs = cfg.rope_scaling !== null && typeof cfg.rope_scaling === "object"
+        ? { ...(cfg.rope_scaling as Record<string, unknown>) }
+        : null;
+      if (rs !== null) {
+        cfg.rope_scaling = rs;
         if (!Object.hasOwn(rs, "type")) cfg.rope_scaling = null;
         else {
           if (rs.type === "su") rs.type = "longrope";
