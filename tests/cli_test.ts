@@ -95,7 +95,9 @@ Deno.test("cli: a missing permission prints the exact deno run line", async () =
     assertEquals(r.code, 2);
     assertOk(r.err.includes(`Missing permission: read ${dir}/out, write ${dir}/out`), r.err);
     assertOk(
-      r.err.includes(`deno run --allow-read=${dir}/model,${dir}/out --allow-write=${dir}/out ${CLI} convert_weight`),
+      r.err.includes(
+        `deno run --allow-read=${dir}/model,${dir}/out --allow-write=${dir}/out ${CLI} convert_weight`,
+      ),
       r.err,
     );
   });

@@ -6,6 +6,7 @@
 import type { Io } from "./_common.ts";
 import { convertWeightCommand } from "./convert_weight.ts";
 import { demoCommand } from "./demo.ts";
+import { genConfigCommand } from "./gen_config.ts";
 
 /** A CLI command. */
 export interface Command {
@@ -20,6 +21,10 @@ export const COMMANDS: Record<string, Command> = {
   convert_weight: {
     summary: "convert a Hugging Face checkpoint to MLC weights (tensor cache)",
     run: convertWeightCommand,
+  },
+  gen_config: {
+    summary: "generate mlc-chat-config.json and copy or convert the tokenizer files",
+    run: genConfigCommand,
   },
   demo: { summary: "convert the bundled tiny Llama to q4f16_1 and print the summary", run: demoCommand },
 };

@@ -1,0 +1,164 @@
+// The README's architectures x quantizations table is generated from the registries; this test
+// keeps it true: the README holds exactly that table, and every cell marked ✓ converts a tiny
+// checkpoint of that architecture end to end.
+import { assertEquals, assertOk } from "./_assert.ts";
+import { fromDict } from "../src/arch/_config.ts";
+import { ARCHITECTURES } from "../src/arch/registry.ts";
+import { convertWeight } from "../src/convert.ts";
+import { memoryOutput } from "../src/io/memory.ts";
+import { planConversion } from "../src/plan.ts";
+import { ReferenceBackend } from "../src/quant/reference.ts";
+import { QUANTIZATIONS } from "../src/quant/schemes.ts";
+import { isSupported, supportTableMarkdown } from "../src/support.ts";
+import { type GenTensor, tensorData } from "../src/testing/checkpoint_gen.ts";
+import { hfTensors, syntheticCheckpoint } from "../src/testing/hf_layouts.ts";
+
+const LLAMA = {
+  hidden_size: 64,
+  intermediate_size: 96,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  num_hidden_layers: 2,
+  rms_norm_eps: 1e-5,
+  vocab_size: 96,
+  max_position_embeddings: 128,
+};
+const GEMMA3_TEXT = {
+  hidden_size: 64,
+  intermediate_size: 96,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 16,
+  num_hidden_layers: 2,
+  rms_norm_eps: 1e-6,
+  vocab_size: 96,
+  sliding_window: 64,
+};
+
+/** A tiny config.json per architecture. */
+const TINY: Record<string, Record<string, unknown>> = {
+  llama: { model_type: "llama", ...LLAMA },
+  mistral: { model_type: "mistral", ...LLAMA, sliding_window: null },
+  qwen2: { model_type: "qwen2", ...LLAMA, hidden_act: "silu", rope_theta: 10000, tie_word_embeddings: true },
+  qwen3: {
+    model_type: "qwen3",
+    ...LLAMA,
+    hidden_act: "silu",
+    rope_theta: 10000,
+    head_dim: 16,
+    attention_bias: false,
+  },
+  gemma: {
+    model_type: "gemma",
+    ...LLAMA,
+    head_dim: 16,
+    attention_bias: false,
+    hidden_act: "gelu_pytorch_tanh",
+  },
+  gemma2: {
+    model_type: "gemma2",
+    ...LLAMA,
+    head_dim: 16,
+    attention_bias: false,
+    hidden_activation: "gelu_pytorch_tanh",
+    sliding_window: 64,
+    attn_logit_softcapping: 50,
+    final_logit_softcapping: 30,
+    query_pre_attn_scalar: 16,
+  },
+  phi3: { model_type: "phi3", ...LLAMA, num_key_value_heads: 4 },
+  phi: {
+    model_type: "phi",
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    layer_norm_eps: 1e-5,
+    partial_rotary_factor: 0.5,
+    vocab_size: 96,
+    max_position_embeddings: 128,
+  },
+  "phi-msft": {
+    model_type: "phi-msft",
+    n_embd: 64,
+    n_layer: 2,
+    n_head: 4,
+    n_inner: 96,
+    n_positions: 128,
+    vocab_size: 96,
+    rotary_dim: 8,
+  },
+  gpt_neox: {
+    model_type: "gpt_neox",
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_attention_heads: 4,
+    num_hidden_layers: 2,
+    layer_norm_eps: 1e-5,
+    rotary_pct: 0.25,
+    use_parallel_residual: true,
+    vocab_size: 96,
+    max_position_embeddings: 128,
+  },
+  gpt2: {
+    model_type: "gpt2",
+    n_embd: 64,
+    n_head: 4,
+    n_layer: 2,
+    n_positions: 128,
+    layer_norm_epsilon: 1e-5,
+    vocab_size: 96,
+  },
+  gemma3: { model_type: "gemma3", text_config: { model_type: "gemma3_text", ...GEMMA3_TEXT } },
+  gemma3_text: { model_type: "gemma3_text", ...GEMMA3_TEXT },
+};
+
+function gemma3Tensors(prefix: string): GenTensor[] {
+  return hfTensors("gemma2", { ...LLAMA, head_dim: 16, tie_word_embeddings: true }).flatMap((t) => {
+    const extra = /input_layernorm/.test(t.name)
+      ? ["q_norm", "k_norm"].map((n) => ({
+        name: t.name.replace("input_layernorm", `self_attn.${n}`),
+        shape: [16],
+      }))
+      : [];
+    return [t, ...extra].map((x) => ({ ...x, name: prefix + x.name }));
+  });
+}
+
+function tensorsFor(arch: string): GenTensor[] {
+  if (arch === "gemma3") return gemma3Tensors("language_model.");
+  if (arch === "gemma3_text") return gemma3Tensors("");
+  return hfTensors(arch, TINY[arch]);
+}
+
+Deno.test("README holds the generated architectures x quantizations table", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const m = /<!-- support-table:start -->([\s\S]*?)<!-- support-table:end -->/.exec(readme);
+  assertOk(m, "README.md has no support-table markers");
+  // compare cell by cell (deno fmt pads and aligns Markdown tables)
+  const cells = (t: string) =>
+    t.trim().split("\n").map((row) =>
+      row.split("|").map((c) => c.trim()).map((c) => /^:?-+:?$/.test(c) ? "-" : c)
+    );
+  assertEquals(cells(m![1]), cells(supportTableMarkdown()));
+});
+
+Deno.test("every supported cell converts a tiny checkpoint end to end", async () => {
+  assertEquals(Object.keys(TINY).sort(), Object.keys(ARCHITECTURES).sort());
+  for (const [key, arch] of Object.entries(ARCHITECTURES)) {
+    const tensors = tensorsFor(key);
+    const data = new Map(tensors.map((t) => [t.name, tensorData(t, "BF16", 3)]));
+    const checkpoint = syntheticCheckpoint([{ file: "model.safetensors", tensors }], { data });
+    const config = fromDict(arch.configClass, TINY[key]);
+    for (const quant of Object.keys(QUANTIZATIONS)) {
+      if (!isSupported(key, quant)) continue;
+      const plan = planConversion({ arch, config, scheme: QUANTIZATIONS[quant], checkpoint });
+      assertEquals(plan.problems, [], `${key} ${quant}`);
+      assertEquals(plan.warnings, [], `${key} ${quant}`);
+      const out = memoryOutput();
+      const r = await convertWeight({ plan, checkpoint, backend: new ReferenceBackend(), output: out });
+      assertEquals(r.cache.metadata.ParamSize, plan.outputs.length, `${key} ${quant}`);
+      assertOk(r.cache.records.length >= 1);
+    }
+  }
+});
