@@ -8,6 +8,9 @@ import { convertWeight } from "../src/convert.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 import { planConversion } from "../src/plan.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
+import { WasmBackend } from "../src/kernels/wasm.ts";
+import { createWebGpuBackend } from "../src/webgpu/backend.ts";
+import type { QuantBackend } from "../src/quant/backend.ts";
 import { QUANTIZATIONS } from "../src/quant/schemes.ts";
 import { isSupported, supportTableMarkdown } from "../src/support.ts";
 import { type GenTensor, tensorData } from "../src/testing/checkpoint_gen.ts";
@@ -143,8 +146,11 @@ Deno.test("README holds the generated architectures x quantizations table", asyn
   assertEquals(cells(m![1]), cells(supportTableMarkdown()));
 });
 
-Deno.test("every supported cell converts a tiny checkpoint end to end", async () => {
+Deno.test("every supported cell converts a tiny checkpoint end to end; cpu and webgpu give the reference bytes", async () => {
   assertEquals(Object.keys(TINY).sort(), Object.keys(ARCHITECTURES).sort());
+  const cpu = new WasmBackend();
+  const gpu = await createWebGpuBackend({ allowFallback: true });
+  if (!gpu) console.log("no WebGPU adapter: webgpu comparison skipped");
   for (const [key, arch] of Object.entries(ARCHITECTURES)) {
     const tensors = tensorsFor(key);
     const data = new Map(tensors.map((t) => [t.name, tensorData(t, "BF16", 3)]));
@@ -155,10 +161,23 @@ Deno.test("every supported cell converts a tiny checkpoint end to end", async ()
       const plan = planConversion({ arch, config, scheme: QUANTIZATIONS[quant], checkpoint });
       assertEquals(plan.problems, [], `${key} ${quant}`);
       assertEquals(plan.warnings, [], `${key} ${quant}`);
-      const out = memoryOutput();
-      const r = await convertWeight({ plan, checkpoint, backend: new ReferenceBackend(), output: out });
-      assertEquals(r.cache.metadata.ParamSize, plan.outputs.length, `${key} ${quant}`);
-      assertOk(r.cache.records.length >= 1);
+      const run = async (backend: QuantBackend) => {
+        const out = memoryOutput();
+        const r = await convertWeight({ plan, checkpoint, backend, output: out });
+        return { r, out };
+      };
+      const ref = await run(new ReferenceBackend());
+      assertEquals(ref.r.cache.metadata.ParamSize, plan.outputs.length, `${key} ${quant}`);
+      assertOk(ref.r.cache.records.length >= 1);
+      const others = [cpu, ...(gpu && quant === "q4f16_1" ? [gpu] : [])];
+      for (const b of others) {
+        const o = await run(b);
+        assertEquals(o.r.cache, ref.r.cache, `${key} ${quant} ${b.name}`);
+        for (const [f, bytes] of ref.out.files) {
+          assertEquals(o.out.files.get(f), bytes, `${key} ${quant} ${b.name} ${f}`);
+        }
+      }
     }
   }
+  await gpu?.close();
 });
