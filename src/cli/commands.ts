@@ -7,6 +7,7 @@ import type { Io } from "./_common.ts";
 import { convertWeightCommand } from "./convert_weight.ts";
 import { demoCommand } from "./demo.ts";
 import { genConfigCommand } from "./gen_config.ts";
+import { verifyCommand } from "./verify.ts";
 
 /** A CLI command. */
 export interface Command {
@@ -25,6 +26,10 @@ export const COMMANDS: Record<string, Command> = {
   gen_config: {
     summary: "generate mlc-chat-config.json and copy or convert the tokenizer files",
     run: genConfigCommand,
+  },
+  verify: {
+    summary: "check shard md5s; with --source, tensor errors against the source model",
+    run: verifyCommand,
   },
   demo: { summary: "convert the bundled tiny Llama to q4f16_1 and print the summary", run: demoCommand },
 };
