@@ -2,6 +2,7 @@
 import { assertEquals } from "./_assert.ts";
 import type { TensorCache } from "../src/cache_writer.ts";
 import type { ConversionPlan } from "../src/plan.ts";
+import type { OutputStore } from "../src/io/types.ts";
 
 /** Root of the real MLC fixtures. */
 export const FIXTURES = new URL("../../shared/fixtures/real-mlc/", import.meta.url).pathname;
@@ -50,4 +51,31 @@ export function assertCacheMatches(actual: TensorCache, expected: TensorCache): 
     assertEquals(a.records[i], e.records[i], `shard ${i}`);
   }
   assertEquals(a.metadata, e.metadata, "metadata");
+}
+
+/** An OutputStore that keeps only the sizes of shard files (the writer hashes the bytes itself). */
+export function discardOutput(): OutputStore & { sizes: Map<string, number>; texts: Map<string, string> } {
+  const sizes = new Map<string, number>();
+  const texts = new Map<string, string>();
+  return {
+    sizes,
+    texts,
+    create(name) {
+      let n = 0;
+      return Promise.resolve({
+        write(chunk: Uint8Array) {
+          n += chunk.length;
+          return Promise.resolve();
+        },
+        close() {
+          sizes.set(name, n);
+          return Promise.resolve();
+        },
+      });
+    },
+    writeTextFile(name, text) {
+      texts.set(name, text);
+      return Promise.resolve();
+    },
+  };
 }

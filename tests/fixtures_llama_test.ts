@@ -11,7 +11,8 @@ import { parsePyJson } from "../src/pyjson.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import { llamaHfTensors, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
-import { assertCacheMatches, FIXTURES, planAsCache, readFixtureCache } from "./_fixtures.ts";
+import { WasmBackend } from "../src/kernels/wasm.ts";
+import { assertCacheMatches, discardOutput, FIXTURES, planAsCache, readFixtureCache } from "./_fixtures.ts";
 
 async function hfConfig(set: string): Promise<Record<string, unknown>> {
   return parsePyJson(await Deno.readTextFile(`${FIXTURES}${set}/hf-config.json`)) as Record<string, unknown>;
@@ -57,7 +58,7 @@ async function writeLlama3(dir: string, cfg: Record<string, unknown>): Promise<v
   await Deno.writeTextFile(`${dir}/model.safetensors.index.json`, JSON.stringify({ weight_map: sorted }));
 }
 
-Deno.test("llama3-8b-instruct q4f16_1: plan reproduces every record, shard and metadata", async () => {
+Deno.test("llama3-8b-instruct q4f16_1: plan and a real conversion (sparse 16 GB checkpoint) reproduce every record, shard and metadata", async () => {
   const cfg = await hfConfig("llama3-8b-instruct-q4f16_1");
   const dir = await Deno.makeTempDir();
   try {
@@ -70,7 +71,6 @@ Deno.test("llama3-8b-instruct q4f16_1: plan reproduces every record, shard and m
       scheme: getQuantization("q4f16_1"),
       checkpoint: ckpt,
     });
-    ckpt.close();
     assertEquals(plan.problems, []);
     assertEquals(plan.totalParamNum, 8030261248);
     const expected = await readFixtureCache("llama3-8b-instruct-q4f16_1", "ndarray-cache.unpartitioned.json");
@@ -78,6 +78,17 @@ Deno.test("llama3-8b-instruct q4f16_1: plan reproduces every record, shard and m
     // the first shard is lm_head.q_weight alone (out of band)
     assertEquals(plan.outputs[0].name, "lm_head.q_weight");
     assertEquals(plan.shardSizes[0], 262668288);
+    // the real thing: read the 16 GB (sparse) files, quantize, hash; shards are not kept on disk
+    const out = discardOutput();
+    const { cache } = await convertWeight({
+      plan,
+      checkpoint: ckpt,
+      backend: new WasmBackend(),
+      output: out,
+    });
+    ckpt.close();
+    assertCacheMatches(cache, expected);
+    for (const s of cache.records) assertEquals(out.sizes.get(s.dataPath), s.nbytes);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
