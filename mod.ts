@@ -48,3 +48,39 @@ export * from "./src/plan.ts";
 export * from "./src/convert.ts";
 export * from "./src/model.ts";
 export * from "./src/device.ts";
+export * from "./src/support.ts";
+export {
+  defaultKernels,
+  dequantize,
+  dequantMatmul,
+  kernelsBytes,
+  kernelsModule,
+  WasmBackend,
+  WasmKernels,
+} from "./src/kernels/wasm.ts";
+export type { ConvertKernel, KernelExports } from "./src/kernels/wasm.ts";
+export * from "./src/webgpu/backend.ts";
+export * from "./src/genconfig/mod.ts";
+export {
+  detectSentencePieceFlavor,
+  MODEL_TYPE,
+  parseSentencePieceModel,
+  PIECE_TYPE,
+  SentencePieceError,
+  sentencePieceToTokenizer,
+  sentencePieceToTokenizerJson,
+} from "./src/tokenizer/sentencepiece.ts";
+export type {
+  SentencePiece,
+  SentencePieceConvertOptions,
+  SentencePieceFlavor,
+  SentencePieceModel,
+} from "./src/tokenizer/sentencepiece.ts";
+export * from "./src/verify.ts";
+export {
+  createVerifyKernels,
+  dequantizeReference,
+  dequantMatmulReference,
+  VERIFY_DEVICES,
+} from "./src/verify_kernels.ts";
+export type { VerifyDeviceName, VerifyKernels } from "./src/verify_kernels.ts";

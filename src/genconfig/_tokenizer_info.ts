@@ -15,7 +15,8 @@ export interface TokenizerInfo {
   strip_space_in_decode: boolean;
 }
 
-type Json = Record<string, unknown>;
+/** A parsed JSON object. */
+export type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Elements of a `Sequence` component (`key` = `decoders`/`normalizers`), or the component itself. */

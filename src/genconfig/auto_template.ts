@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Json } from "./_tokenizer_info.ts";
 import { Template } from "@huggingface/jinja";
 import { CONV_TEMPLATE_DATA } from "./_conv_template_data.ts";
 import type { ConvTemplate } from "./_conv_template_type.ts";
@@ -39,8 +40,6 @@ export interface AutoTemplateResult {
   /** Whether the match needed the no-system-prompt probe. */
   withoutSystem: boolean;
 }
-
-type Json = Record<string, unknown>;
 
 /** A special token of tokenizer_config.json: a string or an AddedToken dict. */
 function tokenText(v: unknown): string | undefined {

@@ -20,6 +20,6 @@ export type { ConvMessage, ConvTemplate } from "./conv_templates.ts";
 export { AutoTemplateError, detectConvTemplate, renderChatTemplate } from "./auto_template.ts";
 export type { AutoTemplateResult } from "./auto_template.ts";
 export { detectTokenizerInfo } from "./_tokenizer_info.ts";
-export type { TokenizerInfo } from "./_tokenizer_info.ts";
+export type { Json, TokenizerInfo } from "./_tokenizer_info.ts";
 export { hfTokenizerLength, TOKENIZER_FILES, TokenizerFileError } from "./_tokenizer_files.ts";
 export type { SentencePieceConverter } from "./_tokenizer_files.ts";
