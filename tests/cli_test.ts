@@ -238,3 +238,25 @@ Deno.test("staged output: an aborted run leaves no cache JSON; commit replaces a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli --dry-run: an unsupported architecture is a reported problem (with the supported list), exit 1", async () => {
+  await withModel(async (dir) => {
+    const c = JSON.parse(await Deno.readTextFile(`${dir}/model/config.json`));
+    await Deno.writeTextFile(`${dir}/model/config.json`, JSON.stringify({ ...c, model_type: "falcon" }));
+    const r = await run([`--allow-read=${dir}`], [
+      "convert_weight",
+      `${dir}/model`,
+      "--quantization",
+      "q4f16_1",
+      "--dry-run",
+      "--json",
+    ]);
+    assertEquals(r.code, 1);
+    const plan = JSON.parse(r.out);
+    assertEquals(plan.ok, false);
+    assertOk(
+      /^Unknown model type "falcon". Supported model types: llama, mistral, qwen2/.test(plan.problems[0]),
+      r.out,
+    );
+  });
+});

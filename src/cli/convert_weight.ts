@@ -157,8 +157,21 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
     return 2;
   }
   const store = denoSource();
-  const model = await loadModelConfig(store, config, values["model-type"]);
-  const { checkpoint, warnings } = await openWeights(store, model.dir, source, fmt);
+  let opened;
+  try {
+    const model = await loadModelConfig(store, config, values["model-type"]);
+    opened = { model, ...(await openWeights(store, model.dir, source, fmt)) };
+  } catch (e) {
+    // a dry run reports problems it cannot plan past (unknown architecture, bad config or
+    // headers) in its own format
+    if (!dryRun) throw e;
+    const problem = (e as Error).message;
+    if (values.json) {
+      io.out(JSON.stringify({ ok: false, problems: [problem], warnings: [], tensors: [] }, null, 2));
+    } else io.out(`Problem: ${problem}`);
+    return 1;
+  }
+  const { model, checkpoint, warnings } = opened;
   try {
     const quiet = values.quiet;
     if (!quiet && !values.json) { for (const l of model.logs) io.err(l); }
