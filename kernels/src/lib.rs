@@ -12,6 +12,7 @@
 
 pub mod convert;
 pub mod dequantize;
+pub mod fused;
 pub mod matmul;
 pub mod quantize;
 pub mod transpose;

@@ -34,6 +34,22 @@ export interface KernelExports {
     dtype: number,
     tie: number,
   ): number;
+  /** Fused cast + quantize; see `kernels/src/fused.rs`. */
+  cast_group_quantize(
+    src: number,
+    srcDtype: number,
+    rows: number,
+    k: number,
+    scratch: number,
+    words: number,
+    scales: number,
+    bits: number,
+    gs: number,
+    dtype: number,
+    tie: number,
+  ): number;
+  /** Cast `(src, srcDtype, dst, dtype, n)` between dtype codes (0 f16, 1 bf16, 2 f32). */
+  cast(src: number, srcDtype: number, dst: number, dtype: number, n: number): number;
   /** Dequantize to f32. */
   dequantize(
     words: number,
@@ -99,7 +115,16 @@ const CONVERT: Readonly<Record<ConvertKernel, { fn: keyof KernelExports; src: nu
 };
 
 const SHORT: Readonly<Record<string, string>> = { float16: "f16", bfloat16: "bf16", float32: "f32" };
-const DTYPE_CODE: Readonly<Record<FloatDType, number>> = { float16: 0, bfloat16: 1, float32: 2 };
+/**
+ * Dtype codes of the kernels' ABI.
+ *
+ * @example
+ * ```ts
+ * import { DTYPE_CODE } from "./wasm.ts";
+ * DTYPE_CODE.bfloat16; // 1
+ * ```
+ */
+export const DTYPE_CODE: Readonly<Record<FloatDType, number>> = { float16: 0, bfloat16: 1, float32: 2 };
 /** Elements per chunk of the array wrappers (bounds the module's memory). */
 const CHUNK_ELEMS = 1 << 21;
 
@@ -252,6 +277,61 @@ export class WasmKernels {
         job.tie === "away" ? 1 : 0,
       );
       if (rc !== 0) throw new Error(`group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);
+      wordsView.set(this.#u8(pW, n * groups * wpg * 4), r0 * groups * wpg * 4);
+      scalesView.set(this.#u8(pS, n * groups * scaleSize), r0 * groups * scaleSize);
+    }
+  }
+
+  /**
+   * Fused cast + group quantization (NK layout) of `src` (little-endian `srcDtype` elements),
+   * byte-identical to casting to `job.modelDtype` with `castReference` and then
+   * `groupQuantizeReference`.
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * const src = new Uint8Array(new Uint16Array(32).fill(0x3f80).buffer); // 32 x 1.0 (bf16)
+   * const words = new Uint32Array(4), scales = new Uint16Array(1);
+   * k.castGroupQuantize(src, "bfloat16", { rows: 1, k: 32, words, scales, bits: 4, groupSize: 32,
+   *   modelDtype: "float16", tie: "even" });
+   * words[0].toString(16); // "eeeeeeee"
+   * ```
+   */
+  castGroupQuantize(src: Uint8Array, srcDtype: FloatDType, job: Omit<GroupQuantJob, "input">): void {
+    const { rows, k, bits, groupSize, modelDtype } = job;
+    const { groups, wpg, inSize, scaleSize } = layout(job);
+    const sSize = srcDtype === "float32" ? 4 : 2;
+    const rowsPerChunk = Math.max(1, Math.floor(this.chunkElems / Math.max(1, k)));
+    const chunkRows = Math.min(rows, rowsPerChunk);
+    const inBytes = (r: number) => align16(r * k * sSize);
+    const wordBytes = (r: number) => align16(r * groups * wpg * 4);
+    const scratch = align16(k * inSize);
+    const base = this.reserve(
+      scratch + inBytes(chunkRows) + wordBytes(chunkRows) + chunkRows * groups * scaleSize,
+    );
+    const wordsView = new Uint8Array(job.words.buffer, job.words.byteOffset, rows * groups * wpg * 4);
+    const scalesView = new Uint8Array(job.scales.buffer, job.scales.byteOffset, rows * groups * scaleSize);
+    for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+      const n = Math.min(rowsPerChunk, rows - r0);
+      const pIn = base + scratch, pW = pIn + inBytes(n), pS = pW + wordBytes(n);
+      this.#u8(pIn, n * k * sSize).set(src.subarray(r0 * k * sSize, (r0 + n) * k * sSize));
+      const rc = this.exports.cast_group_quantize(
+        pIn,
+        DTYPE_CODE[srcDtype],
+        n,
+        k,
+        base,
+        pW,
+        pS,
+        bits,
+        groupSize,
+        DTYPE_CODE[modelDtype],
+        job.tie === "away" ? 1 : 0,
+      );
+      if (rc !== 0) {
+        throw new Error(`cast_group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);
+      }
       wordsView.set(this.#u8(pW, n * groups * wpg * 4), r0 * groups * wpg * 4);
       scalesView.set(this.#u8(pS, n * groups * scaleSize), r0 * groups * scaleSize);
     }
@@ -516,6 +596,15 @@ export class WasmBackend implements QuantBackend {
   /** Group quantization, see {@link WasmKernels.groupQuantize}. */
   groupQuantize(job: GroupQuantJob): Promise<void> {
     this.#k.groupQuantize(job);
+    return Promise.resolve();
+  }
+
+  /** Fused cast + quantization, see {@link WasmKernels.castGroupQuantize}. */
+  castGroupQuantize(src: Uint8Array, srcDtype: DType, job: Omit<GroupQuantJob, "input">): Promise<void> {
+    if (srcDtype !== "float16" && srcDtype !== "bfloat16" && srcDtype !== "float32") {
+      return Promise.reject(new Error(`cannot cast ${srcDtype} to ${job.modelDtype}`));
+    }
+    this.#k.castGroupQuantize(src, srcDtype, job);
     return Promise.resolve();
   }
 
