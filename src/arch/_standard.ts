@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { intField, type ModelConfig } from "./_config.ts";
+import { ConfigError, intField, type ModelConfig } from "./_config.ts";
 import type { ArchParam, Dim } from "./_types.ts";
 
 /** A parameter described by its MLC name and shape; sources default to the same name. */
@@ -88,4 +88,54 @@ export function declaredUnused(
     }
     return false;
   };
+}
+
+/** Options of {@link llamaDecoderParams}. */
+export interface LlamaDecoderOptions {
+  /** Per-layer norms after the MLP (default: input and post-attention layernorms). */
+  layerNorms?: readonly string[];
+  /** Whether an untied `lm_head` exists. */
+  head: boolean;
+}
+
+/**
+ * The parameters of a Llama-style decoder (`model.embed_tokens`, fused `qkv_proj` and
+ * `gate_up_proj` per layer, `model.norm`, optional `lm_head`) with the standard loader's
+ * sources. Shared by llama, mistral and the gemma family.
+ *
+ * @example
+ * ```ts
+ * import { llamaDecoderParams } from "./_standard.ts";
+ * const ps = llamaDecoderParams({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2,
+ *   num_key_value_heads: 1, head_dim: 4, num_hidden_layers: 1 }, { head: true });
+ * ps.map((p) => p.name).at(-1); // "lm_head.weight"
+ * ```
+ */
+export function llamaDecoderParams(cfg: ModelConfig, opts: LlamaDecoderOptions): ArchParam[] {
+  const h = intField(cfg, "hidden_size");
+  const i = intField(cfg, "intermediate_size");
+  const nq = intField(cfg, "num_attention_heads");
+  const nkv = intField(cfg, "num_key_value_heads");
+  const d = intField(cfg, "head_dim");
+  const layers = intField(cfg, "num_hidden_layers");
+  if (h % nq !== 0) throw new ConfigError("hidden_size must be a multiple of num_attention_heads");
+  const norms = opts.layerNorms ?? ["input_layernorm", "post_attention_layernorm"];
+  const specs: ParamSpec[] = [{
+    name: "model.embed_tokens.weight",
+    shape: ["vocab_size", h],
+    quant: "embedding",
+  }];
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}`;
+    specs.push(
+      { name: `${p}.self_attn.qkv_proj.weight`, shape: [(nq + 2 * nkv) * d, h], quant: "linear" },
+      { name: `${p}.self_attn.o_proj.weight`, shape: [h, nq * d], quant: "linear" },
+      { name: `${p}.mlp.gate_up_proj.weight`, shape: [2 * i, h], quant: "linear" },
+      { name: `${p}.mlp.down_proj.weight`, shape: [h, i], quant: "linear" },
+      ...norms.map((n) => ({ name: `${p}.${n}.weight`, shape: [h] })),
+    );
+  }
+  specs.push({ name: "model.norm.weight", shape: [h] });
+  if (opts.head) specs.push({ name: "lm_head.weight", shape: ["vocab_size", h], quant: "linear" });
+  return standardMapping(specs, { numLayers: layers });
 }

@@ -14,7 +14,7 @@ import {
   resolveRopeBase,
 } from "./_config.ts";
 import type { ConfigClass, ModelConfig } from "./_config.ts";
-import { type ParamSpec, standardMapping } from "./_standard.ts";
+import { llamaDecoderParams } from "./_standard.ts";
 import type { Architecture, ArchParam, ParamTransform } from "./_types.ts";
 
 const ADD_ONE: ParamTransform = { kind: "concat", addOne: true };
@@ -64,30 +64,7 @@ export const gemmaPostInit: ConfigClass["postInit"] = (cfg, kwargs, log) => {
  * ```
  */
 export function gemmaParams(cfg: ModelConfig, layerNorms: readonly string[]): ArchParam[] {
-  const h = intField(cfg, "hidden_size");
-  const i = intField(cfg, "intermediate_size");
-  const nq = intField(cfg, "num_attention_heads");
-  const nkv = intField(cfg, "num_key_value_heads");
-  const d = intField(cfg, "head_dim");
-  const layers = intField(cfg, "num_hidden_layers");
-  if (h % nq !== 0) throw new ConfigError("hidden_size must be a multiple of num_attention_heads");
-  const specs: ParamSpec[] = [{
-    name: "model.embed_tokens.weight",
-    shape: ["vocab_size", h],
-    quant: "embedding",
-  }];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}`;
-    specs.push(
-      { name: `${p}.self_attn.qkv_proj.weight`, shape: [(nq + 2 * nkv) * d, h], quant: "linear" },
-      { name: `${p}.self_attn.o_proj.weight`, shape: [h, nq * d], quant: "linear" },
-      { name: `${p}.mlp.gate_up_proj.weight`, shape: [2 * i, h], quant: "linear" },
-      { name: `${p}.mlp.down_proj.weight`, shape: [h, i], quant: "linear" },
-      ...layerNorms.map((n) => ({ name: `${p}.${n}.weight`, shape: [h] })),
-    );
-  }
-  specs.push({ name: "model.norm.weight", shape: [h] });
-  return standardMapping(specs, { numLayers: layers }).map((p) =>
+  return llamaDecoderParams(cfg, { layerNorms, head: false }).map((p) =>
     /(layernorm|^model\.norm)\.weight$/.test(p.name) ? { ...p, transform: ADD_ONE } : p
   );
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { ConfigError, intField, REQUIRED, resolveContextWindow, resolveRopeBase } from "./_config.ts";
-import { declaredUnused, type ParamSpec, standardMapping } from "./_standard.ts";
+import { declaredUnused, llamaDecoderParams } from "./_standard.ts";
 import type { Architecture } from "./_types.ts";
 import { num } from "../pyjson.ts";
 
@@ -67,35 +67,6 @@ export const mistral: Architecture = {
       }
     },
   },
-  params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const nkv = intField(cfg, "num_key_value_heads");
-    const d = intField(cfg, "head_dim");
-    const layers = intField(cfg, "num_hidden_layers");
-    if (h % nq !== 0) throw new ConfigError("hidden_size must be a multiple of num_attention_heads");
-    const specs: ParamSpec[] = [{
-      name: "model.embed_tokens.weight",
-      shape: ["vocab_size", h],
-      quant: "embedding",
-    }];
-    for (let l = 0; l < layers; l++) {
-      const p = `model.layers.${l}`;
-      specs.push(
-        { name: `${p}.self_attn.qkv_proj.weight`, shape: [(nq + 2 * nkv) * d, h], quant: "linear" },
-        { name: `${p}.self_attn.o_proj.weight`, shape: [h, nq * d], quant: "linear" },
-        { name: `${p}.mlp.gate_up_proj.weight`, shape: [2 * i, h], quant: "linear" },
-        { name: `${p}.mlp.down_proj.weight`, shape: [h, i], quant: "linear" },
-        { name: `${p}.input_layernorm.weight`, shape: [h] },
-        { name: `${p}.post_attention_layernorm.weight`, shape: [h] },
-      );
-    }
-    specs.push(
-      { name: "model.norm.weight", shape: [h] },
-      { name: "lm_head.weight", shape: ["vocab_size", h], quant: "linear" },
-    );
-    return standardMapping(specs, { numLayers: layers });
-  },
+  params: (cfg) => llamaDecoderParams(cfg, { head: true }),
   isUnused: declaredUnused([/^model\.layers\.(\d+)\.self_attn\.rotary_emb\.inv_freq$/]),
 };
