@@ -62,7 +62,10 @@ export interface Architecture {
   readonly configClass: ConfigClass;
   /** Quantization kinds this model supports (MLC `Model.quantize` keys). */
   readonly quantKinds: readonly ("no-quant" | "group-quant")[];
-  /** Parameters in module order, each with its HF sources. */
+  /**
+   * Parameters with their HF sources, in module order (MLC's `param_map` insertion order, which
+   * decides the order of parameters sharing a source: gpt2 lists `lm_head.weight` first).
+   */
   params(cfg: ModelConfig): ArchParam[];
   /** HF names declared unused (no warning, not counted in BitsPerParam). */
   isUnused?(hfName: string, cfg: ModelConfig): boolean;
