@@ -134,6 +134,8 @@ Deno.test("fused: edge cases (zeros, NaN/Inf, subnormals, f16 overflow, ties) ev
       check(source(values, sdt), sdt, 1, 120, label);
       check(source(values, sdt), sdt, 2, 60, `${label} (2x60)`);
       check(source(values, sdt), sdt, 3, 40, `${label} (3x40)`);
+      // blocks of four full groups (the four-scales-at-once path), specials in any of them
+      check(source([...values, ...values, ...values.slice(0, 16)], sdt), sdt, 1, 256, `${label} (1x256)`);
     }
   }
 });

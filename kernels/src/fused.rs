@@ -67,13 +67,14 @@ fn round16_normal(x: v128) -> v128 {
     v128_and(i32x4_add(i32x4_add(x, u32x4_splat(0xfff)), odd), u32x4_splat(0xffff_e000))
 }
 
-/// Codes from `q = w / scale` (f32, exact division result): `round16(round16(q) + 7)`, clamped
-/// and rounded to an integer with the tie rule.
+/// Codes from `q = w / scale` (f32, exact division result): `round16(round16(q) + 7)`, rounded
+/// to an integer with the tie rule. No clamp is needed: with a normal f16 scale
+/// `s = f16(max_abs / 7)`, |q| <= 7 (1 + 2^-11), so `t` lies in [-0.0035, 14.008], which rounds
+/// into [0, 14] under both tie rules.
 #[inline(always)]
 fn codes_of_q<const AWAY: bool>(q: v128) -> v128 {
     let q = round16_normal(q);
-    let t = round16_normal(f32x4_add(q, f32x4_splat(7.0)));
-    let c = f32x4_pmin(f32x4_splat(14.0), f32x4_pmax(f32x4_splat(0.0), t));
+    let c = round16_normal(f32x4_add(q, f32x4_splat(7.0)));
     let r = if AWAY {
         let f = f32x4_floor(c);
         let up = f32x4_ge(f32x4_sub(c, f), f32x4_splat(0.5));
@@ -131,6 +132,96 @@ unsafe fn bf16_f16_q4_group<const AWAY: bool>(p: *const u16, words: *mut u32, sc
     true
 }
 
+/// Packs 32 codes (8 vectors of 4) into 4 words (two codes per byte, element 2i low).
+#[inline(always)]
+unsafe fn pack4(c: impl Fn(usize) -> v128, words: *mut u32) {
+    let b0 = u8x16_narrow_i16x8(i16x8_narrow_i32x4(c(0), c(1)), i16x8_narrow_i32x4(c(2), c(3)));
+    let b1 = u8x16_narrow_i16x8(i16x8_narrow_i32x4(c(4), c(5)), i16x8_narrow_i32x4(c(6), c(7)));
+    let n0 = v128_or(b0, u16x8_shr(b0, 4));
+    let n1 = v128_or(b1, u16x8_shr(b1, 4));
+    let w = i8x16_shuffle::<0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30>(n0, n1);
+    v128_store(words as *mut v128, w);
+}
+
+/// Lane i = max of the u32 lanes of vector i.
+#[inline(always)]
+fn hmax4(a: v128, b: v128, c: v128, d: v128) -> v128 {
+    let ab = u32x4_max(i32x4_shuffle::<0, 4, 2, 6>(a, b), i32x4_shuffle::<1, 5, 3, 7>(a, b));
+    let cd = u32x4_max(i32x4_shuffle::<0, 4, 2, 6>(c, d), i32x4_shuffle::<1, 5, 3, 7>(c, d));
+    u32x4_max(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd))
+}
+
+/// Four consecutive bf16 groups of 32 -> f16 int4: the four scales are computed in one vector
+/// (max_abs, f16 rounding, division by 7, f16 rounding), then each group's codes. Groups the
+/// fast path cannot take (non-finite values, f16 overflow, subnormal or zero scale) are left to
+/// `general`, called with the group index after the others are stored.
+#[inline(always)]
+unsafe fn bf16_f16_q4_block4<const AWAY: bool>(
+    p: *const u16,
+    words: *mut u32,
+    scales: *mut u16,
+    general: impl Fn(usize),
+) {
+    let mut mx = [u32x4_splat(0); 4];
+    let mut small = 0u32;
+    for g in 0..4 {
+        let mut m = u16x8_splat(0);
+        let mut sm = u16x8_splat(0);
+        for i in 0..4 {
+            let a = v128_and(v128_load(p.add(32 * g + 8 * i) as *const v128), u16x8_splat(0x7fff));
+            m = u16x8_max(m, a);
+            // nonzero and below 2^-14 (0x3880): (a - 1) wraps zero to 0xffff
+            sm = v128_or(sm, u16x8_lt(i16x8_sub(a, u16x8_splat(1)), u16x8_splat(0x387f)));
+        }
+        mx[g] = u32x4_max(u32x4_extend_low_u16x8(m), u32x4_extend_high_u16x8(m));
+        small |= (v128_any_true(sm) as u32) << g;
+    }
+    let raw = hmax4(mx[0], mx[1], mx[2], mx[3]);
+    // max_abs of the f16 values = the f16 rounding of the raw max (rounding is monotonic)
+    let amax = round_f16_grid(i32x4_shl(raw, 16));
+    let sbits = crate::convert::f32_to_f16_simd(f32x4_div(amax, f32x4_splat(7.0)));
+    // 0x4780: f16 overflow (and NaN, inf); sbits < 0x400: subnormal or zero scale
+    let bad = v128_or(u32x4_ge(raw, u32x4_splat(0x4780)), u32x4_lt(sbits, u32x4_splat(0x400)));
+    let bad = u32x4_bitmask(bad);
+    let sv = crate::convert::f16_to_f32_simd(sbits);
+    v128_store64_lane::<0>(u16x8_narrow_i32x4(sbits, sbits), scales as *mut u64);
+    let group = |g: usize, s: v128| {
+        let q = p.add(32 * g);
+        let mut v = [u32x4_splat(0); 8];
+        for i in 0..4 {
+            let b = v128_load(q.add(8 * i) as *const v128);
+            v[2 * i] = i32x4_shl(u32x4_extend_low_u16x8(b), 16);
+            v[2 * i + 1] = i32x4_shl(u32x4_extend_high_u16x8(b), 16);
+        }
+        if small & (1 << g) != 0 {
+            for i in 0..8 {
+                v[i] = round_f16_grid(v[i]);
+            }
+        }
+        pack4(|i| codes_of_q::<AWAY>(f32x4_div(v[i], s)), words.add(4 * g));
+    };
+    if bad == 0 {
+        group(0, i32x4_shuffle::<0, 0, 0, 0>(sv, sv));
+        group(1, i32x4_shuffle::<1, 1, 1, 1>(sv, sv));
+        group(2, i32x4_shuffle::<2, 2, 2, 2>(sv, sv));
+        group(3, i32x4_shuffle::<3, 3, 3, 3>(sv, sv));
+        return;
+    }
+    for g in 0..4 {
+        if bad & (1 << g) != 0 {
+            general(g);
+        } else {
+            let s = match g {
+                0 => i32x4_shuffle::<0, 0, 0, 0>(sv, sv),
+                1 => i32x4_shuffle::<1, 1, 1, 1>(sv, sv),
+                2 => i32x4_shuffle::<2, 2, 2, 2>(sv, sv),
+                _ => i32x4_shuffle::<3, 3, 3, 3>(sv, sv),
+            };
+            group(g, s);
+        }
+    }
+}
+
 #[inline(always)]
 unsafe fn bf16_f16_q4_rows<const AWAY: bool>(
     src: *const u16,
@@ -145,14 +236,23 @@ unsafe fn bf16_f16_q4_rows<const AWAY: bool>(
         let row = src.add(r * k);
         let rw = words.add(r * groups * 4);
         let rs = scales.add(r * groups);
-        for g in 0..groups {
+        let general = |g: usize, n: usize| {
+            // cast the group, quantize it as one row of n elements
+            crate::convert::cvt_bf16_f16(row.add(g * 32), scratch as *mut u16, n);
+            group_quantize(scratch, 1, n, rw.add(g * 4), rs.add(g) as *mut u8, 4, 32, DT_F16, AWAY as u32);
+        };
+        let full = k / 32;
+        let mut g0 = 0;
+        while g0 + 4 <= full {
+            bf16_f16_q4_block4::<AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| general(g0 + g, 32));
+            g0 += 4;
+        }
+        for g in g0..groups {
             let n = if k - g * 32 < 32 { k - g * 32 } else { 32 };
             if n == 32 && bf16_f16_q4_group::<AWAY>(row.add(g * 32), rw.add(g * 4), rs.add(g)) {
                 continue;
             }
-            // general path: cast the group, quantize it as one row of n elements
-            crate::convert::cvt_bf16_f16(row.add(g * 32), scratch as *mut u16, n);
-            group_quantize(scratch, 1, n, rw.add(g * 4), rs.add(g) as *mut u8, 4, 32, DT_F16, AWAY as u32);
+            general(g, n);
         }
     }
 }
