@@ -3,7 +3,15 @@
 import { convertWeightCommand } from "../src/cli/convert_weight.ts";
 
 const [model, out, quant, device, ...extra] = Deno.args;
-const io = { out: () => {}, err: (l: string) => console.error(l), progress: () => {}, isTerminal: false };
+let profile: string | undefined;
+const io = {
+  out: (l: string) => {
+    if (l.startsWith("Profile")) profile = l;
+  },
+  err: (l: string) => console.error(l),
+  progress: () => {},
+  isTerminal: false,
+};
 const t0 = performance.now();
 const code = await convertWeightCommand(
   [model, "--quantization", quant, "-o", out, "--device", device, "--overwrite", "--quiet", ...extra],
@@ -12,4 +20,4 @@ const code = await convertWeightCommand(
 const seconds = (performance.now() - t0) / 1000;
 const status = await Deno.readTextFile("/proc/self/status");
 const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
-console.log(JSON.stringify({ code, seconds, peakRss: hwm }));
+console.log(JSON.stringify({ code, seconds, peakRss: hwm, profile }));

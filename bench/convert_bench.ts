@@ -1,7 +1,10 @@
 // Benchmark: convert a generated TinyLlama-1.1B-shaped bf16 checkpoint (2.2 GB) to q4f16_1.
 // Prints GB/s of source read and peak RSS: min and median of 3 runs per device.
 //
-//   deno task bench [--devices cpu,reference] [--runs 3] [--threads 1,2]
+//   deno task bench [--devices cpu,reference] [--runs 3] [--threads 1,2] [--profile]
+//
+// --profile prints, per run, where the time went (thread-seconds of read, quantize, md5 and
+// write, from the conversion's stats).
 //
 // The checkpoint is generated once into dist/bench/ (deterministic) and reused; runs use a
 // warm page cache (one untimed warm-up read first).
@@ -16,6 +19,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "" },
     quantization: { type: "string", default: "q4f16_1" },
     dir: { type: "string", default: "dist/bench" },
+    profile: { type: "boolean", default: false },
   },
 });
 const dir = values.dir!;
@@ -56,6 +60,7 @@ for (const device of values.devices!.split(",")) {
           values.quantization!,
           device,
           ...(threads ? ["--threads", threads] : []),
+          ...(values.profile ? ["--profile"] : []),
         ],
         stdout: "piped",
         stderr: "inherit",
@@ -63,6 +68,9 @@ for (const device of values.devices!.split(",")) {
       const r = JSON.parse(new TextDecoder().decode(p.stdout).trim().split("\n").at(-1)!);
       if (r.code !== 0) throw new Error(`conversion failed (${device})`);
       gbs.push(sourceBytes / 1e9 / r.seconds);
+      if (r.profile) {
+        console.log(`  ${device}${threads ? ` threads=${threads}` : ""} run ${i + 1}: ${r.profile}`);
+      }
       rss.push(r.peakRss / 1e6);
     }
     const label = `${device}${threads ? ` threads=${threads}` : ""}`;

@@ -140,6 +140,22 @@ export interface WriterStats {
   bytesWritten: number;
   /** Whether any float32 tensor was written. */
   hasFloat32: boolean;
+  /** Milliseconds of md5 on this thread (hashing in workers is not counted). */
+  md5Ms: number;
+  /** Milliseconds spent in shard file writes (async writes overlap other work). */
+  writeMs: number;
+}
+
+/** Options of {@link TensorCacheWriter}. */
+export interface WriterOptions {
+  /**
+   * Hashes a committed shard held in shared memory (e.g. in a worker). When given, shards are
+   * collected in shared buffers used in rotation, and each committed shard is written and hashed
+   * while the next one fills.
+   */
+  hashShared?: (buf: SharedArrayBuffer, length: number) => Promise<string>;
+  /** Shared shard buffers in rotation (default 2; at least 2). */
+  buffers?: number;
 }
 
 /**
@@ -168,14 +184,35 @@ export class TensorCacheWriter {
   #shards: ShardRecord[] = [];
   #busy = false;
   #encodeBuf = new Uint8Array(0);
+  readonly #hashShared: WriterOptions["hashShared"];
+  readonly #shared: SharedArrayBuffer[] = [];
+  #inflight: Promise<void>[] = [];
+  #cur = 0;
+  #asyncError: unknown;
   /** Running statistics. */
-  readonly stats: WriterStats = { paramSize: 0, paramBytes: 0, bytesWritten: 0, hasFloat32: false };
+  readonly stats: WriterStats = {
+    paramSize: 0,
+    paramBytes: 0,
+    bytesWritten: 0,
+    hasFloat32: false,
+    md5Ms: 0,
+    writeMs: 0,
+  };
 
   /** Creates a writer into `out` with shard cap `cap` (default 32 MiB). */
-  constructor(out: OutputStore, cap: number = SHARD_CAP) {
+  constructor(out: OutputStore, cap: number = SHARD_CAP, opts: WriterOptions = {}) {
     this.#out = out;
     this.#cap = cap;
     this.#pending = new Uint8Array(0);
+    this.#hashShared = opts.hashShared;
+    if (this.#hashShared) {
+      for (let i = 0; i < Math.max(2, opts.buffers ?? 2); i++) {
+        // in-band tensors keep a shard below the cap
+        this.#shared.push(new SharedArrayBuffer(cap));
+        this.#inflight.push(Promise.resolve());
+      }
+      this.#pending = new Uint8Array(this.#shared[0]);
+    }
   }
 
   /** Starts a tensor; data follows through the returned sink. */
@@ -218,8 +255,12 @@ export class TensorCacheWriter {
         write: async (chunk) => {
           const data = encode(chunk);
           check(data.length);
+          const t0 = performance.now();
           md5.update(data);
+          const t1 = performance.now();
           await file.write(data);
+          this.stats.md5Ms += t1 - t0;
+          this.stats.writeMs += performance.now() - t1;
         },
         end: async () => {
           if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
@@ -262,6 +303,7 @@ export class TensorCacheWriter {
 
   #ensurePending(size: number): void {
     if (this.#pending.length >= size) return;
+    if (this.#hashShared) throw new Error(`unreachable: pending shard of ${size} bytes over the cap`);
     const cap = Math.max(size, Math.min(this.#cap, Math.max(1 << 20, this.#pending.length * 2)));
     const next = new Uint8Array(cap);
     next.set(this.#pending.subarray(0, this.#pendingLen));
@@ -281,22 +323,51 @@ export class TensorCacheWriter {
   async #commit(): Promise<void> {
     if (this.#pendingLen > 0) {
       const path = `params_shard_${this.#counter++}.bin`;
-      const data = this.#pending.subarray(0, this.#pendingLen);
-      const file = await this.#out.create(path);
-      await file.write(data);
-      await file.close();
-      const md5sum = createHash("md5").update(data).digest("hex");
-      this.#shards.push({
+      const shard: ShardRecord = {
         dataPath: path,
         format: "raw-shard",
         nbytes: this.#pendingLen,
         records: this.#pendingRecords,
-        md5sum,
-      });
+        md5sum: "",
+      };
+      this.#shards.push(shard);
       this.stats.bytesWritten += this.#pendingLen;
+      if (this.#hashShared) {
+        const buf = this.#shared[this.#cur];
+        const len = this.#pendingLen;
+        this.#inflight[this.#cur] = this.#writeShared(path, buf, len, shard);
+        this.#cur = (this.#cur + 1) % this.#shared.length;
+        await this.#inflight[this.#cur]; // the next buffer is free once its shard is out
+        if (this.#asyncError) throw this.#asyncError;
+        this.#pending = new Uint8Array(this.#shared[this.#cur]);
+      } else {
+        const data = this.#pending.subarray(0, this.#pendingLen);
+        const t0 = performance.now();
+        const file = await this.#out.create(path);
+        await file.write(data);
+        await file.close();
+        const t1 = performance.now();
+        shard.md5sum = createHash("md5").update(data).digest("hex");
+        this.stats.writeMs += t1 - t0;
+        this.stats.md5Ms += performance.now() - t1;
+      }
     }
     this.#pendingLen = 0;
     this.#pendingRecords = [];
+  }
+
+  async #writeShared(path: string, buf: SharedArrayBuffer, len: number, shard: ShardRecord): Promise<void> {
+    try {
+      const hash = this.#hashShared!(buf, len);
+      const t0 = performance.now();
+      const file = await this.#out.create(path);
+      await file.write(new Uint8Array(buf, 0, len));
+      await file.close();
+      this.stats.writeMs += performance.now() - t0;
+      shard.md5sum = await hash;
+    } catch (e) {
+      this.#asyncError ??= e;
+    }
   }
 
   /**
@@ -307,6 +378,8 @@ export class TensorCacheWriter {
   async finish(totalParamNum: number, fileNames: CacheFileNames = DEFAULT_CACHE_FILES): Promise<TensorCache> {
     if (this.#busy) throw new Error("TensorCacheWriter: a tensor is still open");
     await this.#commit();
+    await Promise.all(this.#inflight);
+    if (this.#asyncError) throw this.#asyncError;
     const cache: TensorCache = {
       metadata: {
         ParamSize: this.stats.paramSize,

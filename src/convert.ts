@@ -1,12 +1,18 @@
 /**
  * The streaming conversion pipeline: source reader -> architecture mapping -> quantizer
- * (backend) -> cache writer. One parameter at a time, big tensors in row chunks, buffers
- * reused, so peak memory does not grow with model size.
+ * (backend) -> cache writer. Big tensors go in row chunks through buffers allocated once, so
+ * peak memory does not grow with model size.
+ *
+ * With the `cpu` backend and `threads > 1`, chunks are cast and quantized by a pool of workers
+ * (fused WASM kernel; source rows read by the workers straight into their linear memory when
+ * the checkpoint is on the local file system), several chunks in flight, results applied in
+ * order by this thread; committed shards are written and hashed (md5 workers) while the next
+ * shard fills. With one thread everything runs here, still through the fused kernel for `cpu`.
  *
  * @module
  */
 import type { HostTensor } from "./arch/_types.ts";
-import { type TensorCache, TensorCacheWriter } from "./cache_writer.ts";
+import { type TensorCache, TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import {
   bf16Round,
@@ -20,6 +26,8 @@ import {
 import type { OutputStore } from "./io/types.ts";
 import type { ConversionPlan, PlannedParam } from "./plan.ts";
 import type { QuantBackend, TieRounding } from "./quant/backend.ts";
+import { DTYPE_CODE, WasmBackend, type WasmKernels } from "./kernels/wasm.ts";
+import { Md5WorkerPool, QuantWorkerPool } from "./pipeline/pool.ts";
 import { groupConstants } from "./quant/schemes.ts";
 import { bf16Value, f16Value } from "./quant/reference.ts";
 
@@ -51,10 +59,34 @@ export interface ConvertOptions {
   output: OutputStore;
   /** Tie rule for `round` (default `even`). */
   tie?: TieRounding;
-  /** Source bytes per chunk (default 8 MiB). */
+  /** Source bytes per chunk (default 1 MiB with workers, 8 MiB otherwise). */
   chunkBytes?: number;
+  /**
+   * Threads (default 1): with more than one, md5 of shards runs in workers, and with the
+   * `cpu` backend `threads` workers cast and quantize.
+   */
+  threads?: number;
+  /**
+   * The checkpoint's `SourceTensor.file` paths are local file-system paths that workers may
+   * open themselves (true for `denoSource()` checkpoints; default false: this thread reads).
+   */
+  directReads?: boolean;
   /** Called after each parameter. */
   onProgress?: (p: ConvertProgress) => void;
+}
+
+/** Where the time went, in thread-seconds (work in workers overlaps). */
+export interface ConvertStats {
+  /** Threads used for quantization (1: this thread). */
+  threads: number;
+  /** Reading source data (into kernel memory or chunk buffers). */
+  readSeconds: number;
+  /** Cast and quantization (kernels, copies of their outputs). */
+  quantizeSeconds: number;
+  /** md5 of shards. */
+  md5Seconds: number;
+  /** Shard file writes. */
+  writeSeconds: number;
 }
 
 /** Result of a conversion. */
@@ -65,6 +97,8 @@ export interface ConvertResult {
   bytesRead: number;
   /** Wall-clock seconds. */
   seconds: number;
+  /** Time shares. */
+  stats: ConvertStats;
 }
 
 /** Reusable growable byte buffers. */
@@ -104,9 +138,15 @@ interface RowSource {
   rows: number;
   rowElems: number;
   read(rowStart: number, rows: number, into: Uint8Array): Promise<void>;
+  /** The file ranges holding rows `[rowStart, rowStart + rows)`, when read directly. */
+  segments?(rowStart: number, rows: number): [string, number, number][];
 }
 
-async function rowSourceFor(pp: PlannedParam, ckpt: Checkpoint): Promise<RowSource> {
+async function rowSourceFor(
+  pp: PlannedParam,
+  ckpt: Pick<Checkpoint, "read">,
+  direct: boolean,
+): Promise<RowSource> {
   const t = pp.param.transform ?? { kind: "concat" as const };
   // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
   // (fused q/k/v biases) straddle their sources like 2-D ones.
@@ -148,31 +188,48 @@ async function rowSourceFor(pp: PlannedParam, ckpt: Checkpoint): Promise<RowSour
     acc += s.shape[0] ?? 1;
   }
   const addOne = t.addOne === true;
+  /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
+  const pieces = (
+    start: number,
+    n: number,
+    f: (si: number, local: number, take: number, done: number) => void,
+  ) => {
+    // rows may straddle sources
+    let done = 0;
+    while (done < n) {
+      const row = start + done;
+      let si = bounds.length - 1;
+      while (bounds[si] > row) si--;
+      const srcRows = pp.sources[si].shape[0] ?? 1;
+      const local = row - bounds[si];
+      const take = Math.min(n - done, srcRows - local);
+      f(si, local, take, done);
+      done += take;
+    }
+  };
   return {
     dtype,
     rows,
     rowElems,
     async read(start, n, into) {
-      // rows may straddle sources
-      let done = 0;
-      while (done < n) {
-        const row = start + done;
-        let si = bounds.length - 1;
-        while (bounds[si] > row) si--;
-        const src = pp.sources[si];
-        const srcRows = src.shape[0] ?? 1;
-        const local = row - bounds[si];
-        const take = Math.min(n - done, srcRows - local);
-        await ckpt.read(src.name, local * rb, into.subarray(done * rb, (done + take) * rb));
-        done += take;
-      }
+      const parts: [string, number, Uint8Array][] = [];
+      pieces(start, n, (si, local, take, done) => {
+        parts.push([pp.sources[si].name, local * rb, into.subarray(done * rb, (done + take) * rb)]);
+      });
+      for (const [name, at, view] of parts) await ckpt.read(name, at, view);
       if (addOne) addOneInPlace(into, dtype, n * rowElems);
     },
+    segments: direct && !addOne
+      ? (start, n) => {
+        const out: [string, number, number][] = [];
+        pieces(start, n, (si, local, take) => {
+          const s = pp.sources[si];
+          out.push([s.file, s.offset + local * rb, take * rb]);
+        });
+        return out;
+      }
+      : undefined,
   };
-}
-
-function typedView(buf: ArrayBuffer, dtype: FloatDType, count: number): Uint16Array | Float32Array {
-  return dtype === "float32" ? new Float32Array(buf, 0, count) : new Uint16Array(buf, 0, count);
 }
 
 function transpose(src: Uint8Array, rows: number, cols: number, elem: number, dst: Uint8Array): void {
@@ -187,112 +244,396 @@ function transpose(src: Uint8Array, rows: number, cols: number, elem: number, ds
   }
 }
 
+/** One chunk of rows of one parameter: cast only, or cast and quantize. */
+interface ChunkJob {
+  kind: "quant" | "cast";
+  srcDtype: FloatDType;
+  modelDtype: FloatDType;
+  rows: number;
+  k: number;
+  bits: 3 | 4;
+  groupSize: number;
+  tie: TieRounding;
+  /** Bytes of output (words, or the cast elements). */
+  outBytes: number;
+  /** Bytes of scales. */
+  scaleBytes: number;
+  /** Fills the source bytes of the chunk. */
+  fill: (into: Uint8Array) => Promise<void>;
+  /** Direct file reads, when workers may read the source themselves. */
+  reads?: [string, number, number][];
+}
+
+/** A chunk's outputs; views valid until its slot is released. */
+interface ChunkOut {
+  out: Uint8Array;
+  scales: Uint8Array;
+}
+
+/** Runs chunk jobs into slots; at most `slots` jobs are unreleased at a time. */
+interface Executor {
+  readonly slots: number;
+  run(job: ChunkJob, slot: number): Promise<ChunkOut>;
+  close(): void;
+}
+
+interface Timing {
+  readMs: number;
+  computeMs: number;
+}
+
+const align16 = (n: number): number => (n + 15) & ~15;
+const FLOAT: ReadonlySet<DType> = new Set(["float16", "bfloat16", "float32"]);
+
+/** Any backend, on this thread: cast, then quantize (or its fused method when it has one). */
+class BackendExecutor implements Executor {
+  readonly slots = 1;
+  readonly #b: QuantBackend;
+  readonly #t: Timing;
+  #src = new ArrayBuffer(0);
+  #md = new ArrayBuffer(0);
+  #out = new ArrayBuffer(0);
+  constructor(backend: QuantBackend, t: Timing) {
+    this.#b = backend;
+    this.#t = t;
+  }
+  #buf(which: "src" | "md" | "out", bytes: number): ArrayBuffer {
+    const key = `#${which}` as const;
+    const cur = which === "src" ? this.#src : which === "md" ? this.#md : this.#out;
+    if (cur.byteLength >= bytes) return cur;
+    const b = new ArrayBuffer(Math.max(bytes, Math.min(cur.byteLength * 2, bytes * 2)));
+    if (key === "#src") this.#src = b;
+    else if (key === "#md") this.#md = b;
+    else this.#out = b;
+    return b;
+  }
+  async run(job: ChunkJob): Promise<ChunkOut> {
+    const count = job.rows * job.k;
+    const raw = new Uint8Array(
+      this.#buf("src", count * itemSize(job.srcDtype)),
+      0,
+      count * itemSize(job.srcDtype),
+    );
+    const t0 = performance.now();
+    await job.fill(raw);
+    const t1 = performance.now();
+    const outBuf = this.#buf("out", align16(job.outBytes) + job.scaleBytes);
+    const out = new Uint8Array(outBuf, 0, job.outBytes);
+    const scales = new Uint8Array(outBuf, align16(job.outBytes), job.scaleBytes);
+    const md = job.modelDtype;
+    if (job.kind === "cast") {
+      await this.#b.cast(raw, job.srcDtype, out, md, count);
+    } else {
+      const words = new Uint32Array(outBuf, 0, job.outBytes / 4);
+      const sc = md === "float32"
+        ? new Float32Array(outBuf, align16(job.outBytes), job.scaleBytes / 4)
+        : new Uint16Array(outBuf, align16(job.outBytes), job.scaleBytes / 2);
+      const q = { rows: job.rows, k: job.k, words, scales: sc, bits: job.bits, groupSize: job.groupSize };
+      const params = { ...q, modelDtype: md, tie: job.tie };
+      if (this.#b.castGroupQuantize) {
+        await this.#b.castGroupQuantize(raw, job.srcDtype, params);
+      } else {
+        const mdBytes = count * itemSize(md);
+        const mdBuf = this.#buf("md", mdBytes);
+        await this.#b.cast(raw, job.srcDtype, new Uint8Array(mdBuf, 0, mdBytes), md, count);
+        const input = md === "float32" ? new Float32Array(mdBuf, 0, count) : new Uint16Array(mdBuf, 0, count);
+        await this.#b.groupQuantize({ ...params, input });
+      }
+    }
+    this.#t.readMs += t1 - t0;
+    this.#t.computeMs += performance.now() - t1;
+    return { out, scales };
+  }
+  close(): void {}
+}
+
+/** The WASM kernels on this thread: source read straight into linear memory, fused kernel. */
+class LocalWasmExecutor implements Executor {
+  readonly slots = 1;
+  readonly #k: WasmKernels;
+  readonly #t: Timing;
+  constructor(k: WasmKernels, t: Timing) {
+    this.#k = k;
+    this.#t = t;
+  }
+  async run(job: ChunkJob): Promise<ChunkOut> {
+    const k = this.#k;
+    const inBytes = job.rows * job.k * itemSize(job.srcDtype);
+    const scratch = align16(job.k * 4);
+    const base = k.reserve(scratch + align16(inBytes) + align16(job.outBytes) + job.scaleBytes);
+    const pIn = base + scratch, pOut = pIn + align16(inBytes), pS = pOut + align16(job.outBytes);
+    const t0 = performance.now();
+    await job.fill(new Uint8Array(k.exports.memory.buffer, pIn, inBytes));
+    const t1 = performance.now();
+    const sdt = DTYPE_CODE[job.srcDtype], mdt = DTYPE_CODE[job.modelDtype];
+    const rc = job.kind === "quant"
+      ? k.exports.cast_group_quantize(
+        pIn,
+        sdt,
+        job.rows,
+        job.k,
+        base,
+        pOut,
+        pS,
+        job.bits,
+        job.groupSize,
+        mdt,
+        job.tie === "away" ? 1 : 0,
+      )
+      : k.exports.cast(pIn, sdt, pOut, mdt, job.rows * job.k);
+    if (rc !== 0) {
+      throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
+    }
+    this.#t.readMs += t1 - t0;
+    this.#t.computeMs += performance.now() - t1;
+    const mem = k.exports.memory.buffer;
+    return { out: new Uint8Array(mem, pOut, job.outBytes), scales: new Uint8Array(mem, pS, job.scaleBytes) };
+  }
+  close(): void {}
+}
+
+/** Workers of a {@link QuantWorkerPool}; each slot: input region, then output region. */
+class WorkerExecutor implements Executor {
+  readonly slots: number;
+  readonly #pool: QuantWorkerPool;
+  readonly #inBytes: number;
+  readonly #t: Timing;
+  constructor(threads: number, inBytes: number, outBytes: number, t: Timing) {
+    this.#inBytes = align16(inBytes);
+    this.#pool = new QuantWorkerPool(threads, 3, this.#inBytes + outBytes);
+    this.slots = this.#pool.slots.length;
+    this.#t = t;
+  }
+  async run(job: ChunkJob, slot: number): Promise<ChunkOut> {
+    const inBytes = job.rows * job.k * itemSize(job.srcDtype);
+    const sab = this.#pool.slots[slot];
+    if (!job.reads) {
+      const t0 = performance.now();
+      await job.fill(new Uint8Array(sab, 0, inBytes));
+      this.#t.readMs += performance.now() - t0;
+    }
+    const scalesAt = align16(job.outBytes);
+    const t = await this.#pool.run({
+      slot,
+      kind: job.kind,
+      srcDtype: DTYPE_CODE[job.srcDtype],
+      srcSize: itemSize(job.srcDtype),
+      modelDtype: DTYPE_CODE[job.modelDtype],
+      rows: job.rows,
+      k: job.k,
+      bits: job.bits,
+      groupSize: job.groupSize,
+      tie: job.tie === "away" ? 1 : 0,
+      outBytes: scalesAt + job.scaleBytes,
+      scalesAt,
+      outAt: this.#inBytes,
+      reads: job.reads,
+    });
+    this.#t.readMs += t.readMs;
+    this.#t.computeMs += t.computeMs;
+    return {
+      out: new Uint8Array(sab, this.#inBytes, job.outBytes),
+      scales: new Uint8Array(sab, this.#inBytes + scalesAt, job.scaleBytes),
+    };
+  }
+  close(): void {
+    this.#pool.close();
+  }
+}
+
+/** Rows per chunk of a parameter. */
+function chunkRowsOf(rowElems: number, srcItem: number, chunkBytes: number): number {
+  return Math.max(1, Math.floor(chunkBytes / (rowElems * srcItem)));
+}
+
 /**
  * Runs the conversion described by `plan`, writing the tensor cache to `output`.
  *
  * @example
  * ```ts ignore
  * import { convertWeight } from "./convert.ts";
- * const result = await convertWeight({ plan, checkpoint, backend, output });
- * console.log(result.cache.metadata);
+ * const result = await convertWeight({ plan, checkpoint, backend, output, threads: 2 });
+ * console.log(result.cache.metadata, result.stats);
  * ```
  */
 export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult> {
-  const { plan, checkpoint, backend, output } = opts;
+  const { plan, backend, output } = opts;
   if (plan.problems.length) throw new Error(`cannot convert:\n${plan.problems.join("\n")}`);
   const tie = opts.tie ?? "even";
-  const chunkBytes = opts.chunkBytes ?? 8 << 20;
-  const writer = new TensorCacheWriter(output);
+  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  const useWorkers = threads > 1 && backend instanceof WasmBackend;
+  const chunkBytes = opts.chunkBytes ?? (useWorkers ? 1 << 20 : 8 << 20);
+  const scheme = plan.scheme;
+  const timing: Timing = { readMs: 0, computeMs: 0 };
+  // reads of this thread (chunk fills may overlap) go one at a time: handles seek, then read
+  let readChain: Promise<unknown> = Promise.resolve();
+  const checkpoint: Pick<Checkpoint, "read"> = {
+    read: (name, start, into) => {
+      const r = readChain.then(() => opts.checkpoint.read(name, start, into));
+      readChain = r.catch(() => {});
+      return r;
+    },
+  };
+
+  // slot sizes: the largest chunk input and output over all parameters
+  let maxIn = 0, maxOut = 0;
+  for (const pp of plan.params) {
+    const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+    const srcItem = Math.max(...pp.sources.map((s) => (s.dtype ? itemSize(s.dtype) : 4)), 1);
+    const n = Math.min(pp.shape[0] ?? 1, chunkRowsOf(rowElems, srcItem, chunkBytes));
+    maxIn = Math.max(maxIn, n * rowElems * 4);
+    maxOut = Math.max(maxOut, align16(n * rowElems * 4) + n * rowElems * 4);
+  }
+  const md5Pool = threads > 1 ? new Md5WorkerPool(Math.min(2, threads)) : undefined;
+  const writer = new TensorCacheWriter(
+    output,
+    undefined,
+    md5Pool ? { hashShared: (buf, len) => md5Pool.hash(buf, len), buffers: 3 } : {},
+  );
+  let exec: Executor;
+  if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, timing);
+  else if (backend instanceof WasmBackend) exec = new LocalWasmExecutor(backend.kernels, timing);
+  else exec = new BackendExecutor(backend, timing);
+
   const bufs = new Buffers();
   const t0 = performance.now();
   let bytesRead = 0;
-  const scheme = plan.scheme;
   let done = 0;
-  for (const pp of plan.params) {
-    const src = await rowSourceFor(pp, checkpoint);
-    const srcItem = itemSize(src.dtype);
-    const md = pp.dtype as FloatDType;
-    const mdItem = itemSize(md);
-    const rowBytes = src.rowElems * srcItem;
-    const chunkRows = Math.max(1, Math.floor(chunkBytes / rowBytes));
-    if (!pp.quant) {
-      const [out] = pp.outputs;
-      const sink = await writer.begin(out.name, out.shape, out.dtype);
-      for (let r = 0; r < src.rows; r += chunkRows) {
-        const n = Math.min(chunkRows, src.rows - r);
-        const count = n * src.rowElems;
-        const raw = new Uint8Array(bufs.get("src", count * srcItem), 0, count * srcItem);
-        await src.read(r, n, raw);
-        const cast = new Uint8Array(bufs.get("md", count * mdItem), 0, count * mdItem);
-        await backend.cast(raw, src.dtype, cast, md, count);
-        await sink.write(cast);
-      }
-      await sink.end();
-    } else {
-      if (scheme.kind !== "group-quant") throw new Error("unreachable: quantized param without group scheme");
-      const k = src.rowElems;
-      const groups = Math.ceil(k / scheme.groupSize);
-      const wpr = groups * groupConstants(scheme).wordsPerGroup;
-      const [qw, qs] = pp.outputs;
-      const scaleAll = new Uint8Array(
-        bufs.get("scales", src.rows * groups * mdItem),
-        0,
-        src.rows * groups * mdItem,
-      );
-      const kn = pp.quant === "KN";
-      const wordsAll = kn
-        ? new Uint8Array(bufs.get("wordsAll", src.rows * wpr * 4), 0, src.rows * wpr * 4)
-        : undefined;
-      const sink = kn ? undefined : await writer.begin(qw.name, qw.shape, qw.dtype);
-      for (let r = 0; r < src.rows; r += chunkRows) {
-        const n = Math.min(chunkRows, src.rows - r);
-        const count = n * k;
-        const raw = new Uint8Array(bufs.get("src", count * srcItem), 0, count * srcItem);
-        await src.read(r, n, raw);
-        const mdBuf = bufs.get("md", count * mdItem);
-        await backend.cast(raw, src.dtype, new Uint8Array(mdBuf, 0, count * mdItem), md, count);
-        const words = wordsAll
-          ? new Uint32Array(wordsAll.buffer, r * wpr * 4, n * wpr)
-          : new Uint32Array(bufs.get("words", n * wpr * 4), 0, n * wpr);
-        const scales = md === "float32"
-          ? new Float32Array(scaleAll.buffer, r * groups * 4, n * groups)
-          : new Uint16Array(scaleAll.buffer, r * groups * 2, n * groups);
-        await backend.groupQuantize({
-          input: typedView(mdBuf, md, count),
-          rows: n,
-          k,
-          words,
-          scales,
-          bits: scheme.bits,
-          groupSize: scheme.groupSize,
-          modelDtype: md,
-          tie,
-        });
-        if (sink) await sink.write(new Uint8Array(words.buffer, words.byteOffset, words.byteLength));
-      }
-      if (sink) await sink.end();
-      if (kn) {
-        const tw = new Uint8Array(bufs.get("transpose", wordsAll!.length), 0, wordsAll!.length);
-        transpose(wordsAll!, src.rows, wpr, 4, tw);
-        await writer.add(qw.name, qw.shape, qw.dtype, tw);
-        const ts = new Uint8Array(bufs.get("transpose", scaleAll.length), 0, scaleAll.length);
-        transpose(scaleAll, src.rows, groups, mdItem, ts);
-        await writer.add(qs.name, qs.shape, qs.dtype, ts);
-      } else {
-        await writer.add(qs.name, qs.shape, qs.dtype, scaleAll);
-      }
-    }
-    bytesRead += pp.sources.reduce((a, s) => a + s.nbytes, 0);
-    done++;
-    opts.onProgress?.({
-      done,
-      total: plan.params.length,
-      name: pp.param.name,
-      bytesRead,
-      bytesTotal: plan.sourceBytes,
-      seconds: (performance.now() - t0) / 1000,
+  // results are applied in submission order; a slot is free again once its result is applied
+  const fifo: { ready: Promise<ChunkOut | undefined>; apply: (o: ChunkOut | undefined) => Promise<void> }[] =
+    [];
+  const free: number[] = Array.from({ length: exec.slots }, (_, i) => i);
+  const drainOne = async () => {
+    const e = fifo.shift()!;
+    await e.apply(await e.ready);
+  };
+  const ordered = (apply: () => Promise<void>) => {
+    fifo.push({ ready: Promise.resolve(undefined), apply: () => apply() });
+  };
+  const submit = async (job: ChunkJob, apply: (o: ChunkOut) => Promise<void> | void) => {
+    while (!free.length) await drainOne();
+    const slot = free.shift()!;
+    const ready = exec.run(job, slot);
+    ready.catch(() => {}); // observed when drained
+    fifo.push({
+      ready,
+      apply: async (o) => {
+        await apply(o!);
+        free.push(slot);
+      },
     });
+  };
+
+  try {
+    for (const pp of plan.params) {
+      const src = await rowSourceFor(pp, checkpoint, opts.directReads === true);
+      if (!FLOAT.has(src.dtype)) throw new Error(`Parameter ${pp.param.name}: cannot convert ${src.dtype}`);
+      const srcDtype = src.dtype as FloatDType;
+      const srcItem = itemSize(srcDtype);
+      const md = pp.dtype as FloatDType;
+      const mdItem = itemSize(md);
+      const chunkRows = chunkRowsOf(src.rowElems, srcItem, chunkBytes);
+      const k = src.rowElems;
+      const base = { srcDtype, modelDtype: md, k, tie, bits: 4 as const, groupSize: 32 };
+      const jobFor = (r: number, n: number) => ({
+        rows: n,
+        fill: (into: Uint8Array) => src.read(r, n, into),
+        reads: useWorkers ? src.segments?.(r, n) : undefined,
+      });
+      if (!pp.quant) {
+        const [out] = pp.outputs;
+        let sink: TensorSink;
+        ordered(async () => void (sink = await writer.begin(out.name, out.shape, out.dtype)));
+        for (let r = 0; r < src.rows; r += chunkRows) {
+          const n = Math.min(chunkRows, src.rows - r);
+          await submit(
+            { ...base, kind: "cast", outBytes: n * k * mdItem, scaleBytes: 0, ...jobFor(r, n) },
+            (o) => sink.write(o.out),
+          );
+        }
+        ordered(() => sink.end());
+      } else {
+        if (scheme.kind !== "group-quant") {
+          throw new Error("unreachable: quantized param without group scheme");
+        }
+        const groups = Math.ceil(k / scheme.groupSize);
+        const wpr = groups * groupConstants(scheme).wordsPerGroup;
+        const [qw, qs] = pp.outputs;
+        const kn = pp.quant === "KN";
+        const rows = src.rows;
+        let sink: TensorSink | undefined;
+        let scaleAll: Uint8Array, wordsAll: Uint8Array | undefined;
+        ordered(async () => {
+          // (buffers of the previous parameter are no longer in use: applies run in order)
+          scaleAll = new Uint8Array(bufs.get("scales", rows * groups * mdItem), 0, rows * groups * mdItem);
+          wordsAll = kn ? new Uint8Array(bufs.get("wordsAll", rows * wpr * 4), 0, rows * wpr * 4) : undefined;
+          sink = kn ? undefined : await writer.begin(qw.name, qw.shape, qw.dtype);
+        });
+        for (let r = 0; r < rows; r += chunkRows) {
+          const n = Math.min(chunkRows, rows - r);
+          await submit({
+            ...base,
+            kind: "quant",
+            bits: scheme.bits,
+            groupSize: scheme.groupSize,
+            outBytes: n * wpr * 4,
+            scaleBytes: n * groups * mdItem,
+            ...jobFor(r, n),
+          }, async (o) => {
+            scaleAll.set(o.scales, r * groups * mdItem);
+            if (wordsAll) wordsAll.set(o.out, r * wpr * 4);
+            else await sink!.write(o.out);
+          });
+        }
+        ordered(async () => {
+          if (sink) await sink.end();
+          if (wordsAll) {
+            const tw = new Uint8Array(bufs.get("transpose", wordsAll.length), 0, wordsAll.length);
+            transpose(wordsAll, rows, wpr, 4, tw);
+            await writer.add(qw.name, qw.shape, qw.dtype, tw);
+            const ts = new Uint8Array(bufs.get("transpose", scaleAll.length), 0, scaleAll.length);
+            transpose(scaleAll, rows, groups, mdItem, ts);
+            await writer.add(qs.name, qs.shape, qs.dtype, ts);
+          } else {
+            await writer.add(qs.name, qs.shape, qs.dtype, scaleAll);
+          }
+        });
+      }
+      const name = pp.param.name;
+      const nbytes = pp.sources.reduce((a, s) => a + s.nbytes, 0);
+      ordered(() => {
+        bytesRead += nbytes;
+        done++;
+        opts.onProgress?.({
+          done,
+          total: plan.params.length,
+          name,
+          bytesRead,
+          bytesTotal: plan.sourceBytes,
+          seconds: (performance.now() - t0) / 1000,
+        });
+        return Promise.resolve();
+      });
+    }
+    while (fifo.length) await drainOne();
+    const cache = await writer.finish(plan.totalParamNum);
+    const ws = writer.stats;
+    return {
+      cache,
+      bytesRead,
+      seconds: (performance.now() - t0) / 1000,
+      stats: {
+        threads: useWorkers ? threads : 1,
+        readSeconds: timing.readMs / 1000,
+        quantizeSeconds: timing.computeMs / 1000,
+        md5Seconds: (ws.md5Ms + (md5Pool?.ms ?? 0)) / 1000,
+        writeSeconds: ws.writeMs / 1000,
+      },
+    };
+  } finally {
+    // settle what is still in flight (after an error) before stopping the workers
+    await Promise.allSettled(fifo.map((e) => e.ready));
+    exec.close();
+    md5Pool?.close();
   }
-  const cache = await writer.finish(plan.totalParamNum);
-  return { cache, bytesRead, seconds: (performance.now() - t0) / 1000 };
 }

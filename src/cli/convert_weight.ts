@@ -25,6 +25,8 @@ Convert a Hugging Face checkpoint to MLC weights (params_shard_*.bin + tensor-ca
   --source-format F        auto | huggingface-safetensor (default auto)
   --device D               ${DEVICES.join(" | ")} (default auto)
   --tie-rounding R         even (current MLC) | away (older CPU builds) (default even)
+  --threads N              worker threads (default: the core count); 1: no workers
+  --profile                print where the time went (read, quantize, md5, write)
   --overwrite              replace a previous conversion in OUT
   --dry-run                print the plan from headers only; read no tensor data
   --json                   with --dry-run: print the plan as JSON
@@ -114,6 +116,8 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
       "source-format": { type: "string", default: "auto" },
       device: { type: "string", default: "auto" },
       "tie-rounding": { type: "string", default: "even" },
+      threads: { type: "string" },
+      profile: { type: "boolean", default: false },
       overwrite: { type: "boolean", default: false },
       "dry-run": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
@@ -141,6 +145,12 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
   }
   if (!(DEVICES as readonly string[]).includes(values.device!)) {
     throw new UsageError(`Unknown device "${values.device}". Valid choices: ${DEVICES.join(", ")}`, HELP);
+  }
+  const threads = values.threads === undefined
+    ? (navigator.hardwareConcurrency || 1)
+    : Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new UsageError(`--threads must be an integer from 1 to 256, got "${values.threads}"`, HELP);
   }
   const dryRun = values["dry-run"];
   if (!values.output && !dryRun) throw new UsageError("-o/--output is required", HELP);
@@ -204,6 +214,9 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
         backend,
         output: staged.store,
         tie,
+        threads,
+        directReads: true, // denoSource: tensor files are local paths
+
         onProgress: tty
           ? (p) => {
             const gbs = p.bytesRead / 1e9 / Math.max(p.seconds, 1e-9);
@@ -216,6 +229,15 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
       });
       if (tty) io.progress("");
       await staged.commit();
+      if (values.profile) {
+        const st = result.stats;
+        const f = (x: number) => `${x.toFixed(2)} s`;
+        io.out(
+          `Profile (thread-seconds, ${st.threads} quantize thread(s), wall ${f(result.seconds)}): read ${
+            f(st.readSeconds)
+          }, quantize ${f(st.quantizeSeconds)}, md5 ${f(st.md5Seconds)}, write ${f(st.writeSeconds)}`,
+        );
+      }
       if (!quiet) {
         const m = result.cache.metadata;
         const bytes = result.cache.records.reduce((a, s) => a + s.nbytes, 0);

@@ -54,6 +54,11 @@ export interface QuantBackend {
   cast(src: Uint8Array, srcDtype: DType, dst: Uint8Array, dstDtype: FloatDType, count: number): Promise<void>;
   /** Group quantization, NK layout. */
   groupQuantize(job: GroupQuantJob): Promise<void>;
+  /**
+   * Optional fused cast + group quantization: `src` holds `rows * k` little-endian elements of
+   * `srcDtype`; must equal `cast` to `job.modelDtype` followed by `groupQuantize`.
+   */
+  castGroupQuantize?(src: Uint8Array, srcDtype: DType, job: Omit<GroupQuantJob, "input">): Promise<void>;
   /** Releases resources (workers, GPU device). */
   close(): Promise<void>;
 }

@@ -1,0 +1,133 @@
+/**
+ * Bodies of the pipeline's workers. Each is a self-contained function (no imports, no
+ * captured variables) run from a data: URL, so starting a worker needs no read permission
+ * for module files (the CLI grants read access to the model and output only).
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-explicit-any
+
+/**
+ * Quantization worker: instantiates the kernels module posted once, then runs chunk jobs. A
+ * job's source rows are read straight from the file into linear memory (or copied from the
+ * slot's input region), cast and quantized by the fused kernel, and the outputs copied into
+ * the slot's output region (shared memory). Answers `{ id, readMs, computeMs }` or
+ * `{ id, error }`.
+ */
+export function quantWorkerMain(): void {
+  const g = self as any;
+  let ex: any;
+  let base = 0;
+  let slots: SharedArrayBuffer[] = [];
+  const files = new Map<string, any>();
+  const align16 = (n: number) => (n + 15) & ~15;
+  const reserve = (bytes: number) => {
+    const mem = ex.memory as WebAssembly.Memory;
+    const need = base + bytes;
+    const have = mem.buffer.byteLength;
+    if (need > have) mem.grow(Math.ceil((need - have) / 65536));
+    return base;
+  };
+  const readInto = (path: string, offset: number, into: Uint8Array) => {
+    let f = files.get(path);
+    if (!f) files.set(path, f = g.Deno.openSync(path, { read: true }));
+    f.seekSync(offset, 0);
+    let done = 0;
+    while (done < into.length) {
+      const n = f.readSync(into.subarray(done));
+      if (n === null || n === 0) throw new Error(`${path}: unexpected end of file at ${offset + done}`);
+      done += n;
+    }
+  };
+  const run = (job: any) => {
+    const t0 = performance.now();
+    const inBytes = job.rows * job.k * job.srcSize;
+    const scratch = align16(job.k * 4);
+    const pIn = reserve(scratch + align16(inBytes) + align16(job.outBytes)) + scratch;
+    const pOut = pIn + align16(inBytes);
+    if (job.reads) {
+      let at = pIn;
+      for (const [path, offset, length] of job.reads) {
+        readInto(path, offset, new Uint8Array(ex.memory.buffer, at, length));
+        at += length;
+      }
+    } else {
+      new Uint8Array(ex.memory.buffer, pIn, inBytes).set(new Uint8Array(slots[job.slot], 0, inBytes));
+    }
+    const t1 = performance.now();
+    const rc = job.kind === "quant"
+      ? ex.cast_group_quantize(
+        pIn,
+        job.srcDtype,
+        job.rows,
+        job.k,
+        pIn - scratch,
+        pOut,
+        pOut + job.scalesAt,
+        job.bits,
+        job.groupSize,
+        job.modelDtype,
+        job.tie,
+      )
+      : ex.cast(pIn, job.srcDtype, pOut, job.modelDtype, job.rows * job.k);
+    if (rc !== 0) {
+      throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
+    }
+    new Uint8Array(slots[job.slot], job.outAt, job.outBytes).set(
+      new Uint8Array(ex.memory.buffer, pOut, job.outBytes),
+    );
+    return { readMs: t1 - t0, computeMs: performance.now() - t1 };
+  };
+  g.onmessage = (e: MessageEvent) => {
+    const m = e.data;
+    if (m.type === "init") {
+      ex = new WebAssembly.Instance(m.module, {}).exports;
+      base = align16(ex.heap_base());
+      slots = m.slots;
+      return;
+    }
+    if (m.type === "close") {
+      for (const f of files.values()) f.close();
+      files.clear();
+      g.close();
+      return;
+    }
+    try {
+      g.postMessage({ id: m.job.id, ...run(m.job) });
+    } catch (err) {
+      g.postMessage({ id: m.job.id, error: String((err as Error)?.stack ?? err) });
+    }
+  };
+}
+
+/** md5 worker: hashes the first `length` bytes of a shared buffer; answers `{ id, hex, ms }`. */
+export function md5WorkerMain(): void {
+  const g = self as any;
+  const ready = import("node:crypto");
+  g.onmessage = async (e: MessageEvent) => {
+    const { id, buf, length } = e.data;
+    try {
+      const { createHash } = await ready;
+      const t0 = performance.now();
+      const hex = createHash("md5").update(new Uint8Array(buf, 0, length)).digest("hex");
+      g.postMessage({ id, hex, ms: performance.now() - t0 });
+    } catch (err) {
+      g.postMessage({ id, error: String((err as Error)?.stack ?? err) });
+    }
+  };
+}
+
+/**
+ * Starts a module worker running `main` (a self-contained function) from a data: URL.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5WorkerMain, startWorker } from "./_workers.ts";
+ * const w = startWorker(md5WorkerMain);
+ * w.terminate();
+ * ```
+ */
+export function startWorker(main: () => void): Worker {
+  const code = `(${main.toString()})();`;
+  return new Worker(`data:text/javascript,${encodeURIComponent(code)}`, { type: "module" });
+}
