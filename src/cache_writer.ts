@@ -154,7 +154,12 @@ export interface WriterOptions {
    * while the next one fills.
    */
   hashShared?: (buf: SharedArrayBuffer, length: number) => Promise<string>;
-  /** Shared shard buffers in rotation (default 2; at least 2). */
+  /**
+   * Without `hashShared`: still rotate shard buffers and write each committed shard while the
+   * next one fills (md5 on this thread, at commit). Default false.
+   */
+  overlapWrites?: boolean;
+  /** Shard buffers in rotation (default 2; at least 2). */
   buffers?: number;
 }
 
@@ -185,7 +190,8 @@ export class TensorCacheWriter {
   #busy = false;
   #encodeBuf = new Uint8Array(0);
   readonly #hashShared: WriterOptions["hashShared"];
-  readonly #shared: SharedArrayBuffer[] = [];
+  readonly #rotate: boolean;
+  readonly #shared: (SharedArrayBuffer | ArrayBuffer)[] = [];
   #inflight: Promise<void>[] = [];
   #cur = 0;
   #asyncError: unknown;
@@ -205,10 +211,11 @@ export class TensorCacheWriter {
     this.#cap = cap;
     this.#pending = new Uint8Array(0);
     this.#hashShared = opts.hashShared;
-    if (this.#hashShared) {
+    this.#rotate = opts.hashShared !== undefined || opts.overlapWrites === true;
+    if (this.#rotate) {
       for (let i = 0; i < Math.max(2, opts.buffers ?? 2); i++) {
         // in-band tensors keep a shard below the cap
-        this.#shared.push(new SharedArrayBuffer(cap));
+        this.#shared.push(this.#hashShared ? new SharedArrayBuffer(cap) : new ArrayBuffer(cap));
         this.#inflight.push(Promise.resolve());
       }
       this.#pending = new Uint8Array(this.#shared[0]);
@@ -303,7 +310,7 @@ export class TensorCacheWriter {
 
   #ensurePending(size: number): void {
     if (this.#pending.length >= size) return;
-    if (this.#hashShared) throw new Error(`unreachable: pending shard of ${size} bytes over the cap`);
+    if (this.#rotate) throw new Error(`unreachable: pending shard of ${size} bytes over the cap`);
     const cap = Math.max(size, Math.min(this.#cap, Math.max(1 << 20, this.#pending.length * 2)));
     const next = new Uint8Array(cap);
     next.set(this.#pending.subarray(0, this.#pendingLen));
@@ -332,9 +339,14 @@ export class TensorCacheWriter {
       };
       this.#shards.push(shard);
       this.stats.bytesWritten += this.#pendingLen;
-      if (this.#hashShared) {
+      if (this.#rotate) {
         const buf = this.#shared[this.#cur];
         const len = this.#pendingLen;
+        if (!this.#hashShared) {
+          const t0 = performance.now();
+          shard.md5sum = createHash("md5").update(new Uint8Array(buf, 0, len)).digest("hex");
+          this.stats.md5Ms += performance.now() - t0;
+        }
         this.#inflight[this.#cur] = this.#writeShared(path, buf, len, shard);
         this.#cur = (this.#cur + 1) % this.#shared.length;
         await this.#inflight[this.#cur]; // the next buffer is free once its shard is out
@@ -356,15 +368,22 @@ export class TensorCacheWriter {
     this.#pendingRecords = [];
   }
 
-  async #writeShared(path: string, buf: SharedArrayBuffer, len: number, shard: ShardRecord): Promise<void> {
+  async #writeShared(
+    path: string,
+    buf: SharedArrayBuffer | ArrayBuffer,
+    len: number,
+    shard: ShardRecord,
+  ): Promise<void> {
     try {
-      const hash = this.#hashShared!(buf, len);
+      const hash = this.#hashShared && buf instanceof SharedArrayBuffer
+        ? this.#hashShared(buf, len)
+        : undefined;
       const t0 = performance.now();
       const file = await this.#out.create(path);
       await file.write(new Uint8Array(buf, 0, len));
       await file.close();
       this.stats.writeMs += performance.now() - t0;
-      shard.md5sum = await hash;
+      if (hash) shard.md5sum = await hash;
     } catch (e) {
       this.#asyncError ??= e;
     }

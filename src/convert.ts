@@ -488,7 +488,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const writer = new TensorCacheWriter(
     output,
     undefined,
-    md5Pool ? { hashShared: (buf, len) => md5Pool.hash(buf, len), buffers: 3 } : {},
+    md5Pool ? { hashShared: (buf, len) => md5Pool.hash(buf, len), buffers: 3 } : { overlapWrites: true },
   );
   let exec: Executor;
   if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, timing);
