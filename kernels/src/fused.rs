@@ -188,10 +188,12 @@ unsafe fn bf16_f16_q4_block4<const AWAY: bool>(
     let group = |g: usize, s: v128| {
         let q = p.add(32 * g);
         let mut v = [u32x4_splat(0); 8];
+        let z = u32x4_splat(0);
         for i in 0..4 {
+            // bf16 -> f32 bits: interleave zero low halves (one unpack per four lanes)
             let b = v128_load(q.add(8 * i) as *const v128);
-            v[2 * i] = i32x4_shl(u32x4_extend_low_u16x8(b), 16);
-            v[2 * i + 1] = i32x4_shl(u32x4_extend_high_u16x8(b), 16);
+            v[2 * i] = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(z, b);
+            v[2 * i + 1] = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(z, b);
         }
         if small & (1 << g) != 0 {
             for i in 0..8 {
