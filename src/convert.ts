@@ -351,6 +351,7 @@ class BackendExecutor implements Executor {
 class LocalWasmExecutor implements Executor {
   readonly slots = 1;
   readonly #k: WasmKernels;
+  readonly #files = new Map<string, Deno.FsFile>();
   readonly #t: Timing;
   constructor(k: WasmKernels, t: Timing) {
     this.#k = k;
@@ -363,7 +364,15 @@ class LocalWasmExecutor implements Executor {
     const base = k.reserve(scratch + align16(inBytes) + align16(job.outBytes) + job.scaleBytes);
     const pIn = base + scratch, pOut = pIn + align16(inBytes), pS = pOut + align16(job.outBytes);
     const t0 = performance.now();
-    await job.fill(new Uint8Array(k.exports.memory.buffer, pIn, inBytes));
+    if (job.reads) {
+      let at = pIn;
+      for (const [path, offset, length] of job.reads) {
+        readSyncAt(this.#files, path, offset, new Uint8Array(k.exports.memory.buffer, at, length));
+        at += length;
+      }
+    } else {
+      await job.fill(new Uint8Array(k.exports.memory.buffer, pIn, inBytes));
+    }
     const t1 = performance.now();
     const sdt = DTYPE_CODE[job.srcDtype], mdt = DTYPE_CODE[job.modelDtype];
     const rc = job.kind === "quant"
@@ -389,7 +398,10 @@ class LocalWasmExecutor implements Executor {
     const mem = k.exports.memory.buffer;
     return { out: new Uint8Array(mem, pOut, job.outBytes), scales: new Uint8Array(mem, pS, job.scaleBytes) };
   }
-  close(): void {}
+  close(): void {
+    for (const f of this.#files.values()) f.close();
+    this.#files.clear();
+  }
 }
 
 /** Workers of a {@link QuantWorkerPool}; each slot: input region, then output region. */
@@ -438,6 +450,19 @@ class WorkerExecutor implements Executor {
   }
   close(): void {
     this.#pool.close();
+  }
+}
+
+/** Positional read into `into` with a cached synchronous handle (direct reads on this thread). */
+function readSyncAt(files: Map<string, Deno.FsFile>, path: string, offset: number, into: Uint8Array): void {
+  let f = files.get(path);
+  if (!f) files.set(path, f = Deno.openSync(path, { read: true }));
+  f.seekSync(offset, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < into.length) {
+    const n = f.readSync(into.subarray(done));
+    if (n === null || n === 0) throw new Error(`${path}: unexpected end of file at ${offset + done}`);
+    done += n;
   }
 }
 
@@ -526,7 +551,11 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
 
   try {
     for (const pp of plan.params) {
-      const src = await rowSourceFor(pp, checkpoint, opts.directReads === true);
+      const src = await rowSourceFor(
+        pp,
+        checkpoint,
+        opts.directReads === true && !(exec instanceof BackendExecutor),
+      );
       if (!FLOAT.has(src.dtype)) throw new Error(`Parameter ${pp.param.name}: cannot convert ${src.dtype}`);
       const srcDtype = src.dtype as FloatDType;
       const srcItem = itemSize(srcDtype);
@@ -538,7 +567,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
       const jobFor = (r: number, n: number) => ({
         rows: n,
         fill: (into: Uint8Array) => src.read(r, n, into),
-        reads: useWorkers ? src.segments?.(r, n) : undefined,
+        reads: src.segments?.(r, n), // (direct reads only)
       });
       if (!pp.quant) {
         const [out] = pp.outputs;

@@ -90,6 +90,7 @@ const RUNS: Run[] = [
   { backend: () => new WasmBackend(), threads: 2, directReads: true, chunkBytes: 1000 },
   { backend: () => new WasmBackend(), threads: 2, directReads: false, chunkBytes: 3000 },
   { backend: () => new WasmBackend(), threads: 1, directReads: false, chunkBytes: 1000 },
+  { backend: () => new WasmBackend(), threads: 1, directReads: true, chunkBytes: 1500 },
   { backend: () => new ReferenceBackend(), threads: 2, directReads: true, chunkBytes: 2000 },
 ];
 
@@ -115,6 +116,7 @@ for (const [dtype, shards, quant] of CASES) {
     others.forEach((o, i) => assertSameFiles(ref.files, o.files, `run ${i + 1}`));
     assertEquals(others[0].res.stats.threads, 2);
     assertEquals(others[2].res.stats.threads, 1);
+    assertEquals(others[4].res.stats.threads, 1);
   });
 }
 
