@@ -58,10 +58,12 @@ export function planToJson(plan: ConversionPlan, peakMemory: number): Record<str
 }
 
 /**
- * Estimated peak memory of a conversion: the runtime baseline, one pending shard, the chunk
- * buffers, and for the largest parameter its whole scale array (and words, for KN layouts).
+ * Estimated peak memory of a conversion: the runtime baseline, the shard buffers in rotation,
+ * the chunk buffers (or, with worker threads, each worker's runtime, kernel memory and slots,
+ * and the md5 workers), and for the largest parameter its whole scale array (and words, for KN
+ * layouts).
  */
-export function estimatePeakMemory(plan: ConversionPlan, chunkBytes = 8 << 20): number {
+export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, threads = 1): number {
   let perParam = 0;
   for (const p of plan.params) {
     const scale = p.outputs.length > 1 ? p.outputs[1].nbytes : 0;
@@ -69,8 +71,13 @@ export function estimatePeakMemory(plan: ConversionPlan, chunkBytes = 8 << 20): 
     const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
     perParam = Math.max(perParam, scale + words + whole);
   }
-  const baseline = 60 << 20; // Deno runtime and module code
-  return baseline + 32 * (1 << 20) + 3 * chunkBytes + perParam;
+  const MiB = 1 << 20;
+  const baseline = 60 * MiB; // Deno runtime and module code
+  const workers = threads > 1;
+  const chunk = chunkBytes ?? (workers ? MiB : 8 * MiB);
+  const shards = (workers ? 3 : 2) * 32 * MiB;
+  const pipeline = workers ? threads * (20 * MiB + 6 * chunk) + Math.min(2, threads) * 15 * MiB : 3 * chunk;
+  return baseline + shards + pipeline + perParam;
 }
 
 function printPlan(plan: ConversionPlan, io: Io, peak: number): void {
@@ -187,7 +194,7 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
     if (!quiet && !values.json) { for (const l of model.logs) io.err(l); }
     for (const wmsg of warnings) io.err(`Warning: ${wmsg}`);
     const plan = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
-    const peak = estimatePeakMemory(plan);
+    const peak = estimatePeakMemory(plan, undefined, threads);
     if (dryRun) {
       if (values.json) io.out(JSON.stringify(planToJson(plan, peak), null, 2));
       else printPlan(plan, io, peak);
