@@ -194,6 +194,7 @@ export class TensorCacheWriter {
   readonly #shared: (SharedArrayBuffer | ArrayBuffer)[] = [];
   #inflight: Promise<void>[] = [];
   #cur = 0;
+  #writing = 0;
   #asyncError: unknown;
   /** Running statistics. */
   readonly stats: WriterStats = {
@@ -204,6 +205,11 @@ export class TensorCacheWriter {
     md5Ms: 0,
     writeMs: 0,
   };
+
+  /** Whether committed shards are still being written in the background. */
+  get writing(): boolean {
+    return this.#writing > 0;
+  }
 
   /** Creates a writer into `out` with shard cap `cap` (default 32 MiB). */
   constructor(out: OutputStore, cap: number = SHARD_CAP, opts: WriterOptions = {}) {
@@ -374,6 +380,7 @@ export class TensorCacheWriter {
     len: number,
     shard: ShardRecord,
   ): Promise<void> {
+    this.#writing++;
     try {
       const hash = this.#hashShared && buf instanceof SharedArrayBuffer
         ? this.#hashShared(buf, len)
@@ -386,6 +393,8 @@ export class TensorCacheWriter {
       if (hash) shard.md5sum = await hash;
     } catch (e) {
       this.#asyncError ??= e;
+    } finally {
+      this.#writing--;
     }
   }
 

@@ -520,6 +520,13 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   else if (backend instanceof WasmBackend) exec = new LocalWasmExecutor(backend.kernels, timing);
   else exec = new BackendExecutor(backend, timing);
 
+  // (a message round trip is a cheap macrotask; setTimeout(0) takes milliseconds)
+  const channel = new MessageChannel();
+  const yieldToEventLoop = () =>
+    new Promise<void>((resolve) => {
+      channel.port1.onmessage = () => resolve();
+      channel.port2.postMessage(0);
+    });
   const bufs = new Buffers();
   const t0 = performance.now();
   let bytesRead = 0;
@@ -537,6 +544,9 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   };
   const submit = async (job: ChunkJob, apply: (o: ChunkOut) => Promise<void> | void) => {
     while (!free.length) await drainOne();
+    // a busy thread never returns to the event loop by itself: let background shard writes
+    // (their open, write and close steps) progress between chunks
+    if (exec.slots === 1 && writer.writing) await yieldToEventLoop();
     const slot = free.shift()!;
     const ready = exec.run(job, slot);
     ready.catch(() => {}); // observed when drained
@@ -664,5 +674,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     await Promise.allSettled(fifo.map((e) => e.ready));
     exec.close();
     md5Pool?.close();
+    channel.port1.close();
+    channel.port2.close();
   }
 }
