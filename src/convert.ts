@@ -504,8 +504,8 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   let maxIn = 0, maxOut = 0;
   for (const pp of plan.params) {
     const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-    const srcItem = Math.max(...pp.sources.map((s) => (s.dtype ? itemSize(s.dtype) : 4)), 1);
-    const n = Math.min(pp.shape[0] ?? 1, chunkRowsOf(rowElems, srcItem, chunkBytes));
+    // rows per chunk are largest for 2-byte sources; buffers hold them at 4 bytes an element
+    const n = Math.min(pp.shape[0] ?? 1, chunkRowsOf(rowElems, 2, chunkBytes));
     maxIn = Math.max(maxIn, n * rowElems * 4);
     maxOut = Math.max(maxOut, align16(n * rowElems * 4) + n * rowElems * 4);
   }
