@@ -1,8 +1,8 @@
 /**
  * Row-range reads of a planned parameter's built value (before the cast to the model dtype):
- * the concatenation of its sources along axis 0 read straight from the checkpoint, or the
- * result of a whole-tensor transform. Used by `verify` (the same rules as the conversion
- * pipeline in `convert.ts`).
+ * the concatenation of its sources along axis 0 read straight from the checkpoint (rows may
+ * straddle sources), or the result of a whole-tensor transform. Shared by the conversion
+ * pipeline (`convert.ts`) and `verify`.
  *
  * @module
  */
@@ -11,18 +11,6 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { bf16Round, type DType, f32Bits, f32BitsToBf16, itemSize, numberToF16 } from "./dtype.ts";
 import type { PlannedParam } from "./plan.ts";
 import { bf16Value, f16Value } from "./quant/reference.ts";
-
-/** Rows of one parameter's built value, in the source dtype. */
-export interface ParamRows {
-  /** Dtype of the rows (the sources' dtype, or the transform's result dtype). */
-  readonly dtype: DType;
-  /** Number of rows (first dimension; 1-D tensors have one element per row). */
-  readonly rows: number;
-  /** Elements per row. */
-  readonly rowElems: number;
-  /** Fills `into` with rows [start, start + count). */
-  read(start: number, count: number, into: Uint8Array): Promise<void>;
-}
 
 /** Applies `x + 1` in the source dtype, in place (Gemma norms). */
 function addOneInPlace(data: Uint8Array, dtype: DType, count: number): void {
@@ -40,19 +28,26 @@ function addOneInPlace(data: Uint8Array, dtype: DType, count: number): void {
 }
 
 /**
- * Opens the rows of a planned parameter. Whole-tensor transforms load their sources fully (as
- * the conversion does); concatenations read row ranges, straddling sources.
- *
- * @example
- * ```ts ignore
- * import { paramRows } from "./_param_rows.ts";
- * const rows = await paramRows(plan.params[0], checkpoint);
- * const buf = new Uint8Array(rows.rowElems * 2);
- * await rows.read(0, 1, buf);
- * ```
+ * A source of rows for one parameter: the concatenation of its sources along axis 0
+ * (from the checkpoint) or an in-memory tensor (whole-tensor transforms).
  */
-export async function paramRows(pp: PlannedParam, ckpt: Checkpoint): Promise<ParamRows> {
+export interface RowSource {
+  dtype: DType;
+  rows: number;
+  rowElems: number;
+  read(rowStart: number, rows: number, into: Uint8Array): Promise<void>;
+  /** The file ranges holding rows `[rowStart, rowStart + rows)`, when read directly. */
+  segments?(rowStart: number, rows: number): [string, number, number][];
+}
+
+export async function rowSourceFor(
+  pp: PlannedParam,
+  ckpt: Pick<Checkpoint, "read">,
+  direct = false,
+): Promise<RowSource> {
   const t = pp.param.transform ?? { kind: "concat" as const };
+  // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
+  // (fused q/k/v biases) straddle their sources like 2-D ones.
   const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
   const rows = pp.shape[0] ?? 1;
   if (t.kind === "whole") {
@@ -76,7 +71,11 @@ export async function paramRows(pp: PlannedParam, ckpt: Checkpoint): Promise<Par
   }
   const dtypes = new Set(pp.sources.map((s) => s.dtype!));
   if (dtypes.size !== 1) {
-    throw new Error(`Parameter ${pp.param.name}: sources have different dtypes`);
+    throw new Error(
+      `Parameter ${pp.param.name}: sources have different dtypes (${
+        pp.sources.map((s) => `${s.name}: ${s.dtype}`).join(", ")
+      }); numpy would promote them, which is not supported`,
+    );
   }
   const dtype = pp.sources[0].dtype!;
   const rb = rowElems * itemSize(dtype);
@@ -87,23 +86,46 @@ export async function paramRows(pp: PlannedParam, ckpt: Checkpoint): Promise<Par
     acc += s.shape[0] ?? 1;
   }
   const addOne = t.addOne === true;
+  /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
+  const pieces = (
+    start: number,
+    n: number,
+    f: (si: number, local: number, take: number, done: number) => void,
+  ) => {
+    // rows may straddle sources
+    let done = 0;
+    while (done < n) {
+      const row = start + done;
+      let si = bounds.length - 1;
+      while (bounds[si] > row) si--;
+      const srcRows = pp.sources[si].shape[0] ?? 1;
+      const local = row - bounds[si];
+      const take = Math.min(n - done, srcRows - local);
+      f(si, local, take, done);
+      done += take;
+    }
+  };
   return {
     dtype,
     rows,
     rowElems,
     async read(start, n, into) {
-      let done = 0;
-      while (done < n) {
-        const row = start + done;
-        let si = bounds.length - 1;
-        while (bounds[si] > row) si--;
-        const src = pp.sources[si];
-        const local = row - bounds[si];
-        const take = Math.min(n - done, (src.shape[0] ?? 1) - local);
-        await ckpt.read(src.name, local * rb, into.subarray(done * rb, (done + take) * rb));
-        done += take;
-      }
+      const parts: [string, number, Uint8Array][] = [];
+      pieces(start, n, (si, local, take, done) => {
+        parts.push([pp.sources[si].name, local * rb, into.subarray(done * rb, (done + take) * rb)]);
+      });
+      for (const [name, at, view] of parts) await ckpt.read(name, at, view);
       if (addOne) addOneInPlace(into, dtype, n * rowElems);
     },
+    segments: direct && !addOne
+      ? (start, n) => {
+        const out: [string, number, number][] = [];
+        pieces(start, n, (si, local, take) => {
+          const s = pp.sources[si];
+          out.push([s.file, s.offset + local * rb, take * rb]);
+        });
+        return out;
+      }
+      : undefined,
   };
 }

@@ -11,25 +11,16 @@
  *
  * @module
  */
-import type { HostTensor } from "./arch/_types.ts";
+import { rowSourceFor } from "./_param_rows.ts";
 import { type TensorCache, TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
 import type { Checkpoint } from "./checkpoint.ts";
-import {
-  bf16Round,
-  type DType,
-  f32Bits,
-  f32BitsToBf16,
-  type FloatDType,
-  itemSize,
-  numberToF16,
-} from "./dtype.ts";
+import { type DType, type FloatDType, itemSize } from "./dtype.ts";
 import type { OutputStore } from "./io/types.ts";
-import type { ConversionPlan, PlannedParam } from "./plan.ts";
+import type { ConversionPlan } from "./plan.ts";
 import type { QuantBackend, TieRounding } from "./quant/backend.ts";
 import { DTYPE_CODE, WasmBackend, type WasmKernels } from "./kernels/wasm.ts";
 import { Md5WorkerPool, QuantWorkerPool } from "./pipeline/pool.ts";
 import { groupConstants } from "./quant/schemes.ts";
-import { bf16Value, f16Value } from "./quant/reference.ts";
 
 /** Progress after each parameter. */
 export interface ConvertProgress {
@@ -112,124 +103,6 @@ class Buffers {
     }
     return b;
   }
-}
-
-/** Applies `x + 1` in the source dtype, in place (Gemma norms). */
-function addOneInPlace(data: Uint8Array, dtype: DType, count: number): void {
-  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  for (let i = 0; i < count; i++) {
-    if (dtype === "bfloat16") {
-      const x = bf16Value(dv.getUint16(i * 2, true));
-      dv.setUint16(i * 2, f32BitsToBf16(f32Bits(bf16Round(x + 1))), true);
-    } else if (dtype === "float16") {
-      dv.setUint16(i * 2, numberToF16(f16Value(dv.getUint16(i * 2, true)) + 1), true);
-    } else {
-      dv.setFloat32(i * 4, Math.fround(dv.getFloat32(i * 4, true) + 1), true);
-    }
-  }
-}
-
-/**
- * A source of rows for one parameter: the concatenation of its sources along axis 0
- * (from the checkpoint) or an in-memory tensor (whole-tensor transforms).
- */
-interface RowSource {
-  dtype: DType;
-  rows: number;
-  rowElems: number;
-  read(rowStart: number, rows: number, into: Uint8Array): Promise<void>;
-  /** The file ranges holding rows `[rowStart, rowStart + rows)`, when read directly. */
-  segments?(rowStart: number, rows: number): [string, number, number][];
-}
-
-async function rowSourceFor(
-  pp: PlannedParam,
-  ckpt: Pick<Checkpoint, "read">,
-  direct: boolean,
-): Promise<RowSource> {
-  const t = pp.param.transform ?? { kind: "concat" as const };
-  // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
-  // (fused q/k/v biases) straddle their sources like 2-D ones.
-  const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-  const rows = pp.shape[0] ?? 1;
-  if (t.kind === "whole") {
-    const hosts: HostTensor[] = [];
-    for (const s of pp.sources) {
-      const data = new Uint8Array(s.nbytes);
-      await ckpt.read(s.name, 0, data);
-      hosts.push({ dtype: s.dtype!, shape: [...s.shape], data });
-    }
-    const r = t.apply(hosts);
-    const rb = rowElems * itemSize(r.dtype);
-    return {
-      dtype: r.dtype,
-      rows,
-      rowElems,
-      read(start, n, into) {
-        into.set(r.data.subarray(start * rb, (start + n) * rb));
-        return Promise.resolve();
-      },
-    };
-  }
-  const dtypes = new Set(pp.sources.map((s) => s.dtype!));
-  if (dtypes.size !== 1) {
-    throw new Error(
-      `Parameter ${pp.param.name}: sources have different dtypes (${
-        pp.sources.map((s) => `${s.name}: ${s.dtype}`).join(", ")
-      }); numpy would promote them, which is not supported`,
-    );
-  }
-  const dtype = pp.sources[0].dtype!;
-  const rb = rowElems * itemSize(dtype);
-  const bounds: number[] = [];
-  let acc = 0;
-  for (const s of pp.sources) {
-    bounds.push(acc);
-    acc += s.shape[0] ?? 1;
-  }
-  const addOne = t.addOne === true;
-  /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
-  const pieces = (
-    start: number,
-    n: number,
-    f: (si: number, local: number, take: number, done: number) => void,
-  ) => {
-    // rows may straddle sources
-    let done = 0;
-    while (done < n) {
-      const row = start + done;
-      let si = bounds.length - 1;
-      while (bounds[si] > row) si--;
-      const srcRows = pp.sources[si].shape[0] ?? 1;
-      const local = row - bounds[si];
-      const take = Math.min(n - done, srcRows - local);
-      f(si, local, take, done);
-      done += take;
-    }
-  };
-  return {
-    dtype,
-    rows,
-    rowElems,
-    async read(start, n, into) {
-      const parts: [string, number, Uint8Array][] = [];
-      pieces(start, n, (si, local, take, done) => {
-        parts.push([pp.sources[si].name, local * rb, into.subarray(done * rb, (done + take) * rb)]);
-      });
-      for (const [name, at, view] of parts) await ckpt.read(name, at, view);
-      if (addOne) addOneInPlace(into, dtype, n * rowElems);
-    },
-    segments: direct && !addOne
-      ? (start, n) => {
-        const out: [string, number, number][] = [];
-        pieces(start, n, (si, local, take) => {
-          const s = pp.sources[si];
-          out.push([s.file, s.offset + local * rb, take * rb]);
-        });
-        return out;
-      }
-      : undefined,
-  };
 }
 
 function transpose(src: Uint8Array, rows: number, cols: number, elem: number, dst: Uint8Array): void {

@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { paramRows } from "./_param_rows.ts";
+import { type RowSource, rowSourceFor } from "./_param_rows.ts";
 import { type CacheRecord, type ShardRecord, storedBytes, type TensorCache } from "./cache_writer.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "./dtype.ts";
@@ -396,7 +396,7 @@ interface CompareContext {
 /** Source rows [r0, r0+n) cast to the model dtype, as float32 values. */
 async function sourceValues(
   ctx: CompareContext,
-  rows: Awaited<ReturnType<typeof paramRows>>,
+  rows: RowSource,
   dtype: FloatDType,
   r0: number,
   n: number,
@@ -412,7 +412,7 @@ async function sourceValues(
 }
 
 async function compareCast(ctx: CompareContext, pp: PlannedParam, loc: Located): Promise<TensorCheck> {
-  const rows = await paramRows(pp, ctx.checkpoint);
+  const rows = await rowSourceFor(pp, ctx.checkpoint);
   const dtype = pp.dtype as FloatDType;
   const sb = pp.outputs[0].dtype === "float32" ? 2 : itemSize(pp.outputs[0].dtype);
   const per = Math.max(1, Math.floor(ctx.chunkElems / Math.max(1, rows.rowElems)));
@@ -492,7 +492,7 @@ async function compareQuantized(
   if (scheme.kind !== "group-quant") {
     throw new Error("unreachable: quantized parameter without a group scheme");
   }
-  const rows = await paramRows(pp, ctx.checkpoint);
+  const rows = await rowSourceFor(pp, ctx.checkpoint);
   const dtype = pp.dtype as FloatDType;
   const k = rows.rowElems;
   const nRows = rows.rows;
