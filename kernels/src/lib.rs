@@ -14,6 +14,7 @@ pub mod convert;
 pub mod dequantize;
 pub mod fused;
 pub mod matmul;
+pub mod md5;
 pub mod quantize;
 pub mod transpose;
 

@@ -13,6 +13,7 @@
 import type { DType, FloatDType } from "../dtype.ts";
 import type { GroupQuantJob, GroupQuantParams, QuantBackend } from "../quant/backend.ts";
 import { WASM_BASE64 } from "./_wasm_b64.ts";
+import { md5Streams } from "./_md5.ts";
 
 /** The raw exports of the kernels module (byte offsets into `memory`). */
 export interface KernelExports {
@@ -92,6 +93,10 @@ export interface KernelExports {
   transpose_u32(src: number, rows: number, cols: number, dst: number): void;
   /** Transpose, u16 elements. */
   transpose_u16(src: number, rows: number, cols: number, dst: number): void;
+  /** Scalar MD5 compression of whole blocks `(state, data, nblocks)`; see `kernels/src/md5.rs`. */
+  md5_blocks(state: number, data: number, nblocks: number): void;
+  /** MD5 compression of four streams at once (one per lane). */
+  md5_blocks_x4(states: number, p0: number, p1: number, p2: number, p3: number, nblocks: number): void;
 }
 
 /** Conversion kernels, by `src>dst` dtype pair (storage: tvmjs `f32-to-bf16`). */
@@ -429,6 +434,36 @@ export class WasmKernels {
     );
     if (rc !== 0) throw new Error(`dequant_matmul: unsupported parameters bits=${bits} group=${groupSize}`);
     return new Float32Array(this.exports.memory.buffer, pY, batch * n).slice();
+  }
+
+  /**
+   * Lowercase hex md5 of each buffer (equal to `node:crypto`'s), hashing up to four at once
+   * (one per SIMD lane; a single stream runs the scalar kernel). Uses memory above the heap
+   * base (views of it taken before are invalidated).
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * const k = WasmKernels.createSync();
+   * k.md5Many([new Uint8Array(0), new TextEncoder().encode("abc")]);
+   * // ["d41d8cd98f00b204e9800998ecf8427e", "900150983cd24fb0d6963f7d28e17f72"]
+   * ```
+   */
+  md5Many(datas: readonly Uint8Array[]): string[] {
+    return md5Streams(this.exports, this.#base, datas);
+  }
+
+  /**
+   * Lowercase hex md5 of `data` (scalar kernel).
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * WasmKernels.createSync().md5(new TextEncoder().encode("abc")); // "900150983cd24fb0d6963f7d28e17f72"
+   * ```
+   */
+  md5(data: Uint8Array): string {
+    return md5Streams(this.exports, this.#base, [data])[0];
   }
 
   /**

@@ -1,0 +1,100 @@
+/**
+ * The MD5 driver over the kernels' `md5_blocks` (scalar) and `md5_blocks_x4` (four streams,
+ * one per SIMD lane): several streams are hashed together in slices, four at a time while at
+ * least two have whole blocks left, then each stream's tail is padded and finished.
+ *
+ * {@link md5Streams} is self-contained (no imports, no captured variables) so that workers
+ * started from a data: URL can carry its source text.
+ *
+ * @module
+ */
+
+/** The exports {@link md5Streams} uses. */
+export interface Md5Exports {
+  /** Linear memory. */
+  readonly memory: WebAssembly.Memory;
+  /** Scalar compression of whole blocks. */
+  md5_blocks(state: number, data: number, nblocks: number): void;
+  /** Four-stream compression of whole blocks. */
+  md5_blocks_x4(states: number, p0: number, p1: number, p2: number, p3: number, nblocks: number): void;
+}
+
+/**
+ * Lowercase hex md5 of each of `datas`, using linear memory from byte `base` (16-aligned) on;
+ * memory grows to `base + 64 + 4 * sliceBytes + 128` bytes if smaller. `sliceBytes` (a multiple
+ * of 64) bounds the bytes copied in per stream and call.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5Streams } from "./_md5.ts";
+ * md5Streams(exports, base, [new Uint8Array(0)]); // ["d41d8cd98f00b204e9800998ecf8427e"]
+ * ```
+ */
+export function md5Streams(
+  ex: Md5Exports,
+  base: number,
+  datas: readonly Uint8Array[],
+  sliceBytes: number = 1 << 18,
+): string[] {
+  const slice = Math.max(64, sliceBytes & ~63);
+  const need = base + 64 + 4 * slice + 128;
+  const have = ex.memory.buffer.byteLength;
+  if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
+  const pStates = base, pData = base + 64;
+  const states = datas.map(() => new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]));
+  const done = datas.map(() => 0); // bytes hashed per stream (whole blocks)
+  const full = datas.map((d) => d.length - (d.length % 64));
+  for (;;) {
+    const live: number[] = [];
+    for (let i = 0; i < datas.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
+    if (live.length === 0) break;
+    let bytes = slice;
+    for (const i of live) bytes = Math.min(bytes, full[i] - done[i]);
+    const mem = new Uint8Array(ex.memory.buffer);
+    const st = new Uint32Array(ex.memory.buffer, pStates, 16);
+    if (live.length === 1) {
+      const i = live[0];
+      mem.set(datas[i].subarray(done[i], done[i] + bytes), pData);
+      st.set(states[i]);
+      ex.md5_blocks(pStates, pData, bytes / 64);
+      states[i].set(st.subarray(0, 4));
+    } else {
+      // idle lanes repeat lane 0's data into a state that is thrown away
+      const ptr = [0, 1, 2, 3].map((l) => pData + (l < live.length ? l : 0) * slice);
+      for (let l = 0; l < 4; l++) {
+        if (l < live.length) {
+          const i = live[l];
+          mem.set(datas[i].subarray(done[i], done[i] + bytes), ptr[l]);
+          st.set(states[i], 4 * l);
+        } else {
+          st.set(states[live[0]], 4 * l);
+        }
+      }
+      ex.md5_blocks_x4(pStates, ptr[0], ptr[1], ptr[2], ptr[3], bytes / 64);
+      for (let l = 0; l < live.length; l++) states[live[l]].set(st.subarray(4 * l, 4 * l + 4));
+    }
+    for (const i of live) done[i] += bytes;
+  }
+  // tails: remaining bytes, 0x80, zeros, bit length (little-endian u64), in one or two blocks
+  const hex: string[] = [];
+  for (let i = 0; i < datas.length; i++) {
+    const d = datas[i];
+    const rem = d.length - full[i];
+    const blocks = rem < 56 ? 1 : 2;
+    const mem = new Uint8Array(ex.memory.buffer);
+    const tail = mem.subarray(pData, pData + 64 * blocks);
+    tail.fill(0);
+    tail.set(d.subarray(full[i]));
+    tail[rem] = 0x80;
+    const dv = new DataView(ex.memory.buffer, pData + 64 * blocks - 8, 8);
+    dv.setUint32(0, (d.length * 8) >>> 0, true);
+    dv.setUint32(4, Math.floor(d.length / 0x20000000), true);
+    const st = new Uint32Array(ex.memory.buffer, pStates, 4);
+    st.set(states[i]);
+    ex.md5_blocks(pStates, pData, blocks);
+    let h = "";
+    for (const b of new Uint8Array(ex.memory.buffer, pStates, 16)) h += (b < 16 ? "0" : "") + b.toString(16);
+    hex.push(h);
+  }
+  return hex;
+}

@@ -1,0 +1,95 @@
+import { assertEquals } from "./_assert.ts";
+import { createHash } from "node:crypto";
+import { WasmKernels } from "../src/kernels/wasm.ts";
+import { md5Streams } from "../src/kernels/_md5.ts";
+
+const K = WasmKernels.createSync();
+const nodeMd5 = (d: Uint8Array): string => createHash("md5").update(d).digest("hex");
+
+/** Deterministic bytes (xorshift32). */
+function randomBytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+Deno.test("md5: RFC 1321 test suite", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const suite: [string, string][] = [
+    ["", "d41d8cd98f00b204e9800998ecf8427e"],
+    ["a", "0cc175b9c0f1b6a831c399e269772661"],
+    ["abc", "900150983cd24fb0d6963f7d28e17f72"],
+    ["message digest", "f96b697d7cb7938d525a2f31aaf161d0"],
+    ["abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"],
+    ["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "d174ab98d277d9f5a5611c2c9f419d9f"],
+    [
+      "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+      "57edf4a22be3c955ac49da2e2107b67a",
+    ],
+  ];
+  for (const [s, hex] of suite) assertEquals(K.md5(enc(s)), hex, JSON.stringify(s));
+  assertEquals(K.md5Many(suite.map(([s]) => enc(s))), suite.map(([, hex]) => hex));
+});
+
+const LENGTHS = [0, 1, 2, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4095, 4096, 65537];
+
+Deno.test("md5: scalar equals node:crypto on lengths around the padding boundaries", () => {
+  for (const n of LENGTHS) {
+    const d = randomBytes(n, n + 7);
+    assertEquals(K.md5(d), nodeMd5(d), `length ${n}`);
+  }
+});
+
+Deno.test("md5: multi-MiB buffers (several slices), scalar and four lanes", () => {
+  const sizes = [3 * (1 << 20) + 17, (5 << 20) - 64, (2 << 20) + 55, 1 << 22];
+  const ds = sizes.map((n, i) => randomBytes(n, 1000 + i));
+  assertEquals(K.md5(ds[0]), nodeMd5(ds[0]));
+  assertEquals(K.md5Many(ds), ds.map(nodeMd5));
+});
+
+Deno.test("md5: four streams of different lengths together, and more streams than lanes", () => {
+  for (const group of [[0, 1, 55, 56], [63, 64, 65, 1000], [70000, 64, 130, 1], [4096, 4096, 4096, 4096]]) {
+    const ds = group.map((n, i) => randomBytes(n, 31 * n + i));
+    assertEquals(K.md5Many(ds), ds.map(nodeMd5), `lengths ${group}`);
+  }
+  const ds = LENGTHS.map((n) => randomBytes(n * 3, n + 99));
+  assertEquals(K.md5Many(ds), ds.map(nodeMd5));
+  for (const count of [2, 3, 5]) {
+    const part = ds.slice(-count);
+    assertEquals(K.md5Many(part), part.map(nodeMd5), `${count} streams`);
+  }
+});
+
+Deno.test("md5: small slices (lanes finish at different rounds, idle lanes)", () => {
+  const ds = [200000, 640, 64 * 37 + 5, 0, 99999, 128].map((n, i) => randomBytes(n, i + 5));
+  for (const slice of [64, 128, 4096]) {
+    const k = WasmKernels.createSync();
+    assertEquals(md5Streams(k.exports, k.reserve(0), ds, slice), ds.map(nodeMd5), `slice ${slice}`);
+  }
+});
+
+Deno.test("md5: the four-lane kernel equals the scalar kernel per lane", () => {
+  const k = WasmKernels.createSync();
+  const base = k.reserve(64 + 4 * 4096 + 16);
+  const mem = () => new Uint8Array(k.exports.memory.buffer);
+  const ps = [0, 1, 2, 3].map((i) => base + 64 + i * 4096);
+  ps.forEach((p, i) => mem().set(randomBytes(4096, 77 + i), p));
+  const init = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+  const st = new Uint32Array(k.exports.memory.buffer, base, 16);
+  for (let l = 0; l < 4; l++) st.set(init.map((v) => (v + l * 0x01010101) >>> 0), 4 * l);
+  const start = st.slice();
+  k.exports.md5_blocks_x4(base, ps[0], ps[1], ps[2], ps[3], 64);
+  const x4 = new Uint32Array(k.exports.memory.buffer, base, 16).slice();
+  for (let l = 0; l < 4; l++) {
+    const s = new Uint32Array(k.exports.memory.buffer, base, 4);
+    s.set(start.subarray(4 * l, 4 * l + 4));
+    k.exports.md5_blocks(base, ps[l], 64);
+    assertEquals([...new Uint32Array(k.exports.memory.buffer, base, 4)], [...x4.subarray(4 * l, 4 * l + 4)]);
+  }
+});
