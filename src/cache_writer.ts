@@ -146,6 +146,20 @@ export interface WriterStats {
   writeMs: number;
 }
 
+/**
+ * Hashes committed shards, possibly several together (e.g. multi-buffer md5): a shard's
+ * buffer stays unchanged until its hash settles; the writer calls `urge` when it needs a
+ * buffer back, and for all buffers before the cache JSON is written.
+ */
+export interface ShardHasher {
+  /** Whether buffers must be `SharedArrayBuffer`s (hashing in a worker). */
+  readonly shared: boolean;
+  /** Lowercase hex md5 of the first `length` bytes of `buf` (may wait for more shards). */
+  hash(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<string>;
+  /** Start hashing `buf` (and what waits with it) now if it still waits. */
+  urge(buf: SharedArrayBuffer | ArrayBuffer): void;
+}
+
 /** Options of {@link TensorCacheWriter}. */
 export interface WriterOptions {
   /**
@@ -154,6 +168,12 @@ export interface WriterOptions {
    * while the next one fills.
    */
   hashShared?: (buf: SharedArrayBuffer, length: number) => Promise<string>;
+  /**
+   * Hashes committed shards (instead of `hashShared`): shards are collected in buffers used in
+   * rotation, each committed shard is written while the next fills and hashed when the hasher
+   * chooses (before the cache JSON is written).
+   */
+  hasher?: ShardHasher;
   /**
    * Without `hashShared`: still rotate shard buffers and write each committed shard while the
    * next one fills (md5 on this thread, at commit). Default false.
@@ -189,7 +209,7 @@ export class TensorCacheWriter {
   #shards: ShardRecord[] = [];
   #busy = false;
   #encodeBuf = new Uint8Array(0);
-  readonly #hashShared: WriterOptions["hashShared"];
+  readonly #hasher: ShardHasher | undefined;
   readonly #rotate: boolean;
   readonly #shared: (SharedArrayBuffer | ArrayBuffer)[] = [];
   #inflight: Promise<void>[] = [];
@@ -216,12 +236,18 @@ export class TensorCacheWriter {
     this.#out = out;
     this.#cap = cap;
     this.#pending = new Uint8Array(0);
-    this.#hashShared = opts.hashShared;
-    this.#rotate = opts.hashShared !== undefined || opts.overlapWrites === true;
+    const hashShared = opts.hashShared;
+    this.#hasher = opts.hasher ??
+      (hashShared && {
+        shared: true,
+        hash: (buf, len) => hashShared(buf as SharedArrayBuffer, len),
+        urge: () => {},
+      });
+    this.#rotate = this.#hasher !== undefined || opts.overlapWrites === true;
     if (this.#rotate) {
       for (let i = 0; i < Math.max(2, opts.buffers ?? 2); i++) {
         // in-band tensors keep a shard below the cap
-        this.#shared.push(this.#hashShared ? new SharedArrayBuffer(cap) : new ArrayBuffer(cap));
+        this.#shared.push(this.#hasher?.shared ? new SharedArrayBuffer(cap) : new ArrayBuffer(cap));
         this.#inflight.push(Promise.resolve());
       }
       this.#pending = new Uint8Array(this.#shared[0]);
@@ -348,13 +374,14 @@ export class TensorCacheWriter {
       if (this.#rotate) {
         const buf = this.#shared[this.#cur];
         const len = this.#pendingLen;
-        if (!this.#hashShared) {
+        if (!this.#hasher) {
           const t0 = performance.now();
           shard.md5sum = createHash("md5").update(new Uint8Array(buf, 0, len)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
         this.#inflight[this.#cur] = this.#writeShared(path, buf, len, shard);
         this.#cur = (this.#cur + 1) % this.#shared.length;
+        this.#hasher?.urge(this.#shared[this.#cur]);
         await this.#inflight[this.#cur]; // the next buffer is free once its shard is out
         if (this.#asyncError) throw this.#asyncError;
         this.#pending = new Uint8Array(this.#shared[this.#cur]);
@@ -382,9 +409,8 @@ export class TensorCacheWriter {
   ): Promise<void> {
     this.#writing++;
     try {
-      const hash = this.#hashShared && buf instanceof SharedArrayBuffer
-        ? this.#hashShared(buf, len)
-        : undefined;
+      const hash = this.#hasher?.hash(buf, len);
+      hash?.catch(() => {}); // (awaited below, after the write)
       const t0 = performance.now();
       const file = await this.#out.create(path);
       await file.write(new Uint8Array(buf, 0, len));
@@ -406,6 +432,7 @@ export class TensorCacheWriter {
   async finish(totalParamNum: number, fileNames: CacheFileNames = DEFAULT_CACHE_FILES): Promise<TensorCache> {
     if (this.#busy) throw new Error("TensorCacheWriter: a tensor is still open");
     await this.#commit();
+    for (const b of this.#shared) this.#hasher?.urge(b);
     await Promise.all(this.#inflight);
     if (this.#asyncError) throw this.#asyncError;
     const cache: TensorCache = {

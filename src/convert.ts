@@ -6,8 +6,9 @@
  * With the `cpu` backend and `threads > 1`, chunks are cast and quantized by a pool of workers
  * (fused WASM kernel; source rows read by the workers straight into their linear memory when
  * the checkpoint is on the local file system), several chunks in flight, results applied in
- * order by this thread; committed shards are written and hashed (md5 workers) while the next
- * shard fills. With one thread everything runs here, still through the fused kernel for `cpu`.
+ * order by this thread; committed shards are written while the next shard fills, and hashed
+ * four at a time (multi-buffer md5 kernel, in an md5 worker). With one thread everything runs
+ * here, still through the fused kernel for `cpu` (and the multi-buffer md5).
  *
  * @module
  */
@@ -19,7 +20,7 @@ import type { OutputStore } from "./io/types.ts";
 import type { ConversionPlan } from "./plan.ts";
 import type { QuantBackend, TieRounding } from "./quant/backend.ts";
 import { DTYPE_CODE, WasmBackend, type WasmKernels } from "./kernels/wasm.ts";
-import { Md5WorkerPool, QuantWorkerPool } from "./pipeline/pool.ts";
+import { BatchMd5, MD5_LANES, Md5WorkerPool, QuantWorkerPool } from "./pipeline/pool.ts";
 import { groupConstants } from "./quant/schemes.ts";
 
 /** Progress after each parameter. */
@@ -382,12 +383,11 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     maxIn = Math.max(maxIn, n * rowElems * 4);
     maxOut = Math.max(maxOut, align16(n * rowElems * 4) + n * rowElems * 4);
   }
-  const md5Pool = threads > 1 ? new Md5WorkerPool(Math.min(2, threads)) : undefined;
-  const writer = new TensorCacheWriter(
-    output,
-    undefined,
-    md5Pool ? { hashShared: (buf, len) => md5Pool.hash(buf, len), buffers: 3 } : { overlapWrites: true },
-  );
+  // committed shards are hashed MD5_LANES at a time (multi-buffer md5), in a worker or here;
+  // a batch is hashed while the next shard fills (one buffer more than a batch)
+  const md5Pool = threads > 1 ? new Md5WorkerPool(1) : undefined;
+  const hasher = new BatchMd5(md5Pool);
+  const writer = new TensorCacheWriter(output, undefined, { hasher, buffers: MD5_LANES + 1 });
   let exec: Executor;
   if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, timing);
   else if (backend instanceof WasmBackend) exec = new LocalWasmExecutor(backend.kernels, timing);
@@ -538,7 +538,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         threads: useWorkers ? threads : 1,
         readSeconds: timing.readMs / 1000,
         quantizeSeconds: timing.computeMs / 1000,
-        md5Seconds: (ws.md5Ms + (md5Pool?.ms ?? 0)) / 1000,
+        md5Seconds: (ws.md5Ms + hasher.ms) / 1000,
         writeSeconds: ws.writeMs / 1000,
       },
     };

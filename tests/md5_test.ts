@@ -2,6 +2,9 @@ import { assertEquals } from "./_assert.ts";
 import { createHash } from "node:crypto";
 import { WasmKernels } from "../src/kernels/wasm.ts";
 import { md5Streams } from "../src/kernels/_md5.ts";
+import { TensorCacheWriter } from "../src/cache_writer.ts";
+import { memoryOutput } from "../src/io/memory.ts";
+import { BatchMd5, MD5_LANES, Md5WorkerPool } from "../src/pipeline/pool.ts";
 
 const K = WasmKernels.createSync();
 const nodeMd5 = (d: Uint8Array): string => createHash("md5").update(d).digest("hex");
@@ -91,5 +94,36 @@ Deno.test("md5: the four-lane kernel equals the scalar kernel per lane", () => {
     s.set(start.subarray(4 * l, 4 * l + 4));
     k.exports.md5_blocks(base, ps[l], 64);
     assertEquals([...new Uint32Array(k.exports.memory.buffer, base, 4)], [...x4.subarray(4 * l, 4 * l + 4)]);
+  }
+});
+
+Deno.test("md5: the writer with batched multi-buffer hashing (this thread, worker) gives the same cache", async () => {
+  const cap = 2000;
+  // in-band tensors of many sizes (shards of different lengths), out-of-band ones in between
+  const some = [10, 300, 700, 20, 999, 64, 128, 500, 1, 2, 450, 451, 600, 55, 56, 900, 3000, 33, 7];
+  const sizes = [...some, ...some.reverse(), ...some.map((n) => n % 500)];
+  const write = async (opts: ConstructorParameters<typeof TensorCacheWriter>[2]) => {
+    const out = memoryOutput();
+    const w = new TensorCacheWriter(out, cap, opts);
+    for (const [i, n] of sizes.entries()) await w.add(`t${i}`, [n], "float16", randomBytes(2 * n, i + 1));
+    const cache = await w.finish(1);
+    return { cache, files: out.files };
+  };
+  const plain = await write({});
+  const shards = plain.cache.records;
+  assertEquals(shards.length, 19);
+  for (const s of shards) assertEquals(s.md5sum, nodeMd5(plain.files.get(s.dataPath)!));
+  const local = await write({ hasher: new BatchMd5(), buffers: MD5_LANES + 1 });
+  assertEquals(local.cache, plain.cache);
+  assertEquals(local.files, plain.files);
+  const pool = new Md5WorkerPool(1);
+  try {
+    for (const buffers of [2, MD5_LANES + 1]) {
+      const inWorker = await write({ hasher: new BatchMd5(pool), buffers });
+      assertEquals(inWorker.cache, plain.cache);
+      assertEquals(inWorker.files, plain.files);
+    }
+  } finally {
+    pool.close();
   }
 });

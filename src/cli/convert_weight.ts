@@ -9,6 +9,7 @@ import { DEVICES, selectBackend } from "../device.ts";
 import { denoSource } from "../io/deno_fs.ts";
 import { stageOutputDir } from "../io/staged_dir.ts";
 import { loadModelConfig, openWeights } from "../model.ts";
+import { MD5_LANES } from "../pipeline/pool.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
 import { getQuantization, QUANTIZATIONS } from "../quant/schemes.ts";
 import { checkPermissions, formatBytes, type Io, UsageError } from "./_common.ts";
@@ -60,7 +61,7 @@ export function planToJson(plan: ConversionPlan, peakMemory: number): Record<str
 /**
  * Estimated peak memory of a conversion: the runtime baseline, the shard buffers in rotation,
  * the chunk buffers (or, with worker threads, each worker's runtime, kernel memory and slots,
- * and the md5 workers), and for the largest parameter its whole scale array (and words, for KN
+ * and the md5 worker), and for the largest parameter its whole scale array (and words, for KN
  * layouts).
  */
 export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, threads = 1): number {
@@ -75,8 +76,8 @@ export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, th
   const baseline = 60 * MiB; // Deno runtime and module code
   const workers = threads > 1;
   const chunk = chunkBytes ?? (workers ? MiB : 8 * MiB);
-  const shards = (workers ? 3 : 2) * 32 * MiB;
-  const pipeline = workers ? threads * (20 * MiB + 6 * chunk) + Math.min(2, threads) * 15 * MiB : 3 * chunk;
+  const shards = (MD5_LANES + 1) * 32 * MiB; // a batch of shards being hashed, one filling
+  const pipeline = workers ? threads * (20 * MiB + 6 * chunk) + 15 * MiB : 3 * chunk; // (one md5 worker)
   return baseline + shards + pipeline + perParam;
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 // deno-lint-ignore-file no-explicit-any
+import { md5Streams } from "../kernels/_md5.ts";
 
 /**
  * Quantization worker: instantiates the kernels module posted once, then runs chunk jobs. A
@@ -100,25 +101,36 @@ export function quantWorkerMain(): void {
   };
 }
 
-/** md5 worker: hashes the first `length` bytes of a shared buffer; answers `{ id, hex, ms }`. */
+/**
+ * md5 worker: instantiates the kernels module posted once, then hashes the first `lengths[i]`
+ * bytes of each shared buffer `bufs[i]` together (multi-buffer md5); answers `{ id, hex, ms }`
+ * or `{ id, error }`. Runs with the source of `md5Streams` prepended (see {@link startWorker}).
+ */
 export function md5WorkerMain(): void {
   const g = self as any;
-  const ready = import("node:crypto");
-  g.onmessage = async (e: MessageEvent) => {
-    const { id, buf, length } = e.data;
+  let ex: any;
+  let base = 0;
+  g.onmessage = (e: MessageEvent) => {
+    const m = e.data;
+    if (m.type === "init") {
+      ex = new WebAssembly.Instance(m.module, {}).exports;
+      base = (ex.heap_base() + 15) & ~15;
+      return;
+    }
     try {
-      const { createHash } = await ready;
       const t0 = performance.now();
-      const hex = createHash("md5").update(new Uint8Array(buf, 0, length)).digest("hex");
-      g.postMessage({ id, hex, ms: performance.now() - t0 });
+      const views = m.bufs.map((b: SharedArrayBuffer, i: number) => new Uint8Array(b, 0, m.lengths[i]));
+      const hex = md5Streams(ex, base, views);
+      g.postMessage({ id: m.id, hex, ms: performance.now() - t0 });
     } catch (err) {
-      g.postMessage({ id, error: String((err as Error)?.stack ?? err) });
+      g.postMessage({ id: m.id, error: String((err as Error)?.stack ?? err) });
     }
   };
 }
 
 /**
- * Starts a module worker running `main` (a self-contained function) from a data: URL.
+ * Starts a module worker running `main` (a self-contained function) from a data: URL, after
+ * the declarations of `helpers` (self-contained named functions `main` may call).
  *
  * @example
  * ```ts ignore
@@ -127,7 +139,10 @@ export function md5WorkerMain(): void {
  * w.terminate();
  * ```
  */
-export function startWorker(main: () => void): Worker {
-  const code = `(${main.toString()})();`;
+export function startWorker(
+  main: () => void,
+  helpers: readonly ((...args: any[]) => unknown)[] = [],
+): Worker {
+  const code = `${helpers.map((f) => f.toString()).join("\n")}\n(${main.toString()})();`;
   return new Worker(`data:text/javascript,${encodeURIComponent(code)}`, { type: "module" });
 }

@@ -1,11 +1,14 @@
 /**
  * Worker pools of the parallel pipeline: quantization workers (each with its own instance of
  * the kernels module, posted once) that write into shared slot buffers allocated once, and md5
- * workers that hash finished shards while quantization goes on.
+ * workers that hash finished shards (several at once, multi-buffer md5 of the kernels) while
+ * quantization goes on; {@link BatchMd5} collects committed shards into such batches.
  *
  * @module
  */
-import { kernelsModule } from "../kernels/wasm.ts";
+import type { ShardHasher } from "../cache_writer.ts";
+import { md5Streams } from "../kernels/_md5.ts";
+import { kernelsModule, WasmKernels } from "../kernels/wasm.ts";
 import { md5WorkerMain, quantWorkerMain, startWorker } from "./_workers.ts";
 
 /** A chunk job as a worker receives it (dtype codes of the kernels' ABI). */
@@ -117,20 +120,22 @@ export class QuantWorkerPool {
   }
 }
 
-/** md5 of shared buffers in `n` workers (round robin). */
+/** md5 of shared buffers in `n` workers (round robin), several buffers per call at once. */
 export class Md5WorkerPool {
   readonly #workers: Worker[];
-  readonly #pending = new Map<number, Pending<string>>();
+  readonly #pending = new Map<number, Pending<string[]>>();
   #nextId = 0;
   #turn = 0;
   /** Total milliseconds spent hashing (in the workers). */
   ms = 0;
 
-  /** Starts `n` md5 workers. */
+  /** Starts `n` md5 workers (each with its own instance of the kernels). */
   constructor(n: number) {
+    const module = kernelsModule();
     this.#workers = Array.from({ length: n }, () => {
-      const w = startWorker(md5WorkerMain);
-      w.onmessage = (e: MessageEvent<{ id: number; hex: string; ms: number; error?: string }>) => {
+      // (the worker calls md5Streams, whose source is prepended)
+      const w = startWorker(md5WorkerMain, [md5Streams]);
+      w.onmessage = (e: MessageEvent<{ id: number; hex: string[]; ms: number; error?: string }>) => {
         const p = this.#pending.get(e.data.id);
         this.#pending.delete(e.data.id);
         if (e.data.error) {
@@ -144,6 +149,7 @@ export class Md5WorkerPool {
         e.preventDefault();
         this.#fail(new Error(`md5 worker failed: ${e.message}`));
       };
+      w.postMessage({ type: "init", module });
       return w;
     });
   }
@@ -156,19 +162,94 @@ export class Md5WorkerPool {
     this.#pending.clear();
   }
 
-  /** Lowercase hex md5 of the first `length` bytes of `buf`. */
-  hash(buf: SharedArrayBuffer, length: number): Promise<string> {
+  /** Lowercase hex md5 of the first `lengths[i]` bytes of each `bufs[i]`, hashed together. */
+  hashMany(bufs: SharedArrayBuffer[], lengths: number[]): Promise<string[]> {
     if (this.#error) return Promise.reject(this.#error);
     const id = this.#nextId++;
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<string[]>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#workers[this.#turn++ % this.#workers.length].postMessage({ id, buf, length });
+      this.#workers[this.#turn++ % this.#workers.length].postMessage({ type: "job", id, bufs, lengths });
     });
+  }
+
+  /** Lowercase hex md5 of the first `length` bytes of `buf`. */
+  async hash(buf: SharedArrayBuffer, length: number): Promise<string> {
+    return (await this.hashMany([buf], [length]))[0];
   }
 
   /** Stops the workers. */
   close(): void {
     for (const w of this.#workers) w.terminate();
     this.#fail(new Error("pool closed"));
+  }
+}
+
+/** Shards per multi-buffer md5 batch (the kernel's lanes). */
+export const MD5_LANES = 4;
+
+interface Queued {
+  buf: SharedArrayBuffer | ArrayBuffer;
+  length: number;
+  resolve: (hex: string) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * A {@link ShardHasher} that hashes committed shards in batches of {@link MD5_LANES} (one per
+ * lane of the multi-buffer md5), in an {@link Md5WorkerPool} or on this thread; a batch starts
+ * early when one of its buffers is urged (the writer needs it back, or finishes).
+ */
+export class BatchMd5 implements ShardHasher {
+  /** Whether buffers must be shared (hashing in workers). */
+  readonly shared: boolean;
+  readonly #pool: Md5WorkerPool | undefined;
+  #kernels: WasmKernels | undefined;
+  #queue: Queued[] = [];
+  #ms = 0;
+
+  /** Hashes in `pool`'s workers, or (without) on this thread with an own kernels instance. */
+  constructor(pool?: Md5WorkerPool) {
+    this.#pool = pool;
+    this.shared = pool !== undefined;
+  }
+
+  /** Milliseconds spent hashing (in workers or on this thread). */
+  get ms(): number {
+    return this.#ms + (this.#pool?.ms ?? 0);
+  }
+
+  /** Queues a shard; batches of {@link MD5_LANES} start at once. */
+  hash(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.#queue.push({ buf, length, resolve, reject });
+      if (this.#queue.length >= MD5_LANES) this.#run();
+    });
+  }
+
+  /** Starts the waiting batch if it holds `buf`. */
+  urge(buf: SharedArrayBuffer | ArrayBuffer): void {
+    if (this.#queue.some((q) => q.buf === buf)) this.#run();
+  }
+
+  #run(): void {
+    const batch = this.#queue;
+    this.#queue = [];
+    let done: Promise<string[]>;
+    if (this.#pool) {
+      done = this.#pool.hashMany(batch.map((q) => q.buf as SharedArrayBuffer), batch.map((q) => q.length));
+    } else {
+      try {
+        const t0 = performance.now();
+        this.#kernels ??= WasmKernels.createSync();
+        done = Promise.resolve(this.#kernels.md5Many(batch.map((q) => new Uint8Array(q.buf, 0, q.length))));
+        this.#ms += performance.now() - t0;
+      } catch (e) {
+        done = Promise.reject(e);
+      }
+    }
+    done.then(
+      (hex) => batch.forEach((q, i) => q.resolve(hex[i])),
+      (e) => batch.forEach((q) => q.reject(e)),
+    );
   }
 }
