@@ -279,7 +279,8 @@ export class TensorCacheWriter {
     };
     this.#busy = true;
     if (this.#pendingLen + n >= this.#cap && 2 * n >= this.#cap) {
-      // out of band: a shard of its own, written now
+      // out of band: a shard of its own, written now (collected in a free buffer when one holds it)
+      if (this.#rotate && n <= this.#cap) return await this.#bufferedOutOfBand(record, encode, check);
       const path = `params_shard_${this.#counter++}.bin`;
       const file: FileSink = await this.#out.create(path);
       const md5 = createHash("md5");
@@ -327,6 +328,62 @@ export class TensorCacheWriter {
       end: () => {
         if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
         this.#pendingLen += n;
+        this.#busy = false;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /**
+   * An out-of-band tensor that fits a shard buffer: collected in the next buffer of the
+   * rotation (once free), then written and hashed like a committed shard; the pending shard
+   * keeps its buffer.
+   */
+  async #bufferedOutOfBand(
+    record: CacheRecord,
+    encode: (c: Uint8Array) => Uint8Array,
+    check: (len: number) => void,
+  ): Promise<TensorSink> {
+    const n = record.nbytes;
+    const path = `params_shard_${this.#counter++}.bin`;
+    const shard: ShardRecord = {
+      dataPath: path,
+      format: "raw-shard",
+      nbytes: n,
+      records: [record],
+      md5sum: "",
+    };
+    const next = (this.#cur + 1) % this.#shared.length;
+    this.#hasher?.urge(this.#shared[next]);
+    await this.#inflight[next];
+    if (this.#asyncError) throw this.#asyncError;
+    const buf = this.#shared[next];
+    const view = new Uint8Array(buf);
+    let written = 0;
+    return {
+      write: (chunk) => {
+        const data = encode(chunk);
+        check(data.length);
+        view.set(data, written);
+        written += data.length;
+        return Promise.resolve();
+      },
+      end: () => {
+        if (written !== n) throw new Error(`tensor ${record.name}: got ${written} bytes, expected ${n}`);
+        this.#shards.push(shard);
+        this.stats.bytesWritten += n;
+        if (!this.#hasher) {
+          const t0 = performance.now();
+          shard.md5sum = createHash("md5").update(view.subarray(0, n)).digest("hex");
+          this.stats.md5Ms += performance.now() - t0;
+        }
+        // the shard takes the pending buffer's place in the rotation; the pending buffer the next
+        const cur = this.#cur;
+        this.#inflight[next] = this.#inflight[cur];
+        this.#inflight[cur] = this.#writeShared(path, buf, n, shard);
+        this.#shared[next] = this.#shared[cur];
+        this.#shared[cur] = buf;
+        this.#cur = next;
         this.#busy = false;
         return Promise.resolve();
       },
