@@ -106,4 +106,15 @@ if (import.meta.main) {
   console.log(
     `cast bf16->f16: wasm ${gbps(() => kern.convert("bf16>f16", bf, out16), bf.byteLength).toFixed(2)} GB/s`,
   );
+  // md5 of four 24 MiB shards: multi-buffer (four lanes), scalar wasm, node:crypto
+  const shards = [0, 1, 2, 3].map((i) => new Uint8Array(24 << 20).fill(i + 1));
+  const all = 4 * (24 << 20);
+  const { createHash } = await import("node:crypto");
+  console.log(
+    `md5 4 x 24 MiB: four lanes ${gbps(() => kern.md5Many(shards), all).toFixed(2)} GB/s, scalar wasm ${
+      gbps(() => shards.forEach((s) => kern.md5(s)), all).toFixed(2)
+    } GB/s, node:crypto ${
+      gbps(() => shards.forEach((s) => createHash("md5").update(s).digest()), all).toFixed(2)
+    } GB/s`,
+  );
 }
