@@ -15,6 +15,17 @@ async function run(perms: string[], args: string[]): Promise<{ code: number; out
   return { code: p.code, out: new TextDecoder().decode(p.stdout), err: new TextDecoder().decode(p.stderr) };
 }
 
+/** `convert_weight MODEL --quantization Q -o OUT` for the model written by withModel. */
+const convertArgs = (dir: string, quant = "q4f16_1", ...extra: string[]): string[] => [
+  "convert_weight",
+  `${dir}/model`,
+  "--quantization",
+  quant,
+  "-o",
+  `${dir}/out`,
+  ...extra,
+];
+
 async function withModel(fn: (dir: string) => Promise<void>, tensors = llamaHfTensors(cfg)): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
@@ -84,14 +95,7 @@ Deno.test("cli convert_weight: scoped permissions, output files, no staging left
 
 Deno.test("cli: a missing permission prints the exact deno run line", async () => {
   await withModel(async (dir) => {
-    const r = await run([`--allow-read=${dir}/model`], [
-      "convert_weight",
-      `${dir}/model`,
-      "--quantization",
-      "q4f16_1",
-      "-o",
-      `${dir}/out`,
-    ]);
+    const r = await run([`--allow-read=${dir}/model`], convertArgs(dir));
     assertEquals(r.code, 2);
     assertOk(r.err.includes(`Missing permission: read ${dir}/out, write ${dir}/out`), r.err);
     assertOk(
@@ -108,14 +112,7 @@ Deno.test("cli: every missing tensor is named at once; a shape mismatch names te
     t.name !== "model.layers.0.self_attn.k_proj.weight" && t.name !== "model.norm.weight"
   );
   await withModel(async (dir) => {
-    const r = await run([`--allow-read=${dir}`, `--allow-write=${dir}`], [
-      "convert_weight",
-      `${dir}/model`,
-      "--quantization",
-      "q4f16_1",
-      "-o",
-      `${dir}/out`,
-    ]);
+    const r = await run([`--allow-read=${dir}`, `--allow-write=${dir}`], convertArgs(dir));
     assertEquals(r.code, 1);
     assertOk(
       r.err.includes(
@@ -130,14 +127,7 @@ Deno.test("cli: every missing tensor is named at once; a shape mismatch names te
     t.name === "model.layers.1.mlp.up_proj.weight" ? { ...t, shape: [170, 64] } : t
   );
   await withModel(async (dir) => {
-    const r = await run([`--allow-read=${dir}`, `--allow-write=${dir}`], [
-      "convert_weight",
-      `${dir}/model`,
-      "--quantization",
-      "q4f16_1",
-      "-o",
-      `${dir}/out`,
-    ]);
+    const r = await run([`--allow-read=${dir}`, `--allow-write=${dir}`], convertArgs(dir));
     assertEquals(r.code, 1);
     assertOk(
       r.err.includes(
