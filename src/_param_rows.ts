@@ -40,6 +40,18 @@ export interface RowSource {
   segments?(rowStart: number, rows: number): [string, number, number][];
 }
 
+/**
+ * Opens the rows of a planned parameter. Whole-tensor transforms load their sources fully;
+ * concatenations read row ranges, straddling sources. With `direct`, `segments` gives the file
+ * ranges of a row range (for readers that fill their own memory).
+ *
+ * @example
+ * ```ts ignore
+ * const rows = await rowSourceFor(plan.params[0], checkpoint);
+ * const buf = new Uint8Array(rows.rowElems * 2);
+ * await rows.read(0, 1, buf);
+ * ```
+ */
 export async function rowSourceFor(
   pp: PlannedParam,
   ckpt: Pick<Checkpoint, "read">,

@@ -149,7 +149,15 @@ export function f32BitsToBf16Storage(u: number): number {
   return u >>> 16;
 }
 
-/** Round a number to bfloat16 precision (RNE via float32), returned as a number. */
+/**
+ * Round a number to bfloat16 precision (RNE via float32), returned as a number.
+ *
+ * @example
+ * ```ts
+ * import { bf16Round } from "./dtype.ts";
+ * bf16Round(1 + 2 ** -9); // 1 (tie to even)
+ * ```
+ */
 export function bf16Round(x: number): number {
   return bf16ToNumber(f32BitsToBf16(f32Bits(x)));
 }

@@ -267,7 +267,16 @@ export function parsePyJson(text: string): PyJson {
   return v;
 }
 
-/** The plain number of a JSON number (int or {@link PyFloat}); `undefined` otherwise. */
+/**
+ * The plain number of a JSON number (int or {@link PyFloat}); `undefined` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { num, PyFloat } from "./pyjson.ts";
+ * num(new PyFloat(2)); // 2
+ * num("2"); // undefined
+ * ```
+ */
 export function num(v: unknown): number | undefined {
   if (typeof v === "number") return v;
   if (v instanceof PyFloat) return v.value;

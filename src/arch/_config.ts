@@ -72,7 +72,15 @@ export function fromDict(
   return cfg;
 }
 
-/** Reads an integer field of a parsed config (accepts ints and integral floats). */
+/**
+ * Reads an integer field of a parsed config (accepts ints and integral floats).
+ *
+ * @example
+ * ```ts
+ * import { intField } from "./_config.ts";
+ * intField({ hidden_size: 64 }, "hidden_size"); // 64
+ * ```
+ */
 export function intField(cfg: ModelConfig, name: string): number {
   const v = num(cfg[name]);
   if (v === undefined || !Number.isFinite(v)) {
@@ -81,7 +89,17 @@ export function intField(cfg: ModelConfig, name: string): number {
   return v;
 }
 
-/** Shared window rule STD-CWS part 1: context_window_size from kwargs when 0. */
+/**
+ * Shared window rule STD-CWS part 1: context_window_size from kwargs when 0.
+ *
+ * @example
+ * ```ts
+ * import { resolveContextWindow } from "./_config.ts";
+ * const cfg: Record<string, unknown> = { context_window_size: 0 };
+ * resolveContextWindow(cfg, { max_position_embeddings: 4096 }, () => {});
+ * cfg.context_window_size; // 4096
+ * ```
+ */
 export function resolveContextWindow(
   cfg: ModelConfig,
   kwargs: Record<string, unknown>,
@@ -108,7 +126,17 @@ export function resolveContextWindow(
   );
 }
 
-/** Shared window rule STD-CWS part 2: prefill_chunk_size default and clamp. */
+/**
+ * Shared window rule STD-CWS part 2: prefill_chunk_size default and clamp.
+ *
+ * @example
+ * ```ts
+ * import { resolvePrefill } from "./_config.ts";
+ * const cfg: Record<string, unknown> = { context_window_size: 4096, prefill_chunk_size: 0 };
+ * resolvePrefill(cfg, () => {});
+ * cfg.prefill_chunk_size; // 4096
+ * ```
+ */
 export function resolvePrefill(cfg: ModelConfig, log: ConfigLog, cap = 8192): void {
   const ctx = num(cfg.context_window_size)!;
   const p = num(cfg.prefill_chunk_size)!;
@@ -122,7 +150,17 @@ export function resolvePrefill(cfg: ModelConfig, log: ConfigLog, cap = 8192): vo
   }
 }
 
-/** `position_embedding_base`: 0 -> kwargs `rope_theta` (popped) else 10000. */
+/**
+ * `position_embedding_base`: 0 -> kwargs `rope_theta` (popped) else 10000.
+ *
+ * @example
+ * ```ts
+ * import { resolveRopeBase } from "./_config.ts";
+ * const cfg: Record<string, unknown> = { position_embedding_base: 0 };
+ * resolveRopeBase(cfg, { rope_theta: 500000 });
+ * cfg.position_embedding_base; // 500000
+ * ```
+ */
 export function resolveRopeBase(cfg: ModelConfig, kwargs: Record<string, unknown>): void {
   if (num(cfg.position_embedding_base) !== 0) return;
   if (Object.hasOwn(kwargs, "rope_theta")) {

@@ -16,7 +16,15 @@ export interface Io {
   isTerminal: boolean;
 }
 
-/** The process's stdout/stderr. */
+/**
+ * The process's stdout/stderr.
+ *
+ * @example
+ * ```ts
+ * import { processIo } from "./_common.ts";
+ * processIo().out("hello");
+ * ```
+ */
 export function processIo(): Io {
   const enc = new TextEncoder();
   return {
@@ -39,7 +47,15 @@ export class UsageError extends Error {
   }
 }
 
-/** Human-readable byte count. */
+/**
+ * Human-readable byte count.
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "./_common.ts";
+ * formatBytes(2_500_000); // "2.50 MB"
+ * ```
+ */
 export function formatBytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} MB`;
@@ -54,6 +70,12 @@ function shellQuote(s: string): string {
 /**
  * Checks read/write permissions with `Deno.permissions.querySync`. When one is missing, prints
  * the exact `deno run --allow-read=... --allow-write=...` line to use and returns false.
+ *
+ * @example
+ * ```ts
+ * import { checkPermissions, processIo } from "./_common.ts";
+ * checkPermissions(processIo(), { read: ["models/x"], write: [] });
+ * ```
  */
 export function checkPermissions(io: Io, need: { read: string[]; write: string[] }): boolean {
   const missing: string[] = [];

@@ -34,7 +34,15 @@ Convert a Hugging Face checkpoint to MLC weights (params_shard_*.bin + tensor-ca
   --quiet                  no progress line or summary
   -h, --help               this help`;
 
-/** The plan as a JSON-able object (for `--dry-run --json`). */
+/**
+ * The plan as a JSON-able object (for `--dry-run --json`).
+ *
+ * @example
+ * ```ts ignore
+ * const json = planToJson(plan, estimatePeakMemory(plan));
+ * console.log(json.ok, json.total_bytes);
+ * ```
+ */
 export function planToJson(plan: ConversionPlan, peakMemory: number): Record<string, unknown> {
   return {
     model_type: plan.arch.name,
@@ -63,6 +71,11 @@ export function planToJson(plan: ConversionPlan, peakMemory: number): Record<str
  * the chunk buffers (or, with worker threads, each worker's runtime, kernel memory and slots,
  * and the md5 worker), and for the largest parameter its whole scale array (and words, for KN
  * layouts).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(estimatePeakMemory(plan, 8 << 20, 2));
+ * ```
  */
 export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, threads = 1): number {
   let perParam = 0;

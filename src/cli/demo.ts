@@ -11,7 +11,16 @@ import type { Io } from "./_common.ts";
 import { convertWeightCommand } from "./convert_weight.ts";
 import { genConfigCommand } from "./gen_config.ts";
 
-/** Runs the demo; returns the exit code. */
+/**
+ * Runs the demo; returns the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { demoCommand } from "./demo.ts";
+ * import { processIo } from "./_common.ts";
+ * await demoCommand(["-o", "dist/demo"], processIo());
+ * ```
+ */
 export async function demoCommand(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,

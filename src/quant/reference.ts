@@ -24,7 +24,15 @@ const F16_TABLE: Float64Array = (() => {
   return t;
 })();
 
-/** f16 bits -> value, by table. */
+/**
+ * f16 bits -> value, by table.
+ *
+ * @example
+ * ```ts
+ * import { f16Value } from "./reference.ts";
+ * f16Value(0x3c00); // 1
+ * ```
+ */
 export function f16Value(h: number): number {
   return F16_TABLE[h];
 }
@@ -32,7 +40,15 @@ export function f16Value(h: number): number {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** bf16 bits -> value. */
+/**
+ * bf16 bits -> value.
+ *
+ * @example
+ * ```ts
+ * import { bf16Value } from "./reference.ts";
+ * bf16Value(0xbf80); // -1
+ * ```
+ */
 export function bf16Value(b: number): number {
   u32[0] = b << 16;
   return f32[0];

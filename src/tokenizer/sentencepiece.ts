@@ -129,7 +129,7 @@ function looksLikeText(model: Uint8Array): string | null {
  *
  * @throws {SentencePieceError} when the bytes are not a SentencePiece model.
  * @example
- * ```ts
+ * ```ts ignore
  * import { parseSentencePieceModel } from "./sentencepiece.ts";
  * const m = parseSentencePieceModel(await Deno.readFile("tokenizer.model"));
  * console.log(m.modelType, m.pieces.length, m.pieces[m.unkId].piece);
@@ -220,7 +220,7 @@ export interface SentencePieceConvertOptions {
  * Resolves `auto` to the flavor that {@link sentencePieceToTokenizerJson} will use.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { detectSentencePieceFlavor, parseSentencePieceModel } from "./sentencepiece.ts";
  * const m = parseSentencePieceModel(await Deno.readFile("tokenizer.model"));
  * console.log(detectSentencePieceFlavor(m)); // "llama" for a Llama/Mistral tokenizer.model
@@ -439,7 +439,7 @@ const FLAVORS: Record<Exclude<SentencePieceFlavor, "auto">, FlavorRules> = {
  * {@link sentencePieceToTokenizerJson}; a plain object lists integer-like vocab keys such as "0" first).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { parseSentencePieceModel, sentencePieceToTokenizer } from "./sentencepiece.ts";
  * const tok = sentencePieceToTokenizer(parseSentencePieceModel(await Deno.readFile("tokenizer.model")));
  * console.log((tok.model as { type: string }).type); // "BPE" or "Unigram"
@@ -548,7 +548,7 @@ function convert(m: SentencePieceModel, opts: SentencePieceConvertOptions): Json
  *
  * @throws {SentencePieceError} for input that is not a SentencePiece model, or a WORD/CHAR model.
  * @example
- * ```ts
+ * ```ts ignore
  * import { sentencePieceToTokenizerJson } from "./sentencepiece.ts";
  * const json = sentencePieceToTokenizerJson(await Deno.readFile("tokenizer.model"), { flavor: "llama" });
  * await Deno.writeTextFile("tokenizer.json", json);
