@@ -145,28 +145,10 @@ Deno.test("cli: unknown quantization, device and model type list the valid choic
     const q = await run(p, ["convert_weight", `${dir}/model`, "--quantization", "q4f16", "-o", `${dir}/o`]);
     assertEquals(q.code, 1);
     assertOk(/Unknown quantization "q4f16". Valid choices: q0f16, q0bf16, q0f32, q3f16_0/.test(q.err), q.err);
-    const d = await run(p, [
-      "convert_weight",
-      `${dir}/model`,
-      "--quantization",
-      "q4f16_1",
-      "-o",
-      `${dir}/o`,
-      "--device",
-      "tpu",
-    ]);
+    const d = await run(p, convertArgs(dir, "q4f16_1", "--device", "tpu"));
     assertEquals(d.code, 2);
     assertOk(/Unknown device "tpu". Valid choices: auto, cpu, webgpu, reference/.test(d.err), d.err);
-    const m = await run(p, [
-      "convert_weight",
-      `${dir}/model`,
-      "--quantization",
-      "q4f16_1",
-      "-o",
-      `${dir}/o`,
-      "--model-type",
-      "llamaa",
-    ]);
+    const m = await run(p, convertArgs(dir, "q4f16_1", "--model-type", "llamaa"));
     assertEquals(m.code, 1);
     assertOk(/Unknown model type "llamaa". Supported model types: llama/.test(m.err), m.err);
   });

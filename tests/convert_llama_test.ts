@@ -1,16 +1,11 @@
 // End-to-end conversions of tiny generated Llama checkpoints (bf16, f16, f32; single file and
 // sharded) through the library API, checked against independently computed values.
+import { planTinyLlama } from "./_tiny.ts";
 import { assertEquals, assertOk } from "./_assert.ts";
 import { createHash } from "node:crypto";
-import { fromDict } from "../src/arch/_config.ts";
-import { ARCHITECTURES } from "../src/arch/registry.ts";
-import { openCheckpoint } from "../src/checkpoint.ts";
 import { convertWeight } from "../src/convert.ts";
 import { castReference, groupQuantizeReference, ReferenceBackend } from "../src/quant/reference.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { denoSource } from "../src/io/deno_fs.ts";
-import { planConversion } from "../src/plan.ts";
-import { getQuantization } from "../src/quant/schemes.ts";
 import {
   type GenDType,
   llamaHfTensors,
@@ -25,18 +20,7 @@ async function convert(dtype: GenDType, shards: number, quant: string, seed = 7)
   const dir = await Deno.makeTempDir();
   try {
     await writeCheckpoint(dir, cfg, llamaHfTensors(cfg), { dtype, shards, seed });
-    const ckpt = await openCheckpoint(
-      denoSource(),
-      shards > 1 ? `${dir}/model.safetensors.index.json` : `${dir}/model.safetensors`,
-    );
-    const arch = ARCHITECTURES.llama;
-    const plan = planConversion({
-      arch,
-      config: fromDict(arch.configClass, cfg),
-      scheme: getQuantization(quant),
-      checkpoint: ckpt,
-    });
-    assertEquals(plan.problems, []);
+    const { ckpt, plan } = await planTinyLlama(dir, cfg, quant, shards);
     const out = memoryOutput();
     const res = await convertWeight({
       plan,

@@ -3,17 +3,12 @@
 // sources, single file and sharded, NK and KN schemes, f16 and f32 model dtypes, int3 and
 // int4, direct reads by the workers and reads by the main thread, several shards with
 // out-of-band tensors.
+import { planTinyLlama } from "./_tiny.ts";
 import { assertEquals } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
-import { ARCHITECTURES } from "../src/arch/registry.ts";
-import { openCheckpoint } from "../src/checkpoint.ts";
 import { type ConvertResult, convertWeight } from "../src/convert.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import { WasmBackend } from "../src/kernels/wasm.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { denoSource } from "../src/io/deno_fs.ts";
-import { planConversion } from "../src/plan.ts";
-import { getQuantization } from "../src/quant/schemes.ts";
 import {
   type GenDType,
   llamaHfTensors,
@@ -41,18 +36,7 @@ async function convertAll(
     await writeCheckpoint(dir, cfg, llamaHfTensors(cfg), { dtype, shards, seed: 11 });
     const results = [];
     for (const run of runs) {
-      const ckpt = await openCheckpoint(
-        denoSource(),
-        shards > 1 ? `${dir}/model.safetensors.index.json` : `${dir}/model.safetensors`,
-      );
-      const arch = ARCHITECTURES.llama;
-      const plan = planConversion({
-        arch,
-        config: fromDict(arch.configClass, cfg),
-        scheme: getQuantization(quant),
-        checkpoint: ckpt,
-      });
-      assertEquals(plan.problems, []);
+      const { ckpt, plan } = await planTinyLlama(dir, cfg, quant, shards);
       const out = memoryOutput();
       const backend = run.backend();
       const res = await convertWeight({
