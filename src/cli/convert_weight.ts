@@ -28,6 +28,8 @@ Convert a Hugging Face checkpoint to MLC weights (params_shard_*.bin + tensor-ca
   --tie-rounding R         even (current MLC) | away (older CPU builds) (default even)
   --threads N              worker threads (default: the core count); 1: no workers
   --profile                print where the time went (read, quantize, md5, write)
+  --buffered-io            write shards through the page cache (default: direct I/O where
+                           the file system allows it, which saves the CPU of the copy)
   --overwrite              replace a previous conversion in OUT
   --dry-run                print the plan from headers only; read no tensor data
   --json                   with --dry-run: print the plan as JSON
@@ -139,6 +141,7 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
       "tie-rounding": { type: "string", default: "even" },
       threads: { type: "string" },
       profile: { type: "boolean", default: false },
+      "buffered-io": { type: "boolean", default: false },
       overwrite: { type: "boolean", default: false },
       "dry-run": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
@@ -222,7 +225,10 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
     }
     const backend = await selectBackend(values.device!, (m) => io.err(m));
     if (!quiet) io.err(`Using device: ${backend.name} (${backend.description})`);
-    const staged = await stageOutputDir(out!, { overwrite: values.overwrite });
+    const staged = await stageOutputDir(out!, {
+      overwrite: values.overwrite,
+      directIO: !values["buffered-io"],
+    });
     const onSignal = () => {
       staged.abort().finally(() => Deno.exit(130));
     };
@@ -256,7 +262,8 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
         io.out(
           `Profile (thread-seconds, ${st.threads} quantize thread(s), wall ${f(result.seconds)}): read ${
             f(st.readSeconds)
-          }, quantize ${f(st.quantizeSeconds)}, md5 ${f(st.md5Seconds)}, write ${f(st.writeSeconds)}`,
+          }, quantize ${f(st.quantizeSeconds)}, md5 ${f(st.md5Seconds)}, write ${f(st.writeSeconds)}, ` +
+            `waiting for shard buffers ${f(st.waitSeconds)}`,
         );
       }
       if (!quiet) {

@@ -43,7 +43,7 @@ export class OutputNotEmptyError extends Error {
 /**
  * Prepares OUT for a conversion. OUT may be missing or empty, or hold only gen_config
  * outputs; otherwise `overwrite` is required (previous cache files are then replaced at
- * commit, after all new shards are complete).
+ * commit, after all new shards are complete). `directIO` is passed on to {@link denoOutput}.
  *
  * @example
  * ```ts ignore
@@ -53,7 +53,10 @@ export class OutputNotEmptyError extends Error {
  * await staged.commit();
  * ```
  */
-export async function stageOutputDir(out: string, opts: { overwrite?: boolean } = {}): Promise<StagedDir> {
+export async function stageOutputDir(
+  out: string,
+  opts: { overwrite?: boolean; directIO?: boolean } = {},
+): Promise<StagedDir> {
   await Deno.mkdir(out, { recursive: true });
   // (Deno's rename needs read access too, so OUT is readable here)
   const blocking: string[] = [];
@@ -65,7 +68,7 @@ export async function stageOutputDir(out: string, opts: { overwrite?: boolean } 
   if (blocking.length && !opts.overwrite) throw new OutputNotEmptyError(out, blocking.sort());
   const path = `${out}/.mlc-convert-partial-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(path);
-  const inner = denoOutput(path);
+  const inner = denoOutput(path, { directIO: opts.directIO });
   const staged = new Set<string>();
   const store: OutputStore = {
     create(name) {
