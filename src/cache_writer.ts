@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { type DType, f32BitsToBf16Storage, itemSize } from "./dtype.ts";
 import type { FileSink, OutputStore } from "./io/types.ts";
+import { alignedBuffer } from "./io/_aligned.ts";
 import { dumpPyJson, PyFloat } from "./pyjson.ts";
 
 /** Default shard cap: 32 MiB. */
@@ -144,6 +145,8 @@ export interface WriterStats {
   md5Ms: number;
   /** Milliseconds spent in shard file writes (async writes overlap other work). */
   writeMs: number;
+  /** Milliseconds the writer waited for a free shard buffer (its write and md5 behind). */
+  waitMs: number;
 }
 
 /**
@@ -158,6 +161,20 @@ export interface ShardHasher {
   hash(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<string>;
   /** Start hashing `buf` (and what waits with it) now if it still waits. */
   urge(buf: SharedArrayBuffer | ArrayBuffer): void;
+  /**
+   * Starts hashing one long shard piece by piece (a tensor larger than the shard buffers,
+   * collected and written a buffer at a time). Without it, such tensors are hashed with
+   * `node:crypto` on this thread and written as they come.
+   */
+  stream?(): ShardStreamHasher;
+}
+
+/** md5 of one shard given piece by piece (see {@link ShardHasher.stream}). */
+export interface ShardStreamHasher {
+  /** Hashes the first `length` bytes of `buf` next; `buf` is free again once this settles. */
+  update(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<void>;
+  /** Lowercase hex md5 of all pieces, after the last update settled. */
+  digest(): Promise<string>;
 }
 
 /** Options of {@link TensorCacheWriter}. */
@@ -224,6 +241,7 @@ export class TensorCacheWriter {
     hasFloat32: false,
     md5Ms: 0,
     writeMs: 0,
+    waitMs: 0,
   };
 
   /** Whether committed shards are still being written in the background. */
@@ -247,10 +265,11 @@ export class TensorCacheWriter {
     if (this.#rotate) {
       for (let i = 0; i < Math.max(2, opts.buffers ?? 2); i++) {
         // in-band tensors keep a shard below the cap
-        this.#shared.push(this.#hasher?.shared ? new SharedArrayBuffer(cap) : new ArrayBuffer(cap));
+        // (page-aligned, so that whole shards can be written with direct I/O)
+        this.#shared.push(alignedBuffer(cap, this.#hasher?.shared ?? false));
         this.#inflight.push(Promise.resolve());
       }
-      this.#pending = new Uint8Array(this.#shared[0]);
+      this.#pending = new Uint8Array(this.#shared[0], 0, cap);
     }
   }
 
@@ -281,6 +300,8 @@ export class TensorCacheWriter {
     if (this.#pendingLen + n >= this.#cap && 2 * n >= this.#cap) {
       // out of band: a shard of its own, written now (collected in a free buffer when one holds it)
       if (this.#rotate && n <= this.#cap) return await this.#bufferedOutOfBand(record, encode, check);
+      const stream = this.#rotate ? this.#hasher?.stream?.() : undefined;
+      if (stream) return await this.#streamedOutOfBand(record, encode, check, stream);
       const path = `params_shard_${this.#counter++}.bin`;
       const file: FileSink = await this.#out.create(path);
       const md5 = createHash("md5");
@@ -353,12 +374,8 @@ export class TensorCacheWriter {
       records: [record],
       md5sum: "",
     };
-    const next = (this.#cur + 1) % this.#shared.length;
-    this.#hasher?.urge(this.#shared[next]);
-    await this.#inflight[next];
-    if (this.#asyncError) throw this.#asyncError;
-    const buf = this.#shared[next];
-    const view = new Uint8Array(buf);
+    const buf = await this.#nextFree();
+    const view = new Uint8Array(buf, 0, this.#cap);
     let written = 0;
     return {
       write: (chunk) => {
@@ -377,13 +394,113 @@ export class TensorCacheWriter {
           shard.md5sum = createHash("md5").update(view.subarray(0, n)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
-        // the shard takes the pending buffer's place in the rotation; the pending buffer the next
-        const cur = this.#cur;
-        this.#inflight[next] = this.#inflight[cur];
-        this.#inflight[cur] = this.#writeShared(path, buf, n, shard);
-        this.#shared[next] = this.#shared[cur];
-        this.#shared[cur] = buf;
-        this.#cur = next;
+        this.#handOff(this.#writeShared(path, buf, n, shard));
+        this.#busy = false;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** The next buffer of the rotation, once free (its shard written and hashed). */
+  async #nextFree(): Promise<SharedArrayBuffer | ArrayBuffer> {
+    const next = (this.#cur + 1) % this.#shared.length;
+    this.#hasher?.urge(this.#shared[next]);
+    const t0 = performance.now();
+    await this.#inflight[next];
+    this.stats.waitMs += performance.now() - t0;
+    if (this.#asyncError) throw this.#asyncError;
+    return this.#shared[next];
+  }
+
+  /**
+   * Hands the filled next buffer (see {@link #nextFree}) to `work` (its write and hash): it takes
+   * the pending shard's place in the rotation, and the pending shard's buffer moves on.
+   */
+  #handOff(work: Promise<void>): void {
+    const cur = this.#cur, next = (cur + 1) % this.#shared.length;
+    const buf = this.#shared[next];
+    this.#inflight[next] = this.#inflight[cur];
+    this.#inflight[cur] = work;
+    this.#shared[next] = this.#shared[cur];
+    this.#shared[cur] = buf;
+    this.#cur = next;
+  }
+
+  /**
+   * An out-of-band tensor larger than a shard buffer: collected a buffer at a time (pieces of
+   * the rotation's size), each piece written at its offset while the next fills and hashed by
+   * `stream` in order; the pending shard keeps its buffer.
+   */
+  async #streamedOutOfBand(
+    record: CacheRecord,
+    encode: (c: Uint8Array) => Uint8Array,
+    check: (len: number) => void,
+    stream: ShardStreamHasher,
+  ): Promise<TensorSink> {
+    const n = record.nbytes;
+    const path = `params_shard_${this.#counter++}.bin`;
+    const shard: ShardRecord = {
+      dataPath: path,
+      format: "raw-shard",
+      nbytes: n,
+      records: [record],
+      md5sum: "",
+    };
+    const file = await this.#out.create(path);
+    let writes: Promise<void> = Promise.resolve(); // piece writes, in file order
+    let fileError: unknown;
+    let buf = await this.#nextFree();
+    let fill = 0;
+    let written = 0;
+    const handOff = (last: boolean) => {
+      const piece = buf, len = fill;
+      this.#writing++;
+      const wrote = writes = writes.then(async () => {
+        if (fileError) return;
+        const t0 = performance.now();
+        try {
+          await file.write(new Uint8Array(piece, 0, len));
+          if (last) await file.close();
+        } catch (e) {
+          fileError = e;
+        }
+        this.stats.writeMs += performance.now() - t0;
+      });
+      const work = (async () => {
+        try {
+          await Promise.all([wrote, stream.update(piece, len)]);
+          if (fileError) throw fileError;
+          if (last) shard.md5sum = await stream.digest();
+        } catch (e) {
+          this.#asyncError ??= e;
+        } finally {
+          this.#writing--;
+        }
+      })();
+      this.#handOff(work);
+    };
+    return {
+      write: async (chunk) => {
+        let data = encode(chunk);
+        check(data.length);
+        written += data.length;
+        while (data.length) {
+          if (fill === this.#cap) {
+            handOff(false);
+            buf = await this.#nextFree();
+            fill = 0;
+          }
+          const take = Math.min(this.#cap - fill, data.length);
+          new Uint8Array(buf, fill, take).set(data.subarray(0, take));
+          fill += take;
+          data = data.subarray(take);
+        }
+      },
+      end: () => {
+        if (written !== n) throw new Error(`tensor ${record.name}: got ${written} bytes, expected ${n}`);
+        handOff(true);
+        this.#shards.push(shard);
+        this.stats.bytesWritten += n;
         this.#busy = false;
         return Promise.resolve();
       },
@@ -439,9 +556,11 @@ export class TensorCacheWriter {
         this.#inflight[this.#cur] = this.#writeShared(path, buf, len, shard);
         this.#cur = (this.#cur + 1) % this.#shared.length;
         this.#hasher?.urge(this.#shared[this.#cur]);
+        const t0 = performance.now();
         await this.#inflight[this.#cur]; // the next buffer is free once its shard is out
+        this.stats.waitMs += performance.now() - t0;
         if (this.#asyncError) throw this.#asyncError;
-        this.#pending = new Uint8Array(this.#shared[this.#cur]);
+        this.#pending = new Uint8Array(this.#shared[this.#cur], 0, this.#cap);
       } else {
         const data = this.#pending.subarray(0, this.#pendingLen);
         const t0 = performance.now();

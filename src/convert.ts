@@ -79,6 +79,8 @@ export interface ConvertStats {
   md5Seconds: number;
   /** Shard file writes. */
   writeSeconds: number;
+  /** Waiting for a free shard buffer (wall seconds this thread stood still for md5 and writes). */
+  waitSeconds: number;
 }
 
 /** Result of a conversion. */
@@ -540,6 +542,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         quantizeSeconds: timing.computeMs / 1000,
         md5Seconds: (ws.md5Ms + hasher.ms) / 1000,
         writeSeconds: ws.writeMs / 1000,
+        waitSeconds: ws.waitMs / 1000,
       },
     };
   } finally {

@@ -1,7 +1,7 @@
 import { assertEquals } from "./_assert.ts";
 import { createHash } from "node:crypto";
 import { WasmKernels } from "../src/kernels/wasm.ts";
-import { md5Streams } from "../src/kernels/_md5.ts";
+import { md5Streams, md5StreamState } from "../src/kernels/_md5.ts";
 import { TensorCacheWriter } from "../src/cache_writer.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 import { BatchMd5, MD5_LANES, Md5WorkerPool } from "../src/pipeline/pool.ts";
@@ -123,6 +123,58 @@ Deno.test("md5: the writer with batched multi-buffer hashing (this thread, worke
       assertEquals(inWorker.cache, plain.cache);
       assertEquals(inWorker.files, plain.files);
     }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("md5 streams: pieces of any size (padding boundaries, slices) equal node:crypto of the whole", () => {
+  const data = randomBytes(3 * (1 << 20) + 77, 11);
+  const cuts: number[][] = [
+    [0],
+    [1, 62, 63, 64, 65, 127, 128, 129],
+    [1 << 20, (1 << 20) + 1, 3 * (1 << 20)],
+    [55, 56, 57, 119, 120, 121],
+  ];
+  for (const c of cuts) {
+    const st = md5StreamState();
+    let at = 0;
+    for (const end of [...c, data.length]) {
+      K.md5StreamUpdate(st, data.subarray(at, end));
+      at = end;
+    }
+    assertEquals(K.md5StreamDigest(st), nodeMd5(data), `cuts ${c}`);
+  }
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 128]) {
+    const st = md5StreamState();
+    for (let i = 0; i < n; i++) K.md5StreamUpdate(st, data.subarray(i, i + 1)); // byte by byte
+    assertEquals(K.md5StreamDigest(st), nodeMd5(data.subarray(0, n)), `${n} single bytes`);
+  }
+});
+
+Deno.test("md5 streams in a worker: interleaved streams hashed in order, with batches between", async () => {
+  const pool = new Md5WorkerPool(1);
+  try {
+    const a = randomBytes(200_000, 21), b = randomBytes(150_001, 22);
+    const share = (d: Uint8Array) => {
+      const s = new SharedArrayBuffer(d.length);
+      new Uint8Array(s).set(d);
+      return s;
+    };
+    const hasher = new BatchMd5(pool);
+    const sa = hasher.stream(), sb = hasher.stream();
+    const updates: Promise<void>[] = [];
+    for (let at = 0; at < 200_000; at += 70_000) {
+      updates.push(sa.update(share(a.subarray(at, at + 70_000)), Math.min(70_000, 200_000 - at)));
+      if (at < 150_001) {
+        updates.push(sb.update(share(b.subarray(at, at + 70_000)), Math.min(70_000, 150_001 - at)));
+      }
+    }
+    const batch = pool.hashMany([share(a.subarray(0, 1000))], [1000]);
+    await Promise.all(updates);
+    assertEquals(await Promise.all([sa.digest(), sb.digest(), batch]), [nodeMd5(a), nodeMd5(b), [
+      nodeMd5(a.subarray(0, 1000)),
+    ]]);
   } finally {
     pool.close();
   }

@@ -98,3 +98,109 @@ export function md5Streams(
   }
   return hex;
 }
+
+/** State of one md5 stream hashed piece by piece ({@link md5Update}, {@link md5Digest}). */
+export interface Md5StreamState {
+  /** The four state words. */
+  state: Uint32Array;
+  /** Bytes taken so far. */
+  length: number;
+  /** Bytes of the last, incomplete block (the first `length % 64`). */
+  tail: Uint8Array;
+}
+
+/**
+ * A new md5 stream state.
+ *
+ * @example
+ * ```ts
+ * import { md5StreamState } from "./_md5.ts";
+ * md5StreamState().length; // 0
+ * ```
+ */
+export function md5StreamState(): Md5StreamState {
+  return {
+    state: new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]),
+    length: 0,
+    tail: new Uint8Array(64),
+  };
+}
+
+/**
+ * Hashes `data` into the stream `st` (scalar kernel), using linear memory from byte `base` on
+ * (grown to `base + 64 + sliceBytes` if smaller). Self-contained, like {@link md5Streams}.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5Digest, md5StreamState, md5Update } from "./_md5.ts";
+ * const st = md5StreamState();
+ * md5Update(exports, base, st, new TextEncoder().encode("ab"));
+ * md5Update(exports, base, st, new TextEncoder().encode("c"));
+ * md5Digest(exports, base, st); // "900150983cd24fb0d6963f7d28e17f72"
+ * ```
+ */
+export function md5Update(
+  ex: Md5Exports,
+  base: number,
+  st: Md5StreamState,
+  data: Uint8Array,
+  sliceBytes: number = 1 << 20,
+): void {
+  const slice = Math.max(64, sliceBytes & ~63);
+  const need = base + 64 + slice;
+  const have = ex.memory.buffer.byteLength;
+  if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
+  const pState = base, pData = base + 64;
+  let at = 0;
+  let tailLen = st.length % 64;
+  st.length += data.length;
+  const words = new Uint32Array(ex.memory.buffer, pState, 4);
+  words.set(st.state);
+  if (tailLen > 0) {
+    const take = Math.min(64 - tailLen, data.length);
+    st.tail.set(data.subarray(0, take), tailLen);
+    tailLen += take;
+    at = take;
+    if (tailLen < 64) return; // (state unchanged)
+    new Uint8Array(ex.memory.buffer, pData, 64).set(st.tail);
+    ex.md5_blocks(pState, pData, 1);
+  }
+  while (data.length - at >= 64) {
+    const bytes = Math.min(slice, (data.length - at) & ~63);
+    new Uint8Array(ex.memory.buffer, pData, bytes).set(data.subarray(at, at + bytes));
+    ex.md5_blocks(pState, pData, bytes / 64);
+    at += bytes;
+  }
+  st.tail.set(data.subarray(at));
+  st.state.set(new Uint32Array(ex.memory.buffer, pState, 4));
+}
+
+/**
+ * Finishes the stream `st`: lowercase hex md5 of everything given to {@link md5Update}.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5Digest, md5StreamState } from "./_md5.ts";
+ * md5Digest(exports, base, md5StreamState()); // "d41d8cd98f00b204e9800998ecf8427e"
+ * ```
+ */
+export function md5Digest(ex: Md5Exports, base: number, st: Md5StreamState): string {
+  const need = base + 64 + 128;
+  const have = ex.memory.buffer.byteLength;
+  if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
+  const pState = base, pData = base + 64;
+  const rem = st.length % 64;
+  const blocks = rem < 56 ? 1 : 2;
+  const tail = new Uint8Array(ex.memory.buffer, pData, 64 * blocks);
+  tail.fill(0);
+  tail.set(st.tail.subarray(0, rem));
+  tail[rem] = 0x80;
+  const dv = new DataView(ex.memory.buffer, pData + 64 * blocks - 8, 8);
+  dv.setUint32(0, (st.length * 8) >>> 0, true);
+  dv.setUint32(4, Math.floor(st.length / 0x20000000), true);
+  new Uint32Array(ex.memory.buffer, pState, 4).set(st.state);
+  ex.md5_blocks(pState, pData, blocks);
+  let h = "";
+  for (const b of new Uint8Array(ex.memory.buffer, pState, 16)) h += (b < 16 ? "0" : "") + b.toString(16);
+  return h;
+}

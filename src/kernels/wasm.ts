@@ -13,7 +13,7 @@
 import type { DType, FloatDType } from "../dtype.ts";
 import type { GroupQuantJob, GroupQuantParams, QuantBackend } from "../quant/backend.ts";
 import { WASM_BASE64 } from "./_wasm_b64.ts";
-import { md5Streams } from "./_md5.ts";
+import { md5Digest, md5Streams, type Md5StreamState, md5Update } from "./_md5.ts";
 
 /** The raw exports of the kernels module (byte offsets into `memory`). */
 export interface KernelExports {
@@ -451,6 +451,38 @@ export class WasmKernels {
    */
   md5Many(datas: readonly Uint8Array[]): string[] {
     return md5Streams(this.exports, this.#base, datas);
+  }
+
+  /**
+   * Hashes `data` into the md5 stream `st` (scalar kernel): a long input given piece by piece.
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * import { md5StreamState } from "./_md5.ts";
+   * const k = WasmKernels.createSync();
+   * const st = md5StreamState();
+   * k.md5StreamUpdate(st, new TextEncoder().encode("ab"));
+   * k.md5StreamUpdate(st, new TextEncoder().encode("c"));
+   * k.md5StreamDigest(st); // "900150983cd24fb0d6963f7d28e17f72"
+   * ```
+   */
+  md5StreamUpdate(st: Md5StreamState, data: Uint8Array): void {
+    md5Update(this.exports, this.#base, st, data);
+  }
+
+  /**
+   * Lowercase hex md5 of everything given to {@link WasmKernels.md5StreamUpdate} for `st`.
+   *
+   * @example
+   * ```ts
+   * import { WasmKernels } from "./wasm.ts";
+   * import { md5StreamState } from "./_md5.ts";
+   * WasmKernels.createSync().md5StreamDigest(md5StreamState()); // "d41d8cd98f00b204e9800998ecf8427e"
+   * ```
+   */
+  md5StreamDigest(st: Md5StreamState): string {
+    return md5Digest(this.exports, this.#base, st);
   }
 
   /**

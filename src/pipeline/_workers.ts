@@ -6,7 +6,7 @@
  * @module
  */
 // deno-lint-ignore-file no-explicit-any
-import { md5Streams } from "../kernels/_md5.ts";
+import { md5Digest, md5Streams, md5Update } from "../kernels/_md5.ts";
 
 /**
  * Quantization worker: instantiates the kernels module posted once, then runs chunk jobs. A
@@ -103,13 +103,16 @@ export function quantWorkerMain(): void {
 
 /**
  * md5 worker: instantiates the kernels module posted once, then hashes the first `lengths[i]`
- * bytes of each shared buffer `bufs[i]` together (multi-buffer md5); answers `{ id, hex, ms }`
- * or `{ id, error }`. Runs with the source of `md5Streams` prepended (see {@link startWorker}).
+ * bytes of each shared buffer `bufs[i]` together (multi-buffer md5; answers `{ id, hex, ms }`),
+ * or hashes a piece of a long stream (`update`: `{ id, ms }`) or finishes one (`digest`:
+ * `{ id, hex, ms }`); failures answer `{ id, error }`. Runs with the sources of `md5Streams`,
+ * `md5Update` and `md5Digest` prepended (see {@link startWorker}).
  */
 export function md5WorkerMain(): void {
   const g = self as any;
   let ex: any;
   let base = 0;
+  const streams = new Map<number, any>();
   g.onmessage = (e: MessageEvent) => {
     const m = e.data;
     if (m.type === "init") {
@@ -119,6 +122,26 @@ export function md5WorkerMain(): void {
     }
     try {
       const t0 = performance.now();
+      if (m.type === "update") {
+        let st = streams.get(m.stream);
+        if (!st) {
+          const state = new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
+          streams.set(m.stream, st = { state, length: 0, tail: new Uint8Array(64) });
+        }
+        md5Update(ex, base, st, new Uint8Array(m.buf, 0, m.length));
+        g.postMessage({ id: m.id, ms: performance.now() - t0 });
+        return;
+      }
+      if (m.type === "digest") {
+        const st = streams.get(m.stream) ?? {
+          state: new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]),
+          length: 0,
+          tail: new Uint8Array(64),
+        };
+        streams.delete(m.stream);
+        g.postMessage({ id: m.id, hex: md5Digest(ex, base, st), ms: performance.now() - t0 });
+        return;
+      }
       const views = m.bufs.map((b: SharedArrayBuffer, i: number) => new Uint8Array(b, 0, m.lengths[i]));
       const hex = md5Streams(ex, base, views);
       g.postMessage({ id: m.id, hex, ms: performance.now() - t0 });

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { ShardHasher } from "../cache_writer.ts";
-import { md5Streams } from "../kernels/_md5.ts";
+import type { ShardHasher, ShardStreamHasher } from "../cache_writer.ts";
+import { md5Digest, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
 import { kernelsModule, WasmKernels } from "../kernels/wasm.ts";
 import { md5WorkerMain, quantWorkerMain, startWorker } from "./_workers.ts";
 
@@ -133,8 +133,8 @@ export class Md5WorkerPool {
   constructor(n: number) {
     const module = kernelsModule();
     this.#workers = Array.from({ length: n }, () => {
-      // (the worker calls md5Streams, whose source is prepended)
-      const w = startWorker(md5WorkerMain, [md5Streams]);
+      // (the worker calls md5Streams, md5Update and md5Digest, whose sources are prepended)
+      const w = startWorker(md5WorkerMain, [md5Streams, md5Update, md5Digest]);
       w.onmessage = (e: MessageEvent<{ id: number; hex: string[]; ms: number; error?: string }>) => {
         const p = this.#pending.get(e.data.id);
         this.#pending.delete(e.data.id);
@@ -177,6 +177,28 @@ export class Md5WorkerPool {
     return (await this.hashMany([buf], [length]))[0];
   }
 
+  #post(worker: number, msg: Record<string, unknown>): Promise<unknown> {
+    if (this.#error) return Promise.reject(this.#error);
+    const id = this.#nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: string[]) => void, reject });
+      this.#workers[worker % this.#workers.length].postMessage({ ...msg, id });
+    });
+  }
+
+  /**
+   * Hashes the first `length` bytes of `buf` as the next piece of stream `stream` (pieces of
+   * one stream are hashed in the order given; the buffer is free again once this settles).
+   */
+  async streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void> {
+    await this.#post(stream, { type: "update", stream, buf, length });
+  }
+
+  /** Lowercase hex md5 of all pieces of stream `stream` (which then ends). */
+  async streamDigest(stream: number): Promise<string> {
+    return (await this.#post(stream, { type: "digest", stream })) as unknown as string;
+  }
+
   /** Stops the workers. */
   close(): void {
     for (const w of this.#workers) w.terminate();
@@ -206,6 +228,7 @@ export class BatchMd5 implements ShardHasher {
   #kernels: WasmKernels | undefined;
   #queue: Queued[] = [];
   #ms = 0;
+  #streams = 0;
 
   /** Hashes in `pool`'s workers, or (without) on this thread with an own kernels instance. */
   constructor(pool?: Md5WorkerPool) {
@@ -224,6 +247,47 @@ export class BatchMd5 implements ShardHasher {
       this.#queue.push({ buf, length, resolve, reject });
       if (this.#queue.length >= MD5_LANES) this.#run();
     });
+  }
+
+  /**
+   * A stream for one long shard, hashed piece by piece (scalar md5) in the pool's worker or on
+   * this thread.
+   */
+  stream(): ShardStreamHasher {
+    const pool = this.#pool;
+    if (pool) {
+      const id = this.#streams++;
+      let last: Promise<void> = Promise.resolve();
+      return {
+        update: (buf, length) => last = pool.streamUpdate(id, buf as SharedArrayBuffer, length),
+        digest: async () => {
+          await last;
+          return pool.streamDigest(id);
+        },
+      };
+    }
+    const st = md5StreamState();
+    return {
+      update: (buf, length) => {
+        try {
+          const t0 = performance.now();
+          this.#kernels ??= WasmKernels.createSync();
+          this.#kernels.md5StreamUpdate(st, new Uint8Array(buf, 0, length));
+          this.#ms += performance.now() - t0;
+          return Promise.resolve();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      digest: () => {
+        try {
+          this.#kernels ??= WasmKernels.createSync();
+          return Promise.resolve(this.#kernels.md5StreamDigest(st));
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+    };
   }
 
   /** Starts the waiting batch if it holds `buf`. */
