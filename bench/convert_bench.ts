@@ -1,13 +1,15 @@
 // Benchmark: convert a generated TinyLlama-1.1B-shaped bf16 checkpoint (2.2 GB) to q4f16_1.
 // Prints GB/s of source read and peak RSS: min and median of 3 runs per device.
 //
-//   deno task bench [--devices cpu,reference] [--runs 3] [--threads 1,2] [--profile]
+//   deno task bench [--devices cpu,reference] [--runs 3] [--threads 1,2] [--profile] [--buffered-io]
 //
 // --profile prints, per run, where the time went (thread-seconds of read, quantize, md5 and
-// write, from the conversion's stats).
+// write, from the conversion's stats). --buffered-io writes shards through the page cache
+// instead of direct I/O (the CLI flag of the same name).
 //
 // The checkpoint is generated once into dist/bench/ (deterministic) and reused; runs use a
-// warm page cache (one untimed warm-up read first).
+// warm page cache (one untimed warm-up read first). Each run writes into an empty output
+// directory (the previous run's output is removed before, untimed).
 import { parseArgs } from "node:util";
 import { llamaHfTensors, TINYLLAMA_1_1B_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
 
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     quantization: { type: "string", default: "q4f16_1" },
     dir: { type: "string", default: "dist/bench" },
     profile: { type: "boolean", default: false },
+    "buffered-io": { type: "boolean", default: false },
   },
 });
 const dir = values.dir!;
@@ -50,6 +53,7 @@ for (const device of values.devices!.split(",")) {
     const gbs: number[] = [];
     const rss: number[] = [];
     for (let i = 0; i < runs; i++) {
+      await Deno.remove(`${dir}/out-${device}`, { recursive: true }).catch(() => {});
       const p = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -61,6 +65,7 @@ for (const device of values.devices!.split(",")) {
           device,
           ...(threads ? ["--threads", threads] : []),
           ...(values.profile ? ["--profile"] : []),
+          ...(values["buffered-io"] ? ["--buffered-io"] : []),
         ],
         stdout: "piped",
         stderr: "inherit",

@@ -51,7 +51,7 @@ export interface ConvertOptions {
   output: OutputStore;
   /** Tie rule for `round` (default `even`). */
   tie?: TieRounding;
-  /** Source bytes per chunk (default 1 MiB with workers, 8 MiB otherwise). */
+  /** Source bytes per chunk (default 4 MiB with workers, 8 MiB otherwise). */
   chunkBytes?: number;
   /**
    * Threads (default 1): with more than one, md5 of shards runs in workers, and with the
@@ -150,7 +150,7 @@ interface ChunkOut {
 interface Executor {
   readonly slots: number;
   run(job: ChunkJob, slot: number): Promise<ChunkOut>;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 interface Timing {
@@ -324,8 +324,8 @@ class WorkerExecutor implements Executor {
       scales: new Uint8Array(sab, this.#inBytes + scalesAt, job.scaleBytes),
     };
   }
-  close(): void {
-    this.#pool.close();
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 }
 
@@ -363,7 +363,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const tie = opts.tie ?? "even";
   const threads = Math.max(1, Math.floor(opts.threads ?? 1));
   const useWorkers = threads > 1 && backend instanceof WasmBackend;
-  const chunkBytes = opts.chunkBytes ?? (useWorkers ? 1 << 20 : 8 << 20);
+  const chunkBytes = opts.chunkBytes ?? (useWorkers ? 4 << 20 : 8 << 20);
   const scheme = plan.scheme;
   const timing: Timing = { readMs: 0, computeMs: 0 };
   // reads of this thread (chunk fills may overlap) go one at a time: handles seek, then read
@@ -548,8 +548,8 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   } finally {
     // settle what is still in flight (after an error) before stopping the workers
     await Promise.allSettled(fifo.map((e) => e.ready));
-    exec.close();
-    md5Pool?.close();
+    await exec.close();
+    await md5Pool?.close();
     channel.port1.close();
     channel.port2.close();
   }

@@ -124,7 +124,7 @@ Deno.test("md5: the writer with batched multi-buffer hashing (this thread, worke
       assertEquals(inWorker.files, plain.files);
     }
   } finally {
-    pool.close();
+    await pool.close();
   }
 });
 
@@ -176,6 +176,17 @@ Deno.test("md5 streams in a worker: interleaved streams hashed in order, with ba
       nodeMd5(a.subarray(0, 1000)),
     ]]);
   } finally {
-    pool.close();
+    await pool.close();
   }
+});
+
+Deno.test("md5 worker pool: close waits for the workers to acknowledge and exit; later calls reject", async () => {
+  const pool = new Md5WorkerPool(2);
+  const s = new SharedArrayBuffer(3);
+  new Uint8Array(s).set([0x61, 0x62, 0x63]);
+  assertEquals(await pool.hash(s, 3), "900150983cd24fb0d6963f7d28e17f72");
+  await pool.close();
+  let error = "";
+  await pool.hash(s, 3).catch((e) => error = (e as Error).message);
+  assertEquals(error, "pool closed");
 });

@@ -90,9 +90,10 @@ export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, th
   const MiB = 1 << 20;
   const baseline = 60 * MiB; // Deno runtime and module code
   const workers = threads > 1;
-  const chunk = chunkBytes ?? (workers ? MiB : 8 * MiB);
+  const chunk = chunkBytes ?? (workers ? 4 * MiB : 8 * MiB);
   const shards = (MD5_LANES + 1) * 32 * MiB; // a batch of shards being hashed, one filling
-  const pipeline = workers ? threads * (20 * MiB + 6 * chunk) + 15 * MiB : 3 * chunk; // (one md5 worker)
+  // a worker: its runtime, the chunk and its outputs in linear memory, outputs in 3 slots; one md5 worker
+  const pipeline = workers ? threads * (16 * MiB + 3 * chunk) + 15 * MiB : 3 * chunk;
   return baseline + shards + pipeline + perParam;
 }
 

@@ -90,6 +90,7 @@ export function quantWorkerMain(): void {
     if (m.type === "close") {
       for (const f of files.values()) f.close();
       files.clear();
+      g.postMessage({ closed: true });
       g.close();
       return;
     }
@@ -118,6 +119,11 @@ export function md5WorkerMain(): void {
     if (m.type === "init") {
       ex = new WebAssembly.Instance(m.module, {}).exports;
       base = (ex.heap_base() + 15) & ~15;
+      return;
+    }
+    if (m.type === "close") {
+      g.postMessage({ closed: true });
+      g.close();
       return;
     }
     try {
