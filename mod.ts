@@ -59,6 +59,7 @@ export {
   WasmKernels,
 } from "./src/kernels/wasm.ts";
 export type { ConvertKernel, KernelExports } from "./src/kernels/wasm.ts";
+export { type Md5StreamState, md5StreamState } from "./src/kernels/_md5.ts";
 export * from "./src/webgpu/backend.ts";
 export * from "./src/genconfig/mod.ts";
 export {

@@ -265,8 +265,9 @@ export class TensorCacheWriter {
     if (this.#rotate) {
       for (let i = 0; i < Math.max(2, opts.buffers ?? 2); i++) {
         // in-band tensors keep a shard below the cap
-        // (page-aligned, so that whole shards can be written with direct I/O)
-        this.#shared.push(alignedBuffer(cap, this.#hasher?.shared ?? false));
+        // shared and page-aligned: shards can be hashed in a worker and written by an I/O
+        // worker with direct I/O
+        this.#shared.push(alignedBuffer(cap, true));
         this.#inflight.push(Promise.resolve());
       }
       this.#pending = new Uint8Array(this.#shared[0], 0, cap);

@@ -3,12 +3,14 @@
  * (backend) -> cache writer. Big tensors go in row chunks through buffers allocated once, so
  * peak memory does not grow with model size.
  *
- * With the `cpu` backend and `threads > 1`, chunks are cast and quantized by a pool of workers
- * (fused WASM kernel; source rows read by the workers straight into their linear memory when
- * the checkpoint is on the local file system), several chunks in flight, results applied in
- * order by this thread; committed shards are written while the next shard fills, and hashed
- * four at a time (multi-buffer md5 kernel, in an md5 worker). With one thread everything runs
- * here, still through the fused kernel for `cpu` (and the multi-buffer md5).
+ * With the `cpu` backend and `threads > 1`, chunks are cast and quantized by a pool of kernel
+ * workers (fused WASM kernel; source rows read by the workers straight into their linear
+ * memory when the checkpoint is on the local file system), each chunk on the least loaded
+ * worker, several in flight, results applied in order by this thread; committed shards are
+ * hashed four at a time by the same workers between chunks (multi-buffer md5 kernel) and
+ * written while the next shard fills (direct I/O from an I/O worker with `denoOutput`). With one
+ * thread all compute runs here, still through the fused kernel for `cpu` (and the multi-buffer
+ * md5).
  *
  * @module
  */
@@ -292,6 +294,11 @@ class WorkerExecutor implements Executor {
     this.slots = this.#pool.slots.length;
     this.#t = t;
   }
+
+  /** The workers, which also hash shards. */
+  get pool(): QuantWorkerPool {
+    return this.#pool;
+  }
   async run(job: ChunkJob, slot: number): Promise<ChunkOut> {
     const inBytes = job.rows * job.k * itemSize(job.srcDtype);
     const sab = this.#pool.slots[slot];
@@ -385,15 +392,15 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     maxIn = Math.max(maxIn, n * rowElems * 4);
     maxOut = Math.max(maxOut, align16(n * rowElems * 4) + n * rowElems * 4);
   }
-  // committed shards are hashed MD5_LANES at a time (multi-buffer md5), in a worker or here;
-  // a batch is hashed while the next shard fills (one buffer more than a batch)
-  const md5Pool = threads > 1 ? new Md5WorkerPool(1) : undefined;
-  const hasher = new BatchMd5(md5Pool);
-  const writer = new TensorCacheWriter(output, undefined, { hasher, buffers: MD5_LANES + 1 });
   let exec: Executor;
   if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, timing);
   else if (backend instanceof WasmBackend) exec = new LocalWasmExecutor(backend.kernels, timing);
   else exec = new BackendExecutor(backend, timing);
+  // committed shards are hashed MD5_LANES at a time (multi-buffer md5): by the kernel workers
+  // between chunk jobs, in an md5 worker, or here; a batch is hashed while the next shard fills
+  const md5Pool = !useWorkers && threads > 1 ? new Md5WorkerPool(1) : undefined;
+  const hasher = new BatchMd5(exec instanceof WorkerExecutor ? exec.pool : md5Pool);
+  const writer = new TensorCacheWriter(output, undefined, { hasher, buffers: MD5_LANES + 1 });
 
   // (a message round trip is a cheap macrotask; setTimeout(0) takes milliseconds)
   const channel = new MessageChannel();

@@ -92,8 +92,9 @@ export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, th
   const workers = threads > 1;
   const chunk = chunkBytes ?? (workers ? 4 * MiB : 8 * MiB);
   const shards = (MD5_LANES + 1) * 32 * MiB; // a batch of shards being hashed, one filling
-  // a worker: its runtime, the chunk and its outputs in linear memory, outputs in 3 slots; one md5 worker
-  const pipeline = workers ? threads * (16 * MiB + 3 * chunk) + 15 * MiB : 3 * chunk;
+  // a kernel worker: its runtime, the chunk and its outputs in linear memory, outputs in 3 slots;
+  // the I/O worker that writes shards
+  const pipeline = (workers ? threads * (16 * MiB + 3 * chunk) : 3 * chunk) + 10 * MiB;
   return baseline + shards + pipeline + perParam;
 }
 

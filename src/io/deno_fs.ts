@@ -3,8 +3,10 @@
  *
  * @module
  */
-import { constants as fsConstants, promises as fsp } from "node:fs";
+import { IoWorker } from "./_io_worker.ts";
 import type { FileSink, OutputStore, RandomAccessFile, SourceStore } from "./types.ts";
+
+export { DIRECT_IO_ALIGN } from "./_io_worker.ts";
 
 /**
  * Opens a file for positional reads (seek + read into the caller's buffer; no whole-file
@@ -74,9 +76,10 @@ export function denoSource(): SourceStore {
 export interface DenoOutputOptions {
   /**
    * Write file data with `O_DIRECT` (default true): straight from the caller's buffer to the
-   * device, without copying it into the page cache. Used for the parts of a write whose file
-   * offset, length and memory address are aligned to {@link DIRECT_IO_ALIGN}; everything else,
-   * and file systems that refuse direct I/O, go through ordinary (buffered) writes.
+   * device, without copying it into the page cache. Used for data in shared memory (written by
+   * an I/O worker), for the parts whose file offset, length and memory address are aligned to
+   * `DIRECT_IO_ALIGN`; everything else, and file systems that refuse direct I/O, go through
+   * ordinary (buffered) writes.
    */
   directIO?: boolean;
 }
@@ -85,17 +88,17 @@ export interface DenoOutputOptions {
 export interface DenoOutputStore extends OutputStore {
   /** Bytes written with direct I/O, and through the page cache (file data, not text files). */
   readonly stats: { directBytes: number; bufferedBytes: number };
+  /** Waits for writes in flight and stops the I/O worker (it also stops after 1 s idle). */
+  close(): Promise<void>;
 }
-
-/** Alignment of direct writes (file offset, length and memory address). */
-export const DIRECT_IO_ALIGN = 4096;
 
 /**
  * An {@link OutputStore} writing into directory `dir` (which must exist).
  *
- * With `directIO` (the default), big aligned writes (shards collected in page-aligned buffers,
- * see `alignedBuffer`) bypass the page cache: a conversion then costs almost no CPU for writing,
- * where filling fresh page-cache pages can cost more than the quantization itself.
+ * Data in shared memory is written by an I/O worker, and with `directIO` (the default) its
+ * aligned parts (shards collected in page-aligned buffers, see `alignedBuffer`) bypass the
+ * page cache: a conversion then costs almost no CPU for writing, where filling fresh
+ * page-cache pages can cost more than the quantization itself. Call `close()` at the end.
  *
  * @example
  * ```ts ignore
@@ -106,53 +109,38 @@ export const DIRECT_IO_ALIGN = 4096;
 export function denoOutput(dir: string, opts: DenoOutputOptions = {}): DenoOutputStore {
   const directIO = opts.directIO ?? true;
   const stats = { directBytes: 0, bufferedBytes: 0 };
+  let io: IoWorker | undefined;
   return {
     stats,
+    async close() {
+      await io?.close();
+      io = undefined;
+    },
     async create(name): Promise<FileSink> {
       const path = `${dir}/${name}`;
       const f = await Deno.open(path, { write: true, create: true, truncate: true });
-      // direct handle: undefined until first used, null once direct I/O is off for this file
-      let direct: fsp.FileHandle | undefined | null = directIO ? undefined : null;
       let pos = 0;
       let filePos = 0; // position of the buffered handle
-      const offDirect = async () => {
-        await direct?.close();
-        direct = null;
-      };
       return {
         async write(chunk) {
-          let c = chunk;
-          const n = c.length - (c.length % DIRECT_IO_ALIGN);
-          if (direct !== null && pos % DIRECT_IO_ALIGN === 0 && n > 0) {
-            let done = 0;
-            try {
-              direct ??= await fsp.open(path, fsConstants.O_WRONLY | fsConstants.O_DIRECT);
-              while (done < n) {
-                const { bytesWritten } = await direct.write(c, done, n - done, pos + done);
-                if (bytesWritten <= 0) throw new Error(`${path}: short write`);
-                done += bytesWritten;
-                if (done % DIRECT_IO_ALIGN !== 0) break; // (the rest goes buffered)
-              }
-            } catch (e) {
-              // EINVAL: this file system, or this buffer's address, does not allow direct I/O
-              if ((e as { code?: string }).code !== "EINVAL") throw e;
-              await offDirect();
-            }
-            pos += done;
-            stats.directBytes += done;
-            c = c.subarray(done);
+          if (chunk.buffer instanceof SharedArrayBuffer) {
+            // (shared memory: written by the I/O worker, direct where aligned)
+            const r = await (io ??= new IoWorker()).write(path, chunk, pos, directIO);
+            stats.directBytes += r.direct;
+            stats.bufferedBytes += r.buffered;
+            pos += chunk.length;
+            return;
           }
-          if (c.length === 0) return;
           if (filePos !== pos) await f.seek(pos, Deno.SeekMode.Start);
           let done = 0;
-          while (done < c.length) done += await f.write(c.subarray(done));
-          pos += c.length;
+          while (done < chunk.length) done += await f.write(chunk.subarray(done));
+          pos += chunk.length;
           filePos = pos;
-          stats.bufferedBytes += c.length;
+          stats.bufferedBytes += chunk.length;
         },
-        async close() {
-          await direct?.close();
+        close() {
           f.close();
+          return Promise.resolve();
         },
       };
     },

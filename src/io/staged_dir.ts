@@ -84,6 +84,7 @@ export async function stageOutputDir(
     store,
     path,
     async commit() {
+      await inner.close(); // (every write has finished)
       const names = [...staged];
       // 1. remove an older conversion: its JSON first, so it never points at new or missing shards
       for (
@@ -108,6 +109,7 @@ export async function stageOutputDir(
       return names;
     },
     async abort() {
+      await inner.close().catch(() => {});
       await Deno.remove(path, { recursive: true }).catch(() => {});
     },
   };

@@ -9,11 +9,11 @@
 import { md5Digest, md5Streams, md5Update } from "../kernels/_md5.ts";
 
 /**
- * Quantization worker: instantiates the kernels module posted once, then runs chunk jobs. A
- * job's source rows are read straight from the file into linear memory (or copied from the
- * slot's input region), cast and quantized by the fused kernel, and the outputs copied into
- * the slot's output region (shared memory). Answers `{ id, readMs, computeMs }` or
- * `{ id, error }`.
+ * Kernel worker: instantiates the kernels module posted once, then runs chunk jobs and answers
+ * md5 messages ({@link md5Message}, whose source is prepended with its helpers). A job's
+ * source rows are read straight from the file into linear memory (or copied from the slot's
+ * input region), cast and quantized by the fused kernel, and the outputs copied into the slot's
+ * output region (shared memory). Answers `{ id, readMs, computeMs }` or `{ id, error }`.
  */
 export function quantWorkerMain(): void {
   const g = self as any;
@@ -21,6 +21,7 @@ export function quantWorkerMain(): void {
   let base = 0;
   let slots: SharedArrayBuffer[] = [];
   const files = new Map<string, any>();
+  const streams = new Map<number, any>();
   const align16 = (n: number) => (n + 15) & ~15;
   const reserve = (bytes: number) => {
     const mem = ex.memory as WebAssembly.Memory;
@@ -94,20 +95,56 @@ export function quantWorkerMain(): void {
       g.close();
       return;
     }
+    const id = m.type === "job" ? m.job.id : m.id;
     try {
-      g.postMessage({ id: m.job.id, ...run(m.job) });
+      g.postMessage(m.type === "job" ? { id, ...run(m.job) } : md5Message(ex, base, streams, m));
     } catch (err) {
-      g.postMessage({ id: m.job.id, error: String((err as Error)?.stack ?? err) });
+      g.postMessage({ id, error: String((err as Error)?.stack ?? err) });
     }
   };
 }
 
 /**
- * md5 worker: instantiates the kernels module posted once, then hashes the first `lengths[i]`
- * bytes of each shared buffer `bufs[i]` together (multi-buffer md5; answers `{ id, hex, ms }`),
- * or hashes a piece of a long stream (`update`: `{ id, ms }`) or finishes one (`digest`:
- * `{ id, hex, ms }`); failures answer `{ id, error }`. Runs with the sources of `md5Streams`,
- * `md5Update` and `md5Digest` prepended (see {@link startWorker}).
+ * Answers one md5 message in a worker (self-contained: prepended to worker sources, after
+ * `md5Streams`, `md5Update` and `md5Digest`): `md5` hashes the first `lengths[i]` bytes of each
+ * shared buffer `bufs[i]` together (multi-buffer md5; answer `{ id, hex, ms }`), `update` hashes
+ * a piece of a long stream (`{ id, ms }`), `digest` finishes one (`{ id, hex, ms }`). Uses
+ * linear memory from `base` on.
+ */
+export function md5Message(
+  ex: any,
+  base: number,
+  streams: Map<number, any>,
+  m: any,
+): Record<string, unknown> {
+  const t0 = performance.now();
+  const fresh = () => ({
+    state: new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]),
+    length: 0,
+    tail: new Uint8Array(64),
+  });
+  if (m.type === "update") {
+    let st = streams.get(m.stream);
+    if (!st) streams.set(m.stream, st = fresh());
+    md5Update(ex, base, st, new Uint8Array(m.buf, 0, m.length));
+    return { id: m.id, ms: performance.now() - t0 };
+  }
+  if (m.type === "digest") {
+    const st = streams.get(m.stream) ?? fresh();
+    streams.delete(m.stream);
+    return { id: m.id, hex: md5Digest(ex, base, st), ms: performance.now() - t0 };
+  }
+  const views = m.bufs.map((b: SharedArrayBuffer, i: number) => new Uint8Array(b, 0, m.lengths[i]));
+  return { id: m.id, hex: md5Streams(ex, base, views), ms: performance.now() - t0 };
+}
+
+/** Message types {@link md5Message} answers. */
+export const MD5_MESSAGES: readonly string[] = ["md5", "update", "digest"];
+
+/**
+ * md5 worker: instantiates the kernels module posted once, then answers md5 messages (see
+ * {@link md5Message}); failures answer `{ id, error }`. Runs with the sources of `md5Streams`,
+ * `md5Update`, `md5Digest` and `md5Message` prepended (see {@link startWorker}).
  */
 export function md5WorkerMain(): void {
   const g = self as any;
@@ -127,30 +164,7 @@ export function md5WorkerMain(): void {
       return;
     }
     try {
-      const t0 = performance.now();
-      if (m.type === "update") {
-        let st = streams.get(m.stream);
-        if (!st) {
-          const state = new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
-          streams.set(m.stream, st = { state, length: 0, tail: new Uint8Array(64) });
-        }
-        md5Update(ex, base, st, new Uint8Array(m.buf, 0, m.length));
-        g.postMessage({ id: m.id, ms: performance.now() - t0 });
-        return;
-      }
-      if (m.type === "digest") {
-        const st = streams.get(m.stream) ?? {
-          state: new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]),
-          length: 0,
-          tail: new Uint8Array(64),
-        };
-        streams.delete(m.stream);
-        g.postMessage({ id: m.id, hex: md5Digest(ex, base, st), ms: performance.now() - t0 });
-        return;
-      }
-      const views = m.bufs.map((b: SharedArrayBuffer, i: number) => new Uint8Array(b, 0, m.lengths[i]));
-      const hex = md5Streams(ex, base, views);
-      g.postMessage({ id: m.id, hex, ms: performance.now() - t0 });
+      g.postMessage(md5Message(ex, base, streams, m));
     } catch (err) {
       g.postMessage({ id: m.id, error: String((err as Error)?.stack ?? err) });
     }

@@ -1,15 +1,16 @@
 /**
- * Worker pools of the parallel pipeline: quantization workers (each with its own instance of
- * the kernels module, posted once) that write into shared slot buffers allocated once, and md5
- * workers that hash finished shards (several at once, multi-buffer md5 of the kernels) while
- * quantization goes on; {@link BatchMd5} collects committed shards into such batches.
+ * Worker pools of the parallel pipeline: kernel workers (each with its own instance of the
+ * kernels module, posted once) that quantize into shared slot buffers allocated once and hash
+ * finished shards (several at once, multi-buffer md5) between chunk jobs, each job going to the
+ * least loaded worker; and plain md5 workers for backends without kernel workers.
+ * {@link BatchMd5} collects committed shards into multi-buffer batches.
  *
  * @module
  */
 import type { ShardHasher, ShardStreamHasher } from "../cache_writer.ts";
 import { md5Digest, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
 import { kernelsModule, WasmKernels } from "../kernels/wasm.ts";
-import { md5WorkerMain, quantWorkerMain, startWorker } from "./_workers.ts";
+import { md5Message, md5WorkerMain, quantWorkerMain, startWorker } from "./_workers.ts";
 
 /** A chunk job as a worker receives it (dtype codes of the kernels' ABI). */
 export interface WorkerJob {
@@ -86,40 +87,60 @@ async function shutDown(workers: readonly Worker[], ms = 1000): Promise<void> {
   for (const w of workers) w.terminate();
 }
 
-interface Pending<T> {
-  resolve: (v: T) => void;
+interface Pending {
+  resolve: (v: Record<string, unknown>) => void;
   reject: (e: Error) => void;
+  worker: number;
+  load: number;
 }
 
-/** `threads` quantization workers sharing `slotsPerWorker` slot buffers each. */
-export class QuantWorkerPool {
-  /** Slot buffers (slot i belongs to worker i % threads). */
-  readonly slots: SharedArrayBuffer[];
+/**
+ * Workers answering `{ id, ... }` messages (or `{ id, error }`), with the outstanding work of
+ * each (in estimated bytes) for choosing the least loaded one.
+ */
+class WorkerGroup {
   readonly #workers: Worker[];
-  readonly #pending = new Map<number, Pending<JobTimes>>();
+  readonly #pending = new Map<number, Pending>();
+  readonly #load: number[];
+  readonly #what: string;
   #nextId = 0;
   #error: Error | undefined;
+  /** Milliseconds of md5 reported by the workers. */
+  md5Ms = 0;
 
-  /** Starts the workers; each slot holds `slotBytes` bytes. */
-  constructor(threads: number, slotsPerWorker: number, slotBytes: number) {
-    this.slots = Array.from({ length: threads * slotsPerWorker }, () => new SharedArrayBuffer(slotBytes));
-    const module = kernelsModule();
-    this.#workers = Array.from({ length: threads }, () => {
-      const w = startWorker(quantWorkerMain);
-      w.onmessage = (e: MessageEvent<{ id: number; error?: string } & JobTimes>) => {
+  constructor(workers: Worker[], what: string) {
+    this.#workers = workers;
+    this.#what = what;
+    this.#load = workers.map(() => 0);
+    for (const w of workers) {
+      w.onmessage = (e: MessageEvent<{ id: number; error?: string; hex?: unknown; ms?: number }>) => {
         const p = this.#pending.get(e.data.id);
         if (!p) return;
         this.#pending.delete(e.data.id);
-        if (e.data.error) p.reject(new Error(`quantization worker: ${e.data.error}`));
-        else p.resolve(e.data);
+        this.#load[p.worker] -= p.load;
+        if (e.data.error) {
+          p.reject(new Error(`${what} worker: ${e.data.error}`));
+          return;
+        }
+        if (typeof e.data.ms === "number") this.md5Ms += e.data.ms; // (md5 answers)
+        p.resolve(e.data);
       };
       w.onerror = (e) => {
         e.preventDefault();
-        this.#fail(new Error(`quantization worker failed: ${e.message}`));
+        this.#fail(new Error(`${what} worker failed: ${e.message}`));
       };
-      w.postMessage({ type: "init", module, slots: this.slots } satisfies WorkerMessage);
-      return w;
-    });
+    }
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** The worker with the least outstanding work. */
+  leastLoaded(): number {
+    let best = 0;
+    for (let i = 1; i < this.#load.length; i++) if (this.#load[i] < this.#load[best]) best = i;
+    return best;
   }
 
   #fail(e: Error): void {
@@ -128,75 +149,145 @@ export class QuantWorkerPool {
     this.#pending.clear();
   }
 
-  /** Runs a job on the worker owning `job.slot`. */
-  run(job: Omit<WorkerJob, "id">): Promise<JobTimes> {
+  /** Posts `msg` (plus an id) to worker `worker`, counting `load` until it is answered. */
+  post(worker: number, msg: Record<string, unknown>, load: number): Promise<Record<string, unknown>> {
     if (this.#error) return Promise.reject(this.#error);
     const id = this.#nextId++;
-    return new Promise<JobTimes>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#workers[job.slot % this.#workers.length].postMessage(
-        { type: "job", job: { ...job, id } } satisfies WorkerMessage,
-      );
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, worker, load });
+      this.#load[worker] += load;
+      const m = msg.type === "job" ? { ...msg, job: { ...(msg.job as object), id } } : { ...msg, id };
+      this.#workers[worker].postMessage(m);
     });
   }
 
-  /** Stops the workers (after the jobs they have; see {@link shutDown}). */
   async close(): Promise<void> {
     this.#fail(new Error("pool closed"));
     await shutDown(this.#workers);
   }
 }
 
-/** md5 of shared buffers in `n` workers (round robin), several buffers per call at once. */
-export class Md5WorkerPool {
-  readonly #workers: Worker[];
-  readonly #pending = new Map<number, Pending<string[]>>();
-  #nextId = 0;
-  #turn = 0;
-  /** Total milliseconds spent hashing (in the workers). */
-  ms = 0;
+/**
+ * What {@link BatchMd5} hashes with: multi-buffer md5 of shared buffers, and long streams
+ * piece by piece.
+ */
+export interface Md5Service {
+  /** Lowercase hex md5 of the first `lengths[i]` bytes of each `bufs[i]`, hashed together. */
+  hashMany(bufs: SharedArrayBuffer[], lengths: number[]): Promise<string[]>;
+  /** Hashes the first `length` bytes of `buf` as the next piece of stream `stream`. */
+  streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void>;
+  /** Lowercase hex md5 of all pieces of stream `stream` (which then ends). */
+  streamDigest(stream: number): Promise<string>;
+  /** Milliseconds spent hashing. */
+  readonly ms: number;
+}
+
+// md5 messages through a worker group; streams stay on the worker of their first piece
+function md5Via(group: WorkerGroup, streamWorker: Map<number, number>): Omit<Md5Service, "ms"> {
+  // (a byte of single-stream md5 costs about three of four-lane md5 or of quantization input)
+  return {
+    async hashMany(bufs, lengths) {
+      const load = lengths.reduce((a, b) => a + b, 0);
+      return (await group.post(group.leastLoaded(), { type: "md5", bufs, lengths }, load)).hex as string[];
+    },
+    async streamUpdate(stream, buf, length) {
+      let w = streamWorker.get(stream);
+      if (w === undefined) streamWorker.set(stream, w = group.leastLoaded());
+      await group.post(w, { type: "update", stream, buf, length }, 3 * length);
+    },
+    async streamDigest(stream) {
+      const w = streamWorker.get(stream) ?? 0;
+      streamWorker.delete(stream);
+      return (await group.post(w, { type: "digest", stream }, 0)).hex as string;
+    },
+  };
+}
+
+/**
+ * `threads` kernel workers: chunk jobs (each on the least loaded worker; slot buffers are
+ * shared by all) and md5 ({@link Md5Service}) in the same threads.
+ */
+export class QuantWorkerPool implements Md5Service {
+  /** Slot buffers (a job's input and output; any worker may use any slot). */
+  readonly slots: SharedArrayBuffer[];
+  readonly #group: WorkerGroup;
+  readonly #md5: Omit<Md5Service, "ms">;
+
+  /** Starts the workers; `threads * slotsPerWorker` slots of `slotBytes` bytes each. */
+  constructor(threads: number, slotsPerWorker: number, slotBytes: number) {
+    this.slots = Array.from({ length: threads * slotsPerWorker }, () => new SharedArrayBuffer(slotBytes));
+    const module = kernelsModule();
+    const workers = Array.from({ length: threads }, () => {
+      const w = startWorker(quantWorkerMain, [md5Streams, md5Update, md5Digest, md5Message]);
+      w.postMessage({ type: "init", module, slots: this.slots } satisfies WorkerMessage);
+      return w;
+    });
+    this.#group = new WorkerGroup(workers, "quantization");
+    this.#md5 = md5Via(this.#group, new Map());
+  }
+
+  /** Runs a job on the least loaded worker. */
+  async run(job: Omit<WorkerJob, "id">): Promise<JobTimes> {
+    const load = job.rows * job.k * job.srcSize;
+    return (await this.#group.post(
+      this.#group.leastLoaded(),
+      { type: "job", job },
+      load,
+    )) as unknown as JobTimes;
+  }
+
+  /** Multi-buffer md5 on the least loaded worker. */
+  hashMany(bufs: SharedArrayBuffer[], lengths: number[]): Promise<string[]> {
+    return this.#md5.hashMany(bufs, lengths);
+  }
+
+  /** The next piece of a long md5 stream. */
+  streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void> {
+    return this.#md5.streamUpdate(stream, buf, length);
+  }
+
+  /** The md5 of a long stream. */
+  streamDigest(stream: number): Promise<string> {
+    return this.#md5.streamDigest(stream);
+  }
+
+  /** Milliseconds the workers spent hashing. */
+  get ms(): number {
+    return this.#group.md5Ms;
+  }
+
+  /** Stops the workers (after the jobs they have; see {@link shutDown}). */
+  close(): Promise<void> {
+    return this.#group.close();
+  }
+}
+
+/** md5 of shared buffers in `n` workers, several buffers per call at once. */
+export class Md5WorkerPool implements Md5Service {
+  readonly #group: WorkerGroup;
+  readonly #md5: Omit<Md5Service, "ms">;
 
   /** Starts `n` md5 workers (each with its own instance of the kernels). */
   constructor(n: number) {
     const module = kernelsModule();
-    this.#workers = Array.from({ length: n }, () => {
-      // (the worker calls md5Streams, md5Update and md5Digest, whose sources are prepended)
-      const w = startWorker(md5WorkerMain, [md5Streams, md5Update, md5Digest]);
-      w.onmessage = (e: MessageEvent<{ id: number; hex: string[]; ms: number; error?: string }>) => {
-        const p = this.#pending.get(e.data.id);
-        this.#pending.delete(e.data.id);
-        if (e.data.error) {
-          p?.reject(new Error(`md5 worker: ${e.data.error}`));
-          return;
-        }
-        this.ms += e.data.ms;
-        p?.resolve(e.data.hex);
-      };
-      w.onerror = (e) => {
-        e.preventDefault();
-        this.#fail(new Error(`md5 worker failed: ${e.message}`));
-      };
+    const workers = Array.from({ length: n }, () => {
+      // (the worker calls md5Message and its helpers, whose sources are prepended)
+      const w = startWorker(md5WorkerMain, [md5Streams, md5Update, md5Digest, md5Message]);
       w.postMessage({ type: "init", module });
       return w;
     });
+    this.#group = new WorkerGroup(workers, "md5");
+    this.#md5 = md5Via(this.#group, new Map());
   }
 
-  #error: Error | undefined;
-
-  #fail(e: Error): void {
-    this.#error ??= e;
-    for (const p of this.#pending.values()) p.reject(e);
-    this.#pending.clear();
+  /** Total milliseconds spent hashing (in the workers). */
+  get ms(): number {
+    return this.#group.md5Ms;
   }
 
   /** Lowercase hex md5 of the first `lengths[i]` bytes of each `bufs[i]`, hashed together. */
   hashMany(bufs: SharedArrayBuffer[], lengths: number[]): Promise<string[]> {
-    if (this.#error) return Promise.reject(this.#error);
-    const id = this.#nextId++;
-    return new Promise<string[]>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#workers[this.#turn++ % this.#workers.length].postMessage({ type: "job", id, bufs, lengths });
-    });
+    return this.#md5.hashMany(bufs, lengths);
   }
 
   /** Lowercase hex md5 of the first `length` bytes of `buf`. */
@@ -204,32 +295,22 @@ export class Md5WorkerPool {
     return (await this.hashMany([buf], [length]))[0];
   }
 
-  #post(worker: number, msg: Record<string, unknown>): Promise<unknown> {
-    if (this.#error) return Promise.reject(this.#error);
-    const id = this.#nextId++;
-    return new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: string[]) => void, reject });
-      this.#workers[worker % this.#workers.length].postMessage({ ...msg, id });
-    });
-  }
-
   /**
    * Hashes the first `length` bytes of `buf` as the next piece of stream `stream` (pieces of
    * one stream are hashed in the order given; the buffer is free again once this settles).
    */
-  async streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void> {
-    await this.#post(stream, { type: "update", stream, buf, length });
+  streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void> {
+    return this.#md5.streamUpdate(stream, buf, length);
   }
 
   /** Lowercase hex md5 of all pieces of stream `stream` (which then ends). */
-  async streamDigest(stream: number): Promise<string> {
-    return (await this.#post(stream, { type: "digest", stream })) as unknown as string;
+  streamDigest(stream: number): Promise<string> {
+    return this.#md5.streamDigest(stream);
   }
 
   /** Stops the workers (after the jobs they have). */
-  async close(): Promise<void> {
-    this.#fail(new Error("pool closed"));
-    await shutDown(this.#workers);
+  close(): Promise<void> {
+    return this.#group.close();
   }
 }
 
@@ -244,23 +325,29 @@ interface Queued {
 }
 
 /**
- * A {@link ShardHasher} that hashes committed shards in batches of {@link MD5_LANES} (one per
- * lane of the multi-buffer md5), in an {@link Md5WorkerPool} or on this thread; a batch starts
- * early when one of its buffers is urged (the writer needs it back, or finishes).
+ * A {@link ShardHasher} that hashes committed shards in batches of `batch` shards (at most
+ * {@link MD5_LANES}, one per lane of the multi-buffer md5), in an {@link Md5WorkerPool} or on
+ * this thread; a batch starts early when one of its buffers is urged (the writer needs it back,
+ * or finishes).
  */
 export class BatchMd5 implements ShardHasher {
   /** Whether buffers must be shared (hashing in workers). */
   readonly shared: boolean;
-  readonly #pool: Md5WorkerPool | undefined;
+  readonly #pool: Md5Service | undefined;
   #kernels: WasmKernels | undefined;
   #queue: Queued[] = [];
   #ms = 0;
   #streams = 0;
+  readonly #batch: number;
 
-  /** Hashes in `pool`'s workers, or (without) on this thread with an own kernels instance. */
-  constructor(pool?: Md5WorkerPool) {
+  /**
+   * Hashes with `pool` (workers), or (without) on this thread with an own kernels instance;
+   * `batch` shards at a time (default {@link MD5_LANES}).
+   */
+  constructor(pool?: Md5Service, batch: number = MD5_LANES) {
     this.#pool = pool;
     this.shared = pool !== undefined;
+    this.#batch = Math.max(1, Math.min(MD5_LANES, Math.floor(batch)));
   }
 
   /** Milliseconds spent hashing (in workers or on this thread). */
@@ -268,11 +355,11 @@ export class BatchMd5 implements ShardHasher {
     return this.#ms + (this.#pool?.ms ?? 0);
   }
 
-  /** Queues a shard; batches of {@link MD5_LANES} start at once. */
+  /** Queues a shard; a full batch starts at once. */
   hash(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       this.#queue.push({ buf, length, resolve, reject });
-      if (this.#queue.length >= MD5_LANES) this.#run();
+      if (this.#queue.length >= this.#batch) this.#run();
     });
   }
 
