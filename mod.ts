@@ -16,7 +16,9 @@
  * const { checkpoint } = await openWeights(store, model.dir);
  * const plan = planConversion({ arch: model.arch, config: model.config,
  *   scheme: getQuantization("q4f16_1"), checkpoint });
- * await convertWeight({ plan, checkpoint, backend: new ReferenceBackend(), output: denoOutput("out") });
+ * const output = denoOutput("out");
+ * await convertWeight({ plan, checkpoint, backend: new ReferenceBackend(), output });
+ * await output.close(); // (stops its I/O worker)
  * ```
  *
  * @module

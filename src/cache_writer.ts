@@ -198,6 +198,12 @@ export interface WriterOptions {
   overlapWrites?: boolean;
   /** Shard buffers in rotation (default 2; at least 2). */
   buffers?: number;
+  /**
+   * Shards the conversion will write (from its plan), when known: once at most one is still to
+   * come, committed shards are hashed at once instead of waiting for a full hashing batch, so
+   * that only the last shard is hashed after the last tensor.
+   */
+  expectedShards?: number;
 }
 
 /**
@@ -228,6 +234,7 @@ export class TensorCacheWriter {
   #encodeBuf = new Uint8Array(0);
   readonly #hasher: ShardHasher | undefined;
   readonly #rotate: boolean;
+  readonly #expectedShards: number;
   readonly #shared: (SharedArrayBuffer | ArrayBuffer)[] = [];
   #inflight: Promise<void>[] = [];
   #cur = 0;
@@ -262,6 +269,7 @@ export class TensorCacheWriter {
         urge: () => {},
       });
     this.#rotate = this.#hasher !== undefined || opts.overlapWrites === true;
+    this.#expectedShards = opts.expectedShards ?? Infinity;
     if (this.#rotate) {
       for (let i = 0; i < Math.max(2, opts.buffers ?? 2); i++) {
         // in-band tensors keep a shard below the cap
@@ -588,6 +596,7 @@ export class TensorCacheWriter {
     try {
       const hash = this.#hasher?.hash(buf, len);
       hash?.catch(() => {}); // (awaited below, after the write)
+      if (this.#counter >= this.#expectedShards - 1) this.#hasher?.urge(buf); // (near the end)
       const t0 = performance.now();
       const file = await this.#out.create(path);
       await file.write(new Uint8Array(buf, 0, len));

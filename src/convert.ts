@@ -400,7 +400,11 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   // between chunk jobs, in an md5 worker, or here; a batch is hashed while the next shard fills
   const md5Pool = !useWorkers && threads > 1 ? new Md5WorkerPool(1) : undefined;
   const hasher = new BatchMd5(exec instanceof WorkerExecutor ? exec.pool : md5Pool);
-  const writer = new TensorCacheWriter(output, undefined, { hasher, buffers: MD5_LANES + 1 });
+  const writer = new TensorCacheWriter(output, undefined, {
+    hasher,
+    buffers: MD5_LANES + 1,
+    expectedShards: plan.shardSizes.length,
+  });
 
   // (a message round trip is a cheap macrotask; setTimeout(0) takes milliseconds)
   const channel = new MessageChannel();

@@ -1,6 +1,12 @@
 import { assertEquals } from "./_assert.ts";
 import { createHash } from "node:crypto";
-import { cacheJsonText, layoutShards, SHARD_CAP, TensorCacheWriter } from "../src/cache_writer.ts";
+import {
+  cacheJsonText,
+  layoutShards,
+  SHARD_CAP,
+  type ShardHasher,
+  TensorCacheWriter,
+} from "../src/cache_writer.ts";
 import { f32BitsToBf16Storage } from "../src/dtype.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 
@@ -128,5 +134,44 @@ Deno.test("cacheJsonText: exact Python json.dump(indent=4) text without trailing
         }
     ]
 }`,
+  );
+});
+
+Deno.test("TensorCacheWriter: with expectedShards, the last shards are hashed at commit, not held for a batch", async () => {
+  // a hasher that only records: hash k (shard k handed over), urge k (asked to start it now)
+  const run = async (expectedShards?: number) => {
+    const log: string[] = [];
+    const order: (SharedArrayBuffer | ArrayBuffer)[] = [];
+    const pending: { buf: SharedArrayBuffer | ArrayBuffer; resolve: (h: string) => void }[] = [];
+    const hasher: ShardHasher = {
+      shared: false,
+      hash(buf) {
+        log.push(`hash ${order.length}`);
+        order.push(buf);
+        return new Promise((resolve) => pending.push({ buf, resolve }));
+      },
+      urge(buf) {
+        const i = pending.findIndex((p) => p.buf === buf);
+        if (i < 0) return;
+        log.push(`urge ${order.lastIndexOf(buf)}`);
+        pending.splice(i, 1)[0].resolve("0".repeat(32));
+      },
+    };
+    const w = new TensorCacheWriter(memoryOutput(), 1000, { hasher, buffers: 8, expectedShards });
+    for (let i = 0; i < 12; i++) await w.add(`t${i}`, [200], "float16", new Uint8Array(400)); // 2 per shard
+    await w.finish(1);
+    return log;
+  };
+  // 6 shards: once at most one is to come (shard 4 committed), each commit starts its hash
+  assertEquals(
+    (await run(6)).join(", "),
+    "hash 0, hash 1, hash 2, hash 3, hash 4, urge 4, hash 5, urge 5, " +
+      "urge 0, urge 1, urge 2, urge 3",
+  );
+  // without: the hasher decides (here: nothing starts before the writer finishes)
+  assertEquals(
+    (await run()).join(", "),
+    "hash 0, hash 1, hash 2, hash 3, hash 4, hash 5, " +
+      "urge 0, urge 1, urge 2, urge 3, urge 4, urge 5",
   );
 });

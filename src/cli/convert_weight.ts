@@ -26,7 +26,8 @@ Convert a Hugging Face checkpoint to MLC weights (params_shard_*.bin + tensor-ca
   --source-format F        auto | huggingface-safetensor (default auto)
   --device D               ${DEVICES.join(" | ")} (default auto)
   --tie-rounding R         even (current MLC) | away (older CPU builds) (default even)
-  --threads N              worker threads (default: the core count); 1: no workers
+  --threads N              kernel worker threads, which quantize and hash (default: the core
+                           count); 1: all on the main thread
   --profile                print where the time went (read, quantize, md5, write)
   --buffered-io            write shards through the page cache (default: direct I/O where
                            the file system allows it, which saves the CPU of the copy)
