@@ -95,3 +95,23 @@ Deno.test("denoOutput: directIO false writes shared memory through the page cach
     }
   });
 });
+
+Deno.test("denoOutput: shared memory at an address direct I/O refuses is written buffered, same bytes", async () => {
+  await withDir(async (dir) => {
+    const out = denoOutput(dir);
+    try {
+      // a plain SharedArrayBuffer starts 16 bytes past a page boundary in V8 (not guaranteed)
+      const sab = new SharedArrayBuffer(3 * DIRECT_IO_ALIGN);
+      const data = pattern(sab.byteLength, 4);
+      new Uint8Array(sab).set(data);
+      const f = await out.create("p.bin");
+      await f.write(new Uint8Array(sab));
+      await f.close();
+      assertEquals(await Deno.readFile(`${dir}/p.bin`), data);
+      assertEquals(out.stats.directBytes + out.stats.bufferedBytes, data.length);
+      assertEquals(out.stats.directBytes === 0 || out.stats.directBytes === data.length, true);
+    } finally {
+      await out.close();
+    }
+  });
+});

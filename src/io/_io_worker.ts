@@ -30,7 +30,6 @@ function ioWorkerMain(): void {
   const g = self as any;
   const ALIGN = 4096;
   let fs: any;
-  let directOk = true;
   const writeAll = (fd: number, view: Uint8Array, from: number, to: number, position: number) => {
     let at = from;
     while (at < to) {
@@ -51,15 +50,15 @@ function ioWorkerMain(): void {
       const view = new Uint8Array(m.buf, m.offset, m.length);
       let direct = 0;
       const aligned = m.position % ALIGN === 0 && m.offset % ALIGN === 0 ? m.length - (m.length % ALIGN) : 0;
-      if (m.direct && directOk && aligned > 0) {
+      if (m.direct && aligned > 0) {
         let fd = -1;
         try {
           fd = fs.openSync(m.path, fs.constants.O_WRONLY | fs.constants.O_DIRECT);
           writeAll(fd, view, 0, aligned, m.position);
           direct = aligned;
         } catch (err) {
+          // EINVAL: this file system, or this memory's address, does not allow direct I/O
           if ((err as any)?.code !== "EINVAL") throw err;
-          directOk = false; // (this file system or memory: no direct I/O from now on)
         } finally {
           if (fd >= 0) fs.closeSync(fd);
         }
