@@ -127,6 +127,13 @@ export function layoutShards(
 export interface TensorSink {
   /** Appends elements (for float32: a multiple of 4 bytes). */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Takes the next `bytes` bytes of the tensor in place, for the caller (e.g. a worker) to fill
+   * before `filled` settles: a view of the shard buffer. The shard is written and hashed only
+   * after every such promise has settled. Present where the tensor lands in a shared shard
+   * buffer (see {@link TensorCacheWriter.reservable}).
+   */
+  reserve?(bytes: number, filled: Promise<unknown>): Uint8Array;
   /** Finishes the tensor; checks the byte count. */
   end(): Promise<void>;
 }
@@ -240,6 +247,11 @@ export class TensorCacheWriter {
   #cur = 0;
   #writing = 0;
   #asyncError: unknown;
+  /** Per shard buffer: promises of regions still being filled in place (see `reserve`). */
+  readonly #fills = new Map<SharedArrayBuffer | ArrayBuffer, Promise<unknown>[]>();
+  /** Buffers whose write and hash wait for fills, and those of them urged meanwhile. */
+  readonly #awaitingFills = new Set<SharedArrayBuffer | ArrayBuffer>();
+  readonly #urgedEarly = new Set<SharedArrayBuffer | ArrayBuffer>();
   /** Running statistics. */
   readonly stats: WriterStats = {
     paramSize: 0,
@@ -280,6 +292,16 @@ export class TensorCacheWriter {
       }
       this.#pending = new Uint8Array(this.#shared[0], 0, cap);
     }
+  }
+
+  /**
+   * Whether a tensor of `shape` and `dtype` would land in a shared shard buffer, so that its
+   * sink can {@link TensorSink.reserve} regions to be filled in place (rotating buffers with a
+   * hasher; not float32, which is stored as bf16; at most one shard buffer).
+   */
+  reservable(shape: readonly number[], dtype: DType): boolean {
+    return this.#rotate && this.#hasher !== undefined && dtype !== "float32" &&
+      storedBytes(shape, dtype) <= this.#cap && this.#shared[0] instanceof SharedArrayBuffer;
   }
 
   /** Starts a tensor; data follows through the returned sink. */
@@ -347,6 +369,7 @@ export class TensorCacheWriter {
     this.#pendingRecords.push(record);
     this.#ensurePending(this.#pendingLen + n);
     const start = this.#pendingLen;
+    const pendingBuf = this.#shared[this.#cur], pending = this.#pending;
     return {
       write: (chunk) => {
         const data = encode(chunk);
@@ -355,6 +378,14 @@ export class TensorCacheWriter {
         this.#pending.set(data, at);
         return Promise.resolve();
       },
+      reserve: this.reservable(shape, dtype)
+        ? (bytes, filled) => {
+          const at = start + written;
+          check(bytes);
+          this.#addFill(pendingBuf, filled);
+          return pending.subarray(at, at + bytes);
+        }
+        : undefined,
       end: () => {
         if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
         this.#pendingLen += n;
@@ -394,6 +425,14 @@ export class TensorCacheWriter {
         written += data.length;
         return Promise.resolve();
       },
+      reserve: this.reservable(record.shape, record.dtype as DType)
+        ? (bytes, filled) => {
+          check(bytes);
+          this.#addFill(buf, filled);
+          written += bytes;
+          return view.subarray(written - bytes, written);
+        }
+        : undefined,
       end: () => {
         if (written !== n) throw new Error(`tensor ${record.name}: got ${written} bytes, expected ${n}`);
         this.#shards.push(shard);
@@ -403,7 +442,7 @@ export class TensorCacheWriter {
           shard.md5sum = createHash("md5").update(view.subarray(0, n)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
-        this.#handOff(this.#writeShared(path, buf, n, shard));
+        this.#handOff(this.#afterFills(buf, () => this.#writeShared(path, buf, n, shard)));
         this.#busy = false;
         return Promise.resolve();
       },
@@ -413,7 +452,7 @@ export class TensorCacheWriter {
   /** The next buffer of the rotation, once free (its shard written and hashed). */
   async #nextFree(): Promise<SharedArrayBuffer | ArrayBuffer> {
     const next = (this.#cur + 1) % this.#shared.length;
-    this.#hasher?.urge(this.#shared[next]);
+    this.#urge(this.#shared[next]);
     const t0 = performance.now();
     await this.#inflight[next];
     this.stats.waitMs += performance.now() - t0;
@@ -433,6 +472,38 @@ export class TensorCacheWriter {
     this.#shared[next] = this.#shared[cur];
     this.#shared[cur] = buf;
     this.#cur = next;
+  }
+
+  #addFill(buf: SharedArrayBuffer | ArrayBuffer, filled: Promise<unknown>): void {
+    filled.catch(() => {}); // (a failed fill fails the conversion elsewhere; its shard is not written)
+    const list = this.#fills.get(buf);
+    if (list) list.push(filled);
+    else this.#fills.set(buf, [filled]);
+  }
+
+  /** Runs `work` (a shard's write and hash) once the regions reserved in `buf` are filled. */
+  #afterFills(buf: SharedArrayBuffer | ArrayBuffer, work: () => Promise<void>): Promise<void> {
+    const fills = this.#fills.get(buf);
+    this.#fills.delete(buf);
+    if (!fills) return work();
+    this.#awaitingFills.add(buf);
+    return Promise.all(fills).then(
+      () => {
+        this.#awaitingFills.delete(buf);
+        return work();
+      },
+      (e) => {
+        this.#awaitingFills.delete(buf);
+        this.#urgedEarly.delete(buf);
+        this.#asyncError ??= e;
+      },
+    );
+  }
+
+  /** Asks the hasher to start `buf`'s batch now, or as soon as its hash is queued. */
+  #urge(buf: SharedArrayBuffer | ArrayBuffer): void {
+    if (this.#awaitingFills.has(buf)) this.#urgedEarly.add(buf);
+    this.#hasher?.urge(buf);
   }
 
   /**
@@ -562,9 +633,9 @@ export class TensorCacheWriter {
           shard.md5sum = createHash("md5").update(new Uint8Array(buf, 0, len)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
-        this.#inflight[this.#cur] = this.#writeShared(path, buf, len, shard);
+        this.#inflight[this.#cur] = this.#afterFills(buf, () => this.#writeShared(path, buf, len, shard));
         this.#cur = (this.#cur + 1) % this.#shared.length;
-        this.#hasher?.urge(this.#shared[this.#cur]);
+        this.#urge(this.#shared[this.#cur]);
         const t0 = performance.now();
         await this.#inflight[this.#cur]; // the next buffer is free once its shard is out
         this.stats.waitMs += performance.now() - t0;
@@ -596,7 +667,9 @@ export class TensorCacheWriter {
     try {
       const hash = this.#hasher?.hash(buf, len);
       hash?.catch(() => {}); // (awaited below, after the write)
-      if (this.#counter >= this.#expectedShards - 1) this.#hasher?.urge(buf); // (near the end)
+      if (this.#counter >= this.#expectedShards - 1 || this.#urgedEarly.delete(buf)) {
+        this.#hasher?.urge(buf); // (near the end, or needed back while its regions were filled)
+      }
       const t0 = performance.now();
       const file = await this.#out.create(path);
       await file.write(new Uint8Array(buf, 0, len));
@@ -618,7 +691,7 @@ export class TensorCacheWriter {
   async finish(totalParamNum: number, fileNames: CacheFileNames = DEFAULT_CACHE_FILES): Promise<TensorCache> {
     if (this.#busy) throw new Error("TensorCacheWriter: a tensor is still open");
     await this.#commit();
-    for (const b of this.#shared) this.#hasher?.urge(b);
+    for (const b of this.#shared) this.#urge(b);
     await Promise.all(this.#inflight);
     if (this.#asyncError) throw this.#asyncError;
     const cache: TensorCache = {

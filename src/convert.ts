@@ -6,9 +6,12 @@
  * With the `cpu` backend and `threads > 1`, chunks are cast and quantized by a pool of kernel
  * workers (fused WASM kernel; source rows read by the workers straight into their linear
  * memory when the checkpoint is on the local file system), each chunk on the least loaded
- * worker, several in flight, results applied in order by this thread; committed shards are
- * hashed four at a time by the same workers between chunks (multi-buffer md5 kernel) and
- * written while the next shard fills (direct I/O from an I/O worker with `denoOutput`). With one
+ * worker, several in flight. The workers write each output straight into its place in the
+ * shard buffer (regions the writer reserves; a shard is written once they are filled), except
+ * for float32 outputs, KN layouts and tensors larger than a shard buffer, whose results this
+ * thread applies in order. Committed shards are hashed four at a time by the same workers
+ * between chunks (multi-buffer md5 kernel) and written while the next shard fills (direct I/O
+ * from an I/O worker with `denoOutput`). With one
  * thread all compute runs here, still through the fused kernel for `cpu` (and the multi-buffer
  * md5).
  *
@@ -83,6 +86,8 @@ export interface ConvertStats {
   writeSeconds: number;
   /** Waiting for a free shard buffer (wall seconds this thread stood still for md5 and writes). */
   waitSeconds: number;
+  /** Parameters whose outputs the kernel workers wrote in place, into the shard buffers. */
+  paramsInPlace: number;
 }
 
 /** Result of a conversion. */
@@ -140,6 +145,10 @@ interface ChunkJob {
   fill: (into: Uint8Array) => Promise<void>;
   /** Direct file reads, when workers may read the source themselves. */
   reads?: [string, number, number][];
+  /** Where the words (or cast elements) go in place, in shared memory (kernel workers only). */
+  dest?: Uint8Array;
+  /** Where the scales go in place, in shared memory (kernel workers only). */
+  scaleDest?: Uint8Array;
 }
 
 /** A chunk's outputs; views valid until its slot is released. */
@@ -323,6 +332,9 @@ class WorkerExecutor implements Executor {
       scalesAt,
       outAt: this.#inBytes,
       reads: job.reads,
+      dest: job.dest && [job.dest.buffer as SharedArrayBuffer, job.dest.byteOffset, job.dest.length],
+      scaleDest: job.scaleDest &&
+        [job.scaleDest.buffer as SharedArrayBuffer, job.scaleDest.byteOffset, job.scaleDest.length],
     });
     this.#t.readMs += t.readMs;
     this.#t.computeMs += t.computeMs;
@@ -428,7 +440,10 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const ordered = (apply: () => Promise<void>) => {
     fifo.push({ ready: Promise.resolve(undefined), apply: () => apply() });
   };
-  const submit = async (job: ChunkJob, apply: (o: ChunkOut) => Promise<void> | void) => {
+  const submit = async (
+    job: ChunkJob,
+    apply: (o: ChunkOut) => Promise<void> | void,
+  ): Promise<{ ready: Promise<unknown> }> => {
     while (!free.length) await drainOne();
     // a busy thread never returns to the event loop by itself: let background shard writes
     // (their open, write and close steps) progress between chunks
@@ -443,7 +458,11 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         free.push(slot);
       },
     });
+    return { ready }; // (not the promise itself: awaiting submit must not wait for the job)
   };
+  // whether writer calls wait in the FIFO (parameters not converted in place)
+  let writerQueued = false;
+  let paramsInPlace = 0;
 
   try {
     for (const pp of plan.params) {
@@ -465,7 +484,57 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         fill: (into: Uint8Array) => src.read(r, n, into),
         reads: src.segments?.(r, n), // (direct reads only)
       });
-      if (!pp.quant) {
+      // in place: the outputs' regions are reserved in the shard buffers at once and the kernel
+      // workers fill them; the writer writes and hashes a shard once its regions are filled
+      const inPlace = exec instanceof WorkerExecutor && pp.quant !== "KN" &&
+        pp.outputs.every((o) => writer.reservable(o.shape, o.dtype));
+      if (inPlace) {
+        paramsInPlace++;
+        if (writerQueued) { // (writer calls of earlier parameters come first)
+          while (fifo.length) await drainOne();
+          writerQueued = false;
+        }
+        let filledOk!: () => void, filledError!: (e: unknown) => void;
+        const filled = new Promise<void>((resolve, reject) => [filledOk, filledError] = [resolve, reject]);
+        const regions: Uint8Array[] = [];
+        for (const o of pp.outputs) {
+          const sink = await writer.begin(o.name, o.shape, o.dtype);
+          regions.push(sink.reserve!(o.nbytes, filled));
+          await sink.end();
+        }
+        const [main, scales] = regions;
+        const gs = scheme.kind === "group-quant" ? scheme : undefined;
+        if (pp.quant && !gs) throw new Error("unreachable: quantized param without group scheme");
+        const groups = gs ? Math.ceil(k / gs.groupSize) : 0;
+        const wpr = gs ? groups * groupConstants(gs).wordsPerGroup : 0;
+        const jobs: Promise<unknown>[] = [];
+        for (let r = 0; r < src.rows; r += chunkRows) {
+          const n = Math.min(chunkRows, src.rows - r);
+          const job: ChunkJob = pp.quant && gs
+            ? {
+              ...base,
+              kind: "quant",
+              bits: gs.bits,
+              groupSize: gs.groupSize,
+              outBytes: n * wpr * 4,
+              scaleBytes: n * groups * mdItem,
+              ...jobFor(r, n),
+              dest: main.subarray(r * wpr * 4, (r + n) * wpr * 4),
+              scaleDest: scales.subarray(r * groups * mdItem, (r + n) * groups * mdItem),
+            }
+            : {
+              ...base,
+              kind: "cast",
+              outBytes: n * k * mdItem,
+              scaleBytes: 0,
+              ...jobFor(r, n),
+              dest: main.subarray(r * k * mdItem, (r + n) * k * mdItem),
+            };
+          jobs.push((await submit(job, () => {})).ready);
+        }
+        Promise.all(jobs).then(() => filledOk(), filledError);
+      } else if (!pp.quant) {
+        writerQueued = true;
         const [out] = pp.outputs;
         let sink: TensorSink;
         ordered(async () => void (sink = await writer.begin(out.name, out.shape, out.dtype)));
@@ -483,6 +552,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         }
         const groups = Math.ceil(k / scheme.groupSize);
         const wpr = groups * groupConstants(scheme).wordsPerGroup;
+        writerQueued = true;
         const [qw, qs] = pp.outputs;
         const kn = pp.quant === "KN";
         const rows = src.rows;
@@ -554,6 +624,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         md5Seconds: (ws.md5Ms + hasher.ms) / 1000,
         writeSeconds: ws.writeMs / 1000,
         waitSeconds: ws.waitMs / 1000,
+        paramsInPlace,
       },
     };
   } finally {

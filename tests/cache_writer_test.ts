@@ -9,6 +9,7 @@ import {
 } from "../src/cache_writer.ts";
 import { f32BitsToBf16Storage } from "../src/dtype.ts";
 import { memoryOutput } from "../src/io/memory.ts";
+import { BatchMd5 } from "../src/pipeline/pool.ts";
 
 const MiB = 1 << 20;
 
@@ -174,4 +175,40 @@ Deno.test("TensorCacheWriter: with expectedShards, the last shards are hashed at
     "hash 0, hash 1, hash 2, hash 3, hash 4, hash 5, " +
       "urge 0, urge 1, urge 2, urge 3, urge 4, urge 5",
   );
+});
+
+Deno.test("TensorCacheWriter: regions reserved in place are written and hashed only once filled", async () => {
+  const data = (n: number, seed: number) =>
+    Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed * 13) & 0xff);
+  // t0 and t2 in place (t2 out of band: 600 >= half the cap), t1 and t3 written, 1000-byte shards
+  const tensors: [string, number][] = [["t0", 200], ["t1", 200], ["t2", 300], ["t3", 100], ["t4", 200]];
+  const plain = memoryOutput();
+  const ref = new TensorCacheWriter(plain, 1000);
+  for (const [i, [name, n]] of tensors.entries()) await ref.add(name, [n], "float16", data(2 * n, i));
+  const refCache = await ref.finish(1);
+
+  const out = memoryOutput();
+  const w = new TensorCacheWriter(out, 1000, { hasher: new BatchMd5(), buffers: 5 });
+  assertEquals(w.reservable([200], "float16"), true);
+  assertEquals([w.reservable([200], "float32"), w.reservable([501], "float16")], [false, false]);
+  const later: (() => void)[] = [];
+  for (const [i, [name, n]] of tensors.entries()) {
+    const sink = await w.begin(name, [n], "float16");
+    if (i === 0 || i === 2) {
+      let filled!: () => void;
+      const view = sink.reserve!(2 * n, new Promise<void>((resolve) => filled = resolve));
+      later.push(() => {
+        view.set(data(2 * n, i));
+        filled();
+      });
+    } else await sink.write(data(2 * n, i));
+    await sink.end();
+  }
+  const finished = w.finish(1);
+  await new Promise((r) => setTimeout(r, 20));
+  // shard 0 = [t2] and shard 1 = [t0, t1] wait for their regions; shard 2 = [t3, t4] has none
+  assertEquals([...out.files.keys()], ["params_shard_2.bin"]);
+  for (const fill of later) fill();
+  assertEquals(await finished, refCache);
+  assertEquals(out.files, plain.files);
 });

@@ -30,7 +30,7 @@ async function convertAll(
   shards: number,
   quant: string,
   runs: Run[],
-): Promise<{ files: Map<string, Uint8Array>; res: ConvertResult }[]> {
+): Promise<{ files: Map<string, Uint8Array>; res: ConvertResult; params: number }[]> {
   const dir = await Deno.makeTempDir();
   try {
     await writeCheckpoint(dir, cfg, llamaHfTensors(cfg), { dtype, shards, seed: 11 });
@@ -39,6 +39,7 @@ async function convertAll(
       const { ckpt, plan } = await planTinyLlama(dir, cfg, quant, shards);
       const out = memoryOutput();
       const backend = run.backend();
+      let params = 0;
       const res = await convertWeight({
         plan,
         checkpoint: ckpt,
@@ -47,10 +48,11 @@ async function convertAll(
         threads: run.threads,
         directReads: run.directReads,
         chunkBytes: run.chunkBytes,
+        onProgress: (p) => params = p.total,
       });
       await backend.close();
       ckpt.close();
-      results.push({ files: out.files, res });
+      results.push({ files: out.files, res, params });
     }
     return results;
   } finally {
@@ -101,6 +103,16 @@ for (const [dtype, shards, quant] of CASES) {
     assertEquals(others[0].res.stats.threads, 2);
     assertEquals(others[2].res.stats.threads, 1);
     assertEquals(others[4].res.stats.threads, 1);
+    // kernel workers write in place unless an output is float32 (stored as bf16) or KN
+    const all = others[0].params;
+    const inPlace = others.map((o) => o.res.stats.paramsInPlace);
+    const f32 = quant === "q4f32_1" || quant === "q0f32";
+    const kn = quant.endsWith("_0");
+    assertEquals(inPlace[2] + inPlace[3] + inPlace[4], 0, "one thread or reference: never in place");
+    assertEquals(inPlace[0], inPlace[1]);
+    if (f32) assertEquals(inPlace[0], 0);
+    else if (kn) assertEquals(inPlace[0] > 0 && inPlace[0] < all, true, `${inPlace[0]} of ${all}`);
+    else assertEquals(inPlace[0], all);
   });
 }
 

@@ -116,12 +116,9 @@ Deno.test("smollm2-135m-instruct q0f16: a real conversion of a sparse checkpoint
     const expected = await readFixtureCache("smollm2-135m-instruct-q0f16");
     assertCacheMatches(planAsCache(plan), expected);
     await Deno.mkdir(`${dir}/out`);
-    const result = await convertWeight({
-      plan,
-      checkpoint: ckpt,
-      backend: new ReferenceBackend(),
-      output: denoOutput(`${dir}/out`),
-    });
+    const output = denoOutput(`${dir}/out`);
+    const result = await convertWeight({ plan, checkpoint: ckpt, backend: new ReferenceBackend(), output });
+    await output.close();
     ckpt.close();
     assertCacheMatches(result.cache, expected);
     // all-zero source: md5 of each shard is the md5 of its zeros

@@ -35,12 +35,9 @@ async function withConversions(
         checkpoint,
       });
       await Deno.mkdir(`${dir}/${q}`);
-      await convertWeight({
-        plan,
-        checkpoint,
-        backend: new WasmBackend(),
-        output: denoOutput(`${dir}/${q}`),
-      });
+      const output = denoOutput(`${dir}/${q}`);
+      await convertWeight({ plan, checkpoint, backend: new WasmBackend(), output });
+      await output.close();
       checkpoint.close();
     }
     await fn(dir);

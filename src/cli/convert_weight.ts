@@ -71,9 +71,9 @@ export function planToJson(plan: ConversionPlan, peakMemory: number): Record<str
 
 /**
  * Estimated peak memory of a conversion: the runtime baseline, the shard buffers in rotation,
- * the chunk buffers (or, with worker threads, each worker's runtime, kernel memory and slots,
- * and the md5 worker), and for the largest parameter its whole scale array (and words, for KN
- * layouts).
+ * the chunk buffers (or, with worker threads, each kernel worker's runtime, kernel memory and
+ * slots), the I/O worker, and for the largest parameter its whole scale array (and words, for KN
+ * layouts; parameters written in place by the kernel workers need neither).
  *
  * @example
  * ```ts ignore
@@ -266,7 +266,7 @@ export async function convertWeightCommand(args: string[], io: Io): Promise<numb
           `Profile (thread-seconds, ${st.threads} quantize thread(s), wall ${f(result.seconds)}): read ${
             f(st.readSeconds)
           }, quantize ${f(st.quantizeSeconds)}, md5 ${f(st.md5Seconds)}, write ${f(st.writeSeconds)}, ` +
-            `waiting for shard buffers ${f(st.waitSeconds)}`,
+            `waiting for shard buffers ${f(st.waitSeconds)}; ${st.paramsInPlace} parameters written in place`,
         );
       }
       if (!quiet) {

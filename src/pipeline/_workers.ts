@@ -75,9 +75,19 @@ export function quantWorkerMain(): void {
     if (rc !== 0) {
       throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
     }
-    new Uint8Array(slots[job.slot], job.outAt, job.outBytes).set(
-      new Uint8Array(ex.memory.buffer, pOut, job.outBytes),
-    );
+    if (job.dest) {
+      // in place: straight into the shard buffer (and the scales into theirs)
+      const [buf, at, len] = job.dest;
+      new Uint8Array(buf, at, len).set(new Uint8Array(ex.memory.buffer, pOut, len));
+      if (job.scaleDest) {
+        const [sbuf, sat, slen] = job.scaleDest;
+        new Uint8Array(sbuf, sat, slen).set(new Uint8Array(ex.memory.buffer, pOut + job.scalesAt, slen));
+      }
+    } else {
+      new Uint8Array(slots[job.slot], job.outAt, job.outBytes).set(
+        new Uint8Array(ex.memory.buffer, pOut, job.outBytes),
+      );
+    }
     return { readMs: t1 - t0, computeMs: performance.now() - t1 };
   };
   g.onmessage = (e: MessageEvent) => {

@@ -44,6 +44,10 @@ export interface WorkerJob {
   outAt: number;
   /** Direct file reads `[path, offset, length]`, concatenated; absent: input is in the slot. */
   reads?: [string, number, number][];
+  /** The words (or cast elements) go here `[buffer, offset, length]` instead of the slot. */
+  dest?: [SharedArrayBuffer, number, number];
+  /** The scales go here `[buffer, offset, length]` instead of the slot. */
+  scaleDest?: [SharedArrayBuffer, number, number];
 }
 
 /** Messages to a quantization worker. */
