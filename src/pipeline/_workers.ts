@@ -148,9 +148,6 @@ export function md5Message(
   return { id: m.id, hex: md5Streams(ex, base, views), ms: performance.now() - t0 };
 }
 
-/** Message types {@link md5Message} answers. */
-export const MD5_MESSAGES: readonly string[] = ["md5", "update", "digest"];
-
 /**
  * md5 worker: instantiates the kernels module posted once, then answers md5 messages (see
  * {@link md5Message}); failures answer `{ id, error }`. Runs with the sources of `md5Streams`,
