@@ -333,16 +333,9 @@ export class TensorCacheWriter {
       if (this.#rotate && n <= this.#cap) return await this.#bufferedOutOfBand(record, encode, check);
       const stream = this.#rotate ? this.#hasher?.stream?.() : undefined;
       if (stream) return await this.#streamedOutOfBand(record, encode, check, stream);
-      const path = `params_shard_${this.#counter++}.bin`;
-      const file: FileSink = await this.#out.create(path);
+      const shard = this.#ownShard(record);
+      const file: FileSink = await this.#out.create(shard.dataPath);
       const md5 = createHash("md5");
-      const shard: ShardRecord = {
-        dataPath: path,
-        format: "raw-shard",
-        nbytes: n,
-        records: [record],
-        md5sum: "",
-      };
       return {
         write: async (chunk) => {
           const data = encode(chunk);
@@ -406,14 +399,8 @@ export class TensorCacheWriter {
     check: (len: number) => void,
   ): Promise<TensorSink> {
     const n = record.nbytes;
-    const path = `params_shard_${this.#counter++}.bin`;
-    const shard: ShardRecord = {
-      dataPath: path,
-      format: "raw-shard",
-      nbytes: n,
-      records: [record],
-      md5sum: "",
-    };
+    const shard = this.#ownShard(record);
+    const path = shard.dataPath;
     const buf = await this.#nextFree();
     const view = new Uint8Array(buf, 0, this.#cap);
     let written = 0;
@@ -447,6 +434,12 @@ export class TensorCacheWriter {
         return Promise.resolve();
       },
     };
+  }
+
+  /** A shard of its own for an out-of-band tensor: the next shard index. */
+  #ownShard(record: CacheRecord): ShardRecord {
+    const dataPath = `params_shard_${this.#counter++}.bin`;
+    return { dataPath, format: "raw-shard", nbytes: record.nbytes, records: [record], md5sum: "" };
   }
 
   /** The next buffer of the rotation, once free (its shard written and hashed). */
@@ -518,14 +511,8 @@ export class TensorCacheWriter {
     stream: ShardStreamHasher,
   ): Promise<TensorSink> {
     const n = record.nbytes;
-    const path = `params_shard_${this.#counter++}.bin`;
-    const shard: ShardRecord = {
-      dataPath: path,
-      format: "raw-shard",
-      nbytes: n,
-      records: [record],
-      md5sum: "",
-    };
+    const shard = this.#ownShard(record);
+    const path = shard.dataPath;
     const file = await this.#out.create(path);
     let writes: Promise<void> = Promise.resolve(); // piece writes, in file order
     let fileError: unknown;

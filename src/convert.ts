@@ -478,11 +478,28 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
       const mdItem = itemSize(md);
       const chunkRows = chunkRowsOf(src.rowElems, srcItem, chunkBytes);
       const k = src.rowElems;
-      const base = { srcDtype, modelDtype: md, k, tie, bits: 4 as const, groupSize: 32 };
-      const jobFor = (r: number, n: number) => ({
+      const gs = scheme.kind === "group-quant" ? scheme : undefined;
+      if (pp.quant && !gs) throw new Error("unreachable: quantized param without group scheme");
+      const groups = gs ? Math.ceil(k / gs.groupSize) : 0;
+      const wpr = gs ? groups * groupConstants(gs).wordsPerGroup : 0;
+      // the job for rows [r, r + n): cast and quantize, or cast only
+      const jobFor = (r: number, n: number): ChunkJob => ({
+        srcDtype,
+        modelDtype: md,
+        k,
+        tie,
         rows: n,
         fill: (into: Uint8Array) => src.read(r, n, into),
         reads: src.segments?.(r, n), // (direct reads only)
+        ...(pp.quant && gs
+          ? {
+            kind: "quant",
+            bits: gs.bits,
+            groupSize: gs.groupSize,
+            outBytes: n * wpr * 4,
+            scaleBytes: n * groups * mdItem,
+          }
+          : { kind: "cast", bits: 4, groupSize: 32, outBytes: n * k * mdItem, scaleBytes: 0 }),
       });
       // in place: the outputs' regions are reserved in the shard buffers at once and the kernel
       // workers fill them; the writer writes and hashes a shard once its regions are filled
@@ -503,33 +520,13 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
           await sink.end();
         }
         const [main, scales] = regions;
-        const gs = scheme.kind === "group-quant" ? scheme : undefined;
-        if (pp.quant && !gs) throw new Error("unreachable: quantized param without group scheme");
-        const groups = gs ? Math.ceil(k / gs.groupSize) : 0;
-        const wpr = gs ? groups * groupConstants(gs).wordsPerGroup : 0;
         const jobs: Promise<unknown>[] = [];
         for (let r = 0; r < src.rows; r += chunkRows) {
           const n = Math.min(chunkRows, src.rows - r);
-          const job: ChunkJob = pp.quant && gs
-            ? {
-              ...base,
-              kind: "quant",
-              bits: gs.bits,
-              groupSize: gs.groupSize,
-              outBytes: n * wpr * 4,
-              scaleBytes: n * groups * mdItem,
-              ...jobFor(r, n),
-              dest: main.subarray(r * wpr * 4, (r + n) * wpr * 4),
-              scaleDest: scales.subarray(r * groups * mdItem, (r + n) * groups * mdItem),
-            }
-            : {
-              ...base,
-              kind: "cast",
-              outBytes: n * k * mdItem,
-              scaleBytes: 0,
-              ...jobFor(r, n),
-              dest: main.subarray(r * k * mdItem, (r + n) * k * mdItem),
-            };
+          const job = jobFor(r, n);
+          const at = r * (job.outBytes / n), sat = r * (job.scaleBytes / n);
+          job.dest = main.subarray(at, at + job.outBytes);
+          if (scales) job.scaleDest = scales.subarray(sat, sat + job.scaleBytes);
           jobs.push((await submit(job, () => {})).ready);
         }
         Promise.all(jobs).then(() => filledOk(), filledError);
@@ -540,18 +537,10 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         ordered(async () => void (sink = await writer.begin(out.name, out.shape, out.dtype)));
         for (let r = 0; r < src.rows; r += chunkRows) {
           const n = Math.min(chunkRows, src.rows - r);
-          await submit(
-            { ...base, kind: "cast", outBytes: n * k * mdItem, scaleBytes: 0, ...jobFor(r, n) },
-            (o) => sink.write(o.out),
-          );
+          await submit(jobFor(r, n), (o) => sink.write(o.out));
         }
         ordered(() => sink.end());
       } else {
-        if (scheme.kind !== "group-quant") {
-          throw new Error("unreachable: quantized param without group scheme");
-        }
-        const groups = Math.ceil(k / scheme.groupSize);
-        const wpr = groups * groupConstants(scheme).wordsPerGroup;
         writerQueued = true;
         const [qw, qs] = pp.outputs;
         const kn = pp.quant === "KN";
@@ -566,15 +555,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         });
         for (let r = 0; r < rows; r += chunkRows) {
           const n = Math.min(chunkRows, rows - r);
-          await submit({
-            ...base,
-            kind: "quant",
-            bits: scheme.bits,
-            groupSize: scheme.groupSize,
-            outBytes: n * wpr * 4,
-            scaleBytes: n * groups * mdItem,
-            ...jobFor(r, n),
-          }, async (o) => {
+          await submit(jobFor(r, n), async (o) => {
             scaleAll.set(o.scales, r * groups * mdItem);
             if (wordsAll) wordsAll.set(o.out, r * wpr * 4);
             else await sink!.write(o.out);
