@@ -133,7 +133,7 @@ export class IoWorker {
         p.reject(Object.assign(new Error(e.data.error), { code: e.data.code }));
       } else p.resolve({ direct: e.data.direct, buffered: e.data.buffered });
       if (this.#pending.size === 0) {
-        const t = setTimeout(() => this.#stop(), this.#idleMs);
+        const t = setTimeout(() => void this.#stop(), this.#idleMs);
         Deno.unrefTimer(t as unknown as number);
         this.#idle = t;
       }
@@ -143,21 +143,42 @@ export class IoWorker {
       const err = new Error(`I/O worker failed: ${e.message}`);
       for (const p of this.#pending.values()) p.reject(err);
       this.#pending.clear();
-      this.#stop();
+      void this.#stop();
     };
     return w;
   }
 
-  #stop(): void {
+  /**
+   * Stops the worker: it is asked to exit by itself (between writes; the runtime need not tear
+   * a busy thread down) and terminated once it answers, or after 1 s.
+   */
+  #stop(): Promise<void> {
     if (this.#idle !== undefined) clearTimeout(this.#idle);
     this.#idle = undefined;
-    this.#worker?.terminate();
+    const w = this.#worker;
     this.#worker = undefined;
+    if (!w) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        w.terminate();
+        resolve();
+      };
+      const timer = setTimeout(done, 1000);
+      w.onmessage = (e: MessageEvent<{ closed?: boolean }>) => {
+        if (e.data?.closed) done();
+      };
+      w.onerror = (e) => {
+        e.preventDefault();
+        done();
+      };
+      w.postMessage({ type: "close" });
+    });
   }
 
   /** Waits for the writes in flight, then stops the worker. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#inflight]);
-    this.#stop();
+    await this.#stop();
   }
 }
