@@ -7,21 +7,17 @@ import type { GroupQuantJob } from "../src/quant/backend.ts";
 import { castReference, groupQuantizeReference } from "../src/quant/reference.ts";
 import { type GroupQuantScheme, QUANTIZATIONS } from "../src/quant/schemes.ts";
 import { WasmBackend, WasmKernels } from "../src/kernels/wasm.ts";
+import { Rng } from "../src/testing/checkpoint_gen.ts";
 
 const K = WasmKernels.createSync();
 const DTYPES: FloatDType[] = ["float16", "bfloat16", "float32"];
 const SIZE: Record<FloatDType, number> = { float16: 2, bfloat16: 2, float32: 4 };
 const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
+/** Deterministic uniform [0, 1) numbers (the checkpoint generator's mulberry32). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** Source bytes of `dt` from f32 values (castReference), or raw patterns when given as bits. */

@@ -6,19 +6,14 @@ import { bf16Value, castReference, f16Value, groupQuantizeReference } from "../s
 import { type GroupQuantScheme, QUANTIZATIONS } from "../src/quant/schemes.ts";
 import { WASM_BASE64 } from "../src/kernels/_wasm_b64.ts";
 import { dequantize, dequantMatmul, WasmBackend, WasmKernels } from "../src/kernels/wasm.ts";
+import { Rng } from "../src/testing/checkpoint_gen.ts";
 
 const K = WasmKernels.createSync();
 
-/** Deterministic PRNG (mulberry32). */
+/** Deterministic uniform [0, 1) numbers (the checkpoint generator's mulberry32). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function gauss(r: () => number): number {

@@ -2,16 +2,12 @@
 // as on the reference backend, for every offline scheme and every source dtype. Runs on Deno's
 // llvmpipe fallback adapter where there is no GPU; skips (with a reason) without navigator.gpu.
 import { assertEquals } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
-import { ARCHITECTURES } from "../src/arch/registry.ts";
-import { openCheckpoint } from "../src/checkpoint.ts";
 import { convertWeight } from "../src/convert.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import type { QuantBackend } from "../src/quant/backend.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { denoSource } from "../src/io/deno_fs.ts";
-import { planConversion } from "../src/plan.ts";
-import { getQuantization, QUANTIZATIONS } from "../src/quant/schemes.ts";
+import { QUANTIZATIONS } from "../src/quant/schemes.ts";
+import { planTinyLlama } from "./_tiny.ts";
 import { llamaHfTensors, TINY_LLAMA_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
 import { createWebGpuBackend, describeWebGpuAdapter } from "../src/webgpu/backend.ts";
 
@@ -26,14 +22,7 @@ if (skipReason) console.log(`webgpu_convert_test: skipping (${skipReason})`);
 const cfg = { ...TINY_LLAMA_CONFIG } as Record<string, unknown>;
 
 async function convertAll(dir: string, quant: string, backend: QuantBackend, tie: "even" | "away") {
-  const ckpt = await openCheckpoint(denoSource(), `${dir}/model.safetensors`);
-  const arch = ARCHITECTURES.llama;
-  const plan = planConversion({
-    arch,
-    config: fromDict(arch.configClass, cfg),
-    scheme: getQuantization(quant),
-    checkpoint: ckpt,
-  });
+  const { ckpt, plan } = await planTinyLlama(dir, cfg, quant, 1);
   const out = memoryOutput();
   await convertWeight({ plan, checkpoint: ckpt, backend, output: out, tie });
   ckpt.close();

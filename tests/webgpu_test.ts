@@ -7,6 +7,7 @@ import { type GroupQuantScheme, QUANTIZATIONS } from "../src/quant/schemes.ts";
 import type { DType, FloatDType } from "../src/dtype.ts";
 import type { GroupQuantJob, TieRounding } from "../src/quant/backend.ts";
 import { createWebGpuBackend, describeWebGpuAdapter, type WebGpuBackend } from "../src/webgpu/backend.ts";
+import { Rng } from "../src/testing/checkpoint_gen.ts";
 
 const hasGpu = typeof (globalThis.navigator as { gpu?: unknown } | undefined)?.gpu !== "undefined";
 const adapter = hasGpu ? await describeWebGpuAdapter() : undefined;
@@ -18,16 +19,10 @@ const opts = { ignore: skipReason !== "", sanitizeResources: false, sanitizeOps:
 
 // ---------------------------------------------------------------- helpers
 
-/** Deterministic PRNG (mulberry32). */
+/** Deterministic uniform [0, 1) numbers (the checkpoint generator's mulberry32). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const SCHEMES = Object.values(QUANTIZATIONS).filter((s): s is GroupQuantScheme => s.kind === "group-quant");
