@@ -7,7 +7,7 @@
  * @module
  */
 // deno-lint-ignore-file no-explicit-any
-import { startWorker } from "../pipeline/_workers.ts";
+import { shutDown, startWorker } from "../pipeline/_workers.ts";
 
 /** Alignment of direct writes (file offset, length and memory address). */
 export const DIRECT_IO_ALIGN = 4096;
@@ -148,32 +148,13 @@ export class IoWorker {
     return w;
   }
 
-  /**
-   * Stops the worker: it is asked to exit by itself (between writes; the runtime need not tear
-   * a busy thread down) and terminated once it answers, or after 1 s.
-   */
+  /** Stops the worker: it exits by itself between writes (see `shutDown`). */
   #stop(): Promise<void> {
     if (this.#idle !== undefined) clearTimeout(this.#idle);
     this.#idle = undefined;
     const w = this.#worker;
     this.#worker = undefined;
-    if (!w) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        w.terminate();
-        resolve();
-      };
-      const timer = setTimeout(done, 1000);
-      w.onmessage = (e: MessageEvent<{ closed?: boolean }>) => {
-        if (e.data?.closed) done();
-      };
-      w.onerror = (e) => {
-        e.preventDefault();
-        done();
-      };
-      w.postMessage({ type: "close" });
-    });
+    return w ? shutDown([w]) : Promise.resolve();
   }
 
   /** Waits for the writes in flight, then stops the worker. */

@@ -6,7 +6,7 @@
  * @module
  */
 // deno-lint-ignore-file no-explicit-any
-import { md5Digest, md5Streams, md5Update } from "../kernels/_md5.ts";
+import { md5Digest, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
 
 /**
  * Kernel worker: instantiates the kernels module posted once, then runs chunk jobs and answers
@@ -116,7 +116,7 @@ export function quantWorkerMain(): void {
 
 /**
  * Answers one md5 message in a worker (self-contained: prepended to worker sources, after
- * `md5Streams`, `md5Update` and `md5Digest`): `md5` hashes the first `lengths[i]` bytes of each
+ * `md5Streams`, `md5StreamState`, `md5Update` and `md5Digest`): `md5` hashes the first `lengths[i]` bytes of each
  * shared buffer `bufs[i]` together (multi-buffer md5; answer `{ id, hex, ms }`), `update` hashes
  * a piece of a long stream (`{ id, ms }`), `digest` finishes one (`{ id, hex, ms }`). Uses
  * linear memory from `base` on.
@@ -128,19 +128,14 @@ export function md5Message(
   m: any,
 ): Record<string, unknown> {
   const t0 = performance.now();
-  const fresh = () => ({
-    state: new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]),
-    length: 0,
-    tail: new Uint8Array(64),
-  });
   if (m.type === "update") {
     let st = streams.get(m.stream);
-    if (!st) streams.set(m.stream, st = fresh());
+    if (!st) streams.set(m.stream, st = md5StreamState());
     md5Update(ex, base, st, new Uint8Array(m.buf, 0, m.length));
     return { id: m.id, ms: performance.now() - t0 };
   }
   if (m.type === "digest") {
-    const st = streams.get(m.stream) ?? fresh();
+    const st = streams.get(m.stream) ?? md5StreamState();
     streams.delete(m.stream);
     return { id: m.id, hex: md5Digest(ex, base, st), ms: performance.now() - t0 };
   }
@@ -151,7 +146,7 @@ export function md5Message(
 /**
  * md5 worker: instantiates the kernels module posted once, then answers md5 messages (see
  * {@link md5Message}); failures answer `{ id, error }`. Runs with the sources of `md5Streams`,
- * `md5Update`, `md5Digest` and `md5Message` prepended (see {@link startWorker}).
+ * `md5StreamState`, `md5Update`, `md5Digest` and `md5Message` prepended (see {@link startWorker}).
  */
 export function md5WorkerMain(): void {
   const g = self as any;
@@ -195,4 +190,37 @@ export function startWorker(
 ): Worker {
   const code = `${helpers.map((f) => f.toString()).join("\n")}\n(${main.toString()})();`;
   return new Worker(`data:text/javascript,${encodeURIComponent(code)}`, { type: "module" });
+}
+
+/**
+ * Asks workers to finish (a `close` message: they answer `{ closed: true }` and exit), waits
+ * for their answers (at most `ms`), then terminates them. Exiting by themselves, between jobs,
+ * spares the runtime tearing a busy worker down. (Replaces the workers' message handlers.)
+ *
+ * @example
+ * ```ts ignore
+ * import { shutDown, startWorker } from "./_workers.ts";
+ * await shutDown([startWorker(md5WorkerMain)]);
+ * ```
+ */
+export async function shutDown(workers: readonly Worker[], ms = 1000): Promise<void> {
+  const answered = workers.map((w) =>
+    new Promise<void>((resolve) => {
+      w.onmessage = (e: MessageEvent<{ closed?: boolean }>) => {
+        if (e.data?.closed) resolve();
+      };
+      w.onerror = (e) => {
+        e.preventDefault();
+        resolve();
+      };
+    })
+  );
+  for (const w of workers) w.postMessage({ type: "close" });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(answered),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+  for (const w of workers) w.terminate();
 }

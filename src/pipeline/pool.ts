@@ -10,7 +10,7 @@
 import type { ShardHasher, ShardStreamHasher } from "../cache_writer.ts";
 import { md5Digest, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
 import { kernelsModule, WasmKernels } from "../kernels/wasm.ts";
-import { md5Message, md5WorkerMain, quantWorkerMain, startWorker } from "./_workers.ts";
+import { md5Message, md5WorkerMain, quantWorkerMain, shutDown, startWorker } from "./_workers.ts";
 
 /** A chunk job as a worker receives it (dtype codes of the kernels' ABI). */
 export interface WorkerJob {
@@ -62,33 +62,6 @@ export interface JobTimes {
   readMs: number;
   /** Milliseconds in the kernel and copying out. */
   computeMs: number;
-}
-
-/**
- * Asks workers to finish (a `close` message: they answer `{ closed: true }` and exit), waits
- * for their answers (at most `ms`), then terminates them. Exiting by themselves, between jobs,
- * spares the runtime tearing a busy worker down.
- */
-async function shutDown(workers: readonly Worker[], ms = 1000): Promise<void> {
-  const answered = workers.map((w) =>
-    new Promise<void>((resolve) => {
-      w.onmessage = (e: MessageEvent<{ closed?: boolean }>) => {
-        if (e.data?.closed) resolve();
-      };
-      w.onerror = (e) => {
-        e.preventDefault();
-        resolve();
-      };
-    })
-  );
-  for (const w of workers) w.postMessage({ type: "close" });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    Promise.all(answered),
-    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
-  for (const w of workers) w.terminate();
 }
 
 interface Pending {
@@ -171,6 +144,9 @@ class WorkerGroup {
   }
 }
 
+// self-contained functions the md5 messages of a worker call (their sources are prepended)
+const MD5_HELPERS = [md5Streams, md5StreamState, md5Update, md5Digest, md5Message];
+
 /**
  * What {@link BatchMd5} hashes with: multi-buffer md5 of shared buffers, and long streams
  * piece by piece.
@@ -222,7 +198,7 @@ export class QuantWorkerPool implements Md5Service {
     this.slots = Array.from({ length: threads * slotsPerWorker }, () => new SharedArrayBuffer(slotBytes));
     const module = kernelsModule();
     const workers = Array.from({ length: threads }, () => {
-      const w = startWorker(quantWorkerMain, [md5Streams, md5Update, md5Digest, md5Message]);
+      const w = startWorker(quantWorkerMain, MD5_HELPERS);
       w.postMessage({ type: "init", module, slots: this.slots } satisfies WorkerMessage);
       return w;
     });
@@ -276,7 +252,7 @@ export class Md5WorkerPool implements Md5Service {
     const module = kernelsModule();
     const workers = Array.from({ length: n }, () => {
       // (the worker calls md5Message and its helpers, whose sources are prepended)
-      const w = startWorker(md5WorkerMain, [md5Streams, md5Update, md5Digest, md5Message]);
+      const w = startWorker(md5WorkerMain, MD5_HELPERS);
       w.postMessage({ type: "init", module });
       return w;
     });
