@@ -25,7 +25,11 @@ export SOURCE_DATE_EPOCH=0
 target_dir="$(mktemp -d "${TMPDIR:-/tmp}/mlc-kernels-target.XXXXXX")"
 trap 'rm -rf "$target_dir"' EXIT
 export CARGO_TARGET_DIR="$target_dir"
-export RUSTFLAGS="-C target-feature=+simd128 -C link-arg=-zstack-size=65536 \
+# The memory is imported (env.memory, at most 4 GiB): a worker pool instantiates the module on one
+# shared memory (src/kernels/wasm.ts patches the import to shared), each instance with its own
+# stack (__stack_pointer is exported; mutable-globals lets it be).
+export RUSTFLAGS="-C target-feature=+simd128,+mutable-globals -C link-arg=-zstack-size=65536 \
+ -C link-arg=--import-memory -C link-arg=--max-memory=4294967296 -C link-arg=--export=__stack_pointer \
  --remap-path-prefix=$here=/mlc_kernels --remap-path-prefix=$CARGO_HOME=/cargo"
 
 (cd "$here" && /usr/bin/cargo build --offline --locked --release --target wasm32-unknown-unknown -q)

@@ -5,7 +5,15 @@ import type { GroupQuantJob } from "../src/quant/backend.ts";
 import { bf16Value, castReference, f16Value, groupQuantizeReference } from "../src/quant/reference.ts";
 import { type GroupQuantScheme, QUANTIZATIONS } from "../src/quant/schemes.ts";
 import { WASM_BASE64 } from "../src/kernels/_wasm_b64.ts";
-import { dequantize, dequantMatmul, WasmBackend, WasmKernels } from "../src/kernels/wasm.ts";
+import {
+  dequantize,
+  dequantMatmul,
+  kernelsMemory,
+  kernelsMinPages,
+  kernelsModule,
+  WasmBackend,
+  WasmKernels,
+} from "../src/kernels/wasm.ts";
 import { Rng } from "../src/testing/checkpoint_gen.ts";
 
 const K = WasmKernels.createSync();
@@ -70,11 +78,41 @@ Deno.test("committed base64 module equals the committed .wasm", async () => {
   assertEquals([...wasm.subarray(0, 4)], [0, 0x61, 0x73, 0x6d]);
 });
 
-Deno.test("the module has no imports, exports its memory, heap base aligned", () => {
+Deno.test("the module imports its memory; two instances of the shared variant share one", () => {
   const mod = new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64"));
-  assertEquals(WebAssembly.Module.imports(mod), []);
-  assert(WebAssembly.Module.exports(mod).some((e) => e.name === "memory" && e.kind === "memory"));
+  assertEquals(WebAssembly.Module.imports(mod), [{ module: "env", name: "memory", kind: "memory" }]);
+  assert(WebAssembly.Module.exports(mod).some((e) => e.name === "__stack_pointer" && e.kind === "global"));
   assertEquals(K.exports.heap_base() % 16, 0);
+  // the plain module takes a plain memory, the shared variant a shared one
+  const link = (m: WebAssembly.Module, memory: WebAssembly.Memory) => {
+    try {
+      new WebAssembly.Instance(m, { env: { memory } });
+      return "ok";
+    } catch (e) {
+      return (e as Error).name;
+    }
+  };
+  assertEquals(link(kernelsModule(true), kernelsMemory()), "LinkError");
+  assertEquals(link(kernelsModule(), kernelsMemory(true)), "LinkError");
+  assertEquals(link(kernelsModule(true), kernelsMemory(true)), "ok");
+  // two instances, own stacks, one memory: bf16 -> f16 casts in separate regions
+  const memory = kernelsMemory(true, 8);
+  assert(K.exports.heap_base() <= 4 * 65536); // (pages 4 to 7 are free)
+  assert(memory.buffer instanceof SharedArrayBuffer);
+  const [a, b] = [0, 1].map((i) => {
+    const e = new WebAssembly.Instance(kernelsModule(true), { env: { memory } }).exports;
+    (e.__stack_pointer as WebAssembly.Global).value = (4 + i) * 65536; // (stack region below)
+    return e as unknown as { cast(src: number, sd: number, dst: number, dd: number, n: number): number };
+  });
+  const u16 = new Uint16Array(memory.buffer);
+  const at = (page: number) => page * 65536;
+  u16.set([0x3f80, 0x4049, 0x0001], at(5) / 2); // 1, 3.140625, a bf16 subnormal
+  u16.set([0xbf80, 0x477f, 0x7f80], at(6) / 2); // -1, 65280, +inf
+  assertEquals(a.cast(at(5), 1, at(5) + 64, 0, 3), 0);
+  assertEquals(b.cast(at(6), 1, at(6) + 64, 0, 3), 0);
+  assertEquals([...u16.subarray(at(5) / 2 + 32, at(5) / 2 + 35)], [0x3c00, 0x4248, 0x0000]);
+  assertEquals([...u16.subarray(at(6) / 2 + 32, at(6) / 2 + 35)], [0xbc00, 0x7bf8, 0x7c00]);
+  assertEquals(kernelsMinPages() > 0, true);
 });
 
 Deno.test("spec worked example q4f16_1 (quant.md 3.5), both tie rules", () => {

@@ -1,10 +1,11 @@
 //! SIMD WebAssembly kernels of mlc-convert.
 //!
 //! Every export works on byte offsets into the module's linear memory (`extern "C"`, no
-//! allocator, no static mutable state, no stack buffers): the TypeScript wrapper
-//! (`src/kernels/wasm.ts`) places inputs and outputs above `heap_base()` and grows memory as
-//! needed. Because no kernel keeps state in memory, several instances (one per worker) can be
-//! created from the same bytes.
+//! allocator, no static mutable state): the TypeScript wrapper (`src/kernels/wasm.ts`) places
+//! inputs and outputs above `heap_base()` and grows memory as needed. The memory is imported
+//! (`env.memory`) and `__stack_pointer` exported: because no kernel keeps state in memory,
+//! several instances (one per worker) can run on one shared memory, each given its own stack
+//! region and working region.
 //!
 //! Each kernel has a scalar path (the exact semantics, mirroring `src/quant/reference.ts`) next
 //! to its `simd128` path, which must give identical bits.

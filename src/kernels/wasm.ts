@@ -3,10 +3,12 @@
  * dtype conversions, group quantization, dequantization and a dequantize-matmul, byte-identical
  * to the scalar reference (`src/quant/reference.ts`).
  *
- * The module keeps no state in its memory (no allocator, no statics, no stack use): the wrapper
- * copies inputs to the top of linear memory, runs a kernel and copies outputs back, in chunks
- * of rows so memory stays small. Each {@link WasmKernels} owns one instance; a worker creates
- * its own from the same bytes ({@link WASM_BYTES} or a transferred {@link kernelsModule}).
+ * The module keeps no state in its memory (no allocator, no statics): the wrapper copies inputs
+ * to the top of linear memory, runs a kernel and copies outputs back, in chunks of rows so
+ * memory stays small. The module imports its memory (`env.memory`): each {@link WasmKernels}
+ * owns one instance on a memory of its own; a worker creates its own instance from a transferred
+ * {@link kernelsModule}. Several instances may share one memory ({@link kernelsModule} with
+ * `shared`), each with its own stack region (`__stack_pointer`) and working region.
  *
  * @module
  */
@@ -158,15 +160,102 @@ export function kernelsBytes(): Uint8Array {
 
 /**
  * The compiled module, synchronously (cached). A `WebAssembly.Module` can be posted to workers.
+ * It imports its memory as `env.memory` (at most {@link KERNEL_MAX_PAGES} pages; see
+ * {@link kernelsMemory}); with `shared`, a shared memory (the import patched to `shared`), so
+ * that instances in several workers can work on one memory.
  *
  * @example
  * ```ts
  * import { kernelsModule } from "./wasm.ts";
  * WebAssembly.Module.exports(kernelsModule()).some((e) => e.name === "group_quantize"); // true
+ * WebAssembly.Module.imports(kernelsModule(true)); // [{ module: "env", name: "memory", kind: "memory" }]
  * ```
  */
-export function kernelsModule(): WebAssembly.Module {
+export function kernelsModule(shared = false): WebAssembly.Module {
+  if (shared) {
+    if (!sharedModuleCache) {
+      const bytes = kernelsBytes().slice();
+      bytes[memoryImportOf(bytes).flagsAt] |= 2; // limits flags: 0x01 (with maximum) -> 0x03 (shared)
+      sharedModuleCache = new WebAssembly.Module(bytes);
+    }
+    return sharedModuleCache;
+  }
   return moduleCache ??= new WebAssembly.Module(kernelsBytes() as Uint8Array<ArrayBuffer>);
+}
+
+let sharedModuleCache: WebAssembly.Module | undefined;
+
+/** Largest memory of the kernels module, in 64 KiB pages (4 GiB, its import's maximum). */
+export const KERNEL_MAX_PAGES = 65536;
+
+/**
+ * Where the memory import of a module's bytes declares its limits: the offset of the flags byte
+ * (0x01: minimum and maximum) and the minimum in pages.
+ */
+function memoryImportOf(bytes: Uint8Array): { flagsAt: number; minPages: number } {
+  let at = 8; // magic, version
+  const leb = (): number => {
+    let v = 0, shift = 0, b: number;
+    do {
+      b = bytes[at++];
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return v;
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const end = at + size; // (at after the size)
+    if (id === 2) {
+      for (let n = leb(); n > 0; n--) {
+        for (let name = 0; name < 2; name++) { // module and field names
+          const len = leb();
+          at += len;
+        }
+        const kind = bytes[at++];
+        if (kind === 2) {
+          const flagsAt = at++;
+          if (bytes[flagsAt] !== 1) break;
+          return { flagsAt, minPages: leb() };
+        }
+        throw new Error("mlc_kernels.wasm: unexpected import");
+      }
+      break;
+    }
+    at = end;
+  }
+  throw new Error("mlc_kernels.wasm: no memory import with a maximum");
+}
+
+/**
+ * The smallest memory the kernels module accepts, in 64 KiB pages (its static data and stack).
+ *
+ * @example
+ * ```ts
+ * import { kernelsMinPages } from "./wasm.ts";
+ * kernelsMinPages() >= 1; // true
+ * ```
+ */
+export function kernelsMinPages(): number {
+  return memoryImportOf(kernelsBytes()).minPages;
+}
+
+/**
+ * A memory for kernel instances: at least the module's minimum (and `pages`), growable to
+ * {@link KERNEL_MAX_PAGES}; shared for instances of `kernelsModule(true)`.
+ *
+ * @example
+ * ```ts
+ * import { kernelsMemory, kernelsModule } from "./wasm.ts";
+ * const memory = kernelsMemory();
+ * const inst = new WebAssembly.Instance(kernelsModule(), { env: { memory } });
+ * (inst.exports.abi_version as () => number)(); // 1
+ * ```
+ */
+export function kernelsMemory(shared = false, pages = 0): WebAssembly.Memory {
+  const initial = Math.max(pages, kernelsMinPages());
+  return new WebAssembly.Memory({ initial, maximum: KERNEL_MAX_PAGES, shared });
 }
 
 const align16 = (n: number): number => (n + 15) & ~15;
@@ -179,9 +268,12 @@ export class WasmKernels {
   /** Elements per chunk of the array wrappers (bounds the module's memory; default 2 Mi). */
   chunkElems: number = CHUNK_ELEMS;
 
-  /** Wraps an instance (see {@link WasmKernels.create} and {@link WasmKernels.createSync}). */
-  constructor(instance: WebAssembly.Instance) {
-    this.exports = instance.exports as unknown as KernelExports;
+  /**
+   * Wraps an instance on `memory` (its `env.memory` import; see {@link WasmKernels.create} and
+   * {@link WasmKernels.createSync}).
+   */
+  constructor(instance: WebAssembly.Instance, memory: WebAssembly.Memory) {
+    this.exports = { ...instance.exports, memory } as unknown as KernelExports;
     if (this.exports.abi_version() !== 1) throw new Error("mlc_kernels.wasm: unexpected ABI version");
     this.#base = align16(this.exports.heap_base());
   }
@@ -197,7 +289,8 @@ export class WasmKernels {
    * ```
    */
   static createSync(module: WebAssembly.Module = kernelsModule()): WasmKernels {
-    return new WasmKernels(new WebAssembly.Instance(module, {}));
+    const memory = kernelsMemory(module === sharedModuleCache);
+    return new WasmKernels(new WebAssembly.Instance(module, { env: { memory } }), memory);
   }
 
   /**
@@ -214,7 +307,8 @@ export class WasmKernels {
   static async create(module?: WebAssembly.Module): Promise<WasmKernels> {
     const m = module ??
       (moduleCache ??= await WebAssembly.compile(kernelsBytes() as Uint8Array<ArrayBuffer>));
-    return new WasmKernels(await WebAssembly.instantiate(m, {}));
+    const memory = kernelsMemory(m === sharedModuleCache);
+    return new WasmKernels(await WebAssembly.instantiate(m, { env: { memory } }), memory);
   }
 
   /**

@@ -93,7 +93,8 @@ export function quantWorkerMain(): void {
   g.onmessage = (e: MessageEvent) => {
     const m = e.data;
     if (m.type === "init") {
-      ex = new WebAssembly.Instance(m.module, {}).exports;
+      const memory = new WebAssembly.Memory({ initial: m.pages, maximum: 65536 });
+      ex = { ...new WebAssembly.Instance(m.module, { env: { memory } }).exports, memory };
       base = align16(ex.heap_base());
       slots = m.slots;
       return;
@@ -156,7 +157,8 @@ export function md5WorkerMain(): void {
   g.onmessage = (e: MessageEvent) => {
     const m = e.data;
     if (m.type === "init") {
-      ex = new WebAssembly.Instance(m.module, {}).exports;
+      const memory = new WebAssembly.Memory({ initial: m.pages, maximum: 65536 });
+      ex = { ...new WebAssembly.Instance(m.module, { env: { memory } }).exports, memory };
       base = (ex.heap_base() + 15) & ~15;
       return;
     }

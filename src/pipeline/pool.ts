@@ -9,7 +9,7 @@
  */
 import type { ShardHasher, ShardStreamHasher } from "../cache_writer.ts";
 import { md5Digest, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
-import { kernelsModule, WasmKernels } from "../kernels/wasm.ts";
+import { kernelsMinPages, kernelsModule, WasmKernels } from "../kernels/wasm.ts";
 import { md5Message, md5WorkerMain, quantWorkerMain, shutDown, startWorker } from "./_workers.ts";
 
 /** A chunk job as a worker receives it (dtype codes of the kernels' ABI). */
@@ -52,7 +52,7 @@ export interface WorkerJob {
 
 /** Messages to a quantization worker. */
 export type WorkerMessage =
-  | { type: "init"; module: WebAssembly.Module; slots: SharedArrayBuffer[] }
+  | { type: "init"; module: WebAssembly.Module; pages: number; slots: SharedArrayBuffer[] }
   | { type: "job"; job: WorkerJob }
   | { type: "close" };
 
@@ -199,7 +199,9 @@ export class QuantWorkerPool implements Md5Service {
     const module = kernelsModule();
     const workers = Array.from({ length: threads }, () => {
       const w = startWorker(quantWorkerMain, MD5_HELPERS);
-      w.postMessage({ type: "init", module, slots: this.slots } satisfies WorkerMessage);
+      w.postMessage(
+        { type: "init", module, pages: kernelsMinPages(), slots: this.slots } satisfies WorkerMessage,
+      );
       return w;
     });
     this.#group = new WorkerGroup(workers, "quantization");
@@ -253,7 +255,7 @@ export class Md5WorkerPool implements Md5Service {
     const workers = Array.from({ length: n }, () => {
       // (the worker calls md5Message and its helpers, whose sources are prepended)
       const w = startWorker(md5WorkerMain, MD5_HELPERS);
-      w.postMessage({ type: "init", module });
+      w.postMessage({ type: "init", module, pages: kernelsMinPages() });
       return w;
     });
     this.#group = new WorkerGroup(workers, "md5");
