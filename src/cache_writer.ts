@@ -159,15 +159,17 @@ export interface WriterStats {
 /**
  * Hashes committed shards, possibly several together (e.g. multi-buffer md5): a shard's
  * buffer stays unchanged until its hash settles; the writer calls `urge` when it needs a
- * buffer back, and for all buffers before the cache JSON is written.
+ * buffer back, and for all buffers before the cache JSON is written. A shard buffer is a
+ * `Uint8Array` (of a `SharedArrayBuffer` when the writer rotates buffers), the same object
+ * each time it is passed.
  */
 export interface ShardHasher {
-  /** Whether buffers must be `SharedArrayBuffer`s (hashing in a worker). */
+  /** Whether buffers must be views of `SharedArrayBuffer`s (hashing in a worker). */
   readonly shared: boolean;
   /** Lowercase hex md5 of the first `length` bytes of `buf` (may wait for more shards). */
-  hash(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<string>;
+  hash(buf: Uint8Array, length: number): Promise<string>;
   /** Start hashing `buf` (and what waits with it) now if it still waits. */
-  urge(buf: SharedArrayBuffer | ArrayBuffer): void;
+  urge(buf: Uint8Array): void;
   /**
    * Starts hashing one long shard piece by piece (a tensor larger than the shard buffers,
    * collected and written a buffer at a time). Without it, such tensors are hashed with
@@ -179,7 +181,7 @@ export interface ShardHasher {
 /** md5 of one shard given piece by piece (see {@link ShardHasher.stream}). */
 export interface ShardStreamHasher {
   /** Hashes the first `length` bytes of `buf` next; `buf` is free again once this settles. */
-  update(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<void>;
+  update(buf: Uint8Array, length: number): Promise<void>;
   /** Lowercase hex md5 of all pieces, after the last update settled. */
   digest(): Promise<string>;
 }
@@ -187,24 +189,24 @@ export interface ShardStreamHasher {
 /** Options of {@link TensorCacheWriter}. */
 export interface WriterOptions {
   /**
-   * Hashes a committed shard held in shared memory (e.g. in a worker). When given, shards are
-   * collected in shared buffers used in rotation, and each committed shard is written and hashed
-   * while the next one fills.
-   */
-  hashShared?: (buf: SharedArrayBuffer, length: number) => Promise<string>;
-  /**
-   * Hashes committed shards (instead of `hashShared`): shards are collected in buffers used in
-   * rotation, each committed shard is written while the next fills and hashed when the hasher
-   * chooses (before the cache JSON is written).
+   * Hashes committed shards: shards are collected in buffers used in rotation, each committed
+   * shard is written while the next fills and hashed when the hasher chooses (before the cache
+   * JSON is written).
    */
   hasher?: ShardHasher;
   /**
-   * Without `hashShared`: still rotate shard buffers and write each committed shard while the
+   * Without `hasher`: still rotate shard buffers and write each committed shard while the
    * next one fills (md5 on this thread, at commit). Default false.
    */
   overlapWrites?: boolean;
   /** Shard buffers in rotation (default 2; at least 2). */
   buffers?: number;
+  /**
+   * The shard buffers to rotate (instead of allocating `buffers` of them): views of at least the
+   * cap's bytes each, of shared memory, page-aligned for direct I/O (e.g. regions of a worker
+   * pool's memory, so that workers fill and hash them in place).
+   */
+  shardBuffers?: readonly Uint8Array[];
   /**
    * Shards the conversion will write (from its plan), when known: once at most one is still to
    * come, committed shards are hashed at once instead of waiting for a full hashing batch, so
@@ -242,16 +244,16 @@ export class TensorCacheWriter {
   readonly #hasher: ShardHasher | undefined;
   readonly #rotate: boolean;
   readonly #expectedShards: number;
-  readonly #shared: (SharedArrayBuffer | ArrayBuffer)[] = [];
+  readonly #shared: Uint8Array[] = [];
   #inflight: Promise<void>[] = [];
   #cur = 0;
   #writing = 0;
   #asyncError: unknown;
   /** Per shard buffer: promises of regions still being filled in place (see `reserve`). */
-  readonly #fills = new Map<SharedArrayBuffer | ArrayBuffer, Promise<unknown>[]>();
+  readonly #fills = new Map<Uint8Array, Promise<unknown>[]>();
   /** Buffers whose write and hash wait for fills, and those of them urged meanwhile. */
-  readonly #awaitingFills = new Set<SharedArrayBuffer | ArrayBuffer>();
-  readonly #urgedEarly = new Set<SharedArrayBuffer | ArrayBuffer>();
+  readonly #awaitingFills = new Set<Uint8Array>();
+  readonly #urgedEarly = new Set<Uint8Array>();
   /** Running statistics. */
   readonly stats: WriterStats = {
     paramSize: 0,
@@ -273,24 +275,24 @@ export class TensorCacheWriter {
     this.#out = out;
     this.#cap = cap;
     this.#pending = new Uint8Array(0);
-    const hashShared = opts.hashShared;
-    this.#hasher = opts.hasher ??
-      (hashShared && {
-        shared: true,
-        hash: (buf, len) => hashShared(buf as SharedArrayBuffer, len),
-        urge: () => {},
-      });
+    this.#hasher = opts.hasher;
     this.#rotate = this.#hasher !== undefined || opts.overlapWrites === true;
     this.#expectedShards = opts.expectedShards ?? Infinity;
     if (this.#rotate) {
-      for (let i = 0; i < Math.max(2, opts.buffers ?? 2); i++) {
+      const given = opts.shardBuffers;
+      if (given && (given.length < 2 || given.some((b) => b.length < cap))) {
+        throw new Error(`TensorCacheWriter: shardBuffers must be at least 2 views of ${cap} bytes`);
+      }
+      for (let i = 0; i < (given?.length ?? Math.max(2, opts.buffers ?? 2)); i++) {
         // in-band tensors keep a shard below the cap
         // shared and page-aligned: shards can be hashed in a worker and written by an I/O
         // worker with direct I/O
-        this.#shared.push(alignedBuffer(cap, true));
+        this.#shared.push(
+          given ? given[i].subarray(0, cap) : new Uint8Array(alignedBuffer(cap, true), 0, cap),
+        );
         this.#inflight.push(Promise.resolve());
       }
-      this.#pending = new Uint8Array(this.#shared[0], 0, cap);
+      this.#pending = this.#shared[0];
     }
   }
 
@@ -301,7 +303,7 @@ export class TensorCacheWriter {
    */
   reservable(shape: readonly number[], dtype: DType): boolean {
     return this.#rotate && this.#hasher !== undefined && dtype !== "float32" &&
-      storedBytes(shape, dtype) <= this.#cap && this.#shared[0] instanceof SharedArrayBuffer;
+      storedBytes(shape, dtype) <= this.#cap && this.#shared[0].buffer instanceof SharedArrayBuffer;
   }
 
   /** Starts a tensor; data follows through the returned sink. */
@@ -402,7 +404,7 @@ export class TensorCacheWriter {
     const shard = this.#ownShard(record);
     const path = shard.dataPath;
     const buf = await this.#nextFree();
-    const view = new Uint8Array(buf, 0, this.#cap);
+    const view = buf;
     let written = 0;
     return {
       write: (chunk) => {
@@ -443,7 +445,7 @@ export class TensorCacheWriter {
   }
 
   /** The next buffer of the rotation, once free (its shard written and hashed). */
-  async #nextFree(): Promise<SharedArrayBuffer | ArrayBuffer> {
+  async #nextFree(): Promise<Uint8Array> {
     const next = (this.#cur + 1) % this.#shared.length;
     this.#urge(this.#shared[next]);
     const t0 = performance.now();
@@ -467,7 +469,7 @@ export class TensorCacheWriter {
     this.#cur = next;
   }
 
-  #addFill(buf: SharedArrayBuffer | ArrayBuffer, filled: Promise<unknown>): void {
+  #addFill(buf: Uint8Array, filled: Promise<unknown>): void {
     filled.catch(() => {}); // (a failed fill fails the conversion elsewhere; its shard is not written)
     const list = this.#fills.get(buf);
     if (list) list.push(filled);
@@ -475,7 +477,7 @@ export class TensorCacheWriter {
   }
 
   /** Runs `work` (a shard's write and hash) once the regions reserved in `buf` are filled. */
-  #afterFills(buf: SharedArrayBuffer | ArrayBuffer, work: () => Promise<void>): Promise<void> {
+  #afterFills(buf: Uint8Array, work: () => Promise<void>): Promise<void> {
     const fills = this.#fills.get(buf);
     this.#fills.delete(buf);
     if (!fills) return work();
@@ -494,7 +496,7 @@ export class TensorCacheWriter {
   }
 
   /** Asks the hasher to start `buf`'s batch now, or as soon as its hash is queued. */
-  #urge(buf: SharedArrayBuffer | ArrayBuffer): void {
+  #urge(buf: Uint8Array): void {
     if (this.#awaitingFills.has(buf)) this.#urgedEarly.add(buf);
     this.#hasher?.urge(buf);
   }
@@ -526,7 +528,7 @@ export class TensorCacheWriter {
         if (fileError) return;
         const t0 = performance.now();
         try {
-          await file.write(new Uint8Array(piece, 0, len));
+          await file.write(piece.subarray(0, len));
           if (last) await file.close();
         } catch (e) {
           fileError = e;
@@ -558,7 +560,7 @@ export class TensorCacheWriter {
             fill = 0;
           }
           const take = Math.min(this.#cap - fill, data.length);
-          new Uint8Array(buf, fill, take).set(data.subarray(0, take));
+          buf.set(data.subarray(0, take), fill);
           fill += take;
           data = data.subarray(take);
         }
@@ -617,7 +619,7 @@ export class TensorCacheWriter {
         const len = this.#pendingLen;
         if (!this.#hasher) {
           const t0 = performance.now();
-          shard.md5sum = createHash("md5").update(new Uint8Array(buf, 0, len)).digest("hex");
+          shard.md5sum = createHash("md5").update(buf.subarray(0, len)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
         this.#inflight[this.#cur] = this.#afterFills(buf, () => this.#writeShared(path, buf, len, shard));
@@ -627,7 +629,7 @@ export class TensorCacheWriter {
         await this.#inflight[this.#cur]; // the next buffer is free once its shard is out
         this.stats.waitMs += performance.now() - t0;
         if (this.#asyncError) throw this.#asyncError;
-        this.#pending = new Uint8Array(this.#shared[this.#cur], 0, this.#cap);
+        this.#pending = this.#shared[this.#cur];
       } else {
         const data = this.#pending.subarray(0, this.#pendingLen);
         const t0 = performance.now();
@@ -646,7 +648,7 @@ export class TensorCacheWriter {
 
   async #writeShared(
     path: string,
-    buf: SharedArrayBuffer | ArrayBuffer,
+    buf: Uint8Array,
     len: number,
     shard: ShardRecord,
   ): Promise<void> {
@@ -659,7 +661,7 @@ export class TensorCacheWriter {
       }
       const t0 = performance.now();
       const file = await this.#out.create(path);
-      await file.write(new Uint8Array(buf, 0, len));
+      await file.write(buf.subarray(0, len));
       await file.close();
       this.stats.writeMs += performance.now() - t0;
       if (hash) shard.md5sum = await hash;

@@ -18,7 +18,7 @@
  * @module
  */
 import { rowSourceFor } from "./_param_rows.ts";
-import { type TensorCache, TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
+import { SHARD_CAP, type TensorCache, TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "./dtype.ts";
 import type { OutputStore } from "./io/types.ts";
@@ -291,15 +291,26 @@ class LocalWasmExecutor implements Executor {
   }
 }
 
-/** Workers of a {@link QuantWorkerPool}; each slot: input region, then output region. */
+/**
+ * Workers of a {@link QuantWorkerPool}; each slot: input region, then output region. The
+ * pool's memory also holds the writer's shard buffers.
+ */
 class WorkerExecutor implements Executor {
   readonly slots: number;
   readonly #pool: QuantWorkerPool;
   readonly #inBytes: number;
   readonly #t: Timing;
-  constructor(threads: number, inBytes: number, outBytes: number, t: Timing) {
+  constructor(threads: number, inBytes: number, outBytes: number, rowBytes: number, t: Timing) {
     this.#inBytes = align16(inBytes);
-    this.#pool = new QuantWorkerPool(threads, 3, this.#inBytes + outBytes);
+    this.#pool = new QuantWorkerPool({
+      threads,
+      slotsPerWorker: 3,
+      slotBytes: this.#inBytes + outBytes,
+      // a job's scratch row, input and output (see quantWorkerMain)
+      workBytes: align16(rowBytes) + this.#inBytes + align16(outBytes),
+      shardBuffers: MD5_LANES + 1,
+      shardBytes: SHARD_CAP,
+    });
     this.slots = this.#pool.slots.length;
     this.#t = t;
   }
@@ -395,26 +406,28 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     },
   };
 
-  // slot sizes: the largest chunk input and output over all parameters
-  let maxIn = 0, maxOut = 0;
+  // slot sizes: the largest chunk input and output over all parameters (and the longest row)
+  let maxIn = 0, maxOut = 0, maxRow = 0;
   for (const pp of plan.params) {
     const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
     // rows per chunk are largest for 2-byte sources; buffers hold them at 4 bytes an element
     const n = Math.min(pp.shape[0] ?? 1, chunkRowsOf(rowElems, 2, chunkBytes));
     maxIn = Math.max(maxIn, n * rowElems * 4);
     maxOut = Math.max(maxOut, align16(n * rowElems * 4) + n * rowElems * 4);
+    maxRow = Math.max(maxRow, rowElems * 4);
   }
   let exec: Executor;
-  if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, timing);
+  if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, maxRow, timing);
   else if (backend instanceof WasmBackend) exec = new LocalWasmExecutor(backend.kernels, timing);
   else exec = new BackendExecutor(backend, timing);
   // committed shards are hashed MD5_LANES at a time (multi-buffer md5): by the kernel workers
   // between chunk jobs, in an md5 worker, or here; a batch is hashed while the next shard fills
   const md5Pool = !useWorkers && threads > 1 ? new Md5WorkerPool(1) : undefined;
   const hasher = new BatchMd5(exec instanceof WorkerExecutor ? exec.pool : md5Pool);
-  const writer = new TensorCacheWriter(output, undefined, {
+  const writer = new TensorCacheWriter(output, SHARD_CAP, {
     hasher,
     buffers: MD5_LANES + 1,
+    shardBuffers: exec instanceof WorkerExecutor ? exec.pool.shardBuffers : undefined,
     expectedShards: plan.shardSizes.length,
   });
 

@@ -142,8 +142,8 @@ Deno.test("TensorCacheWriter: with expectedShards, the last shards are hashed at
   // a hasher that only records: hash k (shard k handed over), urge k (asked to start it now)
   const run = async (expectedShards?: number) => {
     const log: string[] = [];
-    const order: (SharedArrayBuffer | ArrayBuffer)[] = [];
-    const pending: { buf: SharedArrayBuffer | ArrayBuffer; resolve: (h: string) => void }[] = [];
+    const order: Uint8Array[] = [];
+    const pending: { buf: Uint8Array; resolve: (h: string) => void }[] = [];
     const hasher: ShardHasher = {
       shared: false,
       hash(buf) {

@@ -1,10 +1,10 @@
 import { assertEquals } from "./_assert.ts";
 import { createHash } from "node:crypto";
 import { WasmKernels } from "../src/kernels/wasm.ts";
-import { md5Streams, md5StreamState } from "../src/kernels/_md5.ts";
+import { md5InPlace, md5Streams, md5StreamState } from "../src/kernels/_md5.ts";
 import { TensorCacheWriter } from "../src/cache_writer.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { BatchMd5, MD5_LANES, Md5WorkerPool } from "../src/pipeline/pool.ts";
+import { BatchMd5, MD5_LANES, Md5WorkerPool, QuantWorkerPool } from "../src/pipeline/pool.ts";
 
 const K = WasmKernels.createSync();
 const nodeMd5 = (d: Uint8Array): string => createHash("md5").update(d).digest("hex");
@@ -54,6 +54,30 @@ Deno.test("md5: multi-MiB buffers (several slices), scalar and four lanes", () =
   const ds = sizes.map((n, i) => randomBytes(n, 1000 + i));
   assertEquals(K.md5(ds[0]), nodeMd5(ds[0]));
   assertEquals(K.md5Many(ds), ds.map(nodeMd5));
+});
+
+Deno.test("md5 in place: streams where they lie in memory, ragged lengths, one to six at once", () => {
+  // LENGTHS laid out one after another at odd offsets in the kernels' memory
+  const at: number[] = [];
+  let end = K.reserve(0) + 256 + 3; // (above 192 bytes of scratch)
+  for (const n of LENGTHS) {
+    at.push(end);
+    end += n + 5;
+  }
+  const base = K.reserve(end - K.reserve(0));
+  const ds = LENGTHS.map((n, i) => randomBytes(n, 300 + i));
+  ds.forEach((d, i) => new Uint8Array(K.exports.memory.buffer, at[i], d.length).set(d));
+  for (let take = 1; take <= 6; take++) {
+    for (let first = 0; first + take <= LENGTHS.length; first += take) {
+      const idx = Array.from({ length: take }, (_, j) => first + j);
+      const got = md5InPlace(K.exports, base, idx.map((i) => at[i]), idx.map((i) => LENGTHS[i]));
+      assertEquals(got, idx.map((i) => nodeMd5(ds[i])), `lengths ${idx.map((i) => LENGTHS[i])}`);
+    }
+  }
+  // the data is untouched
+  ds.forEach((d, i) =>
+    assertEquals(nodeMd5(new Uint8Array(K.exports.memory.buffer, at[i], d.length)), nodeMd5(d))
+  );
 });
 
 Deno.test("md5: four streams of different lengths together, and more streams than lanes", () => {
@@ -157,8 +181,8 @@ Deno.test("md5 streams in a worker: interleaved streams hashed in order, with ba
   try {
     const a = randomBytes(200_000, 21), b = randomBytes(150_001, 22);
     const share = (d: Uint8Array) => {
-      const s = new SharedArrayBuffer(d.length);
-      new Uint8Array(s).set(d);
+      const s = new Uint8Array(new SharedArrayBuffer(d.length + 5), 5); // (at an offset)
+      s.set(d);
       return s;
     };
     const hasher = new BatchMd5(pool);
@@ -170,7 +194,7 @@ Deno.test("md5 streams in a worker: interleaved streams hashed in order, with ba
         updates.push(sb.update(share(b.subarray(at, at + 70_000)), Math.min(70_000, 150_001 - at)));
       }
     }
-    const batch = pool.hashMany([share(a.subarray(0, 1000))], [1000]);
+    const batch = pool.hashMany([share(a.subarray(0, 1000))]);
     await Promise.all(updates);
     assertEquals(await Promise.all([sa.digest(), sb.digest(), batch]), [nodeMd5(a), nodeMd5(b), [
       nodeMd5(a.subarray(0, 1000)),
@@ -182,11 +206,40 @@ Deno.test("md5 streams in a worker: interleaved streams hashed in order, with ba
 
 Deno.test("md5 worker pool: close waits for the workers to acknowledge and exit; later calls reject", async () => {
   const pool = new Md5WorkerPool(2);
-  const s = new SharedArrayBuffer(3);
-  new Uint8Array(s).set([0x61, 0x62, 0x63]);
-  assertEquals(await pool.hash(s, 3), "900150983cd24fb0d6963f7d28e17f72");
+  const s = new Uint8Array(new SharedArrayBuffer(3));
+  s.set([0x61, 0x62, 0x63]);
+  assertEquals(await pool.hash(s), "900150983cd24fb0d6963f7d28e17f72");
   await pool.close();
   let error = "";
-  await pool.hash(s, 3).catch((e) => error = (e as Error).message);
+  await pool.hash(s).catch((e) => error = (e as Error).message);
   assertEquals(error, "pool closed");
+});
+
+Deno.test("kernel worker pool: shards in its memory are hashed in place, others copied in", async () => {
+  const pool = new QuantWorkerPool({
+    threads: 2,
+    slotsPerWorker: 1,
+    slotBytes: 1024,
+    workBytes: 4096,
+    shardBuffers: 3,
+    shardBytes: 100_000,
+  });
+  try {
+    assertEquals(pool.shardBuffers.map((b) => [b.byteOffset % 65536, b.length]), [[0, 131072], [0, 131072], [
+      0,
+      131072,
+    ]]);
+    assertEquals(pool.shardBuffers.every((b) => b.buffer === pool.memory.buffer), true);
+    const ds = [100_000, 65, 99_999].map((n, i) => randomBytes(n, 50 + i));
+    ds.forEach((d, i) => pool.shardBuffers[i].set(d));
+    const inPlace = pool.hashMany(ds.map((d, i) => pool.shardBuffers[i].subarray(0, d.length)));
+    const outside = ds.map((d) => {
+      const s = new Uint8Array(new SharedArrayBuffer(d.length + 3), 3);
+      s.set(d);
+      return s;
+    });
+    assertEquals(await Promise.all([inPlace, pool.hashMany(outside)]), [ds.map(nodeMd5), ds.map(nodeMd5)]);
+  } finally {
+    await pool.close();
+  }
 });

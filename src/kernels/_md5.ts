@@ -99,6 +99,56 @@ export function md5Streams(
   return hex;
 }
 
+/**
+ * Lowercase hex md5 of `lengths[i]` bytes at offset `ptrs[i]` of the module's memory each,
+ * hashed where they lie (four streams at a time while at least two have whole blocks left);
+ * 192 bytes of scratch at `scratch` (16-aligned). Self-contained, after {@link md5Digest}.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5InPlace } from "./_md5.ts";
+ * md5InPlace(exports, scratch, [dataAt], [0]); // ["d41d8cd98f00b204e9800998ecf8427e"]
+ * ```
+ */
+export function md5InPlace(
+  ex: Md5Exports,
+  scratch: number,
+  ptrs: readonly number[],
+  lengths: readonly number[],
+): string[] {
+  const states = ptrs.map(() => new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]));
+  const done = ptrs.map(() => 0); // bytes hashed per stream (whole blocks)
+  const full = lengths.map((n) => n - (n % 64));
+  for (;;) {
+    const live: number[] = [];
+    for (let i = 0; i < ptrs.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
+    if (live.length === 0) break;
+    let bytes = Infinity;
+    for (const i of live) bytes = Math.min(bytes, full[i] - done[i]);
+    const st = new Uint32Array(ex.memory.buffer, scratch, 16);
+    if (live.length === 1) {
+      const i = live[0];
+      st.set(states[i]);
+      ex.md5_blocks(scratch, ptrs[i] + done[i], bytes / 64);
+      states[i].set(st.subarray(0, 4));
+    } else {
+      // idle lanes repeat lane 0's data into a state that is thrown away
+      const p = [0, 1, 2, 3].map((l) => live[l < live.length ? l : 0]);
+      for (let l = 0; l < 4; l++) st.set(states[p[l]], 4 * l);
+      const at = p.map((i) => ptrs[i] + done[i]);
+      ex.md5_blocks_x4(scratch, at[0], at[1], at[2], at[3], bytes / 64);
+      for (let l = 0; l < live.length; l++) states[live[l]].set(st.subarray(4 * l, 4 * l + 4));
+    }
+    for (const i of live) done[i] += bytes;
+  }
+  // tails: the last partial block of each stream, finished as a stream state
+  return ptrs.map((p, i) => {
+    const tail = new Uint8Array(64);
+    tail.set(new Uint8Array(ex.memory.buffer, p + full[i], lengths[i] - full[i]));
+    return md5Digest(ex, scratch, { state: states[i], length: lengths[i], tail });
+  });
+}
+
 /** State of one md5 stream hashed piece by piece ({@link md5Update}, {@link md5Digest}). */
 export interface Md5StreamState {
   /** The four state words. */

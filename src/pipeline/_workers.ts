@@ -6,28 +6,31 @@
  * @module
  */
 // deno-lint-ignore-file no-explicit-any
-import { md5Digest, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
+import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
 
 /**
- * Kernel worker: instantiates the kernels module posted once, then runs chunk jobs and answers
- * md5 messages ({@link md5Message}, whose source is prepended with its helpers). A job's
- * source rows are read straight from the file into linear memory (or copied from the slot's
- * input region), cast and quantized by the fused kernel, and the outputs copied into the slot's
- * output region (shared memory). Answers `{ id, readMs, computeMs }` or `{ id, error }`.
+ * Kernel worker: instantiates the kernels module posted once on the pool's shared memory, with
+ * its own stack and working region there, then runs chunk jobs and answers md5 messages
+ * ({@link md5Message}, whose source is prepended with its helpers). A job's source rows are
+ * read straight from the file into the working region (or copied from the slot's input
+ * region), cast and quantized by the fused kernel, and the outputs written by the kernel where
+ * they go when that is in the shared memory (`destAt`, `scaleDestAt`: shard buffers), else
+ * copied there (`dest`, `scaleDest`) or into the slot's output region. Answers
+ * `{ id, readMs, computeMs }` or `{ id, error }`.
  */
 export function quantWorkerMain(): void {
   const g = self as any;
   let ex: any;
   let base = 0;
+  let end = 0;
   let slots: SharedArrayBuffer[] = [];
   const files = new Map<string, any>();
   const streams = new Map<number, any>();
   const align16 = (n: number) => (n + 15) & ~15;
   const reserve = (bytes: number) => {
-    const mem = ex.memory as WebAssembly.Memory;
-    const need = base + bytes;
-    const have = mem.buffer.byteLength;
-    if (need > have) mem.grow(Math.ceil((need - have) / 65536));
+    if (base + bytes > end) {
+      throw new Error(`a job needs ${bytes} bytes, the worker's region has ${end - base}`);
+    }
     return base;
   };
   const readInto = (path: string, offset: number, into: Uint8Array) => {
@@ -57,6 +60,8 @@ export function quantWorkerMain(): void {
       new Uint8Array(ex.memory.buffer, pIn, inBytes).set(new Uint8Array(slots[job.slot], 0, inBytes));
     }
     const t1 = performance.now();
+    // in place: the kernel writes into the shard buffers when they are in this memory
+    const pWords = job.destAt ?? pOut, pScales = job.scaleDestAt ?? pOut + job.scalesAt;
     const rc = job.kind === "quant"
       ? ex.cast_group_quantize(
         pIn,
@@ -64,21 +69,23 @@ export function quantWorkerMain(): void {
         job.rows,
         job.k,
         pIn - scratch,
-        pOut,
-        pOut + job.scalesAt,
+        pWords,
+        pScales,
         job.bits,
         job.groupSize,
         job.modelDtype,
         job.tie,
       )
-      : ex.cast(pIn, job.srcDtype, pOut, job.modelDtype, job.rows * job.k);
+      : ex.cast(pIn, job.srcDtype, pWords, job.modelDtype, job.rows * job.k);
     if (rc !== 0) {
       throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
     }
-    if (job.dest) {
-      // in place: straight into the shard buffer (and the scales into theirs)
-      const [buf, at, len] = job.dest;
-      new Uint8Array(buf, at, len).set(new Uint8Array(ex.memory.buffer, pOut, len));
+    if (job.dest || job.destAt !== undefined) {
+      // in place, elsewhere: copied into the shard buffer (and the scales into theirs)
+      if (job.dest) {
+        const [buf, at, len] = job.dest;
+        new Uint8Array(buf, at, len).set(new Uint8Array(ex.memory.buffer, pOut, len));
+      }
       if (job.scaleDest) {
         const [sbuf, sat, slen] = job.scaleDest;
         new Uint8Array(sbuf, sat, slen).set(new Uint8Array(ex.memory.buffer, pOut + job.scalesAt, slen));
@@ -93,9 +100,12 @@ export function quantWorkerMain(): void {
   g.onmessage = (e: MessageEvent) => {
     const m = e.data;
     if (m.type === "init") {
-      const memory = new WebAssembly.Memory({ initial: m.pages, maximum: 65536 });
-      ex = { ...new WebAssembly.Instance(m.module, { env: { memory } }).exports, memory };
-      base = align16(ex.heap_base());
+      const memory = m.memory;
+      const exports = new WebAssembly.Instance(m.module, { env: { memory } }).exports as any;
+      exports.__stack_pointer.value = m.region.stackTop;
+      ex = { ...exports, memory };
+      base = m.region.base;
+      end = m.region.end;
       slots = m.slots;
       return;
     }
@@ -117,10 +127,11 @@ export function quantWorkerMain(): void {
 
 /**
  * Answers one md5 message in a worker (self-contained: prepended to worker sources, after
- * `md5Streams`, `md5StreamState`, `md5Update` and `md5Digest`): `md5` hashes the first `lengths[i]` bytes of each
- * shared buffer `bufs[i]` together (multi-buffer md5; answer `{ id, hex, ms }`), `update` hashes
- * a piece of a long stream (`{ id, ms }`), `digest` finishes one (`{ id, hex, ms }`). Uses
- * linear memory from `base` on.
+ * `md5Streams`, `md5InPlace`, `md5StreamState`, `md5Update` and `md5Digest`): `md5` hashes
+ * `lengths[i]` bytes at `offsets[i]` of each shared buffer `bufs[i]` together, or without
+ * `bufs` of the worker's own memory, in place (multi-buffer md5; answer `{ id, hex, ms }`);
+ * `update` hashes a piece of a long stream (`{ id, ms }`), `digest` finishes one
+ * (`{ id, hex, ms }`). Uses linear memory from `base` on.
  */
 export function md5Message(
   ex: any,
@@ -132,7 +143,7 @@ export function md5Message(
   if (m.type === "update") {
     let st = streams.get(m.stream);
     if (!st) streams.set(m.stream, st = md5StreamState());
-    md5Update(ex, base, st, new Uint8Array(m.buf, 0, m.length));
+    md5Update(ex, base, st, new Uint8Array(m.buf, m.offset, m.length));
     return { id: m.id, ms: performance.now() - t0 };
   }
   if (m.type === "digest") {
@@ -140,7 +151,12 @@ export function md5Message(
     streams.delete(m.stream);
     return { id: m.id, hex: md5Digest(ex, base, st), ms: performance.now() - t0 };
   }
-  const views = m.bufs.map((b: SharedArrayBuffer, i: number) => new Uint8Array(b, 0, m.lengths[i]));
+  if (!m.bufs) {
+    return { id: m.id, hex: md5InPlace(ex, base, m.offsets, m.lengths), ms: performance.now() - t0 };
+  }
+  const views = m.bufs.map((b: SharedArrayBuffer, i: number) =>
+    new Uint8Array(b, m.offsets[i], m.lengths[i])
+  );
   return { id: m.id, hex: md5Streams(ex, base, views), ms: performance.now() - t0 };
 }
 

@@ -8,8 +8,8 @@
  * @module
  */
 import type { ShardHasher, ShardStreamHasher } from "../cache_writer.ts";
-import { md5Digest, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
-import { kernelsMinPages, kernelsModule, WasmKernels } from "../kernels/wasm.ts";
+import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
+import { kernelsMemory, kernelsMinPages, kernelsModule, WasmKernels } from "../kernels/wasm.ts";
 import { md5Message, md5WorkerMain, quantWorkerMain, shutDown, startWorker } from "./_workers.ts";
 
 /** A chunk job as a worker receives it (dtype codes of the kernels' ABI). */
@@ -48,11 +48,31 @@ export interface WorkerJob {
   dest?: [SharedArrayBuffer, number, number];
   /** The scales go here `[buffer, offset, length]` instead of the slot. */
   scaleDest?: [SharedArrayBuffer, number, number];
+  /** Offset of `dest` in the pool's memory when it lies there: the kernel writes it directly. */
+  destAt?: number;
+  /** Offset of `scaleDest` in the pool's memory when it lies there. */
+  scaleDestAt?: number;
+}
+
+/** A worker's part of the pool's memory: its stack, then its working bytes `[base, end)`. */
+export interface WorkerRegion {
+  /** Initial stack pointer (the stack grows down from here). */
+  stackTop: number;
+  /** First working byte (16-aligned). */
+  base: number;
+  /** End of the region. */
+  end: number;
 }
 
 /** Messages to a quantization worker. */
 export type WorkerMessage =
-  | { type: "init"; module: WebAssembly.Module; pages: number; slots: SharedArrayBuffer[] }
+  | {
+    type: "init";
+    module: WebAssembly.Module;
+    memory: WebAssembly.Memory;
+    region: WorkerRegion;
+    slots: SharedArrayBuffer[];
+  }
   | { type: "job"; job: WorkerJob }
   | { type: "close" };
 
@@ -145,35 +165,45 @@ class WorkerGroup {
 }
 
 // self-contained functions the md5 messages of a worker call (their sources are prepended)
-const MD5_HELPERS = [md5Streams, md5StreamState, md5Update, md5Digest, md5Message];
+const MD5_HELPERS = [md5Streams, md5InPlace, md5StreamState, md5Update, md5Digest, md5Message];
 
 /**
- * What {@link BatchMd5} hashes with: multi-buffer md5 of shared buffers, and long streams
- * piece by piece.
+ * What {@link BatchMd5} hashes with: multi-buffer md5 of views of shared memory, and long
+ * streams piece by piece.
  */
 export interface Md5Service {
-  /** Lowercase hex md5 of the first `lengths[i]` bytes of each `bufs[i]`, hashed together. */
-  hashMany(bufs: SharedArrayBuffer[], lengths: number[]): Promise<string[]>;
-  /** Hashes the first `length` bytes of `buf` as the next piece of stream `stream`. */
-  streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void>;
+  /** Lowercase hex md5 of each of `datas` (views of shared memory), hashed together. */
+  hashMany(datas: readonly Uint8Array[]): Promise<string[]>;
+  /** Hashes `data` (a view of shared memory) as the next piece of stream `stream`. */
+  streamUpdate(stream: number, data: Uint8Array): Promise<void>;
   /** Lowercase hex md5 of all pieces of stream `stream` (which then ends). */
   streamDigest(stream: number): Promise<string>;
   /** Milliseconds spent hashing. */
   readonly ms: number;
 }
 
-// md5 messages through a worker group; streams stay on the worker of their first piece
-function md5Via(group: WorkerGroup, streamWorker: Map<number, number>): Omit<Md5Service, "ms"> {
+// md5 messages through a worker group; streams stay on the worker of their first piece. Views
+// of `memory` (the workers' own) go as offsets and are hashed in place.
+function md5Via(
+  group: WorkerGroup,
+  streamWorker: Map<number, number>,
+  memory?: SharedArrayBuffer,
+): Omit<Md5Service, "ms"> {
   // (a byte of single-stream md5 costs about three of four-lane md5 or of quantization input)
   return {
-    async hashMany(bufs, lengths) {
-      const load = lengths.reduce((a, b) => a + b, 0);
-      return (await group.post(group.leastLoaded(), { type: "md5", bufs, lengths }, load)).hex as string[];
+    async hashMany(datas) {
+      const load = datas.reduce((a, d) => a + d.length, 0);
+      const lengths = datas.map((d) => d.length), offsets = datas.map((d) => d.byteOffset);
+      const msg = memory && datas.every((d) => d.buffer === memory)
+        ? { type: "md5", offsets, lengths }
+        : { type: "md5", bufs: datas.map((d) => d.buffer), offsets, lengths };
+      return (await group.post(group.leastLoaded(), msg, load)).hex as string[];
     },
-    async streamUpdate(stream, buf, length) {
+    async streamUpdate(stream, data) {
       let w = streamWorker.get(stream);
       if (w === undefined) streamWorker.set(stream, w = group.leastLoaded());
-      await group.post(w, { type: "update", stream, buf, length }, 3 * length);
+      const msg = { type: "update", stream, buf: data.buffer, offset: data.byteOffset, length: data.length };
+      await group.post(w, msg, 3 * data.length);
     },
     async streamDigest(stream) {
       const w = streamWorker.get(stream) ?? 0;
@@ -183,49 +213,117 @@ function md5Via(group: WorkerGroup, streamWorker: Map<number, number>): Omit<Md5
   };
 }
 
+/** Sizes of a {@link QuantWorkerPool}. */
+export interface QuantPoolOptions {
+  /** Worker threads. */
+  threads: number;
+  /** Slot buffers per worker (inputs filled on the caller's side, ordered outputs). */
+  slotsPerWorker: number;
+  /** Bytes per slot buffer. */
+  slotBytes: number;
+  /**
+   * Working bytes per worker in the pool's memory (a job's scratch row, input and output;
+   * md5 scratch): at least what the largest job needs.
+   */
+  workBytes: number;
+  /** Shard buffers to place in the pool's memory (see {@link QuantWorkerPool.shardBuffers}). */
+  shardBuffers?: number;
+  /** Bytes per shard buffer. */
+  shardBytes?: number;
+}
+
+const PAGE = 65536;
+const alignPage = (n: number) => Math.ceil(n / PAGE) * PAGE;
+/** Stack of each worker's kernels instance (the module's own stack size). */
+const STACK_BYTES = PAGE;
+/** Working bytes the md5 messages need at least (scratch of `md5Update`'s 1 MiB slices). */
+const MD5_WORK_BYTES = (1 << 20) + 256;
+
 /**
  * `threads` kernel workers: chunk jobs (each on the least loaded worker; slot buffers are
  * shared by all) and md5 ({@link Md5Service}) in the same threads.
+ *
+ * The workers' kernel instances share one memory: the module's static data, then per worker a
+ * stack and working region, then the shard buffers. Outputs reserved in a shard buffer are
+ * written there by the kernel and shards are hashed where they lie (no copies).
  */
 export class QuantWorkerPool implements Md5Service {
   /** Slot buffers (a job's input and output; any worker may use any slot). */
   readonly slots: SharedArrayBuffer[];
+  /**
+   * Shard buffers in the workers' memory (page-aligned views, `shardBytes` each), for the
+   * tensor cache writer's rotation (see `WriterOptions.shardBuffers`).
+   */
+  readonly shardBuffers: Uint8Array[];
+  /** The workers' shared memory. */
+  readonly memory: WebAssembly.Memory;
   readonly #group: WorkerGroup;
   readonly #md5: Omit<Md5Service, "ms">;
+  readonly #buffer: SharedArrayBuffer;
 
-  /** Starts the workers; `threads * slotsPerWorker` slots of `slotBytes` bytes each. */
-  constructor(threads: number, slotsPerWorker: number, slotBytes: number) {
+  /** Starts the workers on a new shared memory laid out for `opts`. */
+  constructor(opts: QuantPoolOptions) {
+    const { threads, slotsPerWorker, slotBytes } = opts;
     this.slots = Array.from({ length: threads * slotsPerWorker }, () => new SharedArrayBuffer(slotBytes));
-    const module = kernelsModule();
-    const workers = Array.from({ length: threads }, () => {
+    const regionBytes = STACK_BYTES + alignPage(Math.max(opts.workBytes, MD5_WORK_BYTES));
+    const shardBytes = alignPage(opts.shardBytes ?? 0);
+    const regionsAt = kernelsMinPages() * PAGE; // (the module's stack and static data below)
+    const shardsAt = regionsAt + threads * regionBytes;
+    const total = shardsAt + (opts.shardBuffers ?? 0) * shardBytes;
+    this.memory = kernelsMemory(true, total / PAGE);
+    this.#buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    this.shardBuffers = Array.from(
+      { length: opts.shardBuffers ?? 0 },
+      (_, i) => new Uint8Array(this.#buffer, shardsAt + i * shardBytes, shardBytes),
+    );
+    const module = kernelsModule(true);
+    const workers = Array.from({ length: threads }, (_, i) => {
+      const at = regionsAt + i * regionBytes;
+      const region: WorkerRegion = {
+        stackTop: at + STACK_BYTES,
+        base: at + STACK_BYTES,
+        end: at + regionBytes,
+      };
       const w = startWorker(quantWorkerMain, MD5_HELPERS);
       w.postMessage(
-        { type: "init", module, pages: kernelsMinPages(), slots: this.slots } satisfies WorkerMessage,
+        { type: "init", module, memory: this.memory, region, slots: this.slots } satisfies WorkerMessage,
       );
       return w;
     });
     this.#group = new WorkerGroup(workers, "quantization");
-    this.#md5 = md5Via(this.#group, new Map());
+    this.#md5 = md5Via(this.#group, new Map(), this.#buffer);
   }
 
-  /** Runs a job on the least loaded worker. */
+  /**
+   * Runs a job on the least loaded worker. Destinations in the workers' memory are written by
+   * the kernel directly.
+   */
   async run(job: Omit<WorkerJob, "id">): Promise<JobTimes> {
     const load = job.rows * job.k * job.srcSize;
+    const j: Omit<WorkerJob, "id"> = { ...job };
+    if (j.dest?.[0] === this.#buffer) {
+      j.destAt = j.dest[1];
+      delete j.dest;
+    }
+    if (j.scaleDest?.[0] === this.#buffer) {
+      j.scaleDestAt = j.scaleDest[1];
+      delete j.scaleDest;
+    }
     return (await this.#group.post(
       this.#group.leastLoaded(),
-      { type: "job", job },
+      { type: "job", job: j },
       load,
     )) as unknown as JobTimes;
   }
 
   /** Multi-buffer md5 on the least loaded worker. */
-  hashMany(bufs: SharedArrayBuffer[], lengths: number[]): Promise<string[]> {
-    return this.#md5.hashMany(bufs, lengths);
+  hashMany(datas: readonly Uint8Array[]): Promise<string[]> {
+    return this.#md5.hashMany(datas);
   }
 
   /** The next piece of a long md5 stream. */
-  streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void> {
-    return this.#md5.streamUpdate(stream, buf, length);
+  streamUpdate(stream: number, data: Uint8Array): Promise<void> {
+    return this.#md5.streamUpdate(stream, data);
   }
 
   /** The md5 of a long stream. */
@@ -267,22 +365,22 @@ export class Md5WorkerPool implements Md5Service {
     return this.#group.md5Ms;
   }
 
-  /** Lowercase hex md5 of the first `lengths[i]` bytes of each `bufs[i]`, hashed together. */
-  hashMany(bufs: SharedArrayBuffer[], lengths: number[]): Promise<string[]> {
-    return this.#md5.hashMany(bufs, lengths);
+  /** Lowercase hex md5 of each of `datas` (views of shared memory), hashed together. */
+  hashMany(datas: readonly Uint8Array[]): Promise<string[]> {
+    return this.#md5.hashMany(datas);
   }
 
-  /** Lowercase hex md5 of the first `length` bytes of `buf`. */
-  async hash(buf: SharedArrayBuffer, length: number): Promise<string> {
-    return (await this.hashMany([buf], [length]))[0];
+  /** Lowercase hex md5 of `data` (a view of shared memory). */
+  async hash(data: Uint8Array): Promise<string> {
+    return (await this.hashMany([data]))[0];
   }
 
   /**
-   * Hashes the first `length` bytes of `buf` as the next piece of stream `stream` (pieces of
-   * one stream are hashed in the order given; the buffer is free again once this settles).
+   * Hashes `data` (a view of shared memory) as the next piece of stream `stream` (pieces of
+   * one stream are hashed in the order given; the memory is free again once this settles).
    */
-  streamUpdate(stream: number, buf: SharedArrayBuffer, length: number): Promise<void> {
-    return this.#md5.streamUpdate(stream, buf, length);
+  streamUpdate(stream: number, data: Uint8Array): Promise<void> {
+    return this.#md5.streamUpdate(stream, data);
   }
 
   /** Lowercase hex md5 of all pieces of stream `stream` (which then ends). */
@@ -300,7 +398,7 @@ export class Md5WorkerPool implements Md5Service {
 export const MD5_LANES = 4;
 
 interface Queued {
-  buf: SharedArrayBuffer | ArrayBuffer;
+  buf: Uint8Array;
   length: number;
   resolve: (hex: string) => void;
   reject: (e: unknown) => void;
@@ -338,7 +436,7 @@ export class BatchMd5 implements ShardHasher {
   }
 
   /** Queues a shard; a full batch starts at once. */
-  hash(buf: SharedArrayBuffer | ArrayBuffer, length: number): Promise<string> {
+  hash(buf: Uint8Array, length: number): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       this.#queue.push({ buf, length, resolve, reject });
       if (this.#queue.length >= this.#batch) this.#run();
@@ -355,7 +453,7 @@ export class BatchMd5 implements ShardHasher {
       const id = this.#streams++;
       let last: Promise<void> = Promise.resolve();
       return {
-        update: (buf, length) => last = pool.streamUpdate(id, buf as SharedArrayBuffer, length),
+        update: (buf, length) => last = pool.streamUpdate(id, buf.subarray(0, length)),
         digest: async () => {
           await last;
           return pool.streamDigest(id);
@@ -368,7 +466,7 @@ export class BatchMd5 implements ShardHasher {
         try {
           const t0 = performance.now();
           this.#kernels ??= WasmKernels.createSync();
-          this.#kernels.md5StreamUpdate(st, new Uint8Array(buf, 0, length));
+          this.#kernels.md5StreamUpdate(st, buf.subarray(0, length));
           this.#ms += performance.now() - t0;
           return Promise.resolve();
         } catch (e) {
@@ -387,7 +485,7 @@ export class BatchMd5 implements ShardHasher {
   }
 
   /** Starts the waiting batch if it holds `buf`. */
-  urge(buf: SharedArrayBuffer | ArrayBuffer): void {
+  urge(buf: Uint8Array): void {
     if (this.#queue.some((q) => q.buf === buf)) this.#run();
   }
 
@@ -396,12 +494,12 @@ export class BatchMd5 implements ShardHasher {
     this.#queue = [];
     let done: Promise<string[]>;
     if (this.#pool) {
-      done = this.#pool.hashMany(batch.map((q) => q.buf as SharedArrayBuffer), batch.map((q) => q.length));
+      done = this.#pool.hashMany(batch.map((q) => q.buf.subarray(0, q.length)));
     } else {
       try {
         const t0 = performance.now();
         this.#kernels ??= WasmKernels.createSync();
-        done = Promise.resolve(this.#kernels.md5Many(batch.map((q) => new Uint8Array(q.buf, 0, q.length))));
+        done = Promise.resolve(this.#kernels.md5Many(batch.map((q) => q.buf.subarray(0, q.length))));
         this.#ms += performance.now() - t0;
       } catch (e) {
         done = Promise.reject(e);
