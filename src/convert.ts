@@ -442,6 +442,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const t0 = performance.now();
   let bytesRead = 0;
   let done = 0;
+  let outputPrepared = false;
   // results are applied in submission order; a slot is free again once its result is applied
   const fifo: { ready: Promise<ChunkOut | undefined>; apply: (o: ChunkOut | undefined) => Promise<void> }[] =
     [];
@@ -457,7 +458,15 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     job: ChunkJob,
     apply: (o: ChunkOut) => Promise<void> | void,
   ): Promise<{ ready: Promise<unknown> }> => {
-    while (!free.length) await drainOne();
+    while (!free.length) {
+      // every slot has a job: a good moment to start the output's writer thread (starting a
+      // worker blocks this thread, which now only waits)
+      if (!outputPrepared) {
+        outputPrepared = true;
+        output.prepare?.();
+      }
+      await drainOne();
+    }
     // a busy thread never returns to the event loop by itself: let background shard writes
     // (their open, write and close steps) progress between chunks
     if (exec.slots === 1 && writer.writing) await yieldToEventLoop();

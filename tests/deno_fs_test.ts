@@ -1,6 +1,7 @@
 import { assertEquals } from "./_assert.ts";
 import { denoOutput, DIRECT_IO_ALIGN } from "../src/io/deno_fs.ts";
 import { alignedBuffer } from "../src/io/_aligned.ts";
+import { IoWorker } from "../src/io/_io_worker.ts";
 
 function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -94,6 +95,31 @@ Deno.test("denoOutput: directIO false writes shared memory through the page cach
       await out.close();
     }
   });
+});
+
+Deno.test("denoOutput: prepare starts the I/O worker ahead; writes then go through it; idle, it stops", async () => {
+  await withDir(async (dir) => {
+    const out = denoOutput(dir, { directIO: false });
+    try {
+      out.prepare();
+      out.prepare(); // (once)
+      const buf = new Uint8Array(alignedBuffer(1 << 16, true)).fill(7);
+      const f = await out.create("y.bin");
+      await f.write(buf);
+      await f.close();
+      assertEquals(out.stats, { directBytes: 0, bufferedBytes: 1 << 16 });
+      assertEquals(await Deno.readFile(`${dir}/y.bin`), buf);
+    } finally {
+      await out.close();
+    }
+  });
+  // prepared but never used: stops by itself (the test would leak a worker otherwise)
+  const io = new IoWorker(50);
+  io.start();
+  assertEquals(io.running, true);
+  await new Promise((r) => setTimeout(r, 300));
+  assertEquals(io.running, false);
+  await io.close();
 });
 
 Deno.test("denoOutput: shared memory at an address direct I/O refuses is written buffered, same bytes", async () => {

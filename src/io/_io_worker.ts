@@ -97,6 +97,27 @@ export class IoWorker {
   }
 
   /**
+   * Starts the worker now (starting one blocks the calling thread for some milliseconds), so
+   * that the first write does not wait for it; it stops again after `idleMs` without writes.
+   */
+  start(): void {
+    if (this.#worker) return;
+    this.#worker = this.#start();
+    this.#armIdle();
+  }
+
+  /** Whether the worker is running (started and not stopped). */
+  get running(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  #armIdle(): void {
+    const t = setTimeout(() => void this.#stop(), this.#idleMs);
+    Deno.unrefTimer(t as unknown as number);
+    this.#idle = t;
+  }
+
+  /**
    * Writes `view` (a view of a `SharedArrayBuffer`) into the existing file `path` at
    * `position`, with direct I/O for its aligned part when `direct`.
    */
@@ -132,11 +153,7 @@ export class IoWorker {
       if (e.data.error !== undefined) {
         p.reject(Object.assign(new Error(e.data.error), { code: e.data.code }));
       } else p.resolve({ direct: e.data.direct, buffered: e.data.buffered });
-      if (this.#pending.size === 0) {
-        const t = setTimeout(() => void this.#stop(), this.#idleMs);
-        Deno.unrefTimer(t as unknown as number);
-        this.#idle = t;
-      }
+      if (this.#pending.size === 0) this.#armIdle();
     };
     w.onerror = (e) => {
       e.preventDefault();

@@ -90,6 +90,8 @@ export interface DenoOutputStore extends OutputStore {
   readonly stats: { directBytes: number; bufferedBytes: number };
   /** Waits for writes in flight and stops the I/O worker (it also stops after 1 s idle). */
   close(): Promise<void>;
+  /** Starts the I/O worker now (it stops again after 1 s without writes). */
+  prepare(): void;
 }
 
 /**
@@ -145,5 +147,8 @@ export function denoOutput(dir: string, opts: DenoOutputOptions = {}): DenoOutpu
       };
     },
     writeTextFile: (name, text) => Deno.writeTextFile(`${dir}/${name}`, text),
+    prepare() {
+      (io ??= new IoWorker()).start(); // (the I/O worker for data in shared memory)
+    },
   };
 }

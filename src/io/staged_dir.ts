@@ -79,6 +79,7 @@ export async function stageOutputDir(
       staged.add(name);
       return inner.writeTextFile(name, text);
     },
+    prepare: () => inner.prepare?.(),
   };
   return {
     store,

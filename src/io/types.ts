@@ -39,4 +39,9 @@ export interface OutputStore {
   create(name: string): Promise<FileSink>;
   /** Writes a whole text file. */
   writeTextFile(name: string, text: string): Promise<void>;
+  /**
+   * Optional: starts what later writes need (e.g. a writer thread) now, at a moment the caller
+   * chooses, instead of at the first write.
+   */
+  prepare?(): void;
 }

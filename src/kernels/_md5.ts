@@ -123,7 +123,8 @@ export function md5InPlace(
     const live: number[] = [];
     for (let i = 0; i < ptrs.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
     if (live.length === 0) break;
-    let bytes = Infinity;
+    // (calls of at most 1 MiB a stream: a long first call would run all in baseline code)
+    let bytes = 1 << 20;
     for (const i of live) bytes = Math.min(bytes, full[i] - done[i]);
     const st = new Uint32Array(ex.memory.buffer, scratch, 16);
     if (live.length === 1) {
