@@ -444,9 +444,13 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   let done = 0;
   let outputPrepared = false;
   // results are applied in submission order; a slot is free again once its result is applied
+  // (jobs without an apply free their slot when done, in any order: see `submit`)
   const fifo: { ready: Promise<ChunkOut | undefined>; apply: (o: ChunkOut | undefined) => Promise<void> }[] =
     [];
   const free: number[] = Array.from({ length: exec.slots }, (_, i) => i);
+  const unordered = new Set<Promise<unknown>>();
+  let slotFreed: (() => void) | undefined;
+  let unorderedError: unknown;
   const drainOne = async () => {
     const e = fifo.shift()!;
     await e.apply(await e.ready);
@@ -454,9 +458,15 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const ordered = (apply: () => Promise<void>) => {
     fifo.push({ ready: Promise.resolve(undefined), apply: () => apply() });
   };
+  /**
+   * Runs `job` in a free slot (waiting for one). Its result goes to `apply`, in submission
+   * order; without `apply` (outputs written in place), the slot is free again as soon as the
+   * job is done, so that a job held up behind md5 in one worker does not stop the other
+   * worker's slots from being refilled.
+   */
   const submit = async (
     job: ChunkJob,
-    apply: (o: ChunkOut) => Promise<void> | void,
+    apply?: (o: ChunkOut) => Promise<void> | void,
   ): Promise<{ ready: Promise<unknown> }> => {
     while (!free.length) {
       // every slot has a job: a good moment to start the output's writer thread (starting a
@@ -465,14 +475,31 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         outputPrepared = true;
         output.prepare?.();
       }
-      await drainOne();
+      if (fifo.length) await drainOne();
+      else await new Promise<void>((resolve) => slotFreed = resolve);
     }
+    if (unorderedError) throw unorderedError; // (stop at the first failed job)
     // a busy thread never returns to the event loop by itself: let background shard writes
     // (their open, write and close steps) progress between chunks
     if (exec.slots === 1 && writer.writing) await yieldToEventLoop();
     const slot = free.shift()!;
     const ready = exec.run(job, slot);
     ready.catch(() => {}); // observed when drained
+    if (!apply) {
+      // (a failure is observed by the caller through `ready`)
+      unordered.add(ready);
+      const release = () => {
+        unordered.delete(ready);
+        free.push(slot);
+        slotFreed?.();
+        slotFreed = undefined;
+      };
+      ready.then(release, (e) => {
+        unorderedError ??= e;
+        release();
+      });
+      return { ready };
+    }
     fifo.push({
       ready,
       apply: async (o) => {
@@ -549,7 +576,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
           const at = r * (job.outBytes / n), sat = r * (job.scaleBytes / n);
           job.dest = main.subarray(at, at + job.outBytes);
           if (scales) job.scaleDest = scales.subarray(sat, sat + job.scaleBytes);
-          jobs.push((await submit(job, () => {})).ready);
+          jobs.push((await submit(job)).ready);
         }
         Promise.all(jobs).then(() => filledOk(), filledError);
       } else if (!pp.quant) {
@@ -632,7 +659,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     };
   } finally {
     // settle what is still in flight (after an error) before stopping the workers
-    await Promise.allSettled(fifo.map((e) => e.ready));
+    await Promise.allSettled([...fifo.map((e) => e.ready), ...unordered]);
     await exec.close();
     await md5Pool?.close();
     channel.port1.close();

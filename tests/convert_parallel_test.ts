@@ -137,3 +137,36 @@ Deno.test("cpu threads 2 == reference: several 32 MiB shards, out-of-band tensor
   assertEquals(cache.records.length >= 4, true, JSON.stringify(sizes));
   assertSameFiles(ref.files, par.files, "parallel");
 });
+
+Deno.test("cpu threads 2: a source file cut short after planning fails the conversion, naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cfg = TINY_LLAMA_CONFIG;
+    await writeCheckpoint(dir, cfg, llamaHfTensors(cfg), { dtype: "BF16", shards: 1, seed: 3 });
+    const { ckpt, plan } = await planTinyLlama(dir, cfg, "q4f16_1", 1);
+    const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".safetensors"))!.name;
+    const size = Deno.statSync(`${dir}/${file}`).size;
+    await Deno.truncate(`${dir}/${file}`, size - 1000); // (the tensors at the end are missing)
+    const backend = new WasmBackend();
+    let error = "";
+    try {
+      await convertWeight({
+        plan,
+        checkpoint: ckpt,
+        backend,
+        output: memoryOutput(),
+        threads: 2,
+        directReads: true,
+        chunkBytes: 2000,
+      });
+    } catch (e) {
+      error = (e as Error).message;
+    } finally {
+      await backend.close();
+      ckpt.close();
+    }
+    assertEquals(error.includes(`${dir}/${file}: unexpected end of file at`), true, error);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
