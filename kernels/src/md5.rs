@@ -94,7 +94,12 @@ impl Word for v128 {
     }
     #[inline(always)]
     fn rotl<const S: u32>(self) -> v128 {
-        v128_or(u32x4_shl(self, S), u32x4_shr(self, 32 - S))
+        if S == 16 {
+            // (one byte shuffle instead of two shifts and an or)
+            i8x16_shuffle::<2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13>(self, self)
+        } else {
+            v128_or(u32x4_shl(self, S), u32x4_shr(self, 32 - S))
+        }
     }
     #[inline(always)]
     fn k(i: usize) -> v128 {
@@ -109,17 +114,21 @@ macro_rules! step {
     };
 }
 
+// The round functions are written so that `b`, the word computed by the previous step, enters
+// as late as possible: the steps form one dependency chain, so its length (not the operation
+// count) bounds the four-lane kernel.
 #[inline(always)]
 fn ff<W: Word>(b: W, c: W, d: W) -> W {
     d.xor(b.and(c.xor(d)))
 }
 #[inline(always)]
 fn gg<W: Word>(b: W, c: W, d: W) -> W {
-    c.xor(d.and(b.xor(c)))
+    // (b & d) | (c & !d)
+    b.and(d).or(c.and(d.not()))
 }
 #[inline(always)]
 fn hh<W: Word>(b: W, c: W, d: W) -> W {
-    b.xor(c).xor(d)
+    b.xor(c.xor(d))
 }
 #[inline(always)]
 fn ii<W: Word>(b: W, c: W, d: W) -> W {
