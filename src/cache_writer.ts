@@ -171,9 +171,10 @@ export interface ShardHasher {
   /** Start hashing `buf` (and what waits with it) now if it still waits. */
   urge(buf: Uint8Array): void;
   /**
-   * Starts hashing one long shard piece by piece (a tensor larger than the shard buffers,
-   * collected and written a buffer at a time). Without it, such tensors are hashed with
-   * `node:crypto` on this thread and written as they come.
+   * Starts hashing one shard piece by piece: a tensor larger than the shard buffers (collected
+   * and written a buffer at a time; without `stream`, hashed with `node:crypto` on this thread
+   * and written as they come), and the last shard while it fills (see
+   * `WriterOptions.expectedShards`).
    */
   stream?(): ShardStreamHasher;
 }
@@ -184,6 +185,16 @@ export interface ShardStreamHasher {
   update(buf: Uint8Array, length: number): Promise<void>;
   /** Lowercase hex md5 of all pieces, after the last update settled. */
   digest(): Promise<string>;
+}
+
+/** A region of a shard buffer reserved to be filled in place. */
+interface Region {
+  /** Offset in the buffer. */
+  at: number;
+  /** Whether it is filled. */
+  done: boolean;
+  /** Settles once filled. */
+  filled: Promise<unknown>;
 }
 
 /** Options of {@link TensorCacheWriter}. */
@@ -209,8 +220,9 @@ export interface WriterOptions {
   shardBuffers?: readonly Uint8Array[];
   /**
    * Shards the conversion will write (from its plan), when known: once at most one is still to
-   * come, committed shards are hashed at once instead of waiting for a full hashing batch, so
-   * that only the last shard is hashed after the last tensor.
+   * come, committed shards are hashed at once instead of waiting for a full hashing batch, and
+   * the last shard is hashed while it fills (with a hasher that can `stream`), along the prefix
+   * of it that is filled, so that little is left to hash after the last tensor.
    */
   expectedShards?: number;
 }
@@ -249,8 +261,13 @@ export class TensorCacheWriter {
   #cur = 0;
   #writing = 0;
   #asyncError: unknown;
-  /** Per shard buffer: promises of regions still being filled in place (see `reserve`). */
-  readonly #fills = new Map<Uint8Array, Promise<unknown>[]>();
+  /** Per shard buffer: regions being filled in place (see `reserve`). */
+  readonly #fills = new Map<Uint8Array, Region[]>();
+  /**
+   * The last shard, hashed while it fills (see {@link #startLast}): its stream, buffer, and
+   * the bytes handed to the stream so far.
+   */
+  #last: { stream: ShardStreamHasher; buf: Uint8Array; hashed: number } | undefined;
   /** Buffers whose write and hash wait for fills, and those of them urged meanwhile. */
   readonly #awaitingFills = new Set<Uint8Array>();
   readonly #urgedEarly = new Set<Uint8Array>();
@@ -293,6 +310,7 @@ export class TensorCacheWriter {
         this.#inflight.push(Promise.resolve());
       }
       this.#pending = this.#shared[0];
+      this.#startLast();
     }
   }
 
@@ -377,7 +395,7 @@ export class TensorCacheWriter {
         ? (bytes, filled) => {
           const at = start + written;
           check(bytes);
-          this.#addFill(pendingBuf, filled);
+          this.#addFill(pendingBuf, at, filled);
           return pending.subarray(at, at + bytes);
         }
         : undefined,
@@ -385,6 +403,7 @@ export class TensorCacheWriter {
         if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
         this.#pendingLen += n;
         this.#busy = false;
+        this.#pumpLast();
         return Promise.resolve();
       },
     };
@@ -417,7 +436,7 @@ export class TensorCacheWriter {
       reserve: this.reservable(record.shape, record.dtype as DType)
         ? (bytes, filled) => {
           check(bytes);
-          this.#addFill(buf, filled);
+          this.#addFill(buf, written, filled);
           written += bytes;
           return view.subarray(written - bytes, written);
         }
@@ -441,6 +460,7 @@ export class TensorCacheWriter {
   /** A shard of its own for an out-of-band tensor: the next shard index. */
   #ownShard(record: CacheRecord): ShardRecord {
     const dataPath = `params_shard_${this.#counter++}.bin`;
+    this.#startLast(); // (the pending shard may now be the last)
     return { dataPath, format: "raw-shard", nbytes: record.nbytes, records: [record], md5sum: "" };
   }
 
@@ -469,11 +489,39 @@ export class TensorCacheWriter {
     this.#cur = next;
   }
 
-  #addFill(buf: Uint8Array, filled: Promise<unknown>): void {
-    filled.catch(() => {}); // (a failed fill fails the conversion elsewhere; its shard is not written)
+  #addFill(buf: Uint8Array, at: number, filled: Promise<unknown>): void {
+    const region: Region = { at, done: false, filled };
+    filled.then(() => {
+      region.done = true;
+      if (this.#last?.buf === buf) this.#pumpLast();
+    }, () => {}); // (a failed fill fails the conversion elsewhere; its shard is not written)
     const list = this.#fills.get(buf);
-    if (list) list.push(filled);
-    else this.#fills.set(buf, [filled]);
+    if (list) list.push(region);
+    else this.#fills.set(buf, [region]);
+  }
+
+  /**
+   * Once the pending shard is the last one the conversion writes (`expectedShards`), it is
+   * hashed while it fills, piece by piece as its filled prefix grows, instead of all after the
+   * last tensor (with a hasher that streams).
+   */
+  #startLast(): void {
+    if (this.#last || !this.#rotate || this.#counter !== this.#expectedShards - 1) return;
+    const stream = this.#hasher?.stream?.();
+    if (stream) this.#last = { stream, buf: this.#pending, hashed: 0 };
+  }
+
+  /** Hands the last shard's newly filled bytes to its stream. */
+  #pumpLast(): void {
+    const last = this.#last;
+    if (!last || last.buf !== this.#pending) return;
+    let prefix = this.#pendingLen;
+    for (const r of this.#fills.get(last.buf) ?? []) if (!r.done) prefix = Math.min(prefix, r.at);
+    // (pieces of at least 2 MiB, or a 16th of the cap for small caps)
+    if (prefix - last.hashed < Math.min(2 << 20, Math.max(64, this.#cap >> 4))) return;
+    const piece = last.buf.subarray(last.hashed, prefix);
+    last.hashed = prefix;
+    last.stream.update(piece, piece.length).catch((e) => this.#asyncError ??= e);
   }
 
   /** Runs `work` (a shard's write and hash) once the regions reserved in `buf` are filled. */
@@ -482,7 +530,7 @@ export class TensorCacheWriter {
     this.#fills.delete(buf);
     if (!fills) return work();
     this.#awaitingFills.add(buf);
-    return Promise.all(fills).then(
+    return Promise.all(fills.map((f) => f.filled)).then(
       () => {
         this.#awaitingFills.delete(buf);
         return work();
@@ -622,7 +670,16 @@ export class TensorCacheWriter {
           shard.md5sum = createHash("md5").update(buf.subarray(0, len)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
-        this.#inflight[this.#cur] = this.#afterFills(buf, () => this.#writeShared(path, buf, len, shard));
+        const last = this.#last?.buf === buf ? this.#last : undefined;
+        this.#last = undefined;
+        this.#inflight[this.#cur] = this.#afterFills(buf, () => {
+          // (the last shard: the rest of its stream, once filled)
+          const hash = last && (async () => {
+            await last.stream.update(buf.subarray(last.hashed, len), len - last.hashed);
+            return await last.stream.digest();
+          })();
+          return this.#writeShared(path, buf, len, shard, hash);
+        });
         this.#cur = (this.#cur + 1) % this.#shared.length;
         this.#urge(this.#shared[this.#cur]);
         const t0 = performance.now();
@@ -630,6 +687,7 @@ export class TensorCacheWriter {
         this.stats.waitMs += performance.now() - t0;
         if (this.#asyncError) throw this.#asyncError;
         this.#pending = this.#shared[this.#cur];
+        this.#startLast();
       } else {
         const data = this.#pending.subarray(0, this.#pendingLen);
         const t0 = performance.now();
@@ -651,12 +709,14 @@ export class TensorCacheWriter {
     buf: Uint8Array,
     len: number,
     shard: ShardRecord,
+    streamed?: Promise<string>,
   ): Promise<void> {
     this.#writing++;
     try {
-      const hash = this.#hasher?.hash(buf, len);
+      // (hashed by the hasher now, unless streamed while it filled)
+      const hash = streamed ?? this.#hasher?.hash(buf, len);
       hash?.catch(() => {}); // (awaited below, after the write)
-      if (this.#counter >= this.#expectedShards - 1 || this.#urgedEarly.delete(buf)) {
+      if (!streamed && (this.#counter >= this.#expectedShards - 1 || this.#urgedEarly.delete(buf))) {
         this.#hasher?.urge(buf); // (near the end, or needed back while its regions were filled)
       }
       const t0 = performance.now();

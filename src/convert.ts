@@ -560,25 +560,25 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
           while (fifo.length) await drainOne();
           writerQueued = false;
         }
-        let filledOk!: () => void, filledError!: (e: unknown) => void;
-        const filled = new Promise<void>((resolve, reject) => [filledOk, filledError] = [resolve, reject]);
-        const regions: Uint8Array[] = [];
-        for (const o of pp.outputs) {
+        // a region per output and chunk, filled by the chunk's job (the writer learns which
+        // parts of a shard are ready chunk by chunk)
+        const chunks: { job: ChunkJob; ok: () => void; fail: (e: unknown) => void; filled: Promise<void> }[] =
+          [];
+        for (let r = 0; r < src.rows; r += chunkRows) {
+          let ok!: () => void, fail!: (e: unknown) => void;
+          const filled = new Promise<void>((resolve, reject) => [ok, fail] = [resolve, reject]);
+          chunks.push({ job: jobFor(r, Math.min(chunkRows, src.rows - r)), ok, fail, filled });
+        }
+        for (const [i, o] of pp.outputs.entries()) {
           const sink = await writer.begin(o.name, o.shape, o.dtype);
-          regions.push(sink.reserve!(o.nbytes, filled));
+          for (const c of chunks) {
+            const view = sink.reserve!(i === 0 ? c.job.outBytes : c.job.scaleBytes, c.filled);
+            if (i === 0) c.job.dest = view;
+            else c.job.scaleDest = view;
+          }
           await sink.end();
         }
-        const [main, scales] = regions;
-        const jobs: Promise<unknown>[] = [];
-        for (let r = 0; r < src.rows; r += chunkRows) {
-          const n = Math.min(chunkRows, src.rows - r);
-          const job = jobFor(r, n);
-          const at = r * (job.outBytes / n), sat = r * (job.scaleBytes / n);
-          job.dest = main.subarray(at, at + job.outBytes);
-          if (scales) job.scaleDest = scales.subarray(sat, sat + job.scaleBytes);
-          jobs.push((await submit(job)).ready);
-        }
-        Promise.all(jobs).then(() => filledOk(), filledError);
+        for (const c of chunks) (await submit(c.job)).ready.then(c.ok, c.fail);
       } else if (!pp.quant) {
         writerQueued = true;
         const [out] = pp.outputs;

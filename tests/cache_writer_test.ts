@@ -212,3 +212,60 @@ Deno.test("TensorCacheWriter: regions reserved in place are written and hashed o
   assertEquals(await finished, refCache);
   assertEquals(out.files, plain.files);
 });
+
+Deno.test("TensorCacheWriter: the last shard (expectedShards) is hashed while it fills, along its filled prefix", async () => {
+  const log: string[] = [];
+  const bytesOf = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
+  let last: Uint8Array | undefined;
+  const hasher: ShardHasher = {
+    shared: true,
+    hash: (buf, len) => {
+      log.push(`hash ${len}`);
+      return Promise.resolve(bytesOf(buf.subarray(0, len)));
+    },
+    urge: () => {},
+    stream: () => {
+      const md5 = createHash("md5");
+      return {
+        update: (piece, len) => {
+          last ??= piece; // (the first piece starts the shard)
+          log.push(`update ${piece.byteOffset - last.byteOffset}+${len}`);
+          md5.update(piece.subarray(0, len));
+          return Promise.resolve();
+        },
+        digest: () => Promise.resolve(md5.digest("hex")),
+      };
+    },
+  };
+  // cap 4096 (pieces of at least 256 bytes): shard 0 = [a], shard 1 (the last) = [b]
+  const out = memoryOutput();
+  const w = new TensorCacheWriter(out, 4096, { hasher, buffers: 3, expectedShards: 2 });
+  await w.add("a", [1500], "float16", new Uint8Array(3000).fill(1));
+  const b = await w.begin("b", [900], "float16"); // (in band: 1800 bytes < cap / 2)
+  const fills = [0, 1, 2].map(() => Promise.withResolvers<void>());
+  const regions = fills.map((f) => b.reserve!(600, f.promise));
+  await b.end();
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  regions.forEach((r, i) => r.fill(10 + i));
+  fills[0].resolve();
+  await settle();
+  assertEquals(log, ["hash 3000", "update 0+600"]);
+  fills[2].resolve(); // (region 1 still empty: the prefix stays)
+  await settle();
+  assertEquals(log, ["hash 3000", "update 0+600"]);
+  fills[1].resolve();
+  await settle();
+  assertEquals(log, ["hash 3000", "update 0+600", "update 600+1200"]);
+  const cache = await w.finish(2400);
+  assertEquals(log, ["hash 3000", "update 0+600", "update 600+1200", "update 1800+0"]);
+  const data = out.files.get("params_shard_1.bin")!;
+  assertEquals(
+    data,
+    new Uint8Array([
+      ...new Uint8Array(600).fill(10),
+      ...new Uint8Array(600).fill(11),
+      ...new Uint8Array(600).fill(12),
+    ]),
+  );
+  assertEquals(cache.records.map((s) => s.md5sum), [bytesOf(new Uint8Array(3000).fill(1)), bytesOf(data)]);
+});
