@@ -4,16 +4,17 @@
  * peak memory does not grow with model size.
  *
  * With the `cpu` backend and `threads > 1`, chunks are cast and quantized by a pool of kernel
- * workers (fused WASM kernel; source rows read by the workers straight into their linear
- * memory when the checkpoint is on the local file system), each chunk on the least loaded
- * worker, several in flight. The workers write each output straight into its place in the
- * shard buffer (regions the writer reserves; a shard is written once they are filled), except
- * for float32 outputs, KN layouts and tensors larger than a shard buffer, whose results this
- * thread applies in order. Committed shards are hashed four at a time by the same workers
- * between chunks (multi-buffer md5 kernel) and written while the next shard fills (direct I/O
- * from an I/O worker with `denoOutput`). With one
- * thread all compute runs here, still through the fused kernel for `cpu` (and the multi-buffer
- * md5).
+ * workers (fused WASM kernel; source rows read by the workers straight into their memory when
+ * the checkpoint is on the local file system), each chunk on the least loaded worker, several
+ * in flight. The workers' kernel instances share one memory, which also holds the shard
+ * buffers: the kernel writes each output straight into its place in the shard (regions the
+ * writer reserves, a region per output and chunk; a shard is written once they are filled),
+ * except for float32 outputs, KN layouts and tensors larger than a shard buffer, whose results
+ * this thread applies in order. Committed shards are hashed four at a time by the same workers
+ * between chunks, where they lie (multi-buffer md5 kernel), the last one while it fills, and
+ * written while the next shard fills (direct I/O from an I/O worker with `denoOutput`). With
+ * one thread all compute runs here, still through the fused kernel for `cpu` (and the
+ * multi-buffer md5).
  *
  * @module
  */

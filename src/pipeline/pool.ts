@@ -1,8 +1,9 @@
 /**
  * Worker pools of the parallel pipeline: kernel workers (each with its own instance of the
- * kernels module, posted once) that quantize into shared slot buffers allocated once and hash
- * finished shards (several at once, multi-buffer md5) between chunk jobs, each job going to the
- * least loaded worker; and plain md5 workers for backends without kernel workers.
+ * kernels module, all on one shared memory that also holds the shard buffers) that quantize
+ * into the shard buffers (or shared slot buffers) and hash finished shards (several at once,
+ * multi-buffer md5, where they lie) between chunk jobs, each job going to the least loaded
+ * worker; and plain md5 workers for backends without kernel workers.
  * {@link BatchMd5} collects committed shards into multi-buffer batches.
  *
  * @module
