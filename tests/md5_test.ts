@@ -230,6 +230,16 @@ Deno.test("kernel worker pool: shards in its memory are hashed in place, others 
       131072,
     ]]);
     assertEquals(pool.shardBuffers.every((b) => b.buffer === pool.memory.buffer), true);
+    // laid out once: the memory ends with the last shard buffer and cannot grow
+    const last = pool.shardBuffers[2];
+    assertEquals(pool.memory.buffer.byteLength, last.byteOffset + last.length);
+    let grew = "";
+    try {
+      pool.memory.grow(1);
+    } catch (e) {
+      grew = (e as Error).name;
+    }
+    assertEquals(grew, "RangeError");
     const ds = [100_000, 65, 99_999].map((n, i) => randomBytes(n, 50 + i));
     ds.forEach((d, i) => pool.shardBuffers[i].set(d));
     const inPlace = pool.hashMany(ds.map((d, i) => pool.shardBuffers[i].subarray(0, d.length)));

@@ -243,7 +243,8 @@ export function kernelsMinPages(): number {
 
 /**
  * A memory for kernel instances: at least the module's minimum (and `pages`), growable to
- * {@link KERNEL_MAX_PAGES}; shared for instances of `kernelsModule(true)`.
+ * `maximum` pages (default {@link KERNEL_MAX_PAGES}; a shared memory reserves its maximum's
+ * address space up front); shared for instances of `kernelsModule(true)`.
  *
  * @example
  * ```ts
@@ -253,9 +254,13 @@ export function kernelsMinPages(): number {
  * (inst.exports.abi_version as () => number)(); // 1
  * ```
  */
-export function kernelsMemory(shared = false, pages = 0): WebAssembly.Memory {
+export function kernelsMemory(shared = false, pages = 0, maximum = KERNEL_MAX_PAGES): WebAssembly.Memory {
   const initial = Math.max(pages, kernelsMinPages());
-  return new WebAssembly.Memory({ initial, maximum: KERNEL_MAX_PAGES, shared });
+  return new WebAssembly.Memory({
+    initial,
+    maximum: Math.min(KERNEL_MAX_PAGES, Math.max(initial, maximum)),
+    shared,
+  });
 }
 
 const align16 = (n: number): number => (n + 15) & ~15;

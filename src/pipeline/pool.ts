@@ -271,7 +271,8 @@ export class QuantWorkerPool implements Md5Service {
     const regionsAt = kernelsMinPages() * PAGE; // (the module's stack and static data below)
     const shardsAt = regionsAt + threads * regionBytes;
     const total = shardsAt + (opts.shardBuffers ?? 0) * shardBytes;
-    this.memory = kernelsMemory(true, total / PAGE);
+    // (laid out once, never grown: no address space reserved beyond it)
+    this.memory = kernelsMemory(true, total / PAGE, total / PAGE);
     this.#buffer = this.memory.buffer as unknown as SharedArrayBuffer;
     this.shardBuffers = Array.from(
       { length: opts.shardBuffers ?? 0 },
