@@ -18,6 +18,7 @@ import { loadModelConfig, type OpenedModel, openWeights } from "./model.ts";
 import { type ConversionPlan, planConversion, type PlannedParam } from "./plan.ts";
 import { getQuantization, groupConstants, QUANTIZATIONS, type QuantScheme } from "./quant/schemes.ts";
 import { createVerifyKernels, type VerifyKernels } from "./verify_kernels.ts";
+import { fnv1a, Rng } from "./_rng.ts";
 
 /** Result of one shard's integrity check. */
 export interface ShardCheck {
@@ -272,26 +273,12 @@ function planMatches(plan: ConversionPlan, byName: Map<string, Located>): boolea
   });
 }
 
-/** Mulberry32 uniform + Box-Muller, for the seeded activations. */
+/** Standard normal values (mulberry32 + Box-Muller), for the seeded activations. */
 function gaussians(seed: number, n: number): Float32Array {
-  let s = seed >>> 0;
-  const next = () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    out[i] = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  }
+  for (let i = 0; i < n; i++) out[i] = rng.gauss();
   return out;
-}
-
-function hashName(name: string, seed: number): number {
-  let h = 2166136261 ^ seed;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return h >>> 0;
 }
 
 /** Growable reused buffers. */
@@ -511,7 +498,7 @@ async function compareQuantized(
     knScales = transposeU16(s, groups, nRows);
   }
   const linear = pp.param.quant === "linear" && pp.shape.length === 2;
-  const x = linear ? gaussians(hashName(pp.param.name, ctx.seed), ctx.batch * k) : undefined;
+  const x = linear ? gaussians(fnv1a(pp.param.name, 2166136261 ^ ctx.seed), ctx.batch * k) : undefined;
   const mm = new ErrorStats();
   const stats = new ErrorStats();
   const per = Math.max(1, Math.floor(ctx.chunkElems / Math.max(1, k)));

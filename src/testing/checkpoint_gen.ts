@@ -5,6 +5,7 @@
  * @module
  */
 import { encodeSafetensorsHeader } from "../safetensors.ts";
+import { fnv1a, Rng } from "../_rng.ts";
 
 /** A tensor to generate. */
 export interface GenTensor {
@@ -19,33 +20,7 @@ export type GenDType = "F16" | "BF16" | "F32";
 
 const ITEM: Record<GenDType, number> = { F16: 2, BF16: 2, F32: 4 };
 
-/** A small deterministic PRNG (mulberry32) with a Gaussian helper. */
-export class Rng {
-  #s: number;
-  /** Seeds the generator. */
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Standard normal (Box-Muller). */
-  gauss(): number {
-    const u = 1 - this.next();
-    const v = this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
-}
-
-function hashName(name: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
+export { Rng } from "../_rng.ts";
 
 /**
  * Deterministic values for a tensor: Gaussian * 0.02 (norm weights `*norm*` / `*ln*`:
@@ -59,7 +34,7 @@ function hashName(name: string): number {
  */
 export function tensorData(t: GenTensor, dtype: GenDType, seed: number): Uint8Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
-  const rng = new Rng(hashName(t.name) ^ seed);
+  const rng = new Rng(fnv1a(t.name) ^ seed);
   const out = new Uint8Array(n * ITEM[dtype]);
   const dv = new DataView(out.buffer);
   const isNorm = /norm|(^|\.)ln/.test(t.name) && t.shape.length === 1;
