@@ -382,7 +382,7 @@ export class TensorCacheWriter {
     this.#pendingRecords.push(record);
     this.#ensurePending(this.#pendingLen + n);
     const start = this.#pendingLen;
-    const pendingBuf = this.#shared[this.#cur], pending = this.#pending;
+    const pending = this.#pending; // (rotating: the buffer this.#shared[this.#cur])
     return {
       write: (chunk) => {
         const data = encode(chunk);
@@ -395,7 +395,7 @@ export class TensorCacheWriter {
         ? (bytes, filled) => {
           const at = start + written;
           check(bytes);
-          this.#addFill(pendingBuf, at, filled);
+          this.#addFill(pending, at, filled);
           return pending.subarray(at, at + bytes);
         }
         : undefined,
@@ -423,13 +423,12 @@ export class TensorCacheWriter {
     const shard = this.#ownShard(record);
     const path = shard.dataPath;
     const buf = await this.#nextFree();
-    const view = buf;
     let written = 0;
     return {
       write: (chunk) => {
         const data = encode(chunk);
         check(data.length);
-        view.set(data, written);
+        buf.set(data, written);
         written += data.length;
         return Promise.resolve();
       },
@@ -438,7 +437,7 @@ export class TensorCacheWriter {
           check(bytes);
           this.#addFill(buf, written, filled);
           written += bytes;
-          return view.subarray(written - bytes, written);
+          return buf.subarray(written - bytes, written);
         }
         : undefined,
       end: () => {
@@ -447,7 +446,7 @@ export class TensorCacheWriter {
         this.stats.bytesWritten += n;
         if (!this.#hasher) {
           const t0 = performance.now();
-          shard.md5sum = createHash("md5").update(view.subarray(0, n)).digest("hex");
+          shard.md5sum = createHash("md5").update(buf.subarray(0, n)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
         this.#handOff(this.#afterFills(buf, () => this.#writeShared(path, buf, n, shard)));
@@ -680,13 +679,9 @@ export class TensorCacheWriter {
           })();
           return this.#writeShared(path, buf, len, shard, hash);
         });
+        // the next buffer is free once its shard is out
+        this.#pending = await this.#nextFree();
         this.#cur = (this.#cur + 1) % this.#shared.length;
-        this.#urge(this.#shared[this.#cur]);
-        const t0 = performance.now();
-        await this.#inflight[this.#cur]; // the next buffer is free once its shard is out
-        this.stats.waitMs += performance.now() - t0;
-        if (this.#asyncError) throw this.#asyncError;
-        this.#pending = this.#shared[this.#cur];
         this.#startLast();
       } else {
         const data = this.#pending.subarray(0, this.#pendingLen);

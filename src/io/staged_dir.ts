@@ -79,7 +79,7 @@ export async function stageOutputDir(
       staged.add(name);
       return inner.writeTextFile(name, text);
     },
-    prepare: () => inner.prepare?.(),
+    prepare: () => inner.prepare(),
   };
   return {
     store,
