@@ -146,9 +146,9 @@ interface ChunkJob {
   fill: (into: Uint8Array) => Promise<void>;
   /** Direct file reads, when workers may read the source themselves. */
   reads?: [string, number, number][];
-  /** Where the words (or cast elements) go in place, in shared memory (kernel workers only). */
+  /** Where the words (or cast elements) go in place: the kernel workers' memory (only theirs). */
   dest?: Uint8Array;
-  /** Where the scales go in place, in shared memory (kernel workers only). */
+  /** Where the scales go in place (the kernel workers' memory). */
   scaleDest?: Uint8Array;
 }
 
@@ -344,9 +344,8 @@ class WorkerExecutor implements Executor {
       scalesAt,
       outAt: this.#inBytes,
       reads: job.reads,
-      dest: job.dest && [job.dest.buffer as SharedArrayBuffer, job.dest.byteOffset, job.dest.length],
-      scaleDest: job.scaleDest &&
-        [job.scaleDest.buffer as SharedArrayBuffer, job.scaleDest.byteOffset, job.scaleDest.length],
+      destAt: job.dest && this.#pool.offsetOf(job.dest),
+      scaleDestAt: job.scaleDest && this.#pool.offsetOf(job.scaleDest),
     });
     this.#t.readMs += t.readMs;
     this.#t.computeMs += t.computeMs;
@@ -424,7 +423,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   // committed shards are hashed MD5_LANES at a time (multi-buffer md5): by the kernel workers
   // between chunk jobs, in an md5 worker, or here; a batch is hashed while the next shard fills
   const md5Pool = !useWorkers && threads > 1 ? new Md5WorkerPool(1) : undefined;
-  const hasher = new BatchMd5(exec instanceof WorkerExecutor ? exec.pool : md5Pool);
+  const hasher = new BatchMd5(exec instanceof WorkerExecutor ? exec.pool.md5 : md5Pool?.md5);
   const writer = new TensorCacheWriter(output, SHARD_CAP, {
     hasher,
     buffers: MD5_LANES + 1,

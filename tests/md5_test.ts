@@ -143,7 +143,7 @@ Deno.test("md5: the writer with batched multi-buffer hashing (this thread, worke
   const pool = new Md5WorkerPool(1);
   try {
     for (const buffers of [2, MD5_LANES + 1]) {
-      const inWorker = await write({ hasher: new BatchMd5(pool), buffers });
+      const inWorker = await write({ hasher: new BatchMd5(pool.md5), buffers });
       assertEquals(inWorker.cache, plain.cache);
       assertEquals(inWorker.files, plain.files);
     }
@@ -185,7 +185,7 @@ Deno.test("md5 streams in a worker: interleaved streams hashed in order, with ba
       s.set(d);
       return s;
     };
-    const hasher = new BatchMd5(pool);
+    const hasher = new BatchMd5(pool.md5);
     const sa = hasher.stream(), sb = hasher.stream();
     const updates: Promise<void>[] = [];
     for (let at = 0; at < 200_000; at += 70_000) {
@@ -194,7 +194,7 @@ Deno.test("md5 streams in a worker: interleaved streams hashed in order, with ba
         updates.push(sb.update(share(b.subarray(at, at + 70_000)), Math.min(70_000, 150_001 - at)));
       }
     }
-    const batch = pool.hashMany([share(a.subarray(0, 1000))]);
+    const batch = pool.md5.hashMany([share(a.subarray(0, 1000))]);
     await Promise.all(updates);
     assertEquals(await Promise.all([sa.digest(), sb.digest(), batch]), [nodeMd5(a), nodeMd5(b), [
       nodeMd5(a.subarray(0, 1000)),
@@ -208,10 +208,10 @@ Deno.test("md5 worker pool: close waits for the workers to acknowledge and exit;
   const pool = new Md5WorkerPool(2);
   const s = new Uint8Array(new SharedArrayBuffer(3));
   s.set([0x61, 0x62, 0x63]);
-  assertEquals(await pool.hash(s), "900150983cd24fb0d6963f7d28e17f72");
+  assertEquals(await pool.md5.hashMany([s]), ["900150983cd24fb0d6963f7d28e17f72"]);
   await pool.close();
   let error = "";
-  await pool.hash(s).catch((e) => error = (e as Error).message);
+  await pool.md5.hashMany([s]).catch((e) => error = (e as Error).message);
   assertEquals(error, "pool closed");
 });
 
@@ -242,13 +242,16 @@ Deno.test("kernel worker pool: shards in its memory are hashed in place, others 
     assertEquals(grew, "RangeError");
     const ds = [100_000, 65, 99_999].map((n, i) => randomBytes(n, 50 + i));
     ds.forEach((d, i) => pool.shardBuffers[i].set(d));
-    const inPlace = pool.hashMany(ds.map((d, i) => pool.shardBuffers[i].subarray(0, d.length)));
+    const inPlace = pool.md5.hashMany(ds.map((d, i) => pool.shardBuffers[i].subarray(0, d.length)));
     const outside = ds.map((d) => {
       const s = new Uint8Array(new SharedArrayBuffer(d.length + 3), 3);
       s.set(d);
       return s;
     });
-    assertEquals(await Promise.all([inPlace, pool.hashMany(outside)]), [ds.map(nodeMd5), ds.map(nodeMd5)]);
+    assertEquals(await Promise.all([inPlace, pool.md5.hashMany(outside)]), [
+      ds.map(nodeMd5),
+      ds.map(nodeMd5),
+    ]);
   } finally {
     await pool.close();
   }

@@ -14,8 +14,8 @@ import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "..
  * ({@link md5Message}, whose source is prepended with its helpers). A job's source rows are
  * read straight from the file into the working region (or copied from the slot's input
  * region), cast and quantized by the fused kernel, and the outputs written by the kernel where
- * they go when that is in the shared memory (`destAt`, `scaleDestAt`: shard buffers), else
- * copied there (`dest`, `scaleDest`) or into the slot's output region. Answers
+ * they go (`destAt`, `scaleDestAt`: the shard buffers, in the same memory), else copied into
+ * the slot's output region. Answers
  * `{ id, readMs, computeMs }` or `{ id, error }`.
  */
 export function quantWorkerMain(): void {
@@ -60,7 +60,7 @@ export function quantWorkerMain(): void {
       new Uint8Array(ex.memory.buffer, pIn, inBytes).set(new Uint8Array(slots[job.slot], 0, inBytes));
     }
     const t1 = performance.now();
-    // in place: the kernel writes into the shard buffers when they are in this memory
+    // in place: the kernel writes into the shard buffers (in this memory)
     const pWords = job.destAt ?? pOut, pScales = job.scaleDestAt ?? pOut + job.scalesAt;
     const rc = job.kind === "quant"
       ? ex.cast_group_quantize(
@@ -80,17 +80,7 @@ export function quantWorkerMain(): void {
     if (rc !== 0) {
       throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
     }
-    if (job.dest || job.destAt !== undefined) {
-      // in place, elsewhere: copied into the shard buffer (and the scales into theirs)
-      if (job.dest) {
-        const [buf, at, len] = job.dest;
-        new Uint8Array(buf, at, len).set(new Uint8Array(ex.memory.buffer, pOut, len));
-      }
-      if (job.scaleDest) {
-        const [sbuf, sat, slen] = job.scaleDest;
-        new Uint8Array(sbuf, sat, slen).set(new Uint8Array(ex.memory.buffer, pOut + job.scalesAt, slen));
-      }
-    } else {
+    if (job.destAt === undefined) {
       new Uint8Array(slots[job.slot], job.outAt, job.outBytes).set(
         new Uint8Array(ex.memory.buffer, pOut, job.outBytes),
       );

@@ -45,13 +45,12 @@ export interface WorkerJob {
   outAt: number;
   /** Direct file reads `[path, offset, length]`, concatenated; absent: input is in the slot. */
   reads?: [string, number, number][];
-  /** The words (or cast elements) go here `[buffer, offset, length]` instead of the slot. */
-  dest?: [SharedArrayBuffer, number, number];
-  /** The scales go here `[buffer, offset, length]` instead of the slot. */
-  scaleDest?: [SharedArrayBuffer, number, number];
-  /** Offset of `dest` in the pool's memory when it lies there: the kernel writes it directly. */
+  /**
+   * Where the words (or cast elements) go instead of the slot: an offset in the pool's memory
+   * (see {@link QuantWorkerPool.offsetOf}), written by the kernel directly.
+   */
   destAt?: number;
-  /** Offset of `scaleDest` in the pool's memory when it lies there. */
+  /** Where the scales go instead of the slot (an offset in the pool's memory). */
   scaleDestAt?: number;
 }
 
@@ -100,7 +99,6 @@ class WorkerGroup {
   readonly #workers: Worker[];
   readonly #pending = new Map<number, Pending>();
   readonly #load: number[];
-  readonly #what: string;
   #nextId = 0;
   #error: Error | undefined;
   /** Milliseconds of md5 reported by the workers. */
@@ -108,7 +106,6 @@ class WorkerGroup {
 
   constructor(workers: Worker[], what: string) {
     this.#workers = workers;
-    this.#what = what;
     this.#load = workers.map(() => 0);
     for (const w of workers) {
       w.onmessage = (e: MessageEvent<{ id: number; error?: string; hex?: unknown; ms?: number }>) => {
@@ -128,10 +125,6 @@ class WorkerGroup {
         this.#fail(new Error(`${what} worker failed: ${e.message}`));
       };
     }
-  }
-
-  get size(): number {
-    return this.#workers.length;
   }
 
   /** The worker with the least outstanding work. */
@@ -183,35 +176,47 @@ export interface Md5Service {
   readonly ms: number;
 }
 
-// md5 messages through a worker group; streams stay on the worker of their first piece. Views
-// of `memory` (the workers' own) go as offsets and are hashed in place.
-function md5Via(
-  group: WorkerGroup,
-  streamWorker: Map<number, number>,
-  memory?: SharedArrayBuffer,
-): Omit<Md5Service, "ms"> {
+/**
+ * md5 messages to a worker group (both pools' {@link Md5Service}): each on the least loaded
+ * worker, a stream on the worker of its first piece. Views of `memory` (the workers' own) go as
+ * offsets and are hashed where they lie.
+ */
+class GroupMd5 implements Md5Service {
+  readonly #group: WorkerGroup;
+  readonly #memory: SharedArrayBuffer | undefined;
+  readonly #streamWorker = new Map<number, number>();
+
+  constructor(group: WorkerGroup, memory?: SharedArrayBuffer) {
+    this.#group = group;
+    this.#memory = memory;
+  }
+
+  get ms(): number {
+    return this.#group.md5Ms;
+  }
+
   // (a byte of single-stream md5 costs about three of four-lane md5 or of quantization input)
-  return {
-    async hashMany(datas) {
-      const load = datas.reduce((a, d) => a + d.length, 0);
-      const lengths = datas.map((d) => d.length), offsets = datas.map((d) => d.byteOffset);
-      const msg = memory && datas.every((d) => d.buffer === memory)
-        ? { type: "md5", offsets, lengths }
-        : { type: "md5", bufs: datas.map((d) => d.buffer), offsets, lengths };
-      return (await group.post(group.leastLoaded(), msg, load)).hex as string[];
-    },
-    async streamUpdate(stream, data) {
-      let w = streamWorker.get(stream);
-      if (w === undefined) streamWorker.set(stream, w = group.leastLoaded());
-      const msg = { type: "update", stream, buf: data.buffer, offset: data.byteOffset, length: data.length };
-      await group.post(w, msg, 3 * data.length);
-    },
-    async streamDigest(stream) {
-      const w = streamWorker.get(stream) ?? 0;
-      streamWorker.delete(stream);
-      return (await group.post(w, { type: "digest", stream }, 0)).hex as string;
-    },
-  };
+  async hashMany(datas: readonly Uint8Array[]): Promise<string[]> {
+    const load = datas.reduce((a, d) => a + d.length, 0);
+    const lengths = datas.map((d) => d.length), offsets = datas.map((d) => d.byteOffset);
+    const msg = this.#memory && datas.every((d) => d.buffer === this.#memory)
+      ? { type: "md5", offsets, lengths }
+      : { type: "md5", bufs: datas.map((d) => d.buffer), offsets, lengths };
+    return (await this.#group.post(this.#group.leastLoaded(), msg, load)).hex as string[];
+  }
+
+  async streamUpdate(stream: number, data: Uint8Array): Promise<void> {
+    let w = this.#streamWorker.get(stream);
+    if (w === undefined) this.#streamWorker.set(stream, w = this.#group.leastLoaded());
+    const msg = { type: "update", stream, buf: data.buffer, offset: data.byteOffset, length: data.length };
+    await this.#group.post(w, msg, 3 * data.length);
+  }
+
+  async streamDigest(stream: number): Promise<string> {
+    const w = this.#streamWorker.get(stream) ?? 0;
+    this.#streamWorker.delete(stream);
+    return (await this.#group.post(w, { type: "digest", stream }, 0)).hex as string;
+  }
 }
 
 /** Sizes of a {@link QuantWorkerPool}. */
@@ -242,13 +247,13 @@ const MD5_WORK_BYTES = (1 << 20) + 256;
 
 /**
  * `threads` kernel workers: chunk jobs (each on the least loaded worker; slot buffers are
- * shared by all) and md5 ({@link Md5Service}) in the same threads.
+ * shared by all) and md5 ({@link QuantWorkerPool.md5}) in the same threads.
  *
  * The workers' kernel instances share one memory: the module's static data, then per worker a
  * stack and working region, then the shard buffers. Outputs reserved in a shard buffer are
  * written there by the kernel and shards are hashed where they lie (no copies).
  */
-export class QuantWorkerPool implements Md5Service {
+export class QuantWorkerPool {
   /** Slot buffers (a job's input and output; any worker may use any slot). */
   readonly slots: SharedArrayBuffer[];
   /**
@@ -258,8 +263,9 @@ export class QuantWorkerPool implements Md5Service {
   readonly shardBuffers: Uint8Array[];
   /** The workers' shared memory. */
   readonly memory: WebAssembly.Memory;
+  /** md5 in the same workers (views of {@link QuantWorkerPool.memory} hashed in place). */
+  readonly md5: Md5Service;
   readonly #group: WorkerGroup;
-  readonly #md5: Omit<Md5Service, "ms">;
   readonly #buffer: SharedArrayBuffer;
 
   /** Starts the workers on a new shared memory laid out for `opts`. */
@@ -293,49 +299,25 @@ export class QuantWorkerPool implements Md5Service {
       return w;
     });
     this.#group = new WorkerGroup(workers, "quantization");
-    this.#md5 = md5Via(this.#group, new Map(), this.#buffer);
+    this.md5 = new GroupMd5(this.#group, this.#buffer);
   }
 
-  /**
-   * Runs a job on the least loaded worker. Destinations in the workers' memory are written by
-   * the kernel directly.
-   */
+  /** The offset of `view` in the workers' memory (for `WorkerJob.destAt`); throws elsewhere. */
+  offsetOf(view: Uint8Array): number {
+    if (view.buffer !== this.#buffer) {
+      throw new Error("QuantWorkerPool: a destination outside the pool's memory");
+    }
+    return view.byteOffset;
+  }
+
+  /** Runs a job on the least loaded worker. */
   async run(job: Omit<WorkerJob, "id">): Promise<JobTimes> {
     const load = job.rows * job.k * job.srcSize;
-    const j: Omit<WorkerJob, "id"> = { ...job };
-    if (j.dest?.[0] === this.#buffer) {
-      j.destAt = j.dest[1];
-      delete j.dest;
-    }
-    if (j.scaleDest?.[0] === this.#buffer) {
-      j.scaleDestAt = j.scaleDest[1];
-      delete j.scaleDest;
-    }
     return (await this.#group.post(
       this.#group.leastLoaded(),
-      { type: "job", job: j },
+      { type: "job", job },
       load,
     )) as unknown as JobTimes;
-  }
-
-  /** Multi-buffer md5 on the least loaded worker. */
-  hashMany(datas: readonly Uint8Array[]): Promise<string[]> {
-    return this.#md5.hashMany(datas);
-  }
-
-  /** The next piece of a long md5 stream. */
-  streamUpdate(stream: number, data: Uint8Array): Promise<void> {
-    return this.#md5.streamUpdate(stream, data);
-  }
-
-  /** The md5 of a long stream. */
-  streamDigest(stream: number): Promise<string> {
-    return this.#md5.streamDigest(stream);
-  }
-
-  /** Milliseconds the workers spent hashing. */
-  get ms(): number {
-    return this.#group.md5Ms;
   }
 
   /** Stops the workers (after the jobs they have; see {@link shutDown}). */
@@ -344,10 +326,11 @@ export class QuantWorkerPool implements Md5Service {
   }
 }
 
-/** md5 of shared buffers in `n` workers, several buffers per call at once. */
-export class Md5WorkerPool implements Md5Service {
+/** md5 of shared buffers in `n` workers ({@link Md5WorkerPool.md5}), several buffers per call at once. */
+export class Md5WorkerPool {
+  /** md5 in these workers. */
+  readonly md5: Md5Service;
   readonly #group: WorkerGroup;
-  readonly #md5: Omit<Md5Service, "ms">;
 
   /** Starts `n` md5 workers (each with its own instance of the kernels). */
   constructor(n: number) {
@@ -359,35 +342,7 @@ export class Md5WorkerPool implements Md5Service {
       return w;
     });
     this.#group = new WorkerGroup(workers, "md5");
-    this.#md5 = md5Via(this.#group, new Map());
-  }
-
-  /** Total milliseconds spent hashing (in the workers). */
-  get ms(): number {
-    return this.#group.md5Ms;
-  }
-
-  /** Lowercase hex md5 of each of `datas` (views of shared memory), hashed together. */
-  hashMany(datas: readonly Uint8Array[]): Promise<string[]> {
-    return this.#md5.hashMany(datas);
-  }
-
-  /** Lowercase hex md5 of `data` (a view of shared memory). */
-  async hash(data: Uint8Array): Promise<string> {
-    return (await this.hashMany([data]))[0];
-  }
-
-  /**
-   * Hashes `data` (a view of shared memory) as the next piece of stream `stream` (pieces of
-   * one stream are hashed in the order given; the memory is free again once this settles).
-   */
-  streamUpdate(stream: number, data: Uint8Array): Promise<void> {
-    return this.#md5.streamUpdate(stream, data);
-  }
-
-  /** Lowercase hex md5 of all pieces of stream `stream` (which then ends). */
-  streamDigest(stream: number): Promise<string> {
-    return this.#md5.streamDigest(stream);
+    this.md5 = new GroupMd5(this.#group);
   }
 
   /** Stops the workers (after the jobs they have). */
