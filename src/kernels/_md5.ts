@@ -20,9 +20,64 @@ export interface Md5Exports {
 }
 
 /**
+ * The multi-stream md5 driver of {@link md5Streams} and {@link md5InPlace}: the whole blocks of
+ * streams of `lengths` bytes, four streams at a time while at least two have whole blocks left
+ * (idle lanes repeat lane 0's data into a state that is thrown away), at most `step` bytes a
+ * stream a call; `at(i, from, bytes, lane)` gives the memory offset of bytes `[from, from +
+ * bytes)` of stream `i` (copied in for `lane` where needed). Then each stream's last partial
+ * block, `tail(i, from)`, through {@link md5Digest}. States at `scratch` (192 bytes, 16-aligned).
+ * Self-contained, after `md5Digest`.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5Drive } from "./_md5.ts";
+ * md5Drive(exports, scratch, [0], 1 << 20, () => 0, () => new Uint8Array(0));
+ * // ["d41d8cd98f00b204e9800998ecf8427e"]
+ * ```
+ */
+export function md5Drive(
+  ex: Md5Exports,
+  scratch: number,
+  lengths: readonly number[],
+  step: number,
+  at: (i: number, from: number, bytes: number, lane: number) => number,
+  tail: (i: number, from: number) => Uint8Array,
+): string[] {
+  const states = lengths.map(() => new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]));
+  const done = lengths.map(() => 0); // bytes hashed per stream (whole blocks)
+  const full = lengths.map((n) => n - (n % 64));
+  for (;;) {
+    const live: number[] = [];
+    for (let i = 0; i < lengths.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
+    if (live.length === 0) break;
+    let bytes = step;
+    for (const i of live) bytes = Math.min(bytes, full[i] - done[i]);
+    const ptr = live.map((i, lane) => at(i, done[i], bytes, lane));
+    const st = new Uint32Array(ex.memory.buffer, scratch, 16);
+    if (live.length === 1) {
+      st.set(states[live[0]]);
+      ex.md5_blocks(scratch, ptr[0], bytes / 64);
+      states[live[0]].set(st.subarray(0, 4));
+    } else {
+      for (let l = 0; l < 4; l++) st.set(states[live[l < live.length ? l : 0]], 4 * l);
+      const p = [0, 1, 2, 3].map((l) => ptr[l < live.length ? l : 0]);
+      ex.md5_blocks_x4(scratch, p[0], p[1], p[2], p[3], bytes / 64);
+      for (let l = 0; l < live.length; l++) states[live[l]].set(st.subarray(4 * l, 4 * l + 4));
+    }
+    for (const i of live) done[i] += bytes;
+  }
+  return lengths.map((length, i) => {
+    const rest = new Uint8Array(64);
+    rest.set(tail(i, full[i]));
+    return md5Digest(ex, scratch, { state: states[i], length, tail: rest });
+  });
+}
+
+/**
  * Lowercase hex md5 of each of `datas`, using linear memory from byte `base` (16-aligned) on;
  * memory grows to `base + 64 + 4 * sliceBytes + 128` bytes if smaller. `sliceBytes` (a multiple
- * of 64) bounds the bytes copied in per stream and call.
+ * of 64) bounds the bytes copied in per stream and call. Self-contained, after {@link md5Drive}
+ * and {@link md5Digest}.
  *
  * @example
  * ```ts ignore
@@ -40,69 +95,19 @@ export function md5Streams(
   const need = base + 64 + 4 * slice + 128;
   const have = ex.memory.buffer.byteLength;
   if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
-  const pStates = base, pData = base + 64;
-  const states = datas.map(() => new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]));
-  const done = datas.map(() => 0); // bytes hashed per stream (whole blocks)
-  const full = datas.map((d) => d.length - (d.length % 64));
-  for (;;) {
-    const live: number[] = [];
-    for (let i = 0; i < datas.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
-    if (live.length === 0) break;
-    let bytes = slice;
-    for (const i of live) bytes = Math.min(bytes, full[i] - done[i]);
-    const mem = new Uint8Array(ex.memory.buffer);
-    const st = new Uint32Array(ex.memory.buffer, pStates, 16);
-    if (live.length === 1) {
-      const i = live[0];
-      mem.set(datas[i].subarray(done[i], done[i] + bytes), pData);
-      st.set(states[i]);
-      ex.md5_blocks(pStates, pData, bytes / 64);
-      states[i].set(st.subarray(0, 4));
-    } else {
-      // idle lanes repeat lane 0's data into a state that is thrown away
-      const ptr = [0, 1, 2, 3].map((l) => pData + (l < live.length ? l : 0) * slice);
-      for (let l = 0; l < 4; l++) {
-        if (l < live.length) {
-          const i = live[l];
-          mem.set(datas[i].subarray(done[i], done[i] + bytes), ptr[l]);
-          st.set(states[i], 4 * l);
-        } else {
-          st.set(states[live[0]], 4 * l);
-        }
-      }
-      ex.md5_blocks_x4(pStates, ptr[0], ptr[1], ptr[2], ptr[3], bytes / 64);
-      for (let l = 0; l < live.length; l++) states[live[l]].set(st.subarray(4 * l, 4 * l + 4));
-    }
-    for (const i of live) done[i] += bytes;
-  }
-  // tails: remaining bytes, 0x80, zeros, bit length (little-endian u64), in one or two blocks
-  const hex: string[] = [];
-  for (let i = 0; i < datas.length; i++) {
-    const d = datas[i];
-    const rem = d.length - full[i];
-    const blocks = rem < 56 ? 1 : 2;
-    const mem = new Uint8Array(ex.memory.buffer);
-    const tail = mem.subarray(pData, pData + 64 * blocks);
-    tail.fill(0);
-    tail.set(d.subarray(full[i]));
-    tail[rem] = 0x80;
-    const dv = new DataView(ex.memory.buffer, pData + 64 * blocks - 8, 8);
-    dv.setUint32(0, (d.length * 8) >>> 0, true);
-    dv.setUint32(4, Math.floor(d.length / 0x20000000), true);
-    const st = new Uint32Array(ex.memory.buffer, pStates, 4);
-    st.set(states[i]);
-    ex.md5_blocks(pStates, pData, blocks);
-    let h = "";
-    for (const b of new Uint8Array(ex.memory.buffer, pStates, 16)) h += (b < 16 ? "0" : "") + b.toString(16);
-    hex.push(h);
-  }
-  return hex;
+  const pData = base + 64;
+  return md5Drive(ex, base, datas.map((d) => d.length), slice, (i, from, bytes, lane) => {
+    const p = pData + lane * slice;
+    new Uint8Array(ex.memory.buffer, p, bytes).set(datas[i].subarray(from, from + bytes));
+    return p;
+  }, (i, from) => datas[i].subarray(from));
 }
 
 /**
  * Lowercase hex md5 of `lengths[i]` bytes at offset `ptrs[i]` of the module's memory each,
  * hashed where they lie (four streams at a time while at least two have whole blocks left);
- * 192 bytes of scratch at `scratch` (16-aligned). Self-contained, after {@link md5Digest}.
+ * 192 bytes of scratch at `scratch` (16-aligned). Self-contained, after {@link md5Drive} and
+ * {@link md5Digest}.
  *
  * @example
  * ```ts ignore
@@ -116,38 +121,15 @@ export function md5InPlace(
   ptrs: readonly number[],
   lengths: readonly number[],
 ): string[] {
-  const states = ptrs.map(() => new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]));
-  const done = ptrs.map(() => 0); // bytes hashed per stream (whole blocks)
-  const full = lengths.map((n) => n - (n % 64));
-  for (;;) {
-    const live: number[] = [];
-    for (let i = 0; i < ptrs.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
-    if (live.length === 0) break;
-    // (calls of at most 1 MiB a stream: a long first call would run all in baseline code)
-    let bytes = 1 << 20;
-    for (const i of live) bytes = Math.min(bytes, full[i] - done[i]);
-    const st = new Uint32Array(ex.memory.buffer, scratch, 16);
-    if (live.length === 1) {
-      const i = live[0];
-      st.set(states[i]);
-      ex.md5_blocks(scratch, ptrs[i] + done[i], bytes / 64);
-      states[i].set(st.subarray(0, 4));
-    } else {
-      // idle lanes repeat lane 0's data into a state that is thrown away
-      const p = [0, 1, 2, 3].map((l) => live[l < live.length ? l : 0]);
-      for (let l = 0; l < 4; l++) st.set(states[p[l]], 4 * l);
-      const at = p.map((i) => ptrs[i] + done[i]);
-      ex.md5_blocks_x4(scratch, at[0], at[1], at[2], at[3], bytes / 64);
-      for (let l = 0; l < live.length; l++) states[live[l]].set(st.subarray(4 * l, 4 * l + 4));
-    }
-    for (const i of live) done[i] += bytes;
-  }
-  // tails: the last partial block of each stream, finished as a stream state
-  return ptrs.map((p, i) => {
-    const tail = new Uint8Array(64);
-    tail.set(new Uint8Array(ex.memory.buffer, p + full[i], lengths[i] - full[i]));
-    return md5Digest(ex, scratch, { state: states[i], length: lengths[i], tail });
-  });
+  // (calls of at most 1 MiB a stream: a long first call would run all in baseline code)
+  return md5Drive(
+    ex,
+    scratch,
+    lengths,
+    1 << 20,
+    (i, from) => ptrs[i] + from,
+    (i, from) => new Uint8Array(ex.memory.buffer, ptrs[i] + from, lengths[i] - from),
+  );
 }
 
 /** State of one md5 stream hashed piece by piece ({@link md5Update}, {@link md5Digest}). */

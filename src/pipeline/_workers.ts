@@ -127,7 +127,7 @@ export function quantWorkerMain(): void {
 
 /**
  * Answers one md5 message in a worker (self-contained: prepended to worker sources, after
- * `md5Streams`, `md5InPlace`, `md5StreamState`, `md5Update` and `md5Digest`): `md5` hashes
+ * `md5Drive`, `md5Streams`, `md5InPlace`, `md5StreamState`, `md5Update` and `md5Digest`): `md5` hashes
  * `lengths[i]` bytes at `offsets[i]` of each shared buffer `bufs[i]` together, or without
  * `bufs` of the worker's own memory, in place (multi-buffer md5; answer `{ id, hex, ms }`);
  * `update` hashes a piece of a long stream (`{ id, ms }`), `digest` finishes one
@@ -162,8 +162,9 @@ export function md5Message(
 
 /**
  * md5 worker: instantiates the kernels module posted once, then answers md5 messages (see
- * {@link md5Message}); failures answer `{ id, error }`. Runs with the sources of `md5Streams`,
- * `md5StreamState`, `md5Update`, `md5Digest` and `md5Message` prepended (see {@link startWorker}).
+ * {@link md5Message}); failures answer `{ id, error }`. Runs with the sources of `md5Drive`,
+ * `md5Streams`, `md5InPlace`, `md5StreamState`, `md5Update`, `md5Digest` and `md5Message`
+ * prepended (see {@link startWorker}).
  */
 export function md5WorkerMain(): void {
   const g = self as any;

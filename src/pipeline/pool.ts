@@ -9,7 +9,7 @@
  * @module
  */
 import type { ShardHasher, ShardStreamHasher } from "../cache_writer.ts";
-import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
+import { md5Digest, md5Drive, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
 import { kernelsMemory, kernelsMinPages, kernelsModule, WasmKernels } from "../kernels/wasm.ts";
 import { md5Message, md5WorkerMain, quantWorkerMain, shutDown, startWorker } from "./_workers.ts";
 
@@ -159,7 +159,7 @@ class WorkerGroup {
 }
 
 // self-contained functions the md5 messages of a worker call (their sources are prepended)
-const MD5_HELPERS = [md5Streams, md5InPlace, md5StreamState, md5Update, md5Digest, md5Message];
+const MD5_HELPERS = [md5Drive, md5Streams, md5InPlace, md5StreamState, md5Update, md5Digest, md5Message];
 
 /**
  * What {@link BatchMd5} hashes with: multi-buffer md5 of views of shared memory, and long
