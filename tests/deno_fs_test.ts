@@ -81,10 +81,12 @@ Deno.test("denoOutput: shared memory goes direct where aligned (the tail buffere
   });
 });
 
-Deno.test("denoOutput: directIO false writes shared memory through the page cache", async () => {
+Deno.test("denoOutput: directIO false writes shared memory through the page cache (I/O worker started ahead)", async () => {
   await withDir(async (dir) => {
     const out = denoOutput(dir, { directIO: false });
     try {
+      out.prepare();
+      out.prepare(); // (once)
       const buf = new Uint8Array(alignedBuffer(1 << 16, true)).fill(9);
       const f = await out.create("x.bin");
       await f.write(buf);
@@ -97,23 +99,7 @@ Deno.test("denoOutput: directIO false writes shared memory through the page cach
   });
 });
 
-Deno.test("denoOutput: prepare starts the I/O worker ahead; writes then go through it; idle, it stops", async () => {
-  await withDir(async (dir) => {
-    const out = denoOutput(dir, { directIO: false });
-    try {
-      out.prepare();
-      out.prepare(); // (once)
-      const buf = new Uint8Array(alignedBuffer(1 << 16, true)).fill(7);
-      const f = await out.create("y.bin");
-      await f.write(buf);
-      await f.close();
-      assertEquals(out.stats, { directBytes: 0, bufferedBytes: 1 << 16 });
-      assertEquals(await Deno.readFile(`${dir}/y.bin`), buf);
-    } finally {
-      await out.close();
-    }
-  });
-  // prepared but never used: stops by itself (the test would leak a worker otherwise)
+Deno.test("IoWorker: started but never used, it stops by itself when idle", async () => {
   const io = new IoWorker(50);
   io.start();
   assertEquals(io.running, true);
