@@ -184,6 +184,7 @@ export function kernelsModule(shared = false): WebAssembly.Module {
 }
 
 let sharedModuleCache: WebAssembly.Module | undefined;
+let minPagesCache: number | undefined;
 
 /** Largest memory of the kernels module, in 64 KiB pages (4 GiB, its import's maximum). */
 export const KERNEL_MAX_PAGES = 65536;
@@ -238,7 +239,7 @@ function memoryImportOf(bytes: Uint8Array): { flagsAt: number; minPages: number 
  * ```
  */
 export function kernelsMinPages(): number {
-  return memoryImportOf(kernelsBytes()).minPages;
+  return minPagesCache ??= memoryImportOf(kernelsBytes()).minPages;
 }
 
 /**
