@@ -60,6 +60,22 @@ function rawRunner(j: GroupQuantJob): () => void {
   return () => void kern.exports.group_quantize(p, j.rows, j.k, pw, ps, j.bits, j.groupSize, dt, 0);
 }
 
+/**
+ * The fused kernel alone: bf16 source rows cast to f16 and quantized (q4f16_1 on bf16
+ * checkpoints). Its data lies 16 MiB above the heap base, out of the way of the other cases
+ * (`reserve` always answers the heap base).
+ */
+function fusedRunner(j: GroupQuantJob, tie: 0 | 1, at: number): () => void {
+  const inBytes = j.input.byteLength;
+  const p = kern.reserve(at + inBytes + j.k * 4 + ROWS * K + 64) + at;
+  new Uint8Array(kern.exports.memory.buffer, p, inBytes).set(new Uint8Array(j.input.buffer));
+  const scratch = p + inBytes, pw = scratch + j.k * 4, ps = pw + (ROWS * K) / 2;
+  return () => void kern.exports.cast_group_quantize(p, 1, j.rows, j.k, scratch, pw, ps, 4, 32, 0, tie);
+}
+const fusedEven = fusedRunner(cases[1][1], 0, 16 << 20), fusedAway = fusedRunner(cases[1][1], 1, 24 << 20);
+Deno.bench("q4f16_1 from bf16, fused kernel, ties even, 4 MiB", { group: "fused" }, () => fusedEven());
+Deno.bench("q4f16_1 from bf16, fused kernel, ties away, 4 MiB", { group: "fused" }, () => fusedAway());
+
 for (const [name, j] of cases) {
   Deno.bench(
     `${name} wasm (with copies), 4 MiB`,
@@ -103,6 +119,12 @@ if (import.meta.main) {
       } GB/s, reference ${gbps(() => groupQuantizeReference(j), bytes, 3000).toFixed(3)} GB/s`,
     );
   }
+  const bf16Bytes = cases[1][1].input.byteLength;
+  console.log(
+    `q4f16_1 from bf16, fused kernel only: ties even ${
+      gbps(fusedEven, bf16Bytes).toFixed(2)
+    } GB/s, ties away ${gbps(fusedAway, bf16Bytes).toFixed(2)} GB/s`,
+  );
   console.log(
     `cast bf16->f16: wasm ${gbps(() => kern.convert("bf16>f16", bf, out16), bf.byteLength).toFixed(2)} GB/s`,
   );

@@ -122,6 +122,12 @@ Deno.test("fused: edge cases (zeros, NaN/Inf, subnormals, f16 overflow, ties) ev
   // ties after the dtype rounding: w / scale lands on k + 0.5 with scale 1 (max 7 or 3)
   cases.push(["ties", Array.from({ length: 120 }, (_, i) => (i % 8 === 0 ? 7 : ((i % 15) - 7) + 0.5))]);
   cases.push(["ties3", Array.from({ length: 120 }, (_, i) => (i % 10 === 0 ? 3 : ((i % 7) - 3) + 0.5))]);
+  // near ties: t = w + 7 lands within an f16 step of k + 0.5, where rounding t to f16 first
+  // decides the code (scale 1; exact in f16 and f32 sources, bf16 rounds them)
+  const near = [-7, -4, -1, 0, 2, 5, 6].flatMap((n) =>
+    [-1, 1].flatMap((sign) => [7, 8, 9, 10, 11, 12].map((e) => n + 0.5 + sign * 2 ** -e))
+  );
+  cases.push(["near ties", Array.from({ length: 120 }, (_, i) => (i % 8 === 0 ? 7 : near[i % near.length]))]);
   // bf16 values near f16's overflow and rounding boundaries
   cases.push(["near-overflow", Array.from({ length: 120 }, (_, i) => 65000 + i * 10 * (i % 2 ? -1 : 1))]);
   for (const [label, values] of cases) {
