@@ -300,9 +300,18 @@ class WorkerExecutor implements Executor {
   readonly slots: number;
   readonly #pool: QuantWorkerPool;
   readonly #inBytes: number;
+  readonly #partBytes: number;
   readonly #t: Timing;
-  constructor(threads: number, inBytes: number, outBytes: number, rowBytes: number, t: Timing) {
+  constructor(
+    threads: number,
+    inBytes: number,
+    outBytes: number,
+    rowBytes: number,
+    partBytes: number,
+    t: Timing,
+  ) {
     this.#inBytes = align16(inBytes);
+    this.#partBytes = partBytes;
     this.#pool = new QuantWorkerPool({
       threads,
       slotsPerWorker: 3,
@@ -344,6 +353,7 @@ class WorkerExecutor implements Executor {
       scalesAt,
       outAt: this.#inBytes,
       reads: job.reads,
+      partBytes: this.#partBytes,
       destAt: job.dest && this.#pool.offsetOf(job.dest),
       scaleDestAt: job.scaleDest && this.#pool.offsetOf(job.scaleDest),
     });
@@ -417,7 +427,10 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     maxRow = Math.max(maxRow, rowElems * 4);
   }
   let exec: Executor;
-  if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, maxRow, timing);
+  // a worker reads and quantizes a chunk in parts of an eighth (512 KiB by default), each
+  // still in the core's cache when the kernel takes it
+  const partBytes = Math.max(1, Math.floor(chunkBytes / 8));
+  if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, maxRow, partBytes, timing);
   else if (backend instanceof WasmBackend) exec = new LocalWasmExecutor(backend.kernels, timing);
   else exec = new BackendExecutor(backend, timing);
   // committed shards are hashed MD5_LANES at a time (multi-buffer md5): by the kernel workers

@@ -44,48 +44,71 @@ export function quantWorkerMain(): void {
       done += n;
     }
   };
+  const readPart = (reads: [string, number, number][], from: number, into: Uint8Array) => {
+    let at = 0, filled = 0;
+    for (const [path, offset, length] of reads) {
+      const lo = Math.max(from + filled, at), hi = Math.min(from + into.length, at + length);
+      if (lo < hi) {
+        readInto(path, offset + lo - at, into.subarray(filled, filled + hi - lo));
+        filled += hi - lo;
+      }
+      at += length;
+      if (filled === into.length) break;
+    }
+  };
   const run = (job: any) => {
     const t0 = performance.now();
-    const inBytes = job.rows * job.k * job.srcSize;
+    const rowBytes = job.k * job.srcSize;
+    const inBytes = job.rows * rowBytes;
     const scratch = align16(job.k * 4);
     const pIn = reserve(scratch + align16(inBytes) + align16(job.outBytes)) + scratch;
     const pOut = pIn + align16(inBytes);
-    if (job.reads) {
-      let at = pIn;
-      for (const [path, offset, length] of job.reads) {
-        readInto(path, offset, new Uint8Array(ex.memory.buffer, at, length));
-        at += length;
-      }
-    } else {
-      new Uint8Array(ex.memory.buffer, pIn, inBytes).set(new Uint8Array(slots[job.slot], 0, inBytes));
-    }
-    const t1 = performance.now();
     // in place: the kernel writes into the shard buffers (in this memory)
     const pWords = job.destAt ?? pOut, pScales = job.scaleDestAt ?? pOut + job.scalesAt;
-    const rc = job.kind === "quant"
-      ? ex.cast_group_quantize(
-        pIn,
-        job.srcDtype,
-        job.rows,
-        job.k,
-        pIn - scratch,
-        pWords,
-        pScales,
-        job.bits,
-        job.groupSize,
-        job.modelDtype,
-        job.tie,
-      )
-      : ex.cast(pIn, job.srcDtype, pWords, job.modelDtype, job.rows * job.k);
-    if (rc !== 0) {
-      throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
+    const mSize = job.modelDtype === 2 ? 4 : 2;
+    const groups = Math.ceil(job.k / job.groupSize);
+    const wordsRow = job.kind === "quant"
+      ? groups * (job.groupSize / Math.floor(32 / job.bits)) * 4
+      : job.k * mSize;
+    // rows read and quantized together (`partBytes` of source): the part just read is still in
+    // the core's cache when the kernel takes it (a whole 4 MiB chunk is not), and the parts
+    // reuse the same input bytes
+    const partRows = job.reads ? Math.max(1, Math.floor((job.partBytes ?? inBytes) / rowBytes)) : job.rows;
+    let readMs = 0;
+    for (let r0 = 0; r0 < job.rows; r0 += partRows) {
+      const rows = Math.min(partRows, job.rows - r0);
+      const t1 = performance.now();
+      if (job.reads) {
+        readPart(job.reads, r0 * rowBytes, new Uint8Array(ex.memory.buffer, pIn, rows * rowBytes));
+      } else {
+        new Uint8Array(ex.memory.buffer, pIn, inBytes).set(new Uint8Array(slots[job.slot], 0, inBytes));
+      }
+      readMs += performance.now() - t1;
+      const rc = job.kind === "quant"
+        ? ex.cast_group_quantize(
+          pIn,
+          job.srcDtype,
+          rows,
+          job.k,
+          pIn - scratch,
+          pWords + r0 * wordsRow,
+          pScales + r0 * groups * mSize,
+          job.bits,
+          job.groupSize,
+          job.modelDtype,
+          job.tie,
+        )
+        : ex.cast(pIn, job.srcDtype, pWords + r0 * wordsRow, job.modelDtype, rows * job.k);
+      if (rc !== 0) {
+        throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
+      }
     }
     if (job.destAt === undefined) {
       new Uint8Array(slots[job.slot], job.outAt, job.outBytes).set(
         new Uint8Array(ex.memory.buffer, pOut, job.outBytes),
       );
     }
-    return { readMs: t1 - t0, computeMs: performance.now() - t1 };
+    return { readMs, computeMs: performance.now() - t0 - readMs };
   };
   g.onmessage = (e: MessageEvent) => {
     const m = e.data;

@@ -45,6 +45,8 @@ export interface WorkerJob {
   outAt: number;
   /** Direct file reads `[path, offset, length]`, concatenated; absent: input is in the slot. */
   reads?: [string, number, number][];
+  /** With `reads`: source bytes read and quantized at a time (whole rows, at least one). */
+  partBytes?: number;
   /**
    * Where the words (or cast elements) go instead of the slot: an offset in the pool's memory
    * (see {@link QuantWorkerPool.offsetOf}), written by the kernel directly.
