@@ -26,7 +26,13 @@ import type { OutputStore } from "./io/types.ts";
 import type { ConversionPlan } from "./plan.ts";
 import type { QuantBackend, TieRounding } from "./quant/backend.ts";
 import { DTYPE_CODE, WasmBackend, type WasmKernels } from "./kernels/wasm.ts";
-import { BatchMd5, MD5_LANES, Md5WorkerPool, QuantWorkerPool } from "./pipeline/pool.ts";
+import {
+  BatchMd5,
+  MD5_LANES,
+  Md5WorkerPool,
+  QuantWorkerPool,
+  WORKER_SHARD_BUFFERS,
+} from "./pipeline/pool.ts";
 import { groupConstants } from "./quant/schemes.ts";
 
 /** Progress after each parameter. */
@@ -318,7 +324,7 @@ class WorkerExecutor implements Executor {
       slotBytes: this.#inBytes + outBytes,
       // a job's scratch row, input and output (see quantWorkerMain)
       workBytes: align16(rowBytes) + this.#inBytes + align16(outBytes),
-      shardBuffers: MD5_LANES + 1,
+      shardBuffers: WORKER_SHARD_BUFFERS,
       shardBytes: SHARD_CAP,
     });
     this.slots = this.#pool.slots.length;
@@ -439,7 +445,8 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const hasher = new BatchMd5(exec instanceof WorkerExecutor ? exec.pool.md5 : md5Pool?.md5);
   const writer = new TensorCacheWriter(output, SHARD_CAP, {
     hasher,
-    buffers: MD5_LANES + 1,
+    // (on one thread or an md5 worker: a batch being hashed, one filling)
+    buffers: exec instanceof WorkerExecutor ? WORKER_SHARD_BUFFERS : MD5_LANES + 1,
     shardBuffers: exec instanceof WorkerExecutor ? exec.pool.shardBuffers : undefined,
     expectedShards: plan.shardSizes.length,
   });

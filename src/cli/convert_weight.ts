@@ -9,7 +9,7 @@ import { DEVICES, selectBackend } from "../device.ts";
 import { denoSource } from "../io/deno_fs.ts";
 import { stageOutputDir } from "../io/staged_dir.ts";
 import { loadModelConfig, openWeights } from "../model.ts";
-import { MD5_LANES } from "../pipeline/pool.ts";
+import { MD5_LANES, WORKER_SHARD_BUFFERS } from "../pipeline/pool.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
 import { getQuantization, QUANTIZATIONS } from "../quant/schemes.ts";
 import { checkPermissions, formatBytes, type Io, UsageError } from "./_common.ts";
@@ -92,7 +92,8 @@ export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, th
   const baseline = 60 * MiB; // Deno runtime and module code
   const workers = threads > 1;
   const chunk = chunkBytes ?? (workers ? 4 * MiB : 8 * MiB);
-  const shards = (MD5_LANES + 1) * 32 * MiB; // a batch of shards being hashed, one filling
+  // shard buffers: a batch of shards being hashed, one filling (two with kernel workers)
+  const shards = (workers ? WORKER_SHARD_BUFFERS : MD5_LANES + 1) * 32 * MiB;
   // a kernel worker: its runtime, the chunk and its outputs in linear memory, outputs in 3 slots;
   // the I/O worker that writes shards
   const pipeline = (workers ? threads * (16 * MiB + 3 * chunk) : 3 * chunk) + 10 * MiB;

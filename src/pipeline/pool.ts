@@ -356,6 +356,13 @@ export class Md5WorkerPool {
 /** Shards per multi-buffer md5 batch (the kernel's lanes). */
 export const MD5_LANES = 4;
 
+/**
+ * Shard buffers of a conversion by kernel workers: a batch of {@link MD5_LANES} shards being
+ * hashed, and two more, so that the workers keep filling shards (the next jobs' outputs are
+ * reserved ahead) while a batch is hashed, which takes longer than filling one shard.
+ */
+export const WORKER_SHARD_BUFFERS: number = MD5_LANES + 2;
+
 interface Queued {
   buf: Uint8Array;
   length: number;
