@@ -149,6 +149,8 @@ Deno.test("fused: raw bf16 and f16 bit patterns (NaN payloads, every exponent)",
     const bits = new Uint16Array(n);
     for (let i = 0; i < n; i++) bits[i] = Math.floor(r() * 65536);
     check(bytes(bits), sdt, 40, 64, `${sdt} random bits`);
+    // rows of 128: four groups at a time (the fast path's blocks), NaN and inf in most of them
+    check(bytes(bits), sdt, 20, 128, `${sdt} random bits (20x128)`);
   }
 });
 

@@ -9,7 +9,7 @@
 //! that overflow f16, a subnormal scale, ragged tails) are cast into `scratch` and quantized by
 //! the general path.
 use crate::convert::{f16_to_f32_scalar, f32_to_f16_scalar};
-use crate::quantize::{group_quantize, DT_BF16, DT_F16, DT_F32};
+use crate::quantize::{codes_of_q, group_quantize, DT_BF16, DT_F16, DT_F32};
 use core::arch::wasm32::*;
 
 /// Casts `n` elements at `src` (dtype `sdt`) to `mdt` at `dst` (equal dtypes: a copy).
@@ -60,34 +60,6 @@ fn hmax16(v: v128) -> v128 {
     u16x8_max(v, i16x8_shuffle::<1, 0, 1, 0, 1, 0, 1, 0>(v, v))
 }
 
-/// Rounds f32 values to f16 precision (11 significant bits, ties to even), staying in f32, by
-/// Veltkamp's splitting: `g = x * (2^13 + 1)`, `x_hi = g + (x - g)`. For every normal f32 (and
-/// zero, whose sign may be lost) this is exactly the integer rounding
-/// `(x + 0xfff + odd) & !0x1fff` of the bits, checked exhaustively over |x| < 16; only f32
-/// subnormals differ, which `w / scale` never is (|w| >= 2^-24 or 0, scale < 2^14).
-#[inline(always)]
-fn round16_split(x: v128) -> v128 {
-    let g = f32x4_mul(x, f32x4_splat(8193.0));
-    f32x4_add(g, f32x4_sub(x, g))
-}
-
-/// Codes from `q = w / scale` (f32, exact division result): `round16(round16(q) + 7)`, rounded
-/// to an integer with the tie rule. No clamp is needed: with a normal f16 scale
-/// `s = f16(max_abs / 7)`, |q| <= 7 (1 + 2^-11), so `t` lies in [-0.0035, 14.008], which rounds
-/// into [0, 14] under both tie rules.
-///
-/// Adding 2^23 rounds `t` to an integer, ties to even. Ties away: `t` is on the f16 grid, whose
-/// points below a half-integer n + 0.5 >= 0.5 are at least 2^-12 apart, so `t + 2^-12` (exact)
-/// is at least n + 0.5 exactly when `t` is, and never reaches a tie of its own. Both rules were
-/// checked against the step-by-step rounding for every f32 `q` with |q| <= 7.01.
-#[inline(always)]
-fn codes_of_q<const AWAY: bool>(q: v128) -> v128 {
-    let q = round16_split(q);
-    let t = round16_split(f32x4_add(q, f32x4_splat(7.0)));
-    let t = if AWAY { f32x4_add(t, f32x4_splat(1.0 / 4096.0)) } else { t };
-    i32x4_sub(f32x4_add(t, f32x4_splat(8_388_608.0)), u32x4_splat(0x4b00_0000))
-}
-
 /// One bf16 group of 32 -> f16 int4 codes and scale. Returns false when the group must take
 /// the general path (non-finite values, f16 overflow, or a subnormal or zero scale).
 ///
@@ -125,7 +97,7 @@ unsafe fn bf16_f16_q4_group<const AWAY: bool>(p: *const u16, words: *mut u32, sc
     }
     *scale_out = sbits as u16;
     let s = f32x4_splat(f16_to_f32_scalar(sbits));
-    let c = |i: usize| codes_of_q::<AWAY>(f32x4_div(v[i], s));
+    let c = |i: usize| codes_of_q::<AWAY>(f32x4_div(v[i], s), 7.0);
     let b0 = u8x16_narrow_i16x8(i16x8_narrow_i32x4(c(0), c(1)), i16x8_narrow_i32x4(c(2), c(3)));
     let b1 = u8x16_narrow_i16x8(i16x8_narrow_i32x4(c(4), c(5)), i16x8_narrow_i32x4(c(6), c(7)));
     let n0 = v128_or(b0, u16x8_shr(b0, 4));
@@ -154,12 +126,17 @@ fn hmax4(a: v128, b: v128, c: v128, d: v128) -> v128 {
     u32x4_max(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd))
 }
 
-/// Four consecutive bf16 groups of 32 -> f16 int4: the four scales are computed in one vector
-/// (max_abs, f16 rounding, division by 7, f16 rounding), then each group's codes. Groups the
-/// fast path cannot take (non-finite values, f16 overflow, subnormal or zero scale) are left to
-/// `general`, called with the group index after the others are stored.
+/// Four consecutive groups of 32 (bf16 source, or f16 source when `F16`) -> f16 int4: the four
+/// scales are computed in one vector (max_abs, f16 rounding, division by 7, f16 rounding), then
+/// each group's codes. Groups the fast path cannot take (non-finite values, f16 overflow,
+/// subnormal or zero scale) are left to `general`, called with the group index after the others
+/// are stored.
+///
+/// f16 values are taken as their bits shifted into an f32 (`h << 13`, sign kept): that f32 is
+/// the value times 2^-112, exactly, subnormals included; the scale is taken the same way, so
+/// `w / scale` is unchanged.
 #[inline(always)]
-unsafe fn bf16_f16_q4_block4<const AWAY: bool>(
+unsafe fn q4_block4<const F16: bool, const AWAY: bool>(
     p: *const u16,
     words: *mut u32,
     scales: *mut u16,
@@ -169,41 +146,59 @@ unsafe fn bf16_f16_q4_block4<const AWAY: bool>(
     let mut small = 0u32;
     for g in 0..4 {
         let mut m = u16x8_splat(0);
-        let mut sm = u16x8_splat(0);
+        let mut least = u16x8_splat(0xffff);
         for i in 0..4 {
             let a = v128_and(v128_load(p.add(32 * g + 8 * i) as *const v128), u16x8_splat(0x7fff));
             m = u16x8_max(m, a);
-            // nonzero and below 2^-14 (0x3880): (a - 1) wraps zero to 0xffff
-            sm = v128_or(sm, u16x8_lt(i16x8_sub(a, u16x8_splat(1)), u16x8_splat(0x387f)));
+            if !F16 {
+                // the least nonzero magnitude: (a - 1) wraps zero to 0xffff
+                least = u16x8_min(least, i16x8_sub(a, u16x8_splat(1)));
+            }
         }
         mx[g] = u32x4_max(u32x4_extend_low_u16x8(m), u32x4_extend_high_u16x8(m));
-        small |= (v128_any_true(sm) as u32) << g;
+        if !F16 {
+            // a nonzero bf16 below 2^-14 (0x3880) is a subnormal in f16, not exact there
+            small |= (v128_any_true(u16x8_lt(least, u16x8_splat(0x387f))) as u32) << g;
+        }
     }
     let raw = hmax4(mx[0], mx[1], mx[2], mx[3]);
-    // max_abs of the f16 values = the f16 rounding of the raw max (rounding is monotonic)
-    let amax = round_f16_grid(i32x4_shl(raw, 16));
+    let (amax, over) = if F16 {
+        // f16 magnitudes as f32, exact for normals; inf and NaN (>= 0x7c00) go to `general`. A
+        // subnormal maximum comes out below 2^-13, so its scale is subnormal too (and goes there)
+        let amax = i32x4_add(i32x4_shl(raw, 13), u32x4_splat(0x3800_0000));
+        (amax, u32x4_ge(raw, u32x4_splat(0x7c00)))
+    } else {
+        // max_abs of the f16 values = the f16 rounding of the raw max (rounding is monotonic);
+        // 0x4780: f16 overflow (and NaN, inf)
+        (round_f16_grid(i32x4_shl(raw, 16)), u32x4_ge(raw, u32x4_splat(0x4780)))
+    };
     let sbits = crate::convert::f32_to_f16_simd(f32x4_div(amax, f32x4_splat(7.0)));
-    // 0x4780: f16 overflow (and NaN, inf); sbits < 0x400: subnormal or zero scale
-    let bad = v128_or(u32x4_ge(raw, u32x4_splat(0x4780)), u32x4_lt(sbits, u32x4_splat(0x400)));
-    let bad = u32x4_bitmask(bad);
-    let sv = crate::convert::f16_to_f32_simd(sbits);
+    // sbits < 0x400: subnormal or zero scale
+    let bad = u32x4_bitmask(v128_or(over, u32x4_lt(sbits, u32x4_splat(0x400))));
+    let sv = if F16 { i32x4_shl(sbits, 13) } else { crate::convert::f16_to_f32_simd(sbits) };
     v128_store64_lane::<0>(u16x8_narrow_i32x4(sbits, sbits), scales as *mut u64);
     let group = |g: usize, s: v128| {
         let q = p.add(32 * g);
         let mut v = [u32x4_splat(0); 8];
         let z = u32x4_splat(0);
         for i in 0..4 {
-            // bf16 -> f32 bits: interleave zero low halves (one unpack per four lanes)
+            // 16-bit values -> f32 bits << 16: interleave zero low halves (one unpack per four
+            // lanes); f16: then down 3 places with the sign, the sign's copies cleared
             let b = v128_load(q.add(8 * i) as *const v128);
             v[2 * i] = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(z, b);
             v[2 * i + 1] = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(z, b);
+            if F16 {
+                for j in 0..2 {
+                    v[2 * i + j] = v128_and(i32x4_shr(v[2 * i + j], 3), u32x4_splat(0x8fff_ffff));
+                }
+            }
         }
-        if small & (1 << g) != 0 {
+        if !F16 && small & (1 << g) != 0 {
             for i in 0..8 {
                 v[i] = round_f16_grid(v[i]);
             }
         }
-        pack4(|i| codes_of_q::<AWAY>(f32x4_div(v[i], s)), words.add(4 * g));
+        pack4(|i| codes_of_q::<AWAY>(f32x4_div(v[i], s), 7.0), words.add(4 * g));
     };
     if bad == 0 {
         group(0, i32x4_shuffle::<0, 0, 0, 0>(sv, sv));
@@ -249,7 +244,7 @@ unsafe fn bf16_f16_q4_rows<const AWAY: bool>(
         let full = k / 32;
         let mut g0 = 0;
         while g0 + 4 <= full {
-            bf16_f16_q4_block4::<AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| general(g0 + g, 32));
+            q4_block4::<false, AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| general(g0 + g, 32));
             g0 += 4;
         }
         for g in g0..groups {
@@ -258,6 +253,36 @@ unsafe fn bf16_f16_q4_rows<const AWAY: bool>(
                 continue;
             }
             general(g, n);
+        }
+    }
+}
+
+/// f16 int4 groups of 32 from f16 rows (`group_quantize`'s `q4f16` case), four groups at a time
+/// ([`q4_block4`]); other groups and ragged tails take the per-group path of quantize.rs.
+#[inline(always)]
+pub(crate) unsafe fn f16_q4_rows<const AWAY: bool>(
+    src: *const u16,
+    rows: usize,
+    k: usize,
+    words: *mut u32,
+    scales: *mut u16,
+) {
+    let groups = (k + 31) / 32;
+    for r in 0..rows {
+        let row = src.add(r * k);
+        let rw = words.add(r * groups * 4);
+        let rs = scales.add(r * groups);
+        let general = |g: usize, n: usize| {
+            crate::quantize::run::<4, 8, AWAY>(row.add(g * 32) as *const u8, 1, n, rw.add(g * 4), rs.add(g) as *mut u8, DT_F16);
+        };
+        let full = k / 32;
+        let mut g0 = 0;
+        while g0 + 4 <= full {
+            q4_block4::<true, AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| general(g0 + g, 32));
+            g0 += 4;
+        }
+        if g0 < groups {
+            general(g0, k - g0 * 32);
         }
     }
 }

@@ -31,6 +31,35 @@ fn round16_normal(x: v128) -> v128 {
     v128_and(i32x4_add(i32x4_add(x, u32x4_splat(0xfff)), odd), u32x4_splat(0xffff_e000))
 }
 
+/// Rounds f32 values to f16 precision (11 significant bits, ties to even), staying in f32, by
+/// Veltkamp's splitting: `g = x * (2^13 + 1)`, `x_hi = g + (x - g)`. For every normal f32 (and
+/// zero, whose sign may be lost) this is exactly [`round16_normal`], checked exhaustively over
+/// |x| < 16; only f32 subnormals differ, which `w / scale` with a normal f16 scale never is
+/// (|w| >= 2^-24 or 0, scale < 2^14).
+#[inline(always)]
+fn round16_split(x: v128) -> v128 {
+    let g = f32x4_mul(x, f32x4_splat(8193.0));
+    f32x4_add(g, f32x4_sub(x, g))
+}
+
+/// f16 codes from `q = w / scale` (f32, exact division result) for a normal f16 scale
+/// `f16(max_abs / max_int)`: `round16(round16(q) + max_int)`, rounded to an integer with the tie
+/// rule. No clamp is needed: |q| <= max_int (1 + 2^-11), so `t` lies in
+/// [-0.0035, 2 max_int + 0.008], which rounds into [0, 2 max_int] under both tie rules.
+///
+/// Adding 2^23 rounds `t` to an integer, ties to even. Ties away: `t` is on the f16 grid, whose
+/// points below a half-integer n + 0.5 >= 0.5 are at least 2^-12 apart, so `t + 2^-12` (exact)
+/// is at least n + 0.5 exactly when `t` is, and never reaches a tie of its own. Both rules were
+/// checked against the step-by-step rounding (with the clamp) for every f32 `q` with
+/// |q| <= 7.01 (max_int 7) and |q| <= 3.01 (max_int 3).
+#[inline(always)]
+pub(crate) fn codes_of_q<const AWAY: bool>(q: v128, max_int: f32) -> v128 {
+    let q = round16_split(q);
+    let t = round16_split(f32x4_add(q, f32x4_splat(max_int)));
+    let t = if AWAY { f32x4_add(t, f32x4_splat(1.0 / 4096.0)) } else { t };
+    i32x4_sub(f32x4_add(t, f32x4_splat(8_388_608.0)), u32x4_splat(0x4b00_0000))
+}
+
 /// Clamp to `[0, max_code]` (NaN -> 0), round with the tie rule, convert to integer codes.
 /// Adding 2^23 to a value in [0, 2^23) rounds it to an integer (ties to even, the default
 /// rounding) and leaves that integer in the low mantissa bits.
@@ -135,14 +164,21 @@ unsafe fn simd_group_f16<const BITS: u32, const NV: usize, const AWAY: bool>(
     let sbits = f32_to_f16_scalar((f16_to_f32_scalar(amax) / max_int).to_bits());
     *scale_out = sbits as u16;
     let s = f32x4_splat(f32::from_bits(sbits << 13));
-    let code = |i: usize| {
+    let w = |i: usize| {
         let h = i32x4_load_extend_i16x4(p.add(4 * i) as *const i16);
-        let w = v128_and(i32x4_shl(h, 13), u32x4_splat(0x8fff_ffff));
-        let q = round16_normal(f32x4_div(w, s));
-        let t = round16_normal(f32x4_add(q, f32x4_splat(max_int)));
-        finish::<AWAY>(t, 2.0 * max_int)
+        v128_and(i32x4_shl(h, 13), u32x4_splat(0x8fff_ffff))
     };
-    pack_store::<BITS>(code, words);
+    if sbits >= 0x400 {
+        // a normal scale bounds |q| (see codes_of_q)
+        pack_store::<BITS>(|i| codes_of_q::<AWAY>(f32x4_div(w(i), s), max_int), words);
+    } else {
+        let code = |i: usize| {
+            let q = round16_normal(f32x4_div(w(i), s));
+            let t = round16_normal(f32x4_add(q, f32x4_splat(max_int)));
+            finish::<AWAY>(t, 2.0 * max_int)
+        };
+        pack_store::<BITS>(code, words);
+    }
     true
 }
 
@@ -308,7 +344,7 @@ unsafe fn scalar_group(
 // Drivers.
 
 #[inline(always)]
-unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
+pub(crate) unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
     src: *const u8,
     rows: usize,
     k: usize,
@@ -363,6 +399,12 @@ pub unsafe extern "C" fn group_quantize(
     }
     let away = tie == 1;
     match (bits, gs, away) {
+        (4, 32, false) if dtype == DT_F16 => {
+            crate::fused::f16_q4_rows::<false>(src as *const u16, rows, k, words, scales as *mut u16)
+        }
+        (4, 32, true) if dtype == DT_F16 => {
+            crate::fused::f16_q4_rows::<true>(src as *const u16, rows, k, words, scales as *mut u16)
+        }
         (4, 32, false) => run::<4, 8, false>(src, rows, k, words, scales, dtype),
         (4, 32, true) => run::<4, 8, true>(src, rows, k, words, scales, dtype),
         (3, 40, false) => run::<3, 10, false>(src, rows, k, words, scales, dtype),
