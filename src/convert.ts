@@ -63,7 +63,7 @@ export interface ConvertOptions {
   output: OutputStore;
   /** Tie rule for `round` (default `even`). */
   tie?: TieRounding;
-  /** Source bytes per chunk (default 4 MiB with workers, 8 MiB otherwise). */
+  /** Source bytes per chunk (default 8 MiB). */
   chunkBytes?: number;
   /**
    * Threads (default 1): with more than one, md5 of shards runs in workers, and with the
@@ -409,7 +409,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const tie = opts.tie ?? "even";
   const threads = Math.max(1, Math.floor(opts.threads ?? 1));
   const useWorkers = threads > 1 && backend instanceof WasmBackend;
-  const chunkBytes = opts.chunkBytes ?? (useWorkers ? 4 << 20 : 8 << 20);
+  const chunkBytes = opts.chunkBytes ?? 8 << 20;
   const scheme = plan.scheme;
   const timing: Timing = { readMs: 0, computeMs: 0 };
   // reads of this thread (chunk fills may overlap) go one at a time: handles seek, then read
@@ -433,9 +433,9 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     maxRow = Math.max(maxRow, rowElems * 4);
   }
   let exec: Executor;
-  // a worker reads and quantizes a chunk in parts of an eighth (512 KiB by default), each
-  // still in the core's cache when the kernel takes it
-  const partBytes = Math.max(1, Math.floor(chunkBytes / 8));
+  // a worker reads and quantizes a chunk in parts (512 KiB, or an eighth of a small chunk),
+  // each still in the core's cache when the kernel takes it
+  const partBytes = Math.max(1, Math.min(512 << 10, Math.floor(chunkBytes / 8)));
   if (useWorkers) exec = new WorkerExecutor(threads, maxIn, maxOut, maxRow, partBytes, timing);
   else if (backend instanceof WasmBackend) exec = new LocalWasmExecutor(backend.kernels, timing);
   else exec = new BackendExecutor(backend, timing);

@@ -91,12 +91,13 @@ export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, th
   const MiB = 1 << 20;
   const baseline = 60 * MiB; // Deno runtime and module code
   const workers = threads > 1;
-  const chunk = chunkBytes ?? (workers ? 4 * MiB : 8 * MiB);
+  const chunk = chunkBytes ?? 8 * MiB;
   // shard buffers: a batch of shards being hashed, one filling (two with kernel workers)
   const shards = (workers ? WORKER_SHARD_BUFFERS : MD5_LANES + 1) * 32 * MiB;
-  // a kernel worker: its runtime, the chunk and its outputs in linear memory, outputs in 3 slots;
-  // the I/O worker that writes shards
-  const pipeline = (workers ? threads * (16 * MiB + 3 * chunk) : 3 * chunk) + 10 * MiB;
+  // a kernel worker: its runtime, the part of a chunk it reads at a time and a chunk's outputs
+  // (at most a chunk; most are written in place, into the shard buffers); on one thread the
+  // chunk buffers; the I/O worker that writes shards
+  const pipeline = (workers ? threads * (16 * MiB + chunk) : 3 * chunk) + 10 * MiB;
   return baseline + shards + pipeline + perParam;
 }
 

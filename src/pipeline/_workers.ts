@@ -71,7 +71,7 @@ export function quantWorkerMain(): void {
       ? groups * (job.groupSize / Math.floor(32 / job.bits)) * 4
       : job.k * mSize;
     // rows read and quantized together (`partBytes` of source): the part just read is still in
-    // the core's cache when the kernel takes it (a whole 4 MiB chunk is not), and the parts
+    // the core's cache when the kernel takes it (a whole 8 MiB chunk is not), and the parts
     // reuse the same input bytes
     const partRows = job.reads ? Math.max(1, Math.floor((job.partBytes ?? inBytes) / rowBytes)) : job.rows;
     let readMs = 0;
