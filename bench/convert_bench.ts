@@ -2,7 +2,9 @@
 // Prints GB/s of source read and peak RSS: min and median of 3 runs per device.
 //
 //   deno task bench [--devices cpu,reference] [--runs 3] [--threads 1,2] [--profile] [--buffered-io]
+//                   [--dtype bf16|f16]
 //
+// --dtype f16 converts an f16 checkpoint of the same shapes instead (as ../shared/spec/perf.md).
 // --profile prints, per run, where the time went (thread-seconds of read, quantize, md5 and
 // write, from the conversion's stats). --buffered-io writes shards through the page cache
 // instead of direct I/O (the CLI flag of the same name).
@@ -23,18 +25,26 @@ const { values } = parseArgs({
     dir: { type: "string", default: "dist/bench" },
     profile: { type: "boolean", default: false },
     "buffered-io": { type: "boolean", default: false },
+    dtype: { type: "string", default: "bf16" },
   },
 });
+if (values.dtype !== "bf16" && values.dtype !== "f16") {
+  throw new Error(`--dtype: bf16 or f16, not ${values.dtype}`);
+}
 const dir = values.dir!;
-const model = `${dir}/tinyllama-1.1b-bf16`;
+const model = `${dir}/tinyllama-1.1b-${values.dtype}`;
 const cfg = { ...TINYLLAMA_1_1B_CONFIG } as Record<string, unknown>;
 const tensors = llamaHfTensors(cfg);
 const sourceBytes = tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
 try {
   await Deno.stat(`${model}/model.safetensors.index.json`);
 } catch {
-  console.error(`generating ${(sourceBytes / 1e9).toFixed(2)} GB bf16 checkpoint in ${model} ...`);
-  await writeCheckpoint(model, cfg, tensors, { dtype: "BF16", shards: 2, seed: 1 });
+  console.error(`generating ${(sourceBytes / 1e9).toFixed(2)} GB ${values.dtype} checkpoint in ${model} ...`);
+  await writeCheckpoint(model, cfg, tensors, {
+    dtype: values.dtype === "f16" ? "F16" : "BF16",
+    shards: 2,
+    seed: 1,
+  });
 }
 // warm the page cache
 for (const e of Deno.readDirSync(model)) {
@@ -47,7 +57,9 @@ for (const e of Deno.readDirSync(model)) {
 const runs = Number(values.runs);
 const threadList = values.threads ? values.threads.split(",") : [""];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`source: ${(sourceBytes / 1e9).toFixed(3)} GB bf16, ${values.quantization}, ${runs} runs each`);
+console.log(
+  `source: ${(sourceBytes / 1e9).toFixed(3)} GB ${values.dtype}, ${values.quantization}, ${runs} runs each`,
+);
 for (const device of values.devices!.split(",")) {
   for (const threads of threadList) {
     const gbs: number[] = [];
