@@ -222,6 +222,43 @@ unsafe fn q4_block4<const F16: bool, const AWAY: bool>(
     }
 }
 
+/// Rows of int4 groups of 32 into f16 codes and scales (bf16 source, or f16 when `F16`): four
+/// groups at a time by [`q4_block4`], the others one by one (full bf16 groups by
+/// [`bf16_f16_q4_group`]); what these cannot take goes to
+/// `general(group start, its words, its scale, elements)`.
+#[inline(always)]
+unsafe fn q4_rows<const F16: bool, const AWAY: bool>(
+    src: *const u16,
+    rows: usize,
+    k: usize,
+    words: *mut u32,
+    scales: *mut u16,
+    general: impl Fn(*const u16, *mut u32, *mut u16, usize),
+) {
+    let groups = (k + 31) / 32;
+    for r in 0..rows {
+        let row = src.add(r * k);
+        let rw = words.add(r * groups * 4);
+        let rs = scales.add(r * groups);
+        let at = |g: usize, n: usize| general(row.add(g * 32), rw.add(g * 4), rs.add(g), n);
+        let full = k / 32;
+        let mut g0 = 0;
+        while g0 + 4 <= full {
+            q4_block4::<F16, AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| at(g0 + g, 32));
+            g0 += 4;
+        }
+        for g in g0..groups {
+            let n = if k - g * 32 < 32 { k - g * 32 } else { 32 };
+            if !F16 && n == 32 && bf16_f16_q4_group::<AWAY>(row.add(g * 32), rw.add(g * 4), rs.add(g)) {
+                continue;
+            }
+            at(g, n);
+        }
+    }
+}
+
+/// bf16 rows -> f16 int4 groups of 32; a group the fast paths cannot take is cast into `scratch`
+/// and quantized as one row of f16 values.
 #[inline(always)]
 unsafe fn bf16_f16_q4_rows<const AWAY: bool>(
     src: *const u16,
@@ -231,30 +268,10 @@ unsafe fn bf16_f16_q4_rows<const AWAY: bool>(
     words: *mut u32,
     scales: *mut u16,
 ) {
-    let groups = (k + 31) / 32;
-    for r in 0..rows {
-        let row = src.add(r * k);
-        let rw = words.add(r * groups * 4);
-        let rs = scales.add(r * groups);
-        let general = |g: usize, n: usize| {
-            // cast the group, quantize it as one row of n elements
-            crate::convert::cvt_bf16_f16(row.add(g * 32), scratch as *mut u16, n);
-            group_quantize(scratch, 1, n, rw.add(g * 4), rs.add(g) as *mut u8, 4, 32, DT_F16, AWAY as u32);
-        };
-        let full = k / 32;
-        let mut g0 = 0;
-        while g0 + 4 <= full {
-            q4_block4::<false, AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| general(g0 + g, 32));
-            g0 += 4;
-        }
-        for g in g0..groups {
-            let n = if k - g * 32 < 32 { k - g * 32 } else { 32 };
-            if n == 32 && bf16_f16_q4_group::<AWAY>(row.add(g * 32), rw.add(g * 4), rs.add(g)) {
-                continue;
-            }
-            general(g, n);
-        }
-    }
+    q4_rows::<false, AWAY>(src, rows, k, words, scales, |p, w, s, n| {
+        crate::convert::cvt_bf16_f16(p, scratch as *mut u16, n);
+        group_quantize(scratch, 1, n, w, s as *mut u8, 4, 32, DT_F16, AWAY as u32);
+    });
 }
 
 /// f16 int4 groups of 32 from f16 rows (`group_quantize`'s `q4f16` case), four groups at a time
@@ -267,24 +284,9 @@ pub(crate) unsafe fn f16_q4_rows<const AWAY: bool>(
     words: *mut u32,
     scales: *mut u16,
 ) {
-    let groups = (k + 31) / 32;
-    for r in 0..rows {
-        let row = src.add(r * k);
-        let rw = words.add(r * groups * 4);
-        let rs = scales.add(r * groups);
-        let general = |g: usize, n: usize| {
-            crate::quantize::run::<4, 8, AWAY>(row.add(g * 32) as *const u8, 1, n, rw.add(g * 4), rs.add(g) as *mut u8, DT_F16);
-        };
-        let full = k / 32;
-        let mut g0 = 0;
-        while g0 + 4 <= full {
-            q4_block4::<true, AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| general(g0 + g, 32));
-            g0 += 4;
-        }
-        if g0 < groups {
-            general(g0, k - g0 * 32);
-        }
-    }
+    q4_rows::<true, AWAY>(src, rows, k, words, scales, |p, w, s, n| {
+        crate::quantize::run::<4, 8, AWAY>(p as *const u8, 1, n, w, s as *mut u8, DT_F16);
+    });
 }
 
 /// Casts `rows * k` elements at `src` from `src_dtype` to `dtype` and group-quantizes them
