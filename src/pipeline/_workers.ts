@@ -12,11 +12,11 @@ import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "..
  * Kernel worker: instantiates the kernels module posted once on the pool's shared memory, with
  * its own stack and working region there, then runs chunk jobs and answers md5 messages
  * ({@link md5Message}, whose source is prepended with its helpers). A job's source rows are
- * read straight from the file into the working region (or copied from the slot's input
- * region), cast and quantized by the fused kernel, and the outputs written by the kernel where
- * they go (`destAt`, `scaleDestAt`: the shard buffers, in the same memory), else copied into
- * the slot's output region. Answers
- * `{ id, readMs, computeMs }` or `{ id, error }`.
+ * read straight from the file into the working region, `partBytes` at a time, each part cast
+ * and quantized by the fused kernel before the next is read (or the whole input is copied
+ * from the slot's input region), and the outputs written by the kernel where they go
+ * (`destAt`, `scaleDestAt`: the shard buffers, in the same memory), else copied into the
+ * slot's output region. Answers `{ id, readMs, computeMs }` or `{ id, error }`.
  */
 export function quantWorkerMain(): void {
   const g = self as any;
