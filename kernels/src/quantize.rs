@@ -34,8 +34,8 @@ fn round16_normal(x: v128) -> v128 {
 /// Rounds f32 values to f16 precision (11 significant bits, ties to even), staying in f32, by
 /// Veltkamp's splitting: `g = x * (2^13 + 1)`, `x_hi = g + (x - g)`. For every normal f32 (and
 /// zero, whose sign may be lost) this is exactly [`round16_normal`], checked exhaustively over
-/// |x| < 16; only f32 subnormals differ, which `w / scale` with a normal f16 scale never is
-/// (|w| >= 2^-24 or 0, scale < 2^14).
+/// |x| < 16 (kernels/check_rounding.c, run by CI); only f32 subnormals differ, which
+/// `w / scale` with a normal f16 scale never is (|w| >= 2^-24 or 0, scale < 2^14).
 #[inline(always)]
 fn round16_split(x: v128) -> v128 {
     let g = f32x4_mul(x, f32x4_splat(8193.0));
@@ -51,7 +51,7 @@ fn round16_split(x: v128) -> v128 {
 /// points below a half-integer n + 0.5 >= 0.5 are at least 2^-12 apart, so `t + 2^-12` (exact)
 /// is at least n + 0.5 exactly when `t` is, and never reaches a tie of its own. Both rules were
 /// checked against the step-by-step rounding (with the clamp) for every f32 `q` with
-/// |q| <= 7.01 (max_int 7) and |q| <= 3.01 (max_int 3).
+/// |q| <= 7.01 (max_int 7) and |q| <= 3.01 (max_int 3) by kernels/check_rounding.c.
 #[inline(always)]
 pub(crate) fn codes_of_q<const AWAY: bool>(q: v128, max_int: f32) -> v128 {
     let q = round16_split(q);
