@@ -50,29 +50,37 @@ const cases: [string, GroupQuantJob][] = [
   ["q3f16_1", job("float16", 3)],
 ];
 
+/**
+ * Bytes of wasm memory of one runner's own, above the first 16 MiB (where `groupQuantize` copies
+ * its inputs and outputs: `reserve` always answers the heap base), so no case overwrites another's
+ * data, whatever order `deno bench` runs them in.
+ */
+let placedEnd = 16 << 20;
+function place(bytes: number): number {
+  const at = placedEnd;
+  placedEnd += (bytes + 0xffff) & ~0xffff;
+  return kern.reserve(placedEnd) + at;
+}
+
 /** The kernel alone, on data already in wasm memory (no copies). */
 function rawRunner(j: GroupQuantJob): () => void {
   const inBytes = j.input.byteLength;
-  const p = kern.reserve(inBytes + j.words.byteLength + j.scales.byteLength + 64);
+  const p = place(inBytes + j.words.byteLength + j.scales.byteLength + 64);
   new Uint8Array(kern.exports.memory.buffer, p, inBytes).set(new Uint8Array(j.input.buffer));
   const pw = p + inBytes, ps = pw + j.words.byteLength;
   const dt = j.modelDtype === "float16" ? 0 : j.modelDtype === "bfloat16" ? 1 : 2;
   return () => void kern.exports.group_quantize(p, j.rows, j.k, pw, ps, j.bits, j.groupSize, dt, 0);
 }
 
-/**
- * The fused kernel alone: bf16 source rows cast to f16 and quantized (q4f16_1 on bf16
- * checkpoints). Its data lies 16 MiB above the heap base, out of the way of the other cases
- * (`reserve` always answers the heap base).
- */
-function fusedRunner(j: GroupQuantJob, tie: 0 | 1, at: number): () => void {
+/** The fused kernel alone: bf16 source rows cast to f16 and quantized (q4f16_1 on bf16 checkpoints). */
+function fusedRunner(j: GroupQuantJob, tie: 0 | 1): () => void {
   const inBytes = j.input.byteLength;
-  const p = kern.reserve(at + inBytes + j.k * 4 + ROWS * K + 64) + at;
+  const p = place(inBytes + j.k * 4 + ROWS * K + 64);
   new Uint8Array(kern.exports.memory.buffer, p, inBytes).set(new Uint8Array(j.input.buffer));
   const scratch = p + inBytes, pw = scratch + j.k * 4, ps = pw + (ROWS * K) / 2;
   return () => void kern.exports.cast_group_quantize(p, 1, j.rows, j.k, scratch, pw, ps, 4, 32, 0, tie);
 }
-const fusedEven = fusedRunner(cases[1][1], 0, 16 << 20), fusedAway = fusedRunner(cases[1][1], 1, 24 << 20);
+const fusedEven = fusedRunner(cases[1][1], 0), fusedAway = fusedRunner(cases[1][1], 1);
 Deno.bench("q4f16_1 from bf16, fused kernel, ties even, 4 MiB", { group: "fused" }, () => fusedEven());
 Deno.bench("q4f16_1 from bf16, fused kernel, ties away, 4 MiB", { group: "fused" }, () => fusedAway());
 
