@@ -360,6 +360,8 @@ class WorkerExecutor implements Executor {
       outAt: this.#inBytes,
       reads: job.reads,
       partBytes: this.#partBytes,
+      outRowBytes: job.outBytes / job.rows,
+      scaleRowBytes: job.scaleBytes / job.rows,
       destAt: job.dest && this.#pool.offsetOf(job.dest),
       scaleDestAt: job.scaleDest && this.#pool.offsetOf(job.scaleDest),
     });

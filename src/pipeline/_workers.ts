@@ -65,11 +65,6 @@ export function quantWorkerMain(): void {
     const pOut = pIn + align16(inBytes);
     // in place: the kernel writes into the shard buffers (in this memory)
     const pWords = job.destAt ?? pOut, pScales = job.scaleDestAt ?? pOut + job.scalesAt;
-    const mSize = job.modelDtype === 2 ? 4 : 2;
-    const groups = Math.ceil(job.k / job.groupSize);
-    const wordsRow = job.kind === "quant"
-      ? groups * (job.groupSize / Math.floor(32 / job.bits)) * 4
-      : job.k * mSize;
     // rows read and quantized together (`partBytes` of source): the part just read is still in
     // the core's cache when the kernel takes it (a whole 8 MiB chunk is not), and the parts
     // reuse the same input bytes
@@ -91,14 +86,14 @@ export function quantWorkerMain(): void {
           rows,
           job.k,
           pIn - scratch,
-          pWords + r0 * wordsRow,
-          pScales + r0 * groups * mSize,
+          pWords + r0 * job.outRowBytes,
+          pScales + r0 * job.scaleRowBytes,
           job.bits,
           job.groupSize,
           job.modelDtype,
           job.tie,
         )
-        : ex.cast(pIn, job.srcDtype, pWords + r0 * wordsRow, job.modelDtype, rows * job.k);
+        : ex.cast(pIn, job.srcDtype, pWords + r0 * job.outRowBytes, job.modelDtype, rows * job.k);
       if (rc !== 0) {
         throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
       }

@@ -47,6 +47,10 @@ export interface WorkerJob {
   reads?: [string, number, number][];
   /** With `reads`: source bytes read and quantized at a time (whole rows, at least one). */
   partBytes?: number;
+  /** Bytes of words (or cast elements) per row: where a part's outputs start. */
+  outRowBytes: number;
+  /** Bytes of scales per row. */
+  scaleRowBytes: number;
   /**
    * Where the words (or cast elements) go instead of the slot: an offset in the pool's memory
    * (see {@link QuantWorkerPool.offsetOf}), written by the kernel directly.
