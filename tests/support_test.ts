@@ -15,6 +15,7 @@ import { QUANTIZATIONS } from "../src/quant/schemes.ts";
 import { isSupported, supportTableMarkdown } from "../src/support.ts";
 import { type GenTensor, tensorData } from "../src/testing/checkpoint_gen.ts";
 import { hfTensors, syntheticCheckpoint } from "../src/testing/hf_layouts.ts";
+import { DENSE_TINY } from "./_dense_tiny.ts";
 
 const LLAMA = {
   hidden_size: 64,
@@ -114,6 +115,7 @@ const TINY: Record<string, Record<string, unknown>> = {
   },
   gemma3: { model_type: "gemma3", text_config: { model_type: "gemma3_text", ...GEMMA3_TEXT } },
   gemma3_text: { model_type: "gemma3_text", ...GEMMA3_TEXT },
+  ...DENSE_TINY,
 };
 
 function gemma3Tensors(prefix: string): GenTensor[] {

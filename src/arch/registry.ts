@@ -17,6 +17,8 @@ import { phi3 } from "./phi3.ts";
 import { phiMsft } from "./phi_msft.ts";
 import { qwen2 } from "./qwen2.ts";
 import { qwen3 } from "./qwen3.ts";
+import { gptBigcode } from "./gpt_bigcode.ts";
+import { starcoder2 } from "./starcoder2.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -33,6 +35,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gpt2,
   gemma3,
   gemma3_text: gemma3Text,
+  starcoder2,
+  gpt_bigcode: gptBigcode,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

@@ -1,0 +1,103 @@
+/**
+ * HF checkpoint layouts of the dense model types added in the second wave (starcoder2 ...
+ * rwkv6), in `state_dict` order. Written from the HF modeling code (transformers, or the
+ * model repository's remote code: InternLM, InternLM2, ChatGLM, Baichuan, Orion, Qwen-1,
+ * RWKV-5/6), not from our architecture files, so tests comparing the two are meaningful.
+ * Only persistent tensors are listed (rotary `inv_freq` buffers are not, except where noted).
+ *
+ * @module
+ */
+import type { GenTensor } from "./checkpoint_gen.ts";
+
+type Cfg = Record<string, unknown>;
+
+const n = (cfg: Cfg, k: string, def?: number): number => {
+  const v = cfg[k];
+  if (v === null || v === undefined) {
+    if (def === undefined) throw new Error(`config.json has no ${k}`);
+    return def;
+  }
+  return Number(v);
+};
+const t = (name: string, ...shape: number[]): GenTensor => ({ name, shape });
+const lin = (p: string, out: number, inp: number, bias: boolean): GenTensor[] =>
+  bias ? [t(`${p}.weight`, out, inp), t(`${p}.bias`, out)] : [t(`${p}.weight`, out, inp)];
+const ln = (p: string, h: number): GenTensor[] => [t(`${p}.weight`, h), t(`${p}.bias`, h)];
+
+/** Shapes shared by the llama-like layouts. */
+function dims(cfg: Cfg) {
+  const h = n(cfg, "hidden_size");
+  const nq = n(cfg, "num_attention_heads");
+  const nkv = n(cfg, "num_key_value_heads", nq);
+  const d = n(cfg, "head_dim", Math.floor(h / nq));
+  return { h, nq, nkv, d, i: n(cfg, "intermediate_size"), v: n(cfg, "vocab_size") };
+}
+
+/** q/k/v/o projections of a llama-like attention. */
+function qkvo(cfg: Cfg, a: string, qkvBias: boolean, oBias: boolean): GenTensor[] {
+  const { h, nq, nkv, d } = dims(cfg);
+  return [
+    ...lin(`${a}.q_proj`, nq * d, h, qkvBias),
+    ...lin(`${a}.k_proj`, nkv * d, h, qkvBias),
+    ...lin(`${a}.v_proj`, nkv * d, h, qkvBias),
+    ...lin(`${a}.o_proj`, h, nq * d, oBias),
+  ];
+}
+
+function layers(
+  cfg: Cfg,
+  f: (p: string, l: number) => GenTensor[],
+  prefix = "model.layers",
+  count = n(cfg, "num_hidden_layers"),
+): GenTensor[] {
+  const out: GenTensor[] = [];
+  for (let l = 0; l < count; l++) out.push(...f(`${prefix}.${l}`, l));
+  return out;
+}
+
+/** HF layouts by MLC registry key. */
+export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> = {
+  // transformers Starcoder2ForCausalLM; tie_word_embeddings defaults to true (no lm_head saved)
+  starcoder2: (cfg) => {
+    const { h, i, v } = dims(cfg);
+    const b = !!cfg.use_bias;
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...qkvo(cfg, `${p}.self_attn`, b, b),
+        ...lin(`${p}.mlp.c_fc`, i, h, b),
+        ...lin(`${p}.mlp.c_proj`, h, i, b),
+        ...ln(`${p}.input_layernorm`, h),
+        ...ln(`${p}.post_attention_layernorm`, h),
+      ]),
+      ...ln("model.norm", h),
+      ...(cfg.tie_word_embeddings === false ? [t("lm_head.weight", v, h)] : []),
+    ];
+  },
+  // transformers GPTBigCodeForCausalLM (multi_query: c_attn = n_embd + 2 * head_dim rows)
+  gpt_bigcode: (cfg) => {
+    const h = n(cfg, "n_embd");
+    const inner = n(cfg, "n_inner", 4 * h);
+    const d = h / n(cfg, "n_head");
+    const v = n(cfg, "vocab_size");
+    return [
+      t("transformer.wte.weight", v, h),
+      t("transformer.wpe.weight", n(cfg, "n_positions"), h),
+      ...layers(
+        cfg,
+        (p) => [
+          ...ln(`${p}.ln_1`, h),
+          ...lin(`${p}.attn.c_attn`, h + 2 * d, h, true),
+          ...lin(`${p}.attn.c_proj`, h, h, true),
+          ...ln(`${p}.ln_2`, h),
+          ...lin(`${p}.mlp.c_fc`, inner, h, true),
+          ...lin(`${p}.mlp.c_proj`, h, inner, true),
+        ],
+        "transformer.h",
+        n(cfg, "n_layer"),
+      ),
+      ...ln("transformer.ln_f", h),
+      t("lm_head.weight", v, h),
+    ];
+  },
+};
