@@ -38,4 +38,14 @@ export const DENSE_TINY: Record<string, Record<string, unknown>> = {
     vocab_size: 96,
     multi_query: true,
   },
+  stablelm: {
+    model_type: "stablelm",
+    ...LLAMA,
+    layer_norm_eps: 1e-5,
+    partial_rotary_factor: 0.25,
+    rope_theta: 10000,
+    use_qkv_bias: true,
+  },
+  olmo: { model_type: "olmo", ...LLAMA, hidden_act: "silu", rope_theta: 10000, clip_qkv: null },
+  olmo2: { model_type: "olmo2", ...LLAMA, hidden_act: "silu", rope_theta: 500000 },
 };

@@ -18,6 +18,9 @@ import { phiMsft } from "./phi_msft.ts";
 import { qwen2 } from "./qwen2.ts";
 import { qwen3 } from "./qwen3.ts";
 import { gptBigcode } from "./gpt_bigcode.ts";
+import { olmo } from "./olmo.ts";
+import { olmo2 } from "./olmo2.ts";
+import { stablelm } from "./stablelm.ts";
 import { starcoder2 } from "./starcoder2.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
@@ -37,6 +40,9 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gemma3_text: gemma3Text,
   starcoder2,
   gpt_bigcode: gptBigcode,
+  stablelm,
+  olmo,
+  olmo2,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

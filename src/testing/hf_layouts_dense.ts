@@ -44,6 +44,12 @@ function qkvo(cfg: Cfg, a: string, qkvBias: boolean, oBias: boolean): GenTensor[
   ];
 }
 
+/** gate/up/down of a llama-like MLP. */
+function gud(cfg: Cfg, m: string): GenTensor[] {
+  const { h, i } = dims(cfg);
+  return [t(`${m}.gate_proj.weight`, i, h), t(`${m}.up_proj.weight`, i, h), t(`${m}.down_proj.weight`, h, i)];
+}
+
 function layers(
   cfg: Cfg,
   f: (p: string, l: number) => GenTensor[],
@@ -98,6 +104,47 @@ export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]
       ),
       ...ln("transformer.ln_f", h),
       t("lm_head.weight", v, h),
+    ];
+  },
+  // transformers StableLmForCausalLM
+  stablelm: (cfg) => {
+    const { h, v } = dims(cfg);
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...qkvo(cfg, `${p}.self_attn`, !!cfg.use_qkv_bias, false),
+        ...gud(cfg, `${p}.mlp`),
+        ...ln(`${p}.input_layernorm`, h),
+        ...ln(`${p}.post_attention_layernorm`, h),
+      ]),
+      ...ln("model.norm", h),
+      t("lm_head.weight", v, h),
+    ];
+  },
+  // transformers OlmoForCausalLM: non-parametric LayerNorms
+  olmo: (cfg) => {
+    const { h, v } = dims(cfg);
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [...qkvo(cfg, `${p}.self_attn`, false, false), ...gud(cfg, `${p}.mlp`)]),
+      ...(cfg.tie_word_embeddings ? [] : [t("lm_head.weight", v, h)]),
+    ];
+  },
+  // transformers Olmo2ForCausalLM
+  olmo2: (cfg) => {
+    const { h, v, nq, nkv, d } = dims(cfg);
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...qkvo(cfg, `${p}.self_attn`, false, false),
+        t(`${p}.self_attn.q_norm.weight`, nq * d),
+        t(`${p}.self_attn.k_norm.weight`, nkv * d),
+        ...gud(cfg, `${p}.mlp`),
+        t(`${p}.post_attention_layernorm.weight`, h),
+        t(`${p}.post_feedforward_layernorm.weight`, h),
+      ]),
+      t("model.norm.weight", h),
+      ...(cfg.tie_word_embeddings ? [] : [t("lm_head.weight", v, h)]),
     ];
   },
 };
