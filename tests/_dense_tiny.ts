@@ -14,6 +14,7 @@ const LLAMA = {
   vocab_size: 96,
   max_position_embeddings: 128,
 };
+const { num_key_value_heads: _nkv, ...MHA } = LLAMA;
 const IDS = { use_cache: true, pad_token_id: 0, bos_token_id: 1, eos_token_id: 2 };
 
 /** A tiny config.json per dense registry key. */
@@ -48,4 +49,6 @@ export const DENSE_TINY: Record<string, Record<string, unknown>> = {
   },
   olmo: { model_type: "olmo", ...LLAMA, hidden_act: "silu", rope_theta: 10000, clip_qkv: null },
   olmo2: { model_type: "olmo2", ...LLAMA, hidden_act: "silu", rope_theta: 500000 },
+  internlm: { model_type: "internlm", ...MHA, bias: true, ...IDS },
+  internlm2: { model_type: "internlm2", ...LLAMA, bias: false, rope_theta: 1000000, ...IDS },
 };

@@ -18,6 +18,8 @@ import { phiMsft } from "./phi_msft.ts";
 import { qwen2 } from "./qwen2.ts";
 import { qwen3 } from "./qwen3.ts";
 import { gptBigcode } from "./gpt_bigcode.ts";
+import { internlm } from "./internlm.ts";
+import { internlm2 } from "./internlm2.ts";
 import { olmo } from "./olmo.ts";
 import { olmo2 } from "./olmo2.ts";
 import { stablelm } from "./stablelm.ts";
@@ -43,6 +45,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   stablelm,
   olmo,
   olmo2,
+  internlm,
+  internlm2,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

@@ -147,4 +147,40 @@ export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]
       ...(cfg.tie_word_embeddings ? [] : [t("lm_head.weight", v, h)]),
     ];
   },
+  // internlm/internlm-chat-7b modeling_internlm.py (rotary inv_freq is a persistent buffer there)
+  internlm: (cfg) => {
+    const { h, v, d } = dims(cfg);
+    const b = !!cfg.bias;
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...qkvo(cfg, `${p}.self_attn`, b, b),
+        t(`${p}.self_attn.rotary_emb.inv_freq`, d / 2),
+        ...gud(cfg, `${p}.mlp`),
+        t(`${p}.input_layernorm.weight`, h),
+        t(`${p}.post_attention_layernorm.weight`, h),
+      ]),
+      t("model.norm.weight", h),
+      t("lm_head.weight", v, h),
+    ];
+  },
+  // internlm/internlm2_5-7b-chat modeling_internlm2.py: wqkv grouped per kv head
+  internlm2: (cfg) => {
+    const { h, i, v, nq, nkv, d } = dims(cfg);
+    const b = !!cfg.bias;
+    return [
+      t("model.tok_embeddings.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...lin(`${p}.attention.wqkv`, (nq + 2 * nkv) * d, h, b),
+        ...lin(`${p}.attention.wo`, h, nq * d, b),
+        t(`${p}.feed_forward.w1.weight`, i, h),
+        t(`${p}.feed_forward.w3.weight`, i, h),
+        t(`${p}.feed_forward.w2.weight`, h, i),
+        t(`${p}.attention_norm.weight`, h),
+        t(`${p}.ffn_norm.weight`, h),
+      ]),
+      t("model.norm.weight", h),
+      t("output.weight", v, h),
+    ];
+  },
 };
