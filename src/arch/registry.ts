@@ -17,6 +17,8 @@ import { phi3 } from "./phi3.ts";
 import { phiMsft } from "./phi_msft.ts";
 import { qwen2 } from "./qwen2.ts";
 import { qwen3 } from "./qwen3.ts";
+import { chatglm } from "./chatglm.ts";
+import { cohere } from "./cohere.ts";
 import { gptBigcode } from "./gpt_bigcode.ts";
 import { internlm } from "./internlm.ts";
 import { internlm2 } from "./internlm2.ts";
@@ -47,6 +49,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   olmo2,
   internlm,
   internlm2,
+  cohere,
+  chatglm,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

@@ -183,4 +183,46 @@ export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]
       t("output.weight", v, h),
     ];
   },
+  // transformers CohereForCausalLM: weight-only LayerNorms, tied head (not saved)
+  cohere: (cfg) => {
+    const { h, v } = dims(cfg);
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...qkvo(cfg, `${p}.self_attn`, false, false),
+        ...gud(cfg, `${p}.mlp`),
+        t(`${p}.input_layernorm.weight`, h),
+      ]),
+      t("model.norm.weight", h),
+    ];
+  },
+  // THUDM/glm-4-9b-chat modeling_chatglm.py (its transformer.rotary_pos_emb.inv_freq buffer is
+  // saved too, and MLC only warns about it: left out here, tests add it where they need it)
+  chatglm: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const nq = n(cfg, "num_attention_heads");
+    const d = n(cfg, "kv_channels");
+    const nkv = cfg.multi_query_attention ? n(cfg, "multi_query_group_num") : nq;
+    const f = n(cfg, "ffn_hidden_size");
+    const v = n(cfg, "padded_vocab_size");
+    const b = !!cfg.add_bias_linear;
+    const out: GenTensor[] = [t("transformer.embedding.word_embeddings.weight", v, h)];
+    for (let l = 0; l < n(cfg, "num_layers"); l++) {
+      const p = `transformer.encoder.layers.${l}`;
+      out.push(
+        t(`${p}.input_layernorm.weight`, h),
+        ...lin(`${p}.self_attention.query_key_value`, (nq + 2 * nkv) * d, h, b || !!cfg.add_qkv_bias),
+        ...lin(`${p}.self_attention.dense`, h, nq * d, b),
+        t(`${p}.post_attention_layernorm.weight`, h),
+        ...lin(`${p}.mlp.dense_h_to_4h`, 2 * f, h, b),
+        ...lin(`${p}.mlp.dense_4h_to_h`, h, f, b),
+      );
+    }
+    if (cfg.post_layer_norm) {
+      out.push(t("transformer.encoder.final_layernorm.weight", h));
+      if (!cfg.rmsnorm) out.push(t("transformer.encoder.final_layernorm.bias", h));
+    }
+    out.push(t("transformer.output_layer.weight", v, h));
+    return out;
+  },
 };
