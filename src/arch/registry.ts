@@ -17,6 +17,7 @@ import { phi3 } from "./phi3.ts";
 import { phiMsft } from "./phi_msft.ts";
 import { qwen2 } from "./qwen2.ts";
 import { qwen3 } from "./qwen3.ts";
+import { baichuan } from "./baichuan.ts";
 import { chatglm } from "./chatglm.ts";
 import { cohere } from "./cohere.ts";
 import { gptBigcode } from "./gpt_bigcode.ts";
@@ -24,6 +25,8 @@ import { internlm } from "./internlm.ts";
 import { internlm2 } from "./internlm2.ts";
 import { olmo } from "./olmo.ts";
 import { olmo2 } from "./olmo2.ts";
+import { orion } from "./orion.ts";
+import { qwen } from "./qwen.ts";
 import { stablelm } from "./stablelm.ts";
 import { starcoder2 } from "./starcoder2.ts";
 
@@ -51,6 +54,9 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   internlm2,
   cohere,
   chatglm,
+  baichuan,
+  orion,
+  qwen,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

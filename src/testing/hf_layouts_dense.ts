@@ -225,4 +225,53 @@ export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]
     out.push(t("transformer.output_layer.weight", v, h));
     return out;
   },
+  // baichuan-inc/Baichuan2-7B-Chat modeling_baichuan.py (NormHead's weight is lm_head.weight)
+  baichuan: (cfg) => {
+    const { h, v } = dims(cfg);
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        t(`${p}.self_attn.W_pack.weight`, 3 * h, h),
+        t(`${p}.self_attn.o_proj.weight`, h, h),
+        ...gud(cfg, `${p}.mlp`),
+        t(`${p}.input_layernorm.weight`, h),
+        t(`${p}.post_attention_layernorm.weight`, h),
+      ]),
+      t("model.norm.weight", h),
+      t("lm_head.weight", v, h),
+    ];
+  },
+  // OrionStarAI/Orion-14B-Chat modeling_orion.py: LayerNorms with bias
+  orion: (cfg) => {
+    const { h, v } = dims(cfg);
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...qkvo(cfg, `${p}.self_attn`, false, false),
+        ...gud(cfg, `${p}.mlp`),
+        ...ln(`${p}.input_layernorm`, h),
+        ...ln(`${p}.post_attention_layernorm`, h),
+      ]),
+      ...ln("model.norm", h),
+      t("lm_head.weight", v, h),
+    ];
+  },
+  // Qwen/Qwen-7B-Chat modeling_qwen.py: w1/w2 are intermediate_size / 2 each
+  qwen: (cfg) => {
+    const { h, i, v } = dims(cfg);
+    return [
+      t("transformer.wte.weight", v, h),
+      ...layers(cfg, (p) => [
+        t(`${p}.ln_1.weight`, h),
+        ...lin(`${p}.attn.c_attn`, 3 * h, h, true),
+        t(`${p}.attn.c_proj.weight`, h, h),
+        t(`${p}.ln_2.weight`, h),
+        t(`${p}.mlp.w1.weight`, i / 2, h),
+        t(`${p}.mlp.w2.weight`, i / 2, h),
+        t(`${p}.mlp.c_proj.weight`, h, i / 2),
+      ], "transformer.h"),
+      t("transformer.ln_f.weight", h),
+      t("lm_head.weight", v, h),
+    ];
+  },
 };
