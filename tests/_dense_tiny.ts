@@ -85,4 +85,17 @@ export const DENSE_TINY: Record<string, Record<string, unknown>> = {
     intermediate_size: 192,
     max_position_embeddings: 128,
   },
+  nemotron: { model_type: "nemotron", ...LLAMA, norm_eps: 1e-5, tie_word_embeddings: false },
+  gptj: {
+    model_type: "gptj",
+    vocab_size: 96,
+    n_embd: 64,
+    n_layer: 2,
+    n_head: 4,
+    layer_norm_epsilon: 1e-5,
+    rotary_dim: 8,
+    activation_function: "gelu_new",
+    n_inner: null,
+    n_positions: 128,
+  },
 };

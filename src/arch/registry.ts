@@ -21,8 +21,10 @@ import { baichuan } from "./baichuan.ts";
 import { chatglm } from "./chatglm.ts";
 import { cohere } from "./cohere.ts";
 import { gptBigcode } from "./gpt_bigcode.ts";
+import { gptj } from "./gptj.ts";
 import { internlm } from "./internlm.ts";
 import { internlm2 } from "./internlm2.ts";
+import { nemotron } from "./nemotron.ts";
 import { olmo } from "./olmo.ts";
 import { olmo2 } from "./olmo2.ts";
 import { orion } from "./orion.ts";
@@ -57,6 +59,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   baichuan,
   orion,
   qwen,
+  nemotron,
+  gptj,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

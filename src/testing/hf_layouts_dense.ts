@@ -274,4 +274,43 @@ export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]
       t("lm_head.weight", v, h),
     ];
   },
+  // transformers NemotronForCausalLM: LayerNorm1P with bias, no gate
+  nemotron: (cfg) => {
+    const { h, i, v } = dims(cfg);
+    const b = !!cfg.mlp_bias;
+    return [
+      t("model.embed_tokens.weight", v, h),
+      ...layers(cfg, (p) => [
+        ...qkvo(cfg, `${p}.self_attn`, false, false),
+        ...lin(`${p}.mlp.up_proj`, i, h, b),
+        ...lin(`${p}.mlp.down_proj`, h, i, b),
+        ...ln(`${p}.input_layernorm`, h),
+        ...ln(`${p}.post_attention_layernorm`, h),
+      ]),
+      ...ln("model.norm", h),
+      ...(cfg.tie_word_embeddings ? [] : [t("lm_head.weight", v, h)]),
+    ];
+  },
+  // transformers GPTJForCausalLM (k_proj, v_proj, q_proj declared in that order)
+  gptj: (cfg) => {
+    const h = n(cfg, "n_embd");
+    const inner = n(cfg, "n_inner", 4 * h);
+    const v = n(cfg, "vocab_size");
+    return [
+      t("transformer.wte.weight", v, h),
+      ...layers(
+        cfg,
+        (p) => [
+          ...ln(`${p}.ln_1`, h),
+          ...["k_proj", "v_proj", "q_proj", "out_proj"].map((m) => t(`${p}.attn.${m}.weight`, h, h)),
+          ...lin(`${p}.mlp.fc_in`, inner, h, true),
+          ...lin(`${p}.mlp.fc_out`, h, inner, true),
+        ],
+        "transformer.h",
+        n(cfg, "n_layer"),
+      ),
+      ...ln("transformer.ln_f", h),
+      ...lin("lm_head", v, h, true),
+    ];
+  },
 };
