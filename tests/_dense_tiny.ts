@@ -98,4 +98,23 @@ export const DENSE_TINY: Record<string, Record<string, unknown>> = {
     n_inner: null,
     n_positions: 128,
   },
+  rwkv5: {
+    model_type: "rwkv5",
+    hidden_size: 64,
+    intermediate_size: null,
+    num_hidden_layers: 2,
+    vocab_size: 96,
+    model_version: "5_2",
+    head_size: 16,
+    rescale_every: 1,
+  },
+  rwkv6: {
+    model_type: "rwkv6",
+    hidden_size: 64,
+    intermediate_size: null,
+    num_hidden_layers: 2,
+    vocab_size: 96,
+    head_size: 16,
+    rescale_every: 1,
+  },
 };

@@ -29,6 +29,8 @@ import { olmo } from "./olmo.ts";
 import { olmo2 } from "./olmo2.ts";
 import { orion } from "./orion.ts";
 import { qwen } from "./qwen.ts";
+import { rwkv5 } from "./rwkv5.ts";
+import { rwkv6 } from "./rwkv6.ts";
 import { stablelm } from "./stablelm.ts";
 import { starcoder2 } from "./starcoder2.ts";
 
@@ -61,6 +63,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   qwen,
   nemotron,
   gptj,
+  rwkv5,
+  rwkv6,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

@@ -61,6 +61,34 @@ function layers(
   return out;
 }
 
+function rwkv(cfg: Cfg, attention: (a: string) => GenTensor[], ffnMix: string[], inner: number): GenTensor[] {
+  const h = n(cfg, "hidden_size");
+  const v = n(cfg, "vocab_size");
+  const out: GenTensor[] = [t("rwkv.embeddings.weight", v, h)];
+  for (let l = 0; l < n(cfg, "num_hidden_layers"); l++) {
+    const b = `rwkv.blocks.${l}`;
+    if (l === 0) out.push(...ln(`${b}.pre_ln`, h));
+    out.push(
+      ...ln(`${b}.ln1`, h),
+      ...ln(`${b}.ln2`, h),
+      ...attention(`${b}.attention`),
+      ...ffnMix.map((m) => t(`${b}.feed_forward.${m}`, 1, 1, h)),
+      t(`${b}.feed_forward.key.weight`, inner, h),
+      t(`${b}.feed_forward.receptance.weight`, h, h),
+      t(`${b}.feed_forward.value.weight`, h, inner),
+    );
+  }
+  out.push(...ln("rwkv.ln_out", h), t("head.weight", v, h));
+  return out;
+}
+
+function rwkvAttentionTail(a: string, h: number): GenTensor[] {
+  return [
+    ...["key", "value", "receptance", "gate", "output"].map((m) => t(`${a}.${m}.weight`, h, h)),
+    ...ln(`${a}.ln_x`, h),
+  ];
+}
+
 /** HF layouts by MLC registry key. */
 export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> = {
   // transformers Starcoder2ForCausalLM; tie_word_embeddings defaults to true (no lm_head saved)
@@ -312,5 +340,45 @@ export const DENSE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]
       ...ln("transformer.ln_f", h),
       ...lin("lm_head", v, h, true),
     ];
+  },
+  // RWKV/rwkv-5-world-3b modeling_rwkv5.py
+  rwkv5: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const hs = n(cfg, "head_size", 64);
+    const inner = n(cfg, "intermediate_size", Math.floor(Math.trunc(h * 3.5) / 32) * 32);
+    return rwkv(
+      cfg,
+      (a) => [
+        t(`${a}.time_decay`, h / hs, hs),
+        t(`${a}.time_faaaa`, h / hs, hs),
+        ...["time_mix_key", "time_mix_value", "time_mix_receptance", "time_mix_gate"].map((m) =>
+          t(`${a}.${m}`, 1, 1, h)
+        ),
+        ...rwkvAttentionTail(a, h),
+      ],
+      ["time_mix_key", "time_mix_receptance"],
+      inner,
+    );
+  },
+  // RWKV/rwkv-6-world-1b6 modeling_rwkv6.py
+  rwkv6: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const hs = n(cfg, "head_size", 64);
+    const [mix, decay] = h === 4096 ? [64, 128] : [32, 64];
+    return rwkv(
+      cfg,
+      (a) => [
+        ...["x", "w", "k", "v", "r", "g"].map((m) => t(`${a}.time_maa_${m}`, 1, 1, h)),
+        t(`${a}.time_maa_w1`, h, 5 * mix),
+        t(`${a}.time_maa_w2`, 5, mix, h),
+        t(`${a}.time_decay_w1`, h, decay),
+        t(`${a}.time_decay_w2`, decay, h),
+        t(`${a}.time_decay`, 1, 1, h),
+        t(`${a}.time_faaaa`, h / hs, hs),
+        ...rwkvAttentionTail(a, h),
+      ],
+      ["time_maa_k", "time_maa_r"],
+      Math.floor(h / 2) * 7,
+    );
   },
 };
