@@ -62,7 +62,7 @@ Deno.test("starcoder2: wqkv_pack (+bias), LayerNorms with bias, lm_head from the
     ...ln("model.layers.0.post_attention_layernorm"),
     ...ln("model.norm"),
   ]);
-  // use_bias false: no bias anywhere but the LayerNorms (starcoder2_model.py L111-L116, L137-L142)
+  // use_bias false: no bias anywhere but the LayerNorms (starcoder2_model.py L104-L111, L137-L143)
   const nb =
     parse("starcoder2", { ...one(DENSE_TINY.starcoder2, "num_hidden_layers"), use_bias: false }).params;
   assertEquals(nb.filter((p) => p.name.endsWith(".bias")).map((p) => p.name), [
@@ -166,7 +166,7 @@ Deno.test("gpt_bigcode: model_config of bigcode/gpt_bigcode-santacoder (window f
       '"layer_norm_epsilon": 1e-05, "vocab_size": 49280, "context_window_size": 2048, ' +
       '"prefill_chunk_size": 2048, "tensor_parallel_shards": 1, "max_batch_size": 128}',
   );
-  // gpt_bigcode_model.py L44-L52
+  // gpt_bigcode_model.py L41-L52
   assertEquals(logs[0], "context_window_size not found in config.json. Falling back to n_positions (2048)");
 });
 

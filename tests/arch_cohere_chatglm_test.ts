@@ -137,7 +137,7 @@ Deno.test("chatglm: model_config of THUDM/chatglm3-6b (vocab from padded_vocab_s
 Deno.test("chatglm: 1:1 but the embedding; qkv bias under add_qkv_bias; final norm under post_layer_norm", () => {
   const p = "transformer.encoder.layers.0";
   // chatglm3_loader.py L42-L51 (embedding <- word_embeddings), L53-L62 (the rest 1:1);
-  // chatglm3_model.py L97-L115 (kv heads = multi_query_group_num), L246-L255, L269
+  // chatglm3_model.py L100-L110 (kv heads = multi_query_group_num), L247-L255, L269
   assertEquals(summary(parse("chatglm", tinyGlm).params), [
     "transformer.embedding.weight [96,64] embedding <- transformer.embedding.word_embeddings.weight",
     `${p}.self_attention.query_key_value.weight [128,64] linear <- =`,

@@ -117,7 +117,7 @@ Deno.test("gptj: the intended mapping (attn.c_attn = q|k|v under transformer.h.{
   const h = "transformer.h.0";
   // gpt_j_loader.py at 345d2e2c^ (the mapping HEAD's standard loader meant to keep): per layer
   // transformer.h.{i}.attn.c_attn.weight <- attn.{q,k,v}_proj.weight, the rest 1:1.
-  // HEAD (gpt_j_loader.py L10-L16, standard_loader.py L96) looks up `.self_attn.c_attn.weight`: KeyError.
+  // HEAD (gpt_j_loader.py L10-L16, standard_loader.py L90-L92) looks up `.self_attn.c_attn.weight`: KeyError.
   // gpt_j_model.py L91-L96 (c_attn 3*n_embd, out_proj), L131-L132 (fc_in/fc_out with bias),
   // L203 (lm_head Linear with bias, dtype float32 then .to(model dtype))
   const params = summary(parse("gptj", tinyJ).params);
