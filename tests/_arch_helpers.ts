@@ -15,6 +15,7 @@ import { dumpPyJson, parsePyJson } from "../src/pyjson.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { type GenTensor, tensorData } from "../src/testing/checkpoint_gen.ts";
+import { DENSE_TINY } from "./_dense_tiny.ts";
 import { hfTensors, saveSplitCuts, splitFiles, syntheticCheckpoint } from "../src/testing/hf_layouts.ts";
 
 /** One line per parameter: `name [shape] <- sources` plus dtype / quant / transform marks. */
@@ -153,4 +154,35 @@ export function cat(data: Map<string, Uint8Array>, names: string[]): Uint8Array 
     o += p.length;
   }
   return out;
+}
+
+/** Asserts that every expected line is among `lines`. */
+export function expectLines(lines: readonly string[], expected: readonly string[]): void {
+  for (const l of expected) assertEquals(lines.includes(l), true, l);
+}
+
+/**
+ * Plans `key` over a sparse checkpoint with the dimensions of the real config `hf` (see
+ * {@link planReal}) and asserts: no problems or warnings, the `expected` outputs among
+ * `name [shape] dtype` lines, and `[ParamSize, ParamBytes]`. Returns the plan.
+ */
+export function assertRealPlan(
+  key: string,
+  hf: Record<string, unknown>,
+  quant: string,
+  expected: readonly string[],
+  sizeAndBytes: [number, number],
+): ConversionPlan {
+  const plan = planReal(key, hf, quant);
+  assertEquals([plan.problems, plan.warnings], [[], []]);
+  expectLines(plan.outputs.map(outLine), expected);
+  assertEquals([plan.paramSize, plan.paramBytes], sizeAndBytes);
+  return plan;
+}
+
+/** The tiny config of a dense type (tests/_dense_tiny.ts) with one layer, plus `extra`. */
+export function tinyOne(key: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const c = DENSE_TINY[key];
+  const layers = ["num_hidden_layers", "n_layer", "num_layers"].find((k) => Object.hasOwn(c, k))!;
+  return { ...c, [layers]: 1, ...extra };
 }

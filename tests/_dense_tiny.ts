@@ -4,7 +4,8 @@
 // rescale_every). Shared by support_test.ts (every scheme on every backend) and the per-family
 // tests.
 
-const LLAMA = {
+/** The llama-like dimensions the tiny configs share (support_test.ts uses them for llama too). */
+export const LLAMA = {
   hidden_size: 64,
   intermediate_size: 96,
   num_attention_heads: 4,

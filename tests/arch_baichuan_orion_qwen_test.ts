@@ -9,29 +9,19 @@ import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
 import {
+  assertRealPlan,
   cat,
   convertSeeded,
   modelConfigText,
   noReadCheckpoint,
-  outLine,
   parse,
-  planReal,
   realConfig,
   summary,
+  tinyOne,
 } from "./_arch_helpers.ts";
-import { DENSE_TINY } from "./_dense_tiny.ts";
 
-const one = (key: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  ...DENSE_TINY[key],
-  num_hidden_layers: 1,
-  ...extra,
-});
 const A = "model.layers.0.self_attn";
 const M = "model.layers.0.mlp";
-
-function expectLines(lines: string[], expected: string[]): void {
-  for (const l of expected) assertEquals(lines.includes(l), true, l);
-}
 
 Deno.test("baichuan: model_config of baichuan-inc/Baichuan2-7B-Chat", async () => {
   assertEquals(
@@ -46,7 +36,7 @@ Deno.test("baichuan: model_config of baichuan-inc/Baichuan2-7B-Chat", async () =
 
 Deno.test("baichuan: W_pack copied 1:1, gate_up = gate|up, lm_head always separate", async () => {
   // baichuan_loader.py: make_standard_hf_loader(include_qkv=False); baichuan_model.py L94-L95, L200
-  assertEquals(summary(parse("baichuan", one("baichuan")).params), [
+  assertEquals(summary(parse("baichuan", tinyOne("baichuan")).params), [
     "model.embed_tokens.weight [96,64] embedding <- =",
     `${A}.W_pack.weight [192,64] linear <- =`,
     `${A}.o_proj.weight [64,64] linear <- =`,
@@ -58,13 +48,13 @@ Deno.test("baichuan: W_pack copied 1:1, gate_up = gate|up, lm_head always separa
     "lm_head.weight [96,64] linear <- =",
   ]);
   // tie_word_embeddings is a required field but changes nothing (the head is always there)
-  assertEquals(parse("baichuan", one("baichuan", { tie_word_embeddings: true })).params.length, 9);
-  const { tie_word_embeddings: _, ...noTie } = one("baichuan");
+  assertEquals(parse("baichuan", tinyOne("baichuan", { tie_word_embeddings: true })).params.length, 9);
+  const { tie_word_embeddings: _, ...noTie } = tinyOne("baichuan");
   assertThrows(
     () => parse("baichuan", noTie),
     /BaichuanConfig is missing required field\(s\).*tie_word_embeddings/,
   );
-  const { bytes, data } = await convertSeeded("baichuan", one("baichuan"));
+  const { bytes, data } = await convertSeeded("baichuan", tinyOne("baichuan"));
   assertEquals(bytes.get(`${A}.W_pack.weight`), data.get(`${A}.W_pack.weight`));
   assertEquals(
     bytes.get(`${M}.gate_up_proj.weight`),
@@ -73,15 +63,12 @@ Deno.test("baichuan: W_pack copied 1:1, gate_up = gate|up, lm_head always separa
 });
 
 Deno.test("Baichuan2-7B-Chat plan", async () => {
-  const plan = planReal("baichuan", await realConfig("Baichuan2-7B-Chat"), "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("baichuan", await realConfig("Baichuan2-7B-Chat"), "q4f16_1", [
     "model.embed_tokens.q_weight [125696,512] uint32",
     "model.layers.0.self_attn.W_pack.q_weight [12288,512] uint32",
     "model.layers.31.mlp.gate_up_proj.q_scale [22016,128] float16",
     "lm_head.q_scale [125696,128] float16",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [325, 4222492672]);
+  ], [325, 4222492672]);
 });
 
 Deno.test("orion: model_config of OrionStarAI/Orion-14B-Chat (kv heads and head_dim derived)", async () => {
@@ -97,7 +84,7 @@ Deno.test("orion: model_config of OrionStarAI/Orion-14B-Chat (kv heads and head_
 Deno.test("orion: llama-like fusions, LayerNorms with bias, symbolic vocab, inv_freq unused", async () => {
   // orion_loader.py: standard loader, add_unused=["rotary_emb.inv_freq"];
   // orion_model.py L149-L150, L195 (nn.LayerNorm: weight and bias), L191 and L209 ("vocab_size")
-  const { arch, cfg, params } = parse("orion", one("orion"));
+  const { arch, cfg, params } = parse("orion", tinyOne("orion"));
   assertEquals(summary(params), [
     "model.embed_tokens.weight [vocab_size,64] embedding <- =",
     `${A}.qkv_proj.weight [128,64] linear <- ${A}.q_proj.weight, ${A}.k_proj.weight, ${A}.v_proj.weight`,
@@ -113,7 +100,7 @@ Deno.test("orion: llama-like fusions, LayerNorms with bias, symbolic vocab, inv_
     "lm_head.weight [vocab_size,64] linear <- =",
   ]);
   assertEquals(arch.isUnused!(`${A}.rotary_emb.inv_freq`, cfg), true);
-  const { bytes, data } = await convertSeeded("orion", one("orion"));
+  const { bytes, data } = await convertSeeded("orion", tinyOne("orion"));
   assertEquals(bytes.get("model.norm.bias"), data.get("model.norm.bias"));
   assertEquals(
     bytes.get(`${A}.qkv_proj.weight`),
@@ -122,20 +109,17 @@ Deno.test("orion: llama-like fusions, LayerNorms with bias, symbolic vocab, inv_
 });
 
 Deno.test("Orion-14B-Chat plan; a GQA mismatch is refused before reading", async () => {
-  const plan = planReal("orion", await realConfig("Orion-14B-Chat"), "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("orion", await realConfig("Orion-14B-Chat"), "q4f16_1", [
     "model.embed_tokens.q_weight [84608,640] uint32",
     "model.layers.39.self_attn.qkv_proj.q_weight [15360,640] uint32",
     "model.layers.39.post_attention_layernorm.bias [5120] float16",
     "lm_head.q_weight [84608,640] uint32",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [486, 8156712960]);
+  ], [486, 8156712960]);
   assertThrows(
-    () => parse("orion", one("orion", { num_key_value_heads: 3 })),
+    () => parse("orion", tinyOne("orion", { num_key_value_heads: 3 })),
     /multiple of num_key_value_heads/,
   );
-  const tiny = one("orion");
+  const tiny = tinyOne("orion");
   const arch = ARCHITECTURES.orion;
   const p = planConversion({
     arch,
@@ -164,7 +148,7 @@ Deno.test("qwen: c_attn 1:1 with bias, gate_up_proj = w1|w2 (full intermediate_s
   const h = "transformer.h.0";
   // qwen_loader.py: layer_prefix="transformer.h", include_qkv=False, gate_up_names=("w1", "w2");
   // qwen_model.py L92-L94 (c_attn bias=True), L124-L129 (gate_up out = intermediate_size, c_proj in = half)
-  assertEquals(summary(parse("qwen", one("qwen")).params), [
+  assertEquals(summary(parse("qwen", tinyOne("qwen")).params), [
     "transformer.wte.weight [96,64] embedding <- =",
     `${h}.attn.c_attn.weight [192,64] linear <- =`,
     `${h}.attn.c_attn.bias [192] <- =`,
@@ -176,7 +160,7 @@ Deno.test("qwen: c_attn 1:1 with bias, gate_up_proj = w1|w2 (full intermediate_s
     "transformer.ln_f.weight [64] <- =",
     "lm_head.weight [96,64] linear <- =",
   ]);
-  const { bytes, data } = await convertSeeded("qwen", one("qwen"));
+  const { bytes, data } = await convertSeeded("qwen", tinyOne("qwen"));
   assertEquals(
     bytes.get(`${h}.mlp.gate_up_proj.weight`),
     cat(data, [`${h}.mlp.w1.weight`, `${h}.mlp.w2.weight`]),
@@ -186,17 +170,14 @@ Deno.test("qwen: c_attn 1:1 with bias, gate_up_proj = w1|w2 (full intermediate_s
 
 Deno.test("Qwen-1_8B-Chat plan; a missing field is refused", async () => {
   const hf = await realConfig("Qwen-1_8B-Chat");
-  const plan = planReal("qwen", hf, "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("qwen", hf, "q4f16_1", [
     "transformer.wte.q_weight [151936,256] uint32",
     "transformer.h.0.attn.c_attn.q_weight [6144,256] uint32",
     "transformer.h.0.attn.c_attn.bias [6144] float16",
     "transformer.h.23.mlp.gate_up_proj.q_weight [11008,256] uint32",
     "transformer.h.23.mlp.c_proj.q_weight [2048,688] uint32", // 5504 inputs = 172 groups of 32
     "lm_head.q_weight [151936,256] uint32",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [269, 1033572352]);
+  ], [269, 1033572352]);
   const { kv_channels: _, ...noKv } = hf;
   assertThrows(
     () => parse("qwen", noKv),

@@ -10,6 +10,7 @@ import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
 import {
+  assertRealPlan,
   cat,
   convertSeeded,
   modelConfigText,
@@ -19,10 +20,8 @@ import {
   planReal,
   realConfig,
   summary,
+  tinyOne,
 } from "./_arch_helpers.ts";
-import { DENSE_TINY } from "./_dense_tiny.ts";
-
-const one = <T extends Record<string, unknown>>(c: T, layers: string) => ({ ...c, [layers]: 1 });
 
 Deno.test("starcoder2: model_config of bigcode/starcoder2-7b", async () => {
   const logs: string[] = [];
@@ -41,7 +40,7 @@ Deno.test("starcoder2: model_config of bigcode/starcoder2-7b", async () => {
 });
 
 Deno.test("starcoder2: wqkv_pack (+bias), LayerNorms with bias, lm_head from the embedding listed first", () => {
-  const { params } = parse("starcoder2", one(DENSE_TINY.starcoder2, "num_hidden_layers"));
+  const { params } = parse("starcoder2", tinyOne("starcoder2"));
   const a = "model.layers.0.self_attn";
   const m = "model.layers.0.mlp";
   const ln = (p: string) => [`${p}.weight [64] <- =`, `${p}.bias [64] <- =`];
@@ -63,8 +62,7 @@ Deno.test("starcoder2: wqkv_pack (+bias), LayerNorms with bias, lm_head from the
     ...ln("model.norm"),
   ]);
   // use_bias false: no bias anywhere but the LayerNorms (starcoder2_model.py L104-L111, L137-L143)
-  const nb =
-    parse("starcoder2", { ...one(DENSE_TINY.starcoder2, "num_hidden_layers"), use_bias: false }).params;
+  const nb = parse("starcoder2", { ...tinyOne("starcoder2"), use_bias: false }).params;
   assertEquals(nb.filter((p) => p.name.endsWith(".bias")).map((p) => p.name), [
     "model.layers.0.input_layernorm.bias",
     "model.layers.0.post_attention_layernorm.bias",
@@ -101,7 +99,7 @@ Deno.test("starcoder2-7b plan: the embedding written twice (lm_head first), 4-bi
 });
 
 Deno.test("starcoder2 conversion: wqkv_pack = q|k|v rows, bias likewise, lm_head = embedding bytes", async () => {
-  const hf = one(DENSE_TINY.starcoder2, "num_hidden_layers");
+  const hf = tinyOne("starcoder2");
   const { bytes, data, records } = await convertSeeded("starcoder2", hf);
   const a = "model.layers.0.self_attn";
   assertEquals(
@@ -143,7 +141,7 @@ Deno.test("starcoder2: unsupported configs fail before any tensor is read", asyn
   assertThrows(() => parse("starcoder2", noWindow), /Unable to determine the maximum sequence length/);
   // a checkpoint with separate fused weights (another layout) is refused by the plan, unread
   const arch = ARCHITECTURES.starcoder2;
-  const tiny = one(DENSE_TINY.starcoder2, "num_hidden_layers");
+  const tiny = tinyOne("starcoder2");
   const plan = planConversion({
     arch,
     config: fromDict(arch.configClass, tiny),
@@ -171,7 +169,7 @@ Deno.test("gpt_bigcode: model_config of bigcode/gpt_bigcode-santacoder (window f
 });
 
 Deno.test("gpt_bigcode: all 1:1, multi-query c_attn, wpe an embedding, symbolic vocab", () => {
-  const { params } = parse("gpt_bigcode", one(DENSE_TINY.gpt_bigcode, "n_layer"));
+  const { params } = parse("gpt_bigcode", tinyOne("gpt_bigcode"));
   const h = "transformer.h.0";
   // gpt_bigcode_loader.py: standard loader with include_qkv=False, include_gate_up=False;
   // gpt_bigcode_model.py L96-L99: c_attn out = (n_head + 2 * 1) * head_dim; L166-L167, L189
@@ -198,20 +196,14 @@ Deno.test("gpt_bigcode: all 1:1, multi-query c_attn, wpe an embedding, symbolic 
 
 Deno.test("gpt_bigcode santacoder plan: wpe quantized (q4f16_1) or kept with lm_head (q4f16_2), totals", async () => {
   const hf = await realConfig("gpt_bigcode-santacoder");
-  const plan = planReal("gpt_bigcode", hf, "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  const lines = plan.outputs.map(outLine);
-  for (
-    const l of [
-      "transformer.wte.q_weight [49280,256] uint32",
-      "transformer.wpe.q_weight [2048,256] uint32",
-      "transformer.h.0.attn.c_attn.q_weight [2304,256] uint32", // 2048 + 2 * 128 rows
-      "transformer.h.0.attn.c_attn.bias [2304] float16",
-      "transformer.h.23.mlp.c_proj.q_scale [2048,256] float16",
-      "lm_head.q_weight [49280,256] uint32",
-    ]
-  ) assertEquals(lines.includes(l), true, l);
-  assertEquals([plan.paramSize, plan.paramBytes], [392, 690311168]);
+  assertRealPlan("gpt_bigcode", hf, "q4f16_1", [
+    "transformer.wte.q_weight [49280,256] uint32",
+    "transformer.wpe.q_weight [2048,256] uint32",
+    "transformer.h.0.attn.c_attn.q_weight [2304,256] uint32", // 2048 + 2 * 128 rows
+    "transformer.h.0.attn.c_attn.bias [2304] float16",
+    "transformer.h.23.mlp.c_proj.q_scale [2048,256] float16",
+    "lm_head.q_weight [49280,256] uint32",
+  ], [392, 690311168]);
   const q2 = planReal("gpt_bigcode", hf, "q4f16_2");
   const l2 = q2.outputs.map(outLine);
   for (const l of ["lm_head.weight [49280,2048] float16", "transformer.wpe.weight [2048,2048] float16"]) {
@@ -222,7 +214,7 @@ Deno.test("gpt_bigcode santacoder plan: wpe quantized (q4f16_1) or kept with lm_
 });
 
 Deno.test("gpt_bigcode: a multi-head (non-MQA) or head-less checkpoint is refused before reading", () => {
-  const tiny = one(DENSE_TINY.gpt_bigcode, "n_layer");
+  const tiny = tinyOne("gpt_bigcode");
   const arch = ARCHITECTURES.gpt_bigcode;
   const config = fromDict(arch.configClass, tiny);
   const plan = (tensors: ReturnType<typeof hfTensors>) =>

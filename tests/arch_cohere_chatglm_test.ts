@@ -9,8 +9,10 @@ import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
 import {
+  assertRealPlan,
   cat,
   convertSeeded,
+  expectLines,
   modelConfigText,
   noReadCheckpoint,
   outLine,
@@ -18,17 +20,13 @@ import {
   planReal,
   realConfig,
   summary,
+  tinyOne,
 } from "./_arch_helpers.ts";
-import { DENSE_TINY } from "./_dense_tiny.ts";
 
 const A = "model.layers.0.self_attn";
 const M = "model.layers.0.mlp";
-const tinyCohere: Record<string, unknown> = { ...DENSE_TINY.cohere, num_hidden_layers: 1 };
-const tinyGlm: Record<string, unknown> = { ...DENSE_TINY.chatglm, num_layers: 1 };
-
-function expectLines(lines: string[], expected: string[]): void {
-  for (const l of expected) assertEquals(lines.includes(l), true, l);
-}
+const tinyCohere = tinyOne("cohere");
+const tinyGlm = tinyOne("chatglm");
 
 Deno.test("cohere: model_config of CohereForAI/aya-23-8B", async () => {
   assertEquals(
@@ -58,7 +56,7 @@ Deno.test("cohere config quirk: everything is derived only when position_embeddi
   assertEquals(parse("cohere", { ...tinyCohere, num_key_value_heads: null }).cfg.num_key_value_heads, 4);
   assertThrows(
     () => parse("cohere", { ...tinyCohere, num_key_value_heads: 3 }),
-    /num_attention_heads % num_key_value_heads != 0/,
+    /num_attention_heads must be a multiple of num_key_value_heads/,
   );
 });
 
@@ -79,15 +77,12 @@ Deno.test("cohere: qkv fused, out_proj <- o_proj, gate/up/down separate, one nor
 
 Deno.test("cohere: aya-23-8B plan (embedding is the head: kept by q4f16_2) and conversion bytes", async () => {
   const hf = await realConfig("aya-23-8B");
-  const plan = planReal("cohere", hf, "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("cohere", hf, "q4f16_1", [
     "model.embed_tokens.q_weight [256000,512] uint32",
     "model.layers.0.self_attn.qkv_proj.q_weight [6144,512] uint32",
     "model.layers.0.self_attn.out_proj.q_scale [4096,128] float16",
     "model.layers.31.mlp.up_proj.q_weight [14336,512] uint32",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [355, 4515962880]);
+  ], [355, 4515962880]);
   const q2 = planReal("cohere", hf, "q4f16_2").outputs.map(outLine);
   assertEquals(q2.includes("model.embed_tokens.weight [256000,4096] float16"), true);
   const { bytes, data } = await convertSeeded("cohere", tinyCohere);

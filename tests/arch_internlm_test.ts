@@ -10,6 +10,7 @@ import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
 import {
+  assertRealPlan,
   cat,
   convertSeeded,
   convertTiny,
@@ -22,15 +23,11 @@ import {
   planReal,
   realConfig,
   summary,
+  tinyOne,
   words16,
 } from "./_arch_helpers.ts";
 import { DENSE_TINY } from "./_dense_tiny.ts";
 
-const one = (key: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  ...DENSE_TINY[key],
-  num_hidden_layers: 1,
-  ...extra,
-});
 const A = "model.layers.0.self_attn";
 const M = "model.layers.0.mlp";
 
@@ -47,7 +44,7 @@ Deno.test("internlm: model_config of internlm/internlm-chat-7b", async () => {
 Deno.test("internlm: wqkv_pack with its fused bias, o_proj bias under `bias`, inv_freq declared unused", () => {
   // internlm_loader.py L10-L16: qkv_target_name="wqkv_pack", add_qkv_bias, qkv_bias_optional,
   // add_unused=["rotary_emb.inv_freq"]; internlm_model.py L95-L98 (bias=config.bias)
-  const { arch, cfg, params } = parse("internlm", one("internlm"));
+  const { arch, cfg, params } = parse("internlm", tinyOne("internlm"));
   assertEquals(summary(params), [
     "model.embed_tokens.weight [96,64] embedding <- =",
     `${A}.wqkv_pack.weight [192,64] linear <- ${A}.q_proj.weight, ${A}.k_proj.weight, ${A}.v_proj.weight`,
@@ -62,23 +59,17 @@ Deno.test("internlm: wqkv_pack with its fused bias, o_proj bias under `bias`, in
     "lm_head.weight [96,64] linear <- =",
   ]);
   assertEquals(arch.isUnused!(`${A}.rotary_emb.inv_freq`, cfg), true);
-  assertEquals(parse("internlm", one("internlm", { bias: false })).params.length, 9); // no wqkv_pack.bias, o_proj.bias
+  assertEquals(parse("internlm", tinyOne("internlm", { bias: false })).params.length, 9); // no wqkv_pack.bias, o_proj.bias
 });
 
 Deno.test("internlm-chat-7b plan (its saved inv_freq buffers declared unused) and fusion bytes", async () => {
-  const plan = planReal("internlm", await realConfig("internlm-chat-7b"), "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  const lines = plan.outputs.map(outLine);
-  for (
-    const l of [
-      "model.layers.0.self_attn.wqkv_pack.q_weight [12288,512] uint32",
-      "model.layers.0.self_attn.wqkv_pack.bias [12288] float16",
-      "model.layers.0.self_attn.o_proj.bias [4096] float16",
-      "lm_head.q_weight [103168,512] uint32",
-    ]
-  ) assertEquals(lines.includes(l), true, l);
-  assertEquals([plan.paramSize, plan.paramBytes], [389, 4119732224]);
-  const { bytes, data } = await convertSeeded("internlm", one("internlm"));
+  assertRealPlan("internlm", await realConfig("internlm-chat-7b"), "q4f16_1", [
+    "model.layers.0.self_attn.wqkv_pack.q_weight [12288,512] uint32",
+    "model.layers.0.self_attn.wqkv_pack.bias [12288] float16",
+    "model.layers.0.self_attn.o_proj.bias [4096] float16",
+    "lm_head.q_weight [103168,512] uint32",
+  ], [389, 4119732224]);
+  const { bytes, data } = await convertSeeded("internlm", tinyOne("internlm"));
   assertEquals(
     bytes.get(`${A}.wqkv_pack.bias`),
     cat(data, ["q", "k", "v"].map((x) => `${A}.${x}_proj.bias`)),
@@ -106,7 +97,7 @@ Deno.test("internlm2: model_config of internlm/internlm2_5-7b-chat (prefill cap 
 Deno.test("internlm2: wqkv regrouped (whole), gate_up = w1|w3, output head; bias copied as is", () => {
   const p = "model.layers.0";
   // internlm2_loader.py L55-L81: gate_up_proj <- [w1, w3]; wqkv <- wqkv with _convert_wqkv_layout
-  assertEquals(summary(parse("internlm2", one("internlm2")).params), [
+  assertEquals(summary(parse("internlm2", tinyOne("internlm2")).params), [
     "model.tok_embeddings.weight [96,64] embedding <- =",
     `${p}.attention.wqkv.weight [128,64] linear whole <- =`,
     `${p}.attention.wo.weight [64,64] linear <- =`,
@@ -118,7 +109,7 @@ Deno.test("internlm2: wqkv regrouped (whole), gate_up = w1|w3, output head; bias
     "output.weight [96,64] linear <- =",
   ]);
   // bias: true (no released checkpoint): the loader's default 1:1 mapping, no regroup (L83-L92)
-  const b = summary(parse("internlm2", one("internlm2", { bias: true })).params);
+  const b = summary(parse("internlm2", tinyOne("internlm2", { bias: true })).params);
   assertEquals(b.slice(2, 5), [
     `${p}.attention.wqkv.bias [128] <- =`,
     `${p}.attention.wo.weight [64,64] linear <- =`,
@@ -165,25 +156,19 @@ Deno.test("internlm2 wqkv regroup: rows [q..q k v] per kv head -> [all q; all k;
 
 Deno.test("internlm2_5-7b-chat plan: `output` is not a final FC, so q4f16_2 quantizes it", async () => {
   const hf = await realConfig("internlm2_5-7b-chat");
-  const plan = planReal("internlm2", hf, "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  const lines = plan.outputs.map(outLine);
-  for (
-    const l of [
-      "model.tok_embeddings.q_weight [92544,512] uint32",
-      "model.layers.0.attention.wqkv.q_weight [6144,512] uint32", // (32 + 2*8) * 128
-      "model.layers.31.feed_forward.gate_up_proj.q_scale [28672,128] float16",
-      "output.q_weight [92544,512] uint32",
-    ]
-  ) assertEquals(lines.includes(l), true, l);
-  assertEquals([plan.paramSize, plan.paramBytes], [325, 4352843776]);
+  assertRealPlan("internlm2", hf, "q4f16_1", [
+    "model.tok_embeddings.q_weight [92544,512] uint32",
+    "model.layers.0.attention.wqkv.q_weight [6144,512] uint32", // (32 + 2*8) * 128
+    "model.layers.31.feed_forward.gate_up_proj.q_scale [28672,128] float16",
+    "output.q_weight [92544,512] uint32",
+  ], [325, 4352843776]);
   const q2 = planReal("internlm2", hf, "q4f16_2").outputs.map(outLine);
   assertEquals(q2.includes("output.q_weight [92544,512] uint32"), true); // quantization/utils.py is_final_fc
   assertEquals(q2.includes("model.tok_embeddings.weight [92544,4096] float16"), true);
 });
 
 Deno.test("internlm2: a wqkv that does not hold (Nq + 2 Nkv) * D rows is refused before reading", () => {
-  const tiny = one("internlm2");
+  const tiny = tinyOne("internlm2");
   const arch = ARCHITECTURES.internlm2;
   const tensors = hfTensors("internlm2", tiny).map((t) =>
     t.name.endsWith("wqkv.weight") ? { ...t, shape: [192, 64] } : t

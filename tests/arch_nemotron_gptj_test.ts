@@ -4,6 +4,7 @@
 // sources cited are at mlc-ai/mlc-llm 79d603f0 (python/mlc_llm/model/{nemotron,gpt_j}/).
 import { assertEquals, assertThrows } from "./_assert.ts";
 import {
+  assertRealPlan,
   cat,
   convertSeeded,
   modelConfigText,
@@ -12,17 +13,13 @@ import {
   planReal,
   realConfig,
   summary,
+  tinyOne,
 } from "./_arch_helpers.ts";
-import { DENSE_TINY } from "./_dense_tiny.ts";
 
 const A = "model.layers.0.self_attn";
 const M = "model.layers.0.mlp";
-const tinyNemo: Record<string, unknown> = { ...DENSE_TINY.nemotron, num_hidden_layers: 1 };
-const tinyJ: Record<string, unknown> = { ...DENSE_TINY.gptj, n_layer: 1 };
-
-function expectLines(lines: string[], expected: string[]): void {
-  for (const l of expected) assertEquals(lines.includes(l), true, l);
-}
+const tinyNemo = tinyOne("nemotron");
+const tinyJ = tinyOne("gptj");
 
 Deno.test("nemotron: model_config of nvidia/Minitron-4B-Base (window = max_position_embeddings, no log)", async () => {
   const logs: string[] = [];
@@ -70,17 +67,14 @@ Deno.test("nemotron: qkv fused, no gate (up/down, biases under mlp_bias), LayerN
 });
 
 Deno.test("Minitron-4B plan and conversion bytes (norm values copied: the +1 is the model's, at run time)", async () => {
-  const plan = planReal("nemotron", await realConfig("Minitron-4B-Base"), "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("nemotron", await realConfig("Minitron-4B-Base"), "q4f16_1", [
     "model.embed_tokens.q_weight [256000,384] uint32",
     "model.layers.0.self_attn.qkv_proj.q_weight [5120,384] uint32", // (24 + 2*8) * 128
     "model.layers.31.mlp.up_proj.q_weight [9216,384] uint32",
     "model.layers.31.mlp.down_proj.q_scale [3072,288] float16",
     "model.norm.bias [3072] float16",
     "lm_head.q_weight [256000,384] uint32",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [390, 2357735424]);
+  ], [390, 2357735424]);
   const { bytes, data } = await convertSeeded("nemotron", tinyNemo);
   assertEquals(
     bytes.get("model.layers.0.input_layernorm.weight"),
@@ -151,17 +145,14 @@ Deno.test("gptj conversion: c_attn is q|k|v although HF stores k_proj, v_proj, q
 
 Deno.test("gpt-j-6b plan: lm_head (a final FC) keeps its bias; bad MLP sizes and activations are refused", async () => {
   const hf = await realConfig("gpt-j-6b");
-  const plan = planReal("gptj", hf, "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("gptj", hf, "q4f16_1", [
     "transformer.wte.q_weight [50400,512] uint32",
     "transformer.h.0.attn.c_attn.q_weight [12288,512] uint32",
     "transformer.h.27.mlp.fc_in.q_weight [16384,512] uint32",
     "transformer.h.27.mlp.fc_in.bias [16384] float16",
     "lm_head.q_weight [50400,512] uint32",
     "lm_head.bias [50400] float16",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [343, 3404859840]);
+  ], [343, 3404859840]);
   const q2 = planReal("gptj", hf, "q4f16_2").outputs.map(outLine);
   assertEquals(q2.includes("lm_head.weight [50400,4096] float16"), true);
   // gpt_j_model.py L129: 4 * n_embd only for None; the dataclass default -1 builds no valid MLP

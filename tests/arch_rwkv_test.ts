@@ -8,6 +8,7 @@ import { assertEquals, assertThrows } from "./_assert.ts";
 import { expNegExp, rescale } from "../src/arch/_rwkv.ts";
 import { numpyExpF32 } from "../src/arch/_numpy_exp.ts";
 import {
+  assertRealPlan,
   convertTiny,
   f16bits,
   le16,
@@ -17,6 +18,7 @@ import {
   planReal,
   realConfig,
   summary,
+  tinyOne,
   words16,
 } from "./_arch_helpers.ts";
 import { DENSE_TINY } from "./_dense_tiny.ts";
@@ -24,14 +26,10 @@ import { DENSE_TINY } from "./_dense_tiny.ts";
 const FIX = JSON.parse(
   await Deno.readTextFile(new URL("./fixtures/numpy_exp/numpy_exp.json", import.meta.url)),
 ) as { count: number; md5: string; rescale_f16_md5: string; samples: [number, string][] };
-const tiny5: Record<string, unknown> = { ...DENSE_TINY.rwkv5, num_hidden_layers: 1 };
-const tiny6: Record<string, unknown> = { ...DENSE_TINY.rwkv6, num_hidden_layers: 1 };
+const tiny5 = tinyOne("rwkv5");
+const tiny6 = tinyOne("rwkv6");
 const B = "model.blocks.0";
 const R = "rwkv.blocks.0";
-
-function expectLines(lines: string[], expected: string[]): void {
-  for (const l of expected) assertEquals(lines.includes(l), true, l);
-}
 
 /** Every finite float16 value, then every finite bfloat16 value, as float32 (the fixture's inputs). */
 function fixtureInputs(): Float32Array {
@@ -156,16 +154,16 @@ Deno.test("rwkv rescale x.astype(dtype) / 2**t: float16 matches numpy; bf16 and 
   assertEquals(h.digest("hex"), FIX.rescale_f16_md5);
   // the cast comes first: f32 20.4 * 2^-24 casts to the float16 subnormal 20 * 2^-24, and / 8 gives
   // 2.5 * 2^-24, a tie that goes to even: 0x0002 (dividing first would give 2.55 -> 0x0003)
-  const one = (v: number, t: number, d: "float16" | "bfloat16" | "float32") =>
+  const rescaled1 = (v: number, t: number, d: "float16" | "bfloat16" | "float32") =>
     words16(
       rescale({ dtype: "float32", shape: [1], data: new Uint8Array(new Float32Array([v]).buffer) }, t, d),
     );
-  assertEquals(one(20.4 * 2 ** -24, 3, "float16"), [0x0002]);
-  assertEquals(one(3, 1, "float16"), [0x3e00]);
+  assertEquals(rescaled1(20.4 * 2 ** -24, 3, "float16"), [0x0002]);
+  assertEquals(rescaled1(3, 1, "float16"), [0x3e00]);
   // bfloat16: float32 quotient then round to nearest even: (1 + 2^-7) / 2 exact -> 0x3f01
-  assertEquals(one(1 + 2 ** -7, 1, "bfloat16"), [0x3f01]);
-  assertEquals(one(1 + 2 ** -9, 1, "bfloat16"), [0x3f00]); // the cast to bf16 rounds first (tie to even)
-  assertEquals(one(-0.75, 2, "float32"), [0x0000, 0xbe40]); // -0.1875
+  assertEquals(rescaled1(1 + 2 ** -7, 1, "bfloat16"), [0x3f01]);
+  assertEquals(rescaled1(1 + 2 ** -9, 1, "bfloat16"), [0x3f00]); // the cast to bf16 rounds first (tie to even)
+  assertEquals(rescaled1(-0.75, 2, "float32"), [0x0000, 0xbe40]); // -0.1875
 });
 
 Deno.test("rwkv5 conversion: time_decay stored as float32 (bf16-encoded), block 1 weights halved", async () => {
@@ -204,9 +202,7 @@ Deno.test("rwkv5 conversion: time_decay stored as float32 (bf16-encoded), block 
 
 Deno.test("rwkv-5-world-3b plan: float32 pins, head kept by q4f16_2, gate quantized (out 2560 > 256)", async () => {
   const hf = await realConfig("rwkv-5-world-3b");
-  const plan = planReal("rwkv5", hf, "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("rwkv5", hf, "q4f16_1", [
     "model.embeddings.q_weight [65536,320] uint32",
     "model.blocks.0.pre_ln.weight [2560] float16",
     "model.blocks.0.attention.time_decay [40,64] float32",
@@ -216,8 +212,7 @@ Deno.test("rwkv-5-world-3b plan: float32 pins, head kept by q4f16_2, gate quanti
     "model.blocks.31.feed_forward.value.q_weight [2560,1120] uint32",
     "model.blocks.31.feed_forward.time_mix_key [1,1,2560] float16",
     "head.q_weight [65536,320] uint32",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [968, 1725255680]);
+  ], [968, 1725255680]);
   const q2 = planReal("rwkv5", hf, "q4f16_2").outputs.map(outLine);
   assertEquals(q2.includes("head.weight [65536,2560] float16"), true); // "head" is a final FC
   // a tiny model's 64-row gate is below MLC's MoE-gate bound (out_features <= 256): not quantized
@@ -226,16 +221,13 @@ Deno.test("rwkv-5-world-3b plan: float32 pins, head kept by q4f16_2, gate quanti
 });
 
 Deno.test("rwkv-6-world-1b6 plan", async () => {
-  const plan = planReal("rwkv6", await realConfig("rwkv-6-world-1b6"), "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("rwkv6", await realConfig("rwkv-6-world-1b6"), "q4f16_1", [
     "model.blocks.0.attention.time_maa_w1 [2048,160] float16",
     "model.blocks.0.attention.time_maa_w2 [5,32,2048] float16",
     "model.blocks.23.attention.time_decay [1,1,2048] float32",
     "model.blocks.23.feed_forward.key.q_weight [7168,256] uint32",
     "head.q_scale [65536,64] float16",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [872, 933117952]);
+  ], [872, 933117952]);
 });
 
 Deno.test("rwkv: unsupported versions and shapes are refused by the config class", () => {

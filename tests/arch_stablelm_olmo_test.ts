@@ -8,8 +8,10 @@ import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
 import {
+  assertRealPlan,
   cat,
   convertSeeded,
+  expectLines,
   modelConfigText,
   noReadCheckpoint,
   outLine,
@@ -17,22 +19,13 @@ import {
   planReal,
   realConfig,
   summary,
+  tinyOne,
 } from "./_arch_helpers.ts";
-import { DENSE_TINY } from "./_dense_tiny.ts";
 
-const one = (key: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  ...DENSE_TINY[key],
-  num_hidden_layers: 1,
-  ...extra,
-});
 const A = "model.layers.0.self_attn";
 const M = "model.layers.0.mlp";
 const QKV = `${A}.q_proj.weight, ${A}.k_proj.weight, ${A}.v_proj.weight`;
 const GATE_UP = `${M}.gate_proj.weight, ${M}.up_proj.weight`;
-
-function expectLines(lines: string[], expected: string[]): void {
-  for (const l of expected) assertEquals(lines.includes(l), true, l);
-}
 
 Deno.test("stablelm: model_config of stabilityai/stablelm-2-zephyr-1_6b", async () => {
   assertEquals(
@@ -47,7 +40,7 @@ Deno.test("stablelm: model_config of stabilityai/stablelm-2-zephyr-1_6b", async 
 Deno.test("stablelm: fused qkv_proj with its bias only under use_qkv_bias, LayerNorm biases, exact vocab", () => {
   // stablelm_loader.py: make_standard_hf_loader(add_qkv_bias=True, qkv_bias_optional=True);
   // stablelm_model.py L98-L103 (qkv bias = use_qkv_bias), L146-L147 and L197 (LayerNorms)
-  assertEquals(summary(parse("stablelm", one("stablelm")).params), [
+  assertEquals(summary(parse("stablelm", tinyOne("stablelm")).params), [
     "model.embed_tokens.weight [96,64] embedding <- =",
     `${A}.qkv_proj.weight [128,64] linear <- ${QKV}`,
     `${A}.qkv_proj.bias [128] <- ${A}.q_proj.bias, ${A}.k_proj.bias, ${A}.v_proj.bias`,
@@ -62,30 +55,27 @@ Deno.test("stablelm: fused qkv_proj with its bias only under use_qkv_bias, Layer
     "model.norm.bias [64] <- =",
     "lm_head.weight [96,64] linear <- =",
   ]);
-  const noBias = parse("stablelm", one("stablelm", { use_qkv_bias: false })).params;
+  const noBias = parse("stablelm", tinyOne("stablelm", { use_qkv_bias: false })).params;
   assertEquals(noBias.some((p) => p.name.endsWith("qkv_proj.bias")), false);
 });
 
 Deno.test("stablelm-2-1_6b plan and conversion bytes: qkv (+bias) and gate|up concatenated in order", async () => {
-  const plan = planReal("stablelm", await realConfig("stablelm-2-zephyr-1_6b"), "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("stablelm", await realConfig("stablelm-2-zephyr-1_6b"), "q4f16_1", [
     "model.embed_tokens.q_weight [100352,256] uint32",
     "model.layers.0.self_attn.qkv_proj.q_weight [6144,256] uint32",
     "model.layers.0.self_attn.qkv_proj.bias [6144] float16",
     "model.layers.23.mlp.gate_up_proj.q_scale [11264,64] float16",
     "model.norm.bias [2048] float16",
     "lm_head.q_scale [100352,64] float16",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [318, 925540352]);
-  const { bytes, data } = await convertSeeded("stablelm", one("stablelm"));
+  ], [318, 925540352]);
+  const { bytes, data } = await convertSeeded("stablelm", tinyOne("stablelm"));
   assertEquals(bytes.get(`${A}.qkv_proj.weight`), cat(data, QKV.split(", ")));
   assertEquals(bytes.get(`${A}.qkv_proj.bias`), cat(data, ["q", "k", "v"].map((x) => `${A}.${x}_proj.bias`)));
   assertEquals(bytes.get(`${M}.gate_up_proj.weight`), cat(data, GATE_UP.split(", ")));
 });
 
 Deno.test("stablelm: qk_layernorm weights (StableLM 2 12B) are reported unused, as by MLC", () => {
-  const tiny = one("stablelm", { qk_layernorm: true });
+  const tiny = tinyOne("stablelm", { qk_layernorm: true });
   const arch = ARCHITECTURES.stablelm;
   const extra = [{ name: `${A}.q_layernorm.norms.0.weight`, shape: [16] }];
   const plan = planConversion({
@@ -117,14 +107,14 @@ Deno.test("olmo: model_config of allenai/OLMo-1B-hf (rope base from rope_theta, 
 
 Deno.test("olmo: no norm parameters (non-parametric LayerNorm), lm_head only when untied", () => {
   // olmo_model.py L203-L213, L258-L263: LayerNorm(elementwise_affine=False); L289-L291: lm_head
-  assertEquals(summary(parse("olmo", one("olmo", { tie_word_embeddings: true })).params), [
+  assertEquals(summary(parse("olmo", tinyOne("olmo", { tie_word_embeddings: true })).params), [
     "model.embed_tokens.weight [96,64] embedding <- =",
     `${A}.qkv_proj.weight [128,64] linear <- ${QKV}`,
     `${A}.o_proj.weight [64,64] linear <- =`,
     `${M}.gate_up_proj.weight [192,64] linear <- ${GATE_UP}`,
     `${M}.down_proj.weight [64,96] linear <- =`,
   ]);
-  const { arch, cfg, params } = parse("olmo", one("olmo"));
+  const { arch, cfg, params } = parse("olmo", tinyOne("olmo"));
   assertEquals(summary(params).at(-1), "lm_head.weight [96,64] linear <- =");
   // olmo_loader.py: add_unused=["rotary_emb.inv_freq"]
   assertEquals(arch.isUnused!(`${A}.rotary_emb.inv_freq`, cfg), true);
@@ -168,7 +158,7 @@ Deno.test("olmo2: model_config of allenai/OLMo-2-1124-7B", async () => {
 
 Deno.test("olmo2: q_norm (Nq*D) and k_norm (Nkv*D) after the projections, norms after the sublayers", () => {
   // olmo2_model.py L136-L141 (q_norm, k_norm over all heads), L211-L216 (layer norms)
-  assertEquals(summary(parse("olmo2", one("olmo2")).params), [
+  assertEquals(summary(parse("olmo2", tinyOne("olmo2")).params), [
     "model.embed_tokens.weight [96,64] embedding <- =",
     `${A}.qkv_proj.weight [128,64] linear <- ${QKV}`,
     `${A}.o_proj.weight [64,64] linear <- =`,
@@ -184,21 +174,18 @@ Deno.test("olmo2: q_norm (Nq*D) and k_norm (Nkv*D) after the projections, norms 
 });
 
 Deno.test("OLMo-2-1124-7B plan and conversion bytes", async () => {
-  const plan = planReal("olmo2", await realConfig("OLMo-2-1124-7B"), "q4f16_1");
-  assertEquals([plan.problems, plan.warnings], [[], []]);
-  expectLines(plan.outputs.map(outLine), [
+  assertRealPlan("olmo2", await realConfig("OLMo-2-1124-7B"), "q4f16_1", [
     "model.layers.0.self_attn.q_norm.weight [4096] float16",
     "model.layers.0.self_attn.k_norm.weight [4096] float16",
     "model.layers.31.post_feedforward_layernorm.weight [4096] float16",
     "lm_head.q_weight [100352,512] uint32",
-  ]);
-  assertEquals([plan.paramSize, plan.paramBytes], [389, 4106231808]);
-  const { bytes, data } = await convertSeeded("olmo2", one("olmo2"));
+  ], [389, 4106231808]);
+  const { bytes, data } = await convertSeeded("olmo2", tinyOne("olmo2"));
   assertEquals(bytes.get(`${A}.qkv_proj.weight`), cat(data, QKV.split(", ")));
   assertEquals(bytes.get(`${A}.k_norm.weight`), data.get(`${A}.k_norm.weight`));
   assertEquals(bytes.get(`${M}.gate_up_proj.weight`), cat(data, GATE_UP.split(", ")));
   assertThrows(
-    () => parse("olmo2", { ...one("olmo2"), hidden_size: 66 }),
+    () => parse("olmo2", { ...tinyOne("olmo2"), hidden_size: 66 }),
     /hidden_size \(66\) must be a multiple/,
   );
 });

@@ -15,18 +15,8 @@ import { QUANTIZATIONS } from "../src/quant/schemes.ts";
 import { isSupported, MLC_QUANT_KINDS, mlcKindsTableMarkdown, supportTableMarkdown } from "../src/support.ts";
 import { type GenTensor, tensorData } from "../src/testing/checkpoint_gen.ts";
 import { hfTensors, syntheticCheckpoint } from "../src/testing/hf_layouts.ts";
-import { DENSE_TINY } from "./_dense_tiny.ts";
+import { DENSE_TINY, LLAMA } from "./_dense_tiny.ts";
 
-const LLAMA = {
-  hidden_size: 64,
-  intermediate_size: 96,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  num_hidden_layers: 2,
-  rms_norm_eps: 1e-5,
-  vocab_size: 96,
-  max_position_embeddings: 128,
-};
 const GEMMA3_TEXT = {
   hidden_size: 64,
   intermediate_size: 96,

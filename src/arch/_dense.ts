@@ -186,3 +186,61 @@ export function requireActivation(cfg: ModelConfig, field: string): void {
 export function requireDivisible(a: number, b: number, an: string, bn: string): void {
   if (a % b !== 0) throw new ConfigError(`${an} (${a}) must be a multiple of ${bn} (${b})`);
 }
+
+/** The dimensions most dense declarations read (hidden, intermediate, heads, kv heads, head_dim, vocab). */
+export interface DenseDims {
+  /** `hidden_size`. */
+  h: number;
+  /** `intermediate_size`. */
+  i: number;
+  /** `num_attention_heads`. */
+  nq: number;
+  /** `num_key_value_heads` (`num_attention_heads` for configs without it). */
+  nkv: number;
+  /** `head_dim` (after post-init). */
+  d: number;
+  /** `vocab_size`. */
+  v: number;
+}
+
+/**
+ * Reads {@link DenseDims} from a parsed config.
+ *
+ * @example
+ * ```ts
+ * import { denseDims } from "./_dense.ts";
+ * denseDims({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2, head_dim: 4, vocab_size: 10 }).nkv; // 2
+ * ```
+ */
+export function denseDims(cfg: ModelConfig): DenseDims {
+  const nq = intField(cfg, "num_attention_heads");
+  return {
+    h: intField(cfg, "hidden_size"),
+    i: intField(cfg, "intermediate_size"),
+    nq,
+    nkv: Object.hasOwn(cfg, "num_key_value_heads") ? intField(cfg, "num_key_value_heads") : nq,
+    d: intField(cfg, "head_dim"),
+    v: intField(cfg, "vocab_size"),
+  };
+}
+
+/**
+ * `num_key_value_heads` defaulting to `num_attention_heads` when 0 (or null), then MLC's
+ * `assert num_attention_heads % num_key_value_heads == 0`.
+ *
+ * @example
+ * ```ts
+ * import { resolveKvHeads } from "./_dense.ts";
+ * const cfg: Record<string, unknown> = { num_attention_heads: 8, num_key_value_heads: 0 };
+ * resolveKvHeads(cfg);
+ * cfg.num_key_value_heads; // 8
+ * ```
+ */
+export function resolveKvHeads(cfg: ModelConfig): void {
+  if (cfg.num_key_value_heads === null || num(cfg.num_key_value_heads) === 0) {
+    cfg.num_key_value_heads = cfg.num_attention_heads;
+  }
+  if (intField(cfg, "num_attention_heads") % intField(cfg, "num_key_value_heads") !== 0) {
+    throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
+  }
+}

@@ -14,7 +14,7 @@ import {
   resolvePrefill,
   resolveRopeBase,
 } from "./_config.ts";
-import { from, linear, qkvSources, requireActivation, requireDivisible } from "./_dense.ts";
+import { denseDims, from, linear, qkvSources, requireActivation, requireDivisible } from "./_dense.ts";
 import type { ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
 
@@ -52,11 +52,7 @@ export function olmoPostInit(cfg: ModelConfig, kwargs: Record<string, unknown>, 
  * ```
  */
 export function olmoLayer(cfg: ModelConfig, p: string, extra: ArchParam[]): ArchParam[] {
-  const h = intField(cfg, "hidden_size");
-  const i = intField(cfg, "intermediate_size");
-  const nq = intField(cfg, "num_attention_heads");
-  const nkv = intField(cfg, "num_key_value_heads");
-  const d = intField(cfg, "head_dim");
+  const { h, i, nq, nkv, d } = denseDims(cfg);
   const a = `${p}.self_attn`;
   return [
     from(`${a}.qkv_proj.weight`, [(nq + 2 * nkv) * d, h], qkvSources(a, "weight"), { quant: "linear" }),

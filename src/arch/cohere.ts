@@ -9,8 +9,17 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolvePrefill } from "./_config.ts";
-import { from, linear, qkvSources, requireDivisible, same } from "./_dense.ts";
+import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./_config.ts";
+import {
+  denseDims,
+  from,
+  linear,
+  qkvSources,
+  requireDivisible,
+  resolveHeadDim,
+  resolveKvHeads,
+  same,
+} from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
 
@@ -40,42 +49,17 @@ export const cohere: Architecture = {
     postInit(cfg, kwargs, log) {
       if (num(cfg.position_embedding_base) !== 0) return; // cohere_model.py: all of it under this if
       cfg.position_embedding_base = Object.hasOwn(kwargs, "rope_theta") ? kwargs.rope_theta : 10000;
-      if (num(cfg.context_window_size) === 0) {
-        for (const k of ["max_position_embeddings", "max_sequence_length"]) {
-          if (Object.hasOwn(kwargs, k)) {
-            cfg.context_window_size = kwargs[k];
-            delete kwargs[k];
-            log(
-              "info",
-              `context_window_size not found in config.json. Falling back to ${k} (${
-                String(cfg.context_window_size)
-              })`,
-            );
-            break;
-          }
-        }
+      // the window keys are optional here: no error when none is present
+      if (["max_position_embeddings", "max_sequence_length"].some((k) => Object.hasOwn(kwargs, k))) {
+        resolveContextWindow(cfg, kwargs, log);
       }
       resolvePrefill(cfg, log);
-      if (cfg.num_key_value_heads === null || num(cfg.num_key_value_heads) === 0) {
-        cfg.num_key_value_heads = cfg.num_attention_heads;
-      }
-      const nq = intField(cfg, "num_attention_heads");
-      const h = intField(cfg, "hidden_size");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) {
-        throw new ConfigError("head_dim * num_attention_heads != hidden_size");
-      }
-      if (nq % intField(cfg, "num_key_value_heads") !== 0) {
-        throw new ConfigError("num_attention_heads % num_key_value_heads != 0");
-      }
+      resolveKvHeads(cfg);
+      resolveHeadDim(cfg);
     },
   },
   params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const nkv = intField(cfg, "num_key_value_heads");
-    const d = intField(cfg, "head_dim");
+    const { h, i, nq, nkv, d } = denseDims(cfg);
     requireDivisible(h, nq, "hidden_size", "num_attention_heads");
     if (d === 0) {
       throw new ConfigError(

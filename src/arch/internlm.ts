@@ -6,7 +6,7 @@
  * @module
  */
 import { intField, REQUIRED } from "./_config.ts";
-import { from, linear, qkvSources, same, standardPostInit } from "./_dense.ts";
+import { denseDims, from, linear, qkvSources, same, standardPostInit } from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 
@@ -38,11 +38,7 @@ export const internlm: Architecture = {
     postInit: (cfg, kwargs, log) => standardPostInit(cfg, kwargs, log),
   },
   params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const d = intField(cfg, "head_dim");
-    const v = intField(cfg, "vocab_size");
+    const { h, i, nq, d, v } = denseDims(cfg);
     const bias = !!cfg.bias;
     const out: ArchParam[] = [same("model.embed_tokens.weight", [v, h], { quant: "embedding" })];
     for (let l = 0; l < intField(cfg, "num_hidden_layers"); l++) {

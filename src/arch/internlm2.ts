@@ -9,7 +9,7 @@
  * @module
  */
 import { intField, REQUIRED } from "./_config.ts";
-import { from, linear, same, standardPostInit } from "./_dense.ts";
+import { denseDims, from, linear, same, standardPostInit } from "./_dense.ts";
 import { regroupWqkvTransform } from "./_transforms.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 
@@ -43,12 +43,7 @@ export const internlm2: Architecture = {
     postInit: (cfg, kwargs, log) => standardPostInit(cfg, kwargs, log, { cap: 2048 }),
   },
   params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const nkv = intField(cfg, "num_key_value_heads");
-    const d = intField(cfg, "head_dim");
-    const v = intField(cfg, "vocab_size");
+    const { h, i, nq, nkv, d, v } = denseDims(cfg);
     const bias = !!cfg.bias;
     // the loader's own head_dim: hidden_size // num_attention_heads (equal to d, asserted)
     const wqkv = regroupWqkvTransform(nkv, Math.floor(nq / nkv), Math.floor(h / nq));

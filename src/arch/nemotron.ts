@@ -8,7 +8,16 @@
  * @module
  */
 import { intField, REQUIRED, resolvePrefill } from "./_config.ts";
-import { from, layerNorm, linear, qkvSources, requireDivisible, resolveHeadDim, same } from "./_dense.ts";
+import {
+  denseDims,
+  from,
+  layerNorm,
+  linear,
+  qkvSources,
+  requireDivisible,
+  resolveHeadDim,
+  same,
+} from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
@@ -50,11 +59,7 @@ export const nemotron: Architecture = {
     },
   },
   params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const nkv = intField(cfg, "num_key_value_heads");
-    const d = intField(cfg, "head_dim");
+    const { h, i, nq, nkv, d } = denseDims(cfg);
     requireDivisible(h, nq, "hidden_size", "num_attention_heads");
     const mlpBias = !!cfg.mlp_bias;
     const out: ArchParam[] = [same("model.embed_tokens.weight", ["vocab_size", h], { quant: "embedding" })];

@@ -5,18 +5,19 @@
  *
  * @module
  */
+import { intField, REQUIRED, resolveContextWindow, resolvePrefill, resolveRopeBase } from "./_config.ts";
 import {
-  ConfigError,
-  intField,
-  REQUIRED,
-  resolveContextWindow,
-  resolvePrefill,
-  resolveRopeBase,
-} from "./_config.ts";
-import { from, layerNorm, linear, qkvSources, same } from "./_dense.ts";
+  denseDims,
+  from,
+  layerNorm,
+  linear,
+  qkvSources,
+  resolveHeadDim,
+  resolveKvHeads,
+  same,
+} from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
-import { num } from "../pyjson.ts";
 
 /** The orion architecture. */
 export const orion: Architecture = {
@@ -43,25 +44,13 @@ export const orion: Architecture = {
     postInit(cfg, kwargs, log) {
       resolveRopeBase(cfg, kwargs);
       resolveContextWindow(cfg, kwargs, log);
-      if (num(cfg.num_key_value_heads) === 0) cfg.num_key_value_heads = cfg.num_attention_heads;
-      const nq = intField(cfg, "num_attention_heads");
-      const h = intField(cfg, "hidden_size");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) {
-        throw new ConfigError("head_dim * num_attention_heads must equal hidden_size");
-      }
-      if (nq % intField(cfg, "num_key_value_heads") !== 0) {
-        throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
-      }
+      resolveKvHeads(cfg);
+      resolveHeadDim(cfg);
       resolvePrefill(cfg, log);
     },
   },
   params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const nkv = intField(cfg, "num_key_value_heads");
-    const d = intField(cfg, "head_dim");
+    const { h, i, nq, nkv, d } = denseDims(cfg);
     const out: ArchParam[] = [same("model.embed_tokens.weight", ["vocab_size", h], { quant: "embedding" })];
     for (let l = 0; l < intField(cfg, "num_hidden_layers"); l++) {
       const p = `model.layers.${l}`;

@@ -7,7 +7,7 @@
  * @module
  */
 import { intField, REQUIRED } from "./_config.ts";
-import { from, linear, same, standardPostInit } from "./_dense.ts";
+import { denseDims, from, linear, same, standardPostInit } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 
 /** The qwen architecture. */
@@ -36,11 +36,7 @@ export const qwen: Architecture = {
     postInit: (cfg, kwargs, log) => standardPostInit(cfg, kwargs, log),
   },
   params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const d = intField(cfg, "head_dim");
-    const v = intField(cfg, "vocab_size");
+    const { h, i, nq, d, v } = denseDims(cfg);
     const out: ArchParam[] = [same("transformer.wte.weight", [v, h], { quant: "embedding" })];
     for (let l = 0; l < intField(cfg, "num_hidden_layers"); l++) {
       const p = `transformer.h.${l}`;

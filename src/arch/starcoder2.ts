@@ -8,7 +8,7 @@
  * @module
  */
 import { intField, REQUIRED } from "./_config.ts";
-import { from, layerNorm, linear, qkvSources, same, standardPostInit } from "./_dense.ts";
+import { denseDims, from, layerNorm, linear, qkvSources, same, standardPostInit } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 
 /** The starcoder2 architecture. */
@@ -42,12 +42,7 @@ export const starcoder2: Architecture = {
   },
   /** `param_map` order: `lm_head.weight` first (starcoder2_loader.py), then module order. */
   params(cfg) {
-    const h = intField(cfg, "hidden_size");
-    const i = intField(cfg, "intermediate_size");
-    const nq = intField(cfg, "num_attention_heads");
-    const nkv = intField(cfg, "num_key_value_heads");
-    const d = intField(cfg, "head_dim");
-    const v = intField(cfg, "vocab_size");
+    const { h, i, nq, nkv, d, v } = denseDims(cfg);
     const bias = !!cfg.use_bias;
     const out: ArchParam[] = [
       from("lm_head.weight", [v, h], ["model.embed_tokens.weight"], { quant: "linear" }),
