@@ -69,7 +69,7 @@ export async function rowSourceFor(
       await ckpt.read(s.name, 0, data);
       hosts.push({ dtype: s.dtype!, shape: [...s.shape], data });
     }
-    const r = t.apply(hosts);
+    const r = t.apply(hosts, pp.dtype);
     const rb = rowElems * itemSize(r.dtype);
     return {
       dtype: r.dtype,

@@ -43,3 +43,78 @@ export function supportTableMarkdown(): string {
   }
   return lines.join("\n");
 }
+
+/**
+ * MLC's quantization kinds per model type (`python/mlc_llm/model/model.py`, the flags of
+ * `make_quantization_functions`): `N` no-quant, `G` group-quant, `F` ft-quant, `A` awq, `P`
+ * per-tensor-quant, `B` block-scale-quant. We convert the `N` and `G` kinds; the others need
+ * CUDA preprocessing, calibration or pre-quantized checkpoints.
+ */
+export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
+  llama: "NGFAP",
+  mistral: "NGF",
+  qwen2: "NGF",
+  qwen3: "NGFB",
+  gemma: "NG",
+  gemma2: "NG",
+  phi3: "NGF",
+  phi: "NGF",
+  "phi-msft": "NGF",
+  gpt_neox: "NGF",
+  gpt2: "NGF",
+  gemma3: "NG",
+  gemma3_text: "NG",
+  starcoder2: "NGF",
+  gpt_bigcode: "NGF",
+  stablelm: "NGF",
+  olmo: "NGFAP",
+  olmo2: "NGFP",
+  internlm: "NGF",
+  internlm2: "NGF",
+  cohere: "NGF",
+  chatglm: "NG",
+  baichuan: "NGF",
+  orion: "NG",
+  qwen: "NGF",
+  nemotron: "NGFAP",
+  gptj: "NGF",
+  rwkv5: "NGF",
+  rwkv6: "NG",
+};
+
+/** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */
+const KIND_COLUMNS: readonly [string, string][] = [
+  ["N", "no-quant"],
+  ["G", "group-quant"],
+  ["F", "ft-quant (`q4f16_ft`)"],
+  ["A", "awq (`q4f16_autoawq`)"],
+  ["P", "per-tensor (`e4m3_e4m3_f16`, ...)"],
+  ["B", "block-scale (`fp8_e4m3fn_bf16_block_scale`, ...)"],
+];
+
+/**
+ * The model types x MLC quantization kinds table in Markdown: `✓` converted here, `MLC only`
+ * allowed by MLC but not offered here, `–` not allowed by MLC for that type.
+ *
+ * @example
+ * ```ts
+ * import { mlcKindsTableMarkdown } from "./support.ts";
+ * mlcKindsTableMarkdown().split("\n")[2].startsWith("| `llama` | ✓ | ✓ | MLC only |"); // true
+ * ```
+ */
+export function mlcKindsTableMarkdown(): string {
+  const lines = [
+    `| model type | ${KIND_COLUMNS.map(([, n]) => n).join(" | ")} |`,
+    `|---|${KIND_COLUMNS.map(() => ":-:").join("|")}|`,
+  ];
+  for (const [key, a] of Object.entries(ARCHITECTURES)) {
+    const mlc = MLC_QUANT_KINDS[key] ?? "";
+    const cells = KIND_COLUMNS.map(([k]) => {
+      const ours = (k === "N" && a.quantKinds.includes("no-quant")) ||
+        (k === "G" && a.quantKinds.includes("group-quant"));
+      return ours ? "✓" : mlc.includes(k) ? "MLC only" : "–";
+    });
+    lines.push(`| \`${key}\` | ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}

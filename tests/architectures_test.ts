@@ -4,33 +4,12 @@
 import { assertEquals, assertThrows } from "./_assert.ts";
 import { fromDict } from "../src/arch/_config.ts";
 import { deinterleaveQkv, transpose2d } from "../src/arch/_transforms.ts";
-import type { ArchParam, HostTensor } from "../src/arch/_types.ts";
+import type { HostTensor } from "../src/arch/_types.ts";
 import { ARCHITECTURES, detectArchitecture } from "../src/arch/registry.ts";
-import { convertWeight } from "../src/convert.ts";
-import { memoryOutput } from "../src/io/memory.ts";
+import { convertTiny, parse, summary } from "./_arch_helpers.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
-import { ReferenceBackend } from "../src/quant/reference.ts";
 import { hfTensors, splitFiles, syntheticCheckpoint } from "../src/testing/hf_layouts.ts";
-
-/** One line per parameter: `name [shape] <- sources` plus dtype / quant / transform marks. */
-function summary(params: ArchParam[]): string[] {
-  return params.map((p) => {
-    const marks = [
-      p.dtype ?? "",
-      p.quant ?? "",
-      p.transform ? (p.transform.kind === "concat" ? (p.transform.addOne ? "+1" : "") : "whole") : "",
-    ].filter((x) => x !== "");
-    const src = p.sources.length === 1 && p.sources[0] === p.name ? "=" : p.sources.join(", ");
-    return `${p.name} [${p.shape.join(",")}]${marks.length ? " " + marks.join(" ") : ""} <- ${src}`;
-  });
-}
-
-function parse(key: string, src: Record<string, unknown>, logs: string[] = []) {
-  const arch = ARCHITECTURES[key];
-  const cfg = fromDict(arch.configClass, src, (_l, m) => logs.push(m));
-  return { arch, cfg, params: arch.params(cfg), logs };
-}
 
 const LLAMA_LIKE = {
   hidden_size: 8,
@@ -438,29 +417,6 @@ Deno.test("transforms: QKV de-interleave and 2-D transpose move whole elements (
   const tf = transpose2d({ dtype: "float32", shape: [2, 2], data: new Uint8Array(f.buffer) });
   assertEquals(Array.from(new Float32Array(tf.data.buffer)), [1.5, 3.25, -2, 4]);
 });
-
-/** Converts a synthetic checkpoint with the reference backend; returns each output's bytes by name. */
-async function convertTiny(
-  key: string,
-  hf: Record<string, unknown>,
-  quant: string,
-  data: Map<string, Uint8Array>,
-  dtype: "float16" | "bfloat16" | "float32",
-) {
-  const arch = ARCHITECTURES[key];
-  const config = fromDict(arch.configClass, hf);
-  const checkpoint = syntheticCheckpoint(splitFiles(hfTensors(key, hf), []), { dtype, data });
-  const plan = planConversion({ arch, config, scheme: getQuantization(quant), checkpoint });
-  assertEquals(plan.problems, []);
-  const output = memoryOutput();
-  const result = await convertWeight({ plan, checkpoint, backend: new ReferenceBackend(), output });
-  const bytes = new Map<string, Uint8Array>();
-  for (const shard of result.cache.records) {
-    const file = output.files.get(shard.dataPath)!;
-    for (const r of shard.records) bytes.set(r.name, file.subarray(r.byteOffset, r.byteOffset + r.nbytes));
-  }
-  return { plan, bytes, records: result.cache.records.flatMap((s) => s.records) };
-}
 
 const u16le = (vals: number[]) => f16(vals).data;
 

@@ -12,20 +12,11 @@ import { WasmBackend } from "../src/kernels/wasm.ts";
 import { createWebGpuBackend } from "../src/webgpu/backend.ts";
 import type { QuantBackend } from "../src/quant/backend.ts";
 import { QUANTIZATIONS } from "../src/quant/schemes.ts";
-import { isSupported, supportTableMarkdown } from "../src/support.ts";
+import { isSupported, MLC_QUANT_KINDS, mlcKindsTableMarkdown, supportTableMarkdown } from "../src/support.ts";
 import { type GenTensor, tensorData } from "../src/testing/checkpoint_gen.ts";
 import { hfTensors, syntheticCheckpoint } from "../src/testing/hf_layouts.ts";
+import { DENSE_TINY, LLAMA } from "./_dense_tiny.ts";
 
-const LLAMA = {
-  hidden_size: 64,
-  intermediate_size: 96,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  num_hidden_layers: 2,
-  rms_norm_eps: 1e-5,
-  vocab_size: 96,
-  max_position_embeddings: 128,
-};
 const GEMMA3_TEXT = {
   hidden_size: 64,
   intermediate_size: 96,
@@ -114,6 +105,7 @@ const TINY: Record<string, Record<string, unknown>> = {
   },
   gemma3: { model_type: "gemma3", text_config: { model_type: "gemma3_text", ...GEMMA3_TEXT } },
   gemma3_text: { model_type: "gemma3_text", ...GEMMA3_TEXT },
+  ...DENSE_TINY,
 };
 
 function gemma3Tensors(prefix: string): GenTensor[] {
@@ -144,6 +136,29 @@ Deno.test("README holds the generated architectures x quantizations table", asyn
       row.split("|").map((c) => c.trim()).map((c) => /^:?-+:?$/.test(c) ? "-" : c)
     );
   assertEquals(cells(m![1]), cells(supportTableMarkdown()));
+});
+
+Deno.test("README holds the generated model types x MLC quantization kinds table; every type has MLC's kinds", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const m = /<!-- mlc-kinds-table:start -->([\s\S]*?)<!-- mlc-kinds-table:end -->/.exec(readme);
+  assertOk(m, "README.md has no mlc-kinds-table markers");
+  const cells = (t: string) =>
+    t.trim().split("\n").map((row) =>
+      row.split("|").map((c) => c.trim()).map((c) => /^:?-+:?$/.test(c) ? "-" : c)
+    );
+  assertEquals(cells(m![1]), cells(mlcKindsTableMarkdown()));
+  assertEquals(Object.keys(MLC_QUANT_KINDS).sort(), Object.keys(ARCHITECTURES).sort());
+  // we convert exactly MLC's no-quant and group-quant kinds (model.py make_quantization_functions)
+  for (const [key, arch] of Object.entries(ARCHITECTURES)) {
+    const ng = ["no-quant", "group-quant"].filter((_, i) => MLC_QUANT_KINDS[key].includes("NG"[i]));
+    assertEquals([...arch.quantKinds], ng, key);
+  }
+  const rows = mlcKindsTableMarkdown().split("\n");
+  assertEquals(rows.find((r) => r.startsWith("| `rwkv6` |")), "| `rwkv6` | ✓ | ✓ | – | – | – | – |");
+  assertEquals(
+    rows.find((r) => r.startsWith("| `nemotron` |")),
+    "| `nemotron` | ✓ | ✓ | MLC only | MLC only | MLC only | – |",
+  );
 });
 
 Deno.test("every supported cell converts a tiny checkpoint end to end; cpu and webgpu give the reference bytes", async () => {

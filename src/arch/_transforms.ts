@@ -96,3 +96,62 @@ export function deinterleaveQkvTransform(heads: number, headDim: number): ParamT
     outShape: (shapes) => [...shapes[0]],
   };
 }
+
+/**
+ * InternLM2 `wqkv` regroup (`internlm2_loader._convert_wqkv_layout`): HF rows are grouped per
+ * key/value head as `[q (g heads), k, v]` with `g = Nq / Nkv` (each head `headDim` rows); MLC
+ * wants `[all q; all k; all v]`. For kv group `j`, slot `s` and row `r` of the head:
+ * `old = (j*(g+2) + s)*headDim + r`; q (`s < g`): `new = (j*g + s)*headDim + r`; k (`s = g`):
+ * `new = Nq*headDim + j*headDim + r`; v (`s = g+1`): `new = (Nq+Nkv)*headDim + j*headDim + r`.
+ * Rows move whole; the shape is kept.
+ *
+ * @example
+ * ```ts
+ * import { regroupWqkv } from "./_transforms.ts";
+ * // 1 kv head, g = 2, head_dim 1: rows [q0 q1 k v] stay; 2 kv heads, g = 1: [q0 k0 v0 q1 k1 v1] -> [q0 q1 k0 k1 v0 v1]
+ * const t = regroupWqkv({ dtype: "float16", shape: [6], data: new Uint8Array([0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0]) }, 2, 1, 1);
+ * Array.from(t.data.filter((_, i) => i % 2 === 0)); // [0, 3, 1, 4, 2, 5]
+ * ```
+ */
+export function regroupWqkv(t: HostTensor, kvHeads: number, groups: number, headDim: number): HostTensor {
+  const rows = t.shape[0];
+  if (rows !== kvHeads * (groups + 2) * headDim) {
+    throw new Error(
+      `regroupWqkv: expected ${
+        kvHeads * (groups + 2) * headDim
+      } rows (${kvHeads} kv heads x (${groups} + 2) x ${headDim}), ` +
+        `got shape [${t.shape.join(", ")}]`,
+    );
+  }
+  const rowBytes = t.shape.slice(1).reduce((a, b) => a * b, 1) * itemSize(t.dtype);
+  const nq = kvHeads * groups;
+  const out = new Uint8Array(t.data.length);
+  for (let j = 0; j < kvHeads; j++) {
+    for (let s = 0; s < groups + 2; s++) {
+      const head = s < groups ? j * groups + s : s === groups ? nq + j : nq + kvHeads + j;
+      for (let r = 0; r < headDim; r++) {
+        const oldRow = (j * (groups + 2) + s) * headDim + r;
+        const newRow = head * headDim + r;
+        out.set(t.data.subarray(oldRow * rowBytes, (oldRow + 1) * rowBytes), newRow * rowBytes);
+      }
+    }
+  }
+  return { dtype: t.dtype, shape: [...t.shape], data: out };
+}
+
+/**
+ * `whole` transform: InternLM2 `wqkv` regroup of the single source (shape kept).
+ *
+ * @example
+ * ```ts
+ * import { regroupWqkvTransform } from "./_transforms.ts";
+ * regroupWqkvTransform(8, 4, 128).kind; // "whole"
+ * ```
+ */
+export function regroupWqkvTransform(kvHeads: number, groups: number, headDim: number): ParamTransform {
+  return {
+    kind: "whole",
+    apply: (sources) => regroupWqkv(sources[0], kvHeads, groups, headDim),
+    outShape: (shapes) => [...shapes[0]],
+  };
+}

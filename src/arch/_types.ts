@@ -25,13 +25,14 @@ export interface HostTensor {
  * - `concat` (default): concatenate along axis 0 in the source dtype, then cast. With
  *   `addOne`, `x + 1` is computed in the source dtype before the cast (Gemma norms).
  * - `whole`: arbitrary function of the fully loaded sources (row permutations,
- *   transposes); its result is then cast to the parameter dtype.
+ *   transposes, value maps); its result is then cast to the parameter dtype. `target` is that
+ *   dtype, for maps that compute in it (rwkv's rescale divides after the cast).
  */
 export type ParamTransform =
   | { readonly kind: "concat"; readonly addOne?: boolean }
   | {
     readonly kind: "whole";
-    readonly apply: (sources: HostTensor[]) => HostTensor;
+    readonly apply: (sources: HostTensor[], target: DType) => HostTensor;
     /** Shape of the result from the source shapes (default: the declared shape). */
     readonly outShape?: (sourceShapes: number[][]) => number[];
   };

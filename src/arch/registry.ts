@@ -17,6 +17,22 @@ import { phi3 } from "./phi3.ts";
 import { phiMsft } from "./phi_msft.ts";
 import { qwen2 } from "./qwen2.ts";
 import { qwen3 } from "./qwen3.ts";
+import { baichuan } from "./baichuan.ts";
+import { chatglm } from "./chatglm.ts";
+import { cohere } from "./cohere.ts";
+import { gptBigcode } from "./gpt_bigcode.ts";
+import { gptj } from "./gptj.ts";
+import { internlm } from "./internlm.ts";
+import { internlm2 } from "./internlm2.ts";
+import { nemotron } from "./nemotron.ts";
+import { olmo } from "./olmo.ts";
+import { olmo2 } from "./olmo2.ts";
+import { orion } from "./orion.ts";
+import { qwen } from "./qwen.ts";
+import { rwkv5 } from "./rwkv5.ts";
+import { rwkv6 } from "./rwkv6.ts";
+import { stablelm } from "./stablelm.ts";
+import { starcoder2 } from "./starcoder2.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -33,6 +49,22 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gpt2,
   gemma3,
   gemma3_text: gemma3Text,
+  starcoder2,
+  gpt_bigcode: gptBigcode,
+  stablelm,
+  olmo,
+  olmo2,
+  internlm,
+  internlm2,
+  cohere,
+  chatglm,
+  baichuan,
+  orion,
+  qwen,
+  nemotron,
+  gptj,
+  rwkv5,
+  rwkv6,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

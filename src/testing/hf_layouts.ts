@@ -9,6 +9,7 @@
 import type { Checkpoint, SourceTensor } from "../checkpoint.ts";
 import { type DType, itemSize } from "../dtype.ts";
 import type { GenTensor } from "./checkpoint_gen.ts";
+import { DENSE_HF_LAYOUTS } from "./hf_layouts_dense.ts";
 
 const n = (cfg: Record<string, unknown>, k: string, def?: number): number => {
   const v = cfg[k];
@@ -222,6 +223,7 @@ export const HF_LAYOUTS: Readonly<Record<string, Layout>> = {
     out.push({ name: "ln_f.weight", shape: [h] }, { name: "ln_f.bias", shape: [h] });
     return out;
   },
+  ...DENSE_HF_LAYOUTS,
 };
 
 /**
