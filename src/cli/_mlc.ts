@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { ARCHITECTURES } from "../arch/registry.ts";
+import { QUANTIZATIONS, UNSUPPORTED_QUANTIZATIONS } from "../quant/schemes.ts";
 import type { OptionSpec } from "./_args.ts";
 
 /** MLC's (TVM's) GPU device names: here "a real GPU adapter if any", like `auto`. */
@@ -78,6 +80,25 @@ export function deviceOption(
     check: (v) => mapMlcDevice(v, ours) ? undefined : "",
   };
 }
+
+/** MLC's `--quantization` option (required; a known but unsupported scheme says why). */
+export const QUANTIZATION_OPTION: OptionSpec & { required: true } = {
+  type: "string",
+  metavar: "Q",
+  required: true,
+  choices: Object.keys(QUANTIZATIONS),
+  check: (v: string) => UNSUPPORTED_QUANTIZATIONS[v] ? `not supported: ${UNSUPPORTED_QUANTIZATIONS[v]}` : "",
+  help: `one of: ${Object.keys(QUANTIZATIONS).join(", ")}`,
+};
+
+/** MLC's `--model-type` option (`auto`: config.json's `model_type`). */
+export const MODEL_TYPE_OPTION: OptionSpec & { default: string } = {
+  type: "string",
+  metavar: "T",
+  default: "auto",
+  choices: ["auto", ...Object.keys(ARCHITECTURES)],
+  help: "architecture (auto: config.json's model_type)",
+};
 
 /**
  * Python's `"%.{digits}f" % x`: rounds the exact binary value half to even (JavaScript's

@@ -6,23 +6,11 @@
  *
  * @module
  */
+import type { ConvertProgress } from "../convert.ts";
 import { formatBytes, formatDuration, formatRate, type Io } from "./_common.ts";
 
-/** A progress event (the fields of `ConvertProgress`). */
-export interface ProgressEvent {
-  /** Items (parameters) done. */
-  done: number;
-  /** Items in total. */
-  total: number;
-  /** The item just finished (or being worked on). */
-  name: string;
-  /** Source bytes read so far (0 with `bytesTotal` 0: progress counts items). */
-  bytesRead: number;
-  /** Source bytes in total. */
-  bytesTotal: number;
-  /** Seconds since the start. */
-  seconds: number;
-}
+/** A progress event: `convertWeight`'s (`verify` gives counts only, with no bytes). */
+export type ProgressEvent = ConvertProgress;
 
 /** How progress is shown. */
 export type ProgressMode = "bar" | "lines" | "json" | "off";

@@ -9,11 +9,10 @@ import { DEVICES, selectBackend } from "../device.ts";
 import { denoSource } from "../io/deno_fs.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
-import { ARCHITECTURES } from "../arch/registry.ts";
 import { loadModelConfig, openWeights } from "../model.ts";
 import { MD5_LANES, WORKER_SHARD_BUFFERS } from "../pipeline/pool.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
-import { getQuantization, QUANTIZATIONS, UNSUPPORTED_QUANTIZATIONS } from "../quant/schemes.ts";
+import { getQuantization } from "../quant/schemes.ts";
 import type { QuantBackend } from "../quant/backend.ts";
 import { type CommandSpec, intValue } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
@@ -27,7 +26,14 @@ import {
   UsageError,
 } from "./_common.ts";
 import { interrupts, testPause, testSetting } from "./_interrupt.ts";
-import { deviceOption, mapMlcDevice, mlcClosingLines, mlcLogLine } from "./_mlc.ts";
+import {
+  deviceOption,
+  mapMlcDevice,
+  mlcClosingLines,
+  mlcLogLine,
+  MODEL_TYPE_OPTION,
+  QUANTIZATION_OPTION,
+} from "./_mlc.ts";
 import { progressMode, ProgressRenderer } from "./_progress.ts";
 
 /**
@@ -124,28 +130,14 @@ const SPEC = {
     "A previous conversion in OUT (ours or MLC's) is replaced; other files in OUT are refused.",
   positionals: [{ name: "CONFIG", help: "model directory, or its config.json" }],
   options: {
-    quantization: {
-      type: "string",
-      metavar: "Q",
-      required: true,
-      choices: Object.keys(QUANTIZATIONS),
-      check: (v: string) =>
-        UNSUPPORTED_QUANTIZATIONS[v] ? `not supported: ${UNSUPPORTED_QUANTIZATIONS[v]}` : "",
-      help: `one of: ${Object.keys(QUANTIZATIONS).join(", ")}`,
-    },
+    quantization: QUANTIZATION_OPTION,
     output: {
       type: "string",
       short: "o",
       metavar: "OUT",
       help: "output directory (required unless --dry-run)",
     },
-    "model-type": {
-      type: "string",
-      metavar: "T",
-      default: "auto",
-      choices: ["auto", ...Object.keys(ARCHITECTURES)],
-      help: "architecture (auto: config.json's model_type)",
-    },
+    "model-type": MODEL_TYPE_OPTION,
     source: {
       type: "string",
       metavar: "PATH",

@@ -5,10 +5,8 @@
  *
  * @module
  */
-import { ARCHITECTURES } from "../arch/registry.ts";
 import { denoSource } from "../io/deno_fs.ts";
 import type { FileSink } from "../io/types.ts";
-import { QUANTIZATIONS, UNSUPPORTED_QUANTIZATIONS } from "../quant/schemes.ts";
 import { sentencePieceToTokenizerJson } from "../tokenizer/sentencepiece.ts";
 import { CONV_TEMPLATES, genConfig, type GenConfigOutput, type GenConfigSource } from "../genconfig/mod.ts";
 import { UnknownTemplateError } from "../genconfig/conv_templates.ts";
@@ -16,7 +14,7 @@ import type { ModelConfigOverrides } from "../genconfig/mod.ts";
 import type { CommandSpec } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
 import { type Command, type Io, processIo, requirePermissions } from "./_common.ts";
-import { mlcLogLine } from "./_mlc.ts";
+import { mlcLogLine, MODEL_TYPE_OPTION, QUANTIZATION_OPTION } from "./_mlc.ts";
 
 const INT_OPTION = {
   type: "string",
@@ -30,15 +28,7 @@ const SPEC = {
   description: "Generate mlc-chat-config.json and copy the tokenizer files (like mlc_llm gen_config).",
   positionals: [{ name: "CONFIG", help: "model directory, or its config.json" }],
   options: {
-    quantization: {
-      type: "string",
-      metavar: "Q",
-      required: true,
-      choices: Object.keys(QUANTIZATIONS),
-      check: (v: string) =>
-        UNSUPPORTED_QUANTIZATIONS[v] ? `not supported: ${UNSUPPORTED_QUANTIZATIONS[v]}` : "",
-      help: `one of: ${Object.keys(QUANTIZATIONS).join(", ")}`,
-    },
+    quantization: QUANTIZATION_OPTION,
     "conv-template": {
       type: "string",
       metavar: "T",
@@ -55,13 +45,7 @@ const SPEC = {
       required: true,
       help: "output directory (created if missing)",
     },
-    "model-type": {
-      type: "string",
-      metavar: "T",
-      default: "auto",
-      choices: ["auto", ...Object.keys(ARCHITECTURES)],
-      help: "architecture (auto: config.json's model_type)",
-    },
+    "model-type": MODEL_TYPE_OPTION,
     "context-window-size": { ...INT_OPTION, help: "override the context window" },
     "sliding-window-size": { ...INT_OPTION, help: "override the sliding window" },
     "prefill-chunk-size": { ...INT_OPTION, help: "override the prefill chunk size" },
