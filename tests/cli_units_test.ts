@@ -153,7 +153,7 @@ Deno.test("progress bar: cut to the terminal width; control characters of a name
   ]);
 });
 
-Deno.test("progress lines: one per interval (events and timer), a last one at the end; JSON lines with --json; counts without bytes", () => {
+Deno.test("progress lines: one per interval (events and timer), a last one at the end if any before; JSON lines with --json; counts without bytes", () => {
   let now = 0;
   const io = recorder(false);
   const r = new ProgressRenderer({
@@ -179,9 +179,28 @@ Deno.test("progress lines: one per interval (events and timer), a last one at th
     "progress: 30.0% (300.00 MB of 1.00 GB), 300.00 MB/s, ETA 1.23 s, 3/10 parameters, 2.10 s elapsed\n",
   ]);
   const jio = recorder(false);
-  const j = new ProgressRenderer({ mode: "json", io: jio, now: () => 0, manualTimer: true });
+  let t = 0;
+  const j = new ProgressRenderer({
+    mode: "json",
+    io: jio,
+    now: () => t,
+    lineIntervalMs: 1000,
+    manualTimer: true,
+  });
   j.update({ done: 2, total: 8, name: "t", bytesRead: 0, bytesTotal: 0, seconds: 4 });
-  j.finish();
+  j.finish(); // (no line before: none at the end either)
+  assertEquals(jio.writes, []);
+  const j2 = new ProgressRenderer({
+    mode: "json",
+    io: jio,
+    now: () => t,
+    lineIntervalMs: 1000,
+    manualTimer: true,
+  });
+  j2.update({ done: 1, total: 8, name: "t", bytesRead: 0, bytesTotal: 0, seconds: 2 });
+  t = 2000;
+  j2.update({ done: 2, total: 8, name: "t", bytesRead: 0, bytesTotal: 0, seconds: 4 });
+  assertEquals(jio.writes.length, 1);
   assertEquals(JSON.parse(jio.writes[0]), {
     event: "progress",
     percent: 25,

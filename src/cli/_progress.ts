@@ -62,6 +62,7 @@ export class ProgressRenderer {
   #lastAt = 0;
   #drawnAt = -Infinity;
   #lineAt: number | undefined;
+  #lines = 0;
   #drawn = "";
   #timer: ReturnType<typeof setInterval> | undefined;
   #finished = false;
@@ -116,7 +117,10 @@ export class ProgressRenderer {
     this.finish();
   }
 
-  /** Stops: clears the bar; in line modes prints the last state once. */
+  /**
+   * Stops: clears the bar; in the line modes prints the last state, when a line was printed
+   * before (a short run prints none: its result says it all).
+   */
   finish(): void {
     if (this.#finished) {
       if (this.#timer !== undefined) clearInterval(this.#timer);
@@ -128,7 +132,7 @@ export class ProgressRenderer {
     if (this.#o.mode === "bar") {
       if (this.#drawn) this.#o.io.progress("");
       this.#drawn = "";
-    } else if (this.#o.mode !== "off") this.#line(this.#o.now());
+    } else if (this.#o.mode !== "off" && this.#lines > 0) this.#line(this.#o.now());
   }
 
   #startTimer(): void {
@@ -147,6 +151,7 @@ export class ProgressRenderer {
 
   #line(now: number): void {
     this.#lineAt = now;
+    this.#lines++;
     const s = this.#state(now);
     if (this.#o.mode === "json") this.#o.io.err(JSON.stringify(jsonLine(s)));
     else this.#o.io.err(plainLine(s, this.#o.itemName));
