@@ -2,23 +2,60 @@
  * Command-line interface, in MLC's habits:
  *
  * ```sh
- * deno run --allow-read=MODEL --allow-write=OUT cli.ts convert_weight MODEL --quantization q4f16_1 -o OUT
- * deno run --allow-read=MODEL --allow-write=OUT cli.ts gen_config MODEL --quantization q4f16_1 --conv-template llama-3 -o OUT
+ * deno run --allow-read=MODEL,OUT --allow-write=OUT cli.ts convert_weight MODEL --quantization q4f16_1 -o OUT
+ * deno run --allow-read=MODEL,OUT --allow-write=OUT cli.ts gen_config MODEL --quantization q4f16_1 --conv-template llama-3 -o OUT
  * ```
  *
- * Needs only read access to the source and write access to the output.
+ * Needs only read access to the source and read/write access to the output. Every command
+ * takes `--json`, `--quiet` and `--help`; exit codes: 0 done, 1 failed or refused, 2 usage
+ * error, 3 missing permission, 130 interrupted (SIGINT), 143 terminated (SIGTERM).
  *
  * @module
  */
-import { processIo, UsageError } from "./src/cli/_common.ts";
+import denoJson from "./deno.json" with { type: "json" };
+import { closestNames } from "./src/_suggest.ts";
+import { reportError } from "./src/cli/_command.ts";
+import { EXIT_CODES, type Io, processIo, UsageError } from "./src/cli/_common.ts";
+import { interrupts } from "./src/cli/_interrupt.ts";
 import { COMMANDS } from "./src/cli/commands.ts";
 
-const USAGE = `Usage: cli.ts <command> [options]
+/** The package version (deno.json). */
+export const VERSION: string = denoJson.version;
+
+function usage(): string {
+  return `Usage: cli.ts <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(16)}${c.summary}`).join("\n")}
 
-Run "cli.ts <command> --help" for the options of a command.`;
+Options:
+  -h, --help      this help
+  --version       print the version (with --json: as JSON)
+
+Run "cli.ts <command> --help" for the options of a command. Every command takes --json
+(machine-readable result on stdout), --quiet (nothing but errors) and --help.
+Exit codes: 0 done, 1 failed or refused, 2 usage error, 3 missing permission,
+130 interrupted (SIGINT), 143 terminated (SIGTERM).`;
+}
+
+function version(io: Io, json: boolean): number {
+  if (json) io.out(JSON.stringify({ name: denoJson.name, version: VERSION, deno: Deno.version.deno }));
+  else io.out(`mlc-convert ${VERSION} (${denoJson.name}, Deno ${Deno.version.deno})`);
+  return EXIT_CODES.ok;
+}
+
+/** The usage error for an unknown command or a leading option, with the closest command. */
+function unknownCommand(cmd: string): UsageError {
+  if (cmd.startsWith("-")) {
+    return new UsageError(`unknown option ${cmd} (options go after the command; see "cli.ts --help")`);
+  }
+  const near = closestNames(cmd, Object.keys(COMMANDS), { count: 1, maxDistance: 3 });
+  return new UsageError(
+    `unknown command "${cmd}"${near.length ? ` (did you mean ${near[0]}?)` : ""}. Commands: ${
+      Object.keys(COMMANDS).join(", ")
+    }`,
+  );
+}
 
 /**
  * Runs the CLI with `args`; returns the exit code.
@@ -29,39 +66,30 @@ Run "cli.ts <command> --help" for the options of a command.`;
  * await main(["convert_weight", "--help"]);
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  const io = processIo();
+export async function main(args: string[], io: Io = processIo()): Promise<number> {
   const [cmd, ...rest] = args;
-  if (!cmd || cmd === "-h" || cmd === "--help") {
-    io.out(USAGE);
-    return cmd ? 0 : 2;
+  const json = args.includes("--json");
+  if (!cmd) {
+    io.err(usage());
+    return EXIT_CODES.usage;
   }
+  if (cmd === "-h" || cmd === "--help" || cmd === "help") {
+    io.out(usage());
+    return EXIT_CODES.ok;
+  }
+  if (cmd === "--version" || cmd === "-V") return version(io, json);
   const c = COMMANDS[cmd];
-  if (!c) {
-    io.err(`Unknown command "${cmd}". Valid commands: ${Object.keys(COMMANDS).join(", ")}`);
-    return 2;
-  }
+  if (!c) return reportError(io, json, unknownCommand(cmd));
   try {
     return await c.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`Error: ${e.message}\n\n${e.help}`);
-      return 2;
-    }
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      io.err(`Error: ${(e as Error).message}`);
-      return 2;
-    }
-    if (
-      e instanceof TypeError &&
-      /parseArgs|Unknown option|ERR_PARSE_ARGS/.test(String((e as { code?: string }).code ?? e.message))
-    ) {
-      io.err(`Error: ${e.message}`);
-      return 2;
-    }
-    io.err(`Error: ${(e as Error).message}`);
-    return 1;
+    // (commands built with defineCommand report their own errors; this is for any other)
+    await interrupts.settle();
+    return reportError(io, json, e);
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  interrupts.install();
+  Deno.exit(await main(Deno.args));
+}

@@ -12,24 +12,56 @@
 // The checkpoint is generated once into dist/bench/ (deterministic) and reused; runs use a
 // warm page cache (one untimed warm-up read first). Each run writes into an empty output
 // directory (the previous run's output is removed before, untimed).
-import { parseArgs } from "node:util";
 import { llamaHfTensors, TINYLLAMA_1_1B_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
+import { formatHelp, parseCommandArgs } from "../src/cli/_args.ts";
+import { reportError } from "../src/cli/_command.ts";
+import { processIo } from "../src/cli/_common.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
+const SPEC = {
+  name: "bench",
+  program: "deno task bench",
+  usage: "[options]",
+  description: "Convert a generated TinyLlama-1.1B-shaped checkpoint (2.2 GB, made once in DIR) and print\n" +
+    "GB/s of source read and peak RSS: min and median of the runs per device and thread count.",
+  positionals: [],
+  helpOnly: true,
   options: {
-    devices: { type: "string", default: "cpu" },
-    runs: { type: "string", default: "3" },
-    threads: { type: "string", default: "" },
-    quantization: { type: "string", default: "q4f16_1" },
-    dir: { type: "string", default: "dist/bench" },
-    profile: { type: "boolean", default: false },
-    "buffered-io": { type: "boolean", default: false },
-    dtype: { type: "string", default: "bf16" },
+    devices: {
+      type: "string",
+      metavar: "LIST",
+      default: "cpu",
+      help: "comma-separated devices (cpu, reference, webgpu)",
+    },
+    runs: { type: "string", metavar: "N", default: "3", help: "runs per device and thread count" },
+    threads: {
+      type: "string",
+      metavar: "LIST",
+      default: "",
+      help: "comma-separated thread counts (default: the CLI's)",
+    },
+    quantization: { type: "string", metavar: "Q", default: "q4f16_1", help: "quantization" },
+    dir: {
+      type: "string",
+      metavar: "DIR",
+      default: "dist/bench",
+      help: "where the checkpoint and outputs go",
+    },
+    profile: { type: "boolean", help: "print where the time went, per run" },
+    "buffered-io": { type: "boolean", help: "write shards through the page cache" },
+    dtype: { type: "string", metavar: "T", default: "bf16", choices: ["bf16", "f16"], help: "source dtype" },
   },
-});
-if (values.dtype !== "bf16" && values.dtype !== "f16") {
-  throw new Error(`--dtype: bf16 or f16, not ${values.dtype}`);
+} as const;
+
+let parsed;
+try {
+  parsed = parseCommandArgs(SPEC, Deno.args);
+} catch (e) {
+  Deno.exit(reportError(processIo(), false, e));
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(formatHelp(SPEC));
+  Deno.exit(0);
 }
 const dir = values.dir!;
 const model = `${dir}/tinyllama-1.1b-${values.dtype}`;

@@ -506,7 +506,11 @@ Deno.test("gen_config CLI: writes only into -o (created), exit codes", async () 
       await genConfigCommand([`${dir}/model`, "--quantization", "q4f16_1", "-o", `${dir}/o2`], io),
       2,
     );
-    assertOk(err.at(-1)!.includes("the following arguments are required: --conv-template"));
+    assertOk(
+      err.at(-2)!.startsWith("error: the following arguments are required: --conv-template"),
+      err.at(-2),
+    );
+    assertEquals(err.at(-1), 'Run "cli.ts gen_config --help" for the options.');
     assertEquals(
       await genConfigCommand([
         `${dir}/model`,
@@ -517,9 +521,15 @@ Deno.test("gen_config CLI: writes only into -o (created), exit codes", async () 
         "-o",
         `${dir}/o3`,
       ], io),
-      1,
+      2, // (a usage error: the value of --conv-template)
     );
-    assertOk(err.at(-1)!.includes('Unknown conversation template "llama3"'));
+    assertOk(
+      err.at(-2)!.startsWith(
+        'error: invalid value for --conv-template: "llama3" (Unknown conversation template "llama3". ' +
+          "Closest registered templates: llama-3",
+      ),
+      err.at(-2),
+    );
     assertEquals(
       await genConfigCommand([
         `${dir}/model`,

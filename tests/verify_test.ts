@@ -321,27 +321,38 @@ Deno.test("cli verify: exit codes 0 / 1 / 2, scoped read permissions, --json, --
     const j = JSON.parse(js.out);
     assertEquals([j.ok, j.device, j.quantization, j.tensors.length], [true, "reference", "q4f16_1", 15]);
     // only the shard check needs only OUT
-    const shardsOnly = await cli([out, "--quiet"], [`--allow-read=${out}`]);
-    assertEquals([shardsOnly.code, shardsOnly.out.trim()], [0, "OK: 1 shard(s): 1 OK, 0 damaged, 0 missing"]);
+    const shardsOnly = await cli([out], [`--allow-read=${out}`]);
+    const lines = shardsOnly.out.trim().split("\n");
+    assertEquals([shardsOnly.code, lines.at(-1)], [0, "OK: 1 shard(s): 1 OK, 0 damaged, 0 missing"]);
+    assertOk(/^params_shard_0\.bin +OK +\d+ bytes {2}md5 [0-9a-f]{32}$/.test(lines[0]), lines[0]);
+    // --quiet: nothing at all when everything checks out
+    const quiet = await cli([out, "--quiet"], [`--allow-read=${out}`]);
+    assertEquals([quiet.code, quiet.out, quiet.err], [0, "", ""]);
     // damaged shard: exit 1
     const shard = `${out}/params_shard_0.bin`;
     const data = await Deno.readFile(shard);
     data[1000] ^= 0x80;
     await Deno.writeFile(shard, data);
     const bad = await cli([out, "--quiet"], [`--allow-read=${out}`]);
-    assertEquals(bad.code, 1);
+    assertEquals([bad.code, bad.out], [1, ""]);
+    // (with --quiet, only the problems, on stderr)
     assertOk(
-      /^Problem: params_shard_0\.bin: damaged: md5 [0-9a-f]{32}, expected [0-9a-f]{32}$/m.test(bad.out),
-      bad.out,
+      /^Problem: params_shard_0\.bin: damaged: md5 [0-9a-f]{32}, expected [0-9a-f]{32}$/m.test(bad.err),
+      bad.err,
     );
-    assertOk(/^FAILED: 1 shard\(s\): 0 OK, 1 damaged, 0 missing$/m.test(bad.out), bad.out);
-    // usage errors and permissions: exit 2
+    assertOk(/^FAILED: 1 shard\(s\): 0 OK, 1 damaged, 0 missing$/m.test(bad.err), bad.err);
+    // usage errors: exit 2; a missing permission: exit 3
     assertEquals((await cli([], perms)).code, 2);
     const dev = await cli([out, "--device", "tpu"], perms);
     assertEquals(dev.code, 2);
-    assertOk(dev.err.includes('Unknown device "tpu". Valid choices: cpu, webgpu, reference, auto'), dev.err);
+    assertOk(
+      dev.err.startsWith(
+        'error: invalid value for --device: "tpu" (did you mean "cpu"?). Valid choices: cpu, webgpu, reference, auto',
+      ),
+      dev.err,
+    );
     const perm = await cli([out, "--source", `${dir}/model`], [`--allow-read=${out}`]);
-    assertEquals(perm.code, 2);
+    assertEquals(perm.code, 3);
     assertOk(perm.err.includes(`Missing permission: read ${dir}/model`), perm.err);
     // not a converted directory: exit 1 with a message
     const none = await cli([`${dir}/model`], perms);

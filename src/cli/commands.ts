@@ -1,35 +1,20 @@
 /**
- * The CLI's command registry.
+ * The CLI's command registry (a new verb is one line here).
  *
  * @module
  */
-import type { Io } from "./_common.ts";
-import { convertWeightCommand } from "./convert_weight.ts";
-import { demoCommand } from "./demo.ts";
-import { genConfigCommand } from "./gen_config.ts";
-import { verifyCommand } from "./verify.ts";
+import type { Command } from "./_common.ts";
+import { convertWeightCmd } from "./convert_weight.ts";
+import { demoCmd } from "./demo.ts";
+import { genConfigCmd } from "./gen_config.ts";
+import { verifyCmd } from "./verify.ts";
 
-/** A CLI command. */
-export interface Command {
-  /** One-line description. */
-  summary: string;
-  /** Runs it; returns the exit code. */
-  run(args: string[], io: Io): Promise<number>;
-}
+export type { Command };
 
 /** All commands by name. */
 export const COMMANDS: Record<string, Command> = {
-  convert_weight: {
-    summary: "convert a Hugging Face checkpoint to MLC weights (tensor cache)",
-    run: convertWeightCommand,
-  },
-  gen_config: {
-    summary: "generate mlc-chat-config.json and copy or convert the tokenizer files",
-    run: genConfigCommand,
-  },
-  verify: {
-    summary: "check shard md5s; with --source, tensor errors against the source model",
-    run: verifyCommand,
-  },
-  demo: { summary: "convert the bundled tiny Llama to q4f16_1 and print the summary", run: demoCommand },
+  convert_weight: convertWeightCmd,
+  gen_config: genConfigCmd,
+  verify: verifyCmd,
+  demo: demoCmd,
 };

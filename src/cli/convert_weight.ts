@@ -1,41 +1,40 @@
 /**
- * `convert_weight` command: MLC's flags, permission checks, dry run, progress, summary.
+ * `convert_weight` command: MLC's flags (and device names), permission checks, dry run,
+ * progress, interrupts, MLC's closing lines and our summary.
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { convertWeight } from "../convert.ts";
+import { type ConvertResult, convertWeight } from "../convert.ts";
 import { DEVICES, selectBackend } from "../device.ts";
 import { denoSource } from "../io/deno_fs.ts";
-import { stageOutputDir } from "../io/staged_dir.ts";
+import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
+import type { FileSink, OutputStore } from "../io/types.ts";
 import { loadModelConfig, openWeights } from "../model.ts";
 import { MD5_LANES, WORKER_SHARD_BUFFERS } from "../pipeline/pool.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
-import { getQuantization, QUANTIZATIONS } from "../quant/schemes.ts";
-import { checkPermissions, formatBytes, type Io, UsageError } from "./_common.ts";
-
-const HELP = `Usage: convert_weight CONFIG --quantization Q -o OUT [options]
-
-Convert a Hugging Face checkpoint to MLC weights (params_shard_*.bin + tensor-cache.json).
-
-  CONFIG                   model directory, or its config.json
-  --quantization Q         one of: ${Object.keys(QUANTIZATIONS).join(", ")}
-  -o, --output OUT         output directory
-  --model-type T           architecture (default auto: config.json model_type)
-  --source PATH            weights: directory, index .json or .safetensors (default auto)
-  --source-format F        auto | huggingface-safetensor (default auto)
-  --device D               ${DEVICES.join(" | ")} (default auto)
-  --tie-rounding R         even (current MLC) | away (older CPU builds) (default even)
-  --threads N              kernel worker threads, which quantize and hash (default: the core
-                           count); 1: all on the main thread
-  --profile                print where the time went (read, quantize, md5, write)
-  --buffered-io            write shards through the page cache (default: direct I/O where
-                           the file system allows it, which saves the CPU of the copy)
-  --overwrite              replace a previous conversion in OUT
-  --dry-run                print the plan from headers only; read no tensor data
-  --json                   with --dry-run: print the plan as JSON
-  --quiet                  no progress line or summary
-  -h, --help               this help`;
+import { getQuantization } from "../quant/schemes.ts";
+import type { QuantBackend } from "../quant/backend.ts";
+import { type CommandSpec, intValue } from "./_args.ts";
+import { type CommandContext, defineCommand } from "./_command.ts";
+import {
+  CliError,
+  type Command,
+  formatBytes,
+  formatRate,
+  type Io,
+  requirePermissions,
+  UsageError,
+} from "./_common.ts";
+import { interrupts, testPause, testSetting } from "./_interrupt.ts";
+import {
+  deviceOption,
+  mapMlcDevice,
+  mlcClosingLines,
+  mlcLogLine,
+  MODEL_TYPE_OPTION,
+  QUANTIZATION_OPTION,
+} from "./_mlc.ts";
+import { progressMode, ProgressRenderer } from "./_progress.ts";
 
 /**
  * The plan as a JSON-able object (for `--dry-run --json`).
@@ -123,181 +122,350 @@ function printPlan(plan: ConversionPlan, io: Io, peak: number): void {
   for (const p of plan.problems) w(`Problem: ${p}`);
 }
 
+const SPEC = {
+  name: "convert_weight",
+  usage: "CONFIG --quantization Q -o OUT [options]",
+  description:
+    "Convert a Hugging Face checkpoint to MLC weights (params_shard_*.bin + tensor-cache.json).\n" +
+    "A previous conversion in OUT (ours or MLC's) is replaced; other files in OUT are refused.",
+  positionals: [{ name: "CONFIG", help: "model directory, or its config.json" }],
+  options: {
+    quantization: QUANTIZATION_OPTION,
+    output: {
+      type: "string",
+      short: "o",
+      metavar: "OUT",
+      help: "output directory (required unless --dry-run)",
+    },
+    "model-type": MODEL_TYPE_OPTION,
+    source: {
+      type: "string",
+      metavar: "PATH",
+      default: "auto",
+      help: "weights: directory, index .json or .safetensors",
+    },
+    "source-format": {
+      type: "string",
+      metavar: "F",
+      default: "auto",
+      choices: ["auto", "huggingface-safetensor", "huggingface-torch"],
+      check: (v: string) => v === "awq" ? "not supported: AWQ checkpoints cannot be imported yet" : "",
+      help: "auto | huggingface-safetensor | huggingface-torch",
+    },
+    device: deviceOption(
+      DEVICES,
+      "auto",
+      `${
+        DEVICES.join(" | ")
+      }; auto: a real GPU adapter if any (never a\nsoftware fallback), else cpu. MLC's cuda, metal, vulkan, rocm, opencl\n(with :N) mean the same as auto`,
+    ),
+    "tie-rounding": {
+      type: "string",
+      metavar: "R",
+      default: "even",
+      choices: ["even", "away"],
+      help: "even (current MLC) | away (older CPU builds)",
+    },
+    threads: {
+      type: "string",
+      metavar: "N",
+      help:
+        "kernel worker threads, which quantize and hash (default: the core\ncount); 1: all on the main thread",
+    },
+    profile: {
+      type: "boolean",
+      help: "print where the time went (read, quantize, md5, write), even with --quiet",
+    },
+    "buffered-io": {
+      type: "boolean",
+      help:
+        "write shards through the page cache (default: direct I/O where\nthe file system allows it, which saves the CPU of the copy)",
+    },
+    overwrite: {
+      type: "boolean",
+      help:
+        "write into OUT even though it holds other files (they are left\nalone; a previous conversion is replaced without this flag)",
+    },
+    "dry-run": { type: "boolean", help: "print the plan from headers only; read no tensor data" },
+  },
+  jsonHelp:
+    "print the result (with --dry-run: the plan) as JSON on stdout;\nprogress as JSON lines on stderr when it is not a terminal",
+} as const satisfies CommandSpec;
+
+type Ctx = CommandContext<typeof SPEC>;
+
+/** The command line, checked and resolved. */
+interface Options {
+  config: string;
+  source: string;
+  out: string | undefined;
+  device: string;
+  deviceNote?: string;
+  threads: number;
+  dryRun: boolean;
+}
+
+function resolveOptions(ctx: Ctx): Options {
+  const v = ctx.values;
+  const dryRun = v["dry-run"];
+  if (!v.output && !dryRun) {
+    throw new UsageError("the following arguments are required: --output/-o", SPEC.name);
+  }
+  const { device, note } = mapMlcDevice(v.device, DEVICES)!;
+  const threads = intValue(
+    v.threads,
+    "threads",
+    SPEC.name,
+    { min: 1, max: 256 },
+    navigator.hardwareConcurrency || 1,
+  );
+  return {
+    config: ctx.positionals[0],
+    source: v.source,
+    out: v.output,
+    device,
+    deviceNote: note,
+    threads,
+    dryRun,
+  };
+}
+
+/** The conversion's run: permissions, the output check, the model, then a dry run or a conversion. */
+async function run(ctx: Ctx): Promise<number> {
+  const o = resolveOptions(ctx);
+  const out = o.out!;
+  requirePermissions({
+    // Deno's rename (moving finished files into OUT) needs read access to OUT as well
+    read: [o.config, ...(o.source === "auto" ? [] : [o.source]), ...(o.dryRun ? [] : [out])],
+    write: o.dryRun ? [] : [out],
+  });
+  // the output first: a refused OUT is reported before anything is read or probed
+  if (!o.dryRun) checkOutputDir(out, await inspectOutputDir(out), { overwrite: ctx.values.overwrite });
+  const store = denoSource();
+  const fmt = ctx.values["source-format"] as "auto" | "huggingface-safetensor" | "huggingface-torch";
+  let opened;
+  try {
+    const model = await loadModelConfig(store, o.config, ctx.values["model-type"]);
+    opened = { model, ...(await openWeights(store, model.dir, o.source, fmt)) };
+  } catch (e) {
+    // a dry run reports problems it cannot plan past (unknown architecture, bad config or
+    // headers) in its own format
+    if (!o.dryRun) throw e;
+    const problem = (e as Error).message;
+    ctx.result({ ok: false, problems: [problem], warnings: [], tensors: [] });
+    ctx.out(`Problem: ${problem}`);
+    return 1;
+  }
+  const { model, checkpoint, warnings } = opened;
+  try {
+    for (const l of model.logs) ctx.log(l);
+    for (const w of warnings) ctx.log(`Warning: ${w}`);
+    const scheme = getQuantization(ctx.values.quantization);
+    const plan = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
+    const peak = estimatePeakMemory(plan, undefined, o.threads);
+    if (o.dryRun) {
+      ctx.result(planToJson(plan, peak));
+      if (!ctx.json) printPlan(plan, { ...ctx.io, out: ctx.out }, peak);
+      return plan.problems.length ? 1 : 0;
+    }
+    for (const m of plan.warnings) ctx.log(`Warning: ${m}`);
+    if (plan.problems.length) {
+      throw new CliError(
+        `Cannot convert ${model.configPath}:\n${plan.problems.map((p) => `  - ${p}`).join("\n")}`,
+      );
+    }
+    const result = await convertAndCommit(ctx, o, { plan, checkpoint }, [...warnings, ...plan.warnings]);
+    return result;
+  } finally {
+    checkpoint.close();
+  }
+}
+
+/** Stages OUT, probes the device, converts with progress, commits, and prints the summary. */
+async function convertAndCommit(
+  ctx: Ctx,
+  o: Options,
+  src: { plan: ConversionPlan; checkpoint: Parameters<typeof convertWeight>[0]["checkpoint"] },
+  warnings: string[],
+): Promise<number> {
+  const out = o.out!;
+  const staged = await stageOutputDir(out, {
+    overwrite: ctx.values.overwrite,
+    directIO: !ctx.values["buffered-io"],
+    onStep: (s) => testPause(`commit-${s}`, true),
+  });
+  const unguard = interrupts.guard(async () => {
+    if (staged.state === "committed") return `the conversion had been committed: ${out} holds it`;
+    await staged.abort();
+    return `removed the staging directory ${staged.path}; ${out} is as it was`;
+  });
+  let backend: QuantBackend | undefined;
+  try {
+    for (const n of staged.removedStale) {
+      ctx.log(`Removed ${out}/${n}, the staging directory of an interrupted run`);
+    }
+    for (const n of staged.before.foreign) {
+      ctx.log(
+        `Note: left ${out}/${n} alone: it has no mlc-convert marker (remove it by hand if it is a leftover)`,
+      );
+    }
+    if (o.deviceNote) ctx.log(`Note: ${o.deviceNote}`);
+    backend = await selectBackend(o.device, (m) => ctx.log(m));
+    ctx.log(`Using device: ${backend.name} (${backend.description})`);
+    const result = await convertWithProgress(ctx, o, src, backend, staged);
+    const files = await interrupts.critical(() => staged.commit());
+    report(ctx, { plan: src.plan, result, backend, files, replaced: staged.before.previous, warnings, out });
+    return 0;
+  } catch (e) {
+    await interrupts.settle();
+    await staged.abort();
+    throw e;
+  } finally {
+    unguard();
+    await backend?.close();
+  }
+}
+
+/** Runs the conversion into the staging directory, with the progress `--json`/`--quiet`/the terminal ask for. */
+async function convertWithProgress(
+  ctx: Ctx,
+  o: Options,
+  src: { plan: ConversionPlan; checkpoint: Parameters<typeof convertWeight>[0]["checkpoint"] },
+  backend: QuantBackend,
+  staged: StagedDir,
+): Promise<ConvertResult> {
+  const progress = new ProgressRenderer({
+    mode: progressMode(ctx.io, ctx),
+    io: ctx.io,
+    lineIntervalMs: testIntervalMs() ?? 10_000,
+  });
+  const unguard = interrupts.guard(() => Promise.resolve(void progress.abandon()));
+  try {
+    return await convertWeight({
+      plan: src.plan,
+      checkpoint: src.checkpoint,
+      backend,
+      output: pausingStore(staged.store),
+      tie: ctx.values["tie-rounding"] as "even" | "away",
+      threads: o.threads,
+      directReads: true, // denoSource: tensor files are local paths
+      onProgress: (p) => progress.update(p),
+    });
+  } finally {
+    unguard();
+    progress.finish();
+  }
+}
+
+/** The store, with the test pause point `shard-written` after the first write of a shard. */
+function pausingStore(store: OutputStore): OutputStore {
+  let paused = false;
+  return {
+    ...store,
+    async create(name): Promise<FileSink> {
+      const sink = await store.create(name);
+      return {
+        async write(chunk) {
+          await sink.write(chunk);
+          if (!paused && name.startsWith("params_shard_")) {
+            paused = true;
+            await testPause("shard-written");
+          }
+        },
+        close: () => sink.close(),
+      };
+    },
+  };
+}
+
+/** The plain/JSON progress line period a test sets (`MLC_CONVERT_TEST_PROGRESS_MS`). */
+function testIntervalMs(): number | undefined {
+  const v = testSetting("MLC_CONVERT_TEST_PROGRESS_MS");
+  return v ? Number(v) : undefined;
+}
+
+/** What the summary reports. */
+interface Outcome {
+  plan: ConversionPlan;
+  result: ConvertResult;
+  backend: QuantBackend;
+  files: string[];
+  replaced: string[];
+  warnings: string[];
+  out: string;
+}
+
+/** MLC's closing lines (stderr, MLC's log format), our summary, the profile and the JSON result. */
+function report(ctx: Ctx, r: Outcome): void {
+  const { result, plan } = r;
+  const m = result.cache.metadata;
+  const rate = result.bytesRead / Math.max(result.seconds, 1e-9);
+  for (
+    const l of mlcClosingLines({ paramBytes: m.ParamBytes, totalParams: plan.totalParamNum, output: r.out })
+  ) {
+    ctx.log(mlcLogLine("convert_weight", l));
+  }
+  const bytes = result.cache.records.reduce((a, s) => a + s.nbytes, 0);
+  ctx.out(
+    [
+      `Converted ${plan.arch.name} to ${plan.scheme.name} in ${result.seconds.toFixed(2)} s ` +
+      `(${formatRate(rate)} of source read)`,
+      `  parameters:     ${
+        plan.totalParamNum.toLocaleString("en-US")
+      } source, ${m.ParamSize} tensors written`,
+      `  bytes:          ${
+        formatBytes(bytes)
+      } in ${result.cache.records.length} shard(s) (ParamBytes ${m.ParamBytes})`,
+      `  bits per param: ${m.BitsPerParam.toFixed(3)}`,
+      `  output:         ${r.out}`,
+    ].join("\n"),
+  );
+  const st = result.stats;
+  if (ctx.values.profile && !ctx.json) {
+    const f = (x: number) => `${x.toFixed(2)} s`;
+    ctx.io.out(
+      `Profile (thread-seconds, ${st.threads} quantize thread(s), wall ${f(result.seconds)}): read ${
+        f(st.readSeconds)
+      }, quantize ${f(st.quantizeSeconds)}, md5 ${f(st.md5Seconds)}, write ${f(st.writeSeconds)}, ` +
+        `waiting for shard buffers ${f(st.waitSeconds)}; ${st.paramsInPlace} parameters written in place`,
+    );
+  }
+  ctx.result({
+    ok: true,
+    model_type: plan.arch.name,
+    quantization: plan.scheme.name,
+    device: r.backend.name,
+    output: r.out,
+    seconds: result.seconds,
+    source_bytes_read: result.bytesRead,
+    bytes_per_second: Math.round(rate),
+    total_params: plan.totalParamNum,
+    metadata: m,
+    shards: result.cache.records.map((s) => ({ dataPath: s.dataPath, nbytes: s.nbytes, md5sum: s.md5sum })),
+    files: r.files,
+    replaced: r.replaced,
+    warnings: r.warnings,
+    stats: st,
+  });
+}
+
+/** The `convert_weight` command. */
+export const convertWeightCmd: Command = defineCommand({
+  spec: SPEC,
+  summary: "convert a Hugging Face checkpoint to MLC weights (tensor cache)",
+  run,
+});
+
 /**
  * Runs `convert_weight` with command-line arguments; returns the exit code.
  *
  * @example
  * ```ts ignore
  * import { convertWeightCommand } from "./convert_weight.ts";
- * Deno.exit(await convertWeightCommand(["model", "--quantization", "q4f16_1", "-o", "out"]));
+ * import { processIo } from "./_common.ts";
+ * Deno.exit(await convertWeightCommand(["model", "--quantization", "q4f16_1", "-o", "out"], processIo()));
  * ```
  */
-export async function convertWeightCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      quantization: { type: "string" },
-      output: { type: "string", short: "o" },
-      "model-type": { type: "string", default: "auto" },
-      source: { type: "string", default: "auto" },
-      "source-format": { type: "string", default: "auto" },
-      device: { type: "string", default: "auto" },
-      "tie-rounding": { type: "string", default: "even" },
-      threads: { type: "string" },
-      profile: { type: "boolean", default: false },
-      "buffered-io": { type: "boolean", default: false },
-      overwrite: { type: "boolean", default: false },
-      "dry-run": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) {
-    io.out(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError("expected exactly one CONFIG argument", HELP);
-  if (!values.quantization) throw new UsageError("--quantization is required", HELP);
-  const scheme = getQuantization(values.quantization);
-  const tie = values["tie-rounding"];
-  if (tie !== "even" && tie !== "away") {
-    throw new UsageError(`--tie-rounding must be even or away, got "${tie}"`, HELP);
-  }
-  const fmt = values["source-format"];
-  if (fmt !== "auto" && fmt !== "huggingface-safetensor" && fmt !== "huggingface-torch") {
-    throw new UsageError(
-      `Unknown --source-format "${fmt}". Valid choices: auto, huggingface-safetensor (huggingface-torch and awq are not supported)`,
-      HELP,
-    );
-  }
-  if (!(DEVICES as readonly string[]).includes(values.device!)) {
-    throw new UsageError(`Unknown device "${values.device}". Valid choices: ${DEVICES.join(", ")}`, HELP);
-  }
-  const threads = values.threads === undefined
-    ? (navigator.hardwareConcurrency || 1)
-    : Number(values.threads);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
-    throw new UsageError(`--threads must be an integer from 1 to 256, got "${values.threads}"`, HELP);
-  }
-  const dryRun = values["dry-run"];
-  if (!values.output && !dryRun) throw new UsageError("-o/--output is required", HELP);
-  const config = positionals[0];
-  const source = values.source!;
-  const out = values.output;
-  if (
-    !checkPermissions(io, {
-      // Deno's rename (moving finished files into OUT) needs read access to OUT as well
-      read: [config, ...(source === "auto" ? [] : [source]), ...(dryRun ? [] : [out!])],
-      write: dryRun ? [] : [out!],
-    })
-  ) {
-    return 2;
-  }
-  const store = denoSource();
-  let opened;
-  try {
-    const model = await loadModelConfig(store, config, values["model-type"]);
-    opened = { model, ...(await openWeights(store, model.dir, source, fmt)) };
-  } catch (e) {
-    // a dry run reports problems it cannot plan past (unknown architecture, bad config or
-    // headers) in its own format
-    if (!dryRun) throw e;
-    const problem = (e as Error).message;
-    if (values.json) {
-      io.out(JSON.stringify({ ok: false, problems: [problem], warnings: [], tensors: [] }, null, 2));
-    } else io.out(`Problem: ${problem}`);
-    return 1;
-  }
-  const { model, checkpoint, warnings } = opened;
-  try {
-    const quiet = values.quiet;
-    if (!quiet && !values.json) { for (const l of model.logs) io.err(l); }
-    for (const wmsg of warnings) io.err(`Warning: ${wmsg}`);
-    const plan = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
-    const peak = estimatePeakMemory(plan, undefined, threads);
-    if (dryRun) {
-      if (values.json) io.out(JSON.stringify(planToJson(plan, peak), null, 2));
-      else printPlan(plan, io, peak);
-      return plan.problems.length ? 1 : 0;
-    }
-    for (const m of plan.warnings) io.err(`Warning: ${m}`);
-    if (plan.problems.length) {
-      io.err(`Cannot convert ${model.configPath}:`);
-      for (const p of plan.problems) io.err(`  - ${p}`);
-      return 1;
-    }
-    const backend = await selectBackend(values.device!, (m) => io.err(m));
-    if (!quiet) io.err(`Using device: ${backend.name} (${backend.description})`);
-    const staged = await stageOutputDir(out!, {
-      overwrite: values.overwrite,
-      directIO: !values["buffered-io"],
-    });
-    const onSignal = () => {
-      staged.abort().finally(() => Deno.exit(130));
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    try {
-      const tty = !quiet && io.isTerminal;
-      const result = await convertWeight({
-        plan,
-        checkpoint,
-        backend,
-        output: staged.store,
-        tie,
-        threads,
-        directReads: true, // denoSource: tensor files are local paths
-
-        onProgress: tty
-          ? (p) => {
-            const gbs = p.bytesRead / 1e9 / Math.max(p.seconds, 1e-9);
-            const eta = gbs > 0 ? (p.bytesTotal - p.bytesRead) / 1e9 / gbs : 0;
-            io.progress(
-              `[${p.done}/${p.total}] ${gbs.toFixed(2)} GB/s, ETA ${eta.toFixed(0)}s  ${p.name}`,
-            );
-          }
-          : undefined,
-      });
-      if (tty) io.progress("");
-      await staged.commit();
-      if (values.profile) {
-        const st = result.stats;
-        const f = (x: number) => `${x.toFixed(2)} s`;
-        io.out(
-          `Profile (thread-seconds, ${st.threads} quantize thread(s), wall ${f(result.seconds)}): read ${
-            f(st.readSeconds)
-          }, quantize ${f(st.quantizeSeconds)}, md5 ${f(st.md5Seconds)}, write ${f(st.writeSeconds)}, ` +
-            `waiting for shard buffers ${f(st.waitSeconds)}; ${st.paramsInPlace} parameters written in place`,
-        );
-      }
-      if (!quiet) {
-        const m = result.cache.metadata;
-        const bytes = result.cache.records.reduce((a, s) => a + s.nbytes, 0);
-        io.out(
-          [
-            `Converted ${model.arch.name} to ${scheme.name} in ${result.seconds.toFixed(2)} s ` +
-            `(${(result.bytesRead / 1e9 / Math.max(result.seconds, 1e-9)).toFixed(2)} GB/s of source read)`,
-            `  parameters:     ${
-              plan.totalParamNum.toLocaleString("en-US")
-            } source, ${m.ParamSize} tensors written`,
-            `  bytes:          ${
-              formatBytes(bytes)
-            } in ${result.cache.records.length} shard(s) (ParamBytes ${m.ParamBytes})`,
-            `  bits per param: ${m.BitsPerParam.toFixed(3)}`,
-            `  output:         ${out}`,
-          ].join("\n"),
-        );
-      }
-      return 0;
-    } catch (e) {
-      await staged.abort();
-      throw e;
-    } finally {
-      Deno.removeSignalListener("SIGINT", onSignal);
-      await backend.close();
-    }
-  } finally {
-    checkpoint.close();
-  }
+export function convertWeightCommand(args: string[], io: Io): Promise<number> {
+  return convertWeightCmd.run(args, io);
 }

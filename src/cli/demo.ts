@@ -6,10 +6,88 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import type { Io } from "./_common.ts";
-import { convertWeightCommand } from "./convert_weight.ts";
-import { genConfigCommand } from "./gen_config.ts";
+import { DEVICES } from "../device.ts";
+import type { CommandSpec } from "./_args.ts";
+import { type CommandContext, defineCommand } from "./_command.ts";
+import type { Command, Io } from "./_common.ts";
+import { convertWeightCmd } from "./convert_weight.ts";
+import { genConfigCmd } from "./gen_config.ts";
+import { deviceOption } from "./_mlc.ts";
+
+const SPEC = {
+  name: "demo",
+  usage: "[options]",
+  description:
+    "Convert the bundled tiny Llama (examples/tiny-llama) to q4f16_1 and generate its chat config\n" +
+    "(convert_weight, then gen_config --conv-template llama-2), replacing an earlier demo's output.",
+  positionals: [],
+  options: {
+    output: {
+      type: "string",
+      short: "o",
+      metavar: "OUT",
+      default: "dist/tiny-llama-q4f16_1-MLC",
+      help: "output directory",
+    },
+    device: deviceOption(DEVICES, "auto", `${DEVICES.join(" | ")} (as convert_weight)`),
+  },
+  jsonHelp: "print the results of both steps as one JSON object on stdout",
+} as const satisfies CommandSpec;
+
+type Ctx = CommandContext<typeof SPEC>;
+
+/** Runs one step (a command) with the demo's `--quiet`/`--json`; returns its exit code and JSON result. */
+async function step(ctx: Ctx, cmd: Command, args: string[]): Promise<{ code: number; json?: unknown }> {
+  ctx.out(`$ ${args.join(" ")}`);
+  const flags = [...(ctx.quiet ? ["--quiet"] : []), ...(ctx.json ? ["--json"] : [])];
+  if (!ctx.json) return { code: await cmd.run([...args.slice(1), ...flags], ctx.io) };
+  const captured: string[] = [];
+  const io: Io = { ...ctx.io, out: (l) => captured.push(l) };
+  const code = await cmd.run([...args.slice(1), ...flags], io);
+  return { code, json: JSON.parse(captured.join("\n")) };
+}
+
+async function run(ctx: Ctx): Promise<number> {
+  const model = new URL("../../examples/tiny-llama", import.meta.url).pathname;
+  const rel = model.startsWith(Deno.cwd() + "/") ? model.slice(Deno.cwd().length + 1) : model;
+  const out = ctx.values.output;
+  const common = [rel, "--quantization", "q4f16_1", "-o", out];
+  const cw = await step(ctx, convertWeightCmd, ["convert_weight", ...common, "--device", ctx.values.device]);
+  if (cw.code !== 0) {
+    ctx.result({ ok: false, exit_code: cw.code, convert_weight: cw.json });
+    return cw.code;
+  }
+  // (gen_config's MLC-style log lines would drown the summary: the demo shows its result only)
+  const gc = await step(ctx, quietLogs(genConfigCmd), [
+    "gen_config",
+    ...common,
+    "--conv-template",
+    "llama-2",
+  ]);
+  if (gc.code !== 0) {
+    ctx.result({ ok: false, exit_code: gc.code, convert_weight: cw.json, gen_config: gc.json });
+    return gc.code;
+  }
+  const files = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort();
+  ctx.out(`Output files in ${out}: ${files.join(", ")}`);
+  ctx.result({ ok: true, output: out, files, convert_weight: cw.json, gen_config: gc.json });
+  return 0;
+}
+
+/** `cmd` with its log lines dropped (errors still shown). */
+function quietLogs(cmd: Command): Command {
+  return {
+    ...cmd,
+    run: (args, io) => cmd.run(args, { ...io, err: (l) => l.startsWith("error:") ? io.err(l) : undefined }),
+  };
+}
+
+/** The `demo` command. */
+export const demoCmd: Command = defineCommand({
+  spec: SPEC,
+  summary: "convert the bundled tiny Llama to q4f16_1 and print the summary",
+  run,
+});
 
 /**
  * Runs the demo; returns the exit code.
@@ -21,36 +99,6 @@ import { genConfigCommand } from "./gen_config.ts";
  * await demoCommand(["-o", "dist/demo"], processIo());
  * ```
  */
-export async function demoCommand(args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      output: { type: "string", short: "o", default: "dist/tiny-llama-q4f16_1-MLC" },
-      device: { type: "string", default: "auto" },
-    },
-  });
-  const model = new URL("../../examples/tiny-llama", import.meta.url).pathname;
-  const rel = model.startsWith(Deno.cwd() + "/") ? model.slice(Deno.cwd().length + 1) : model;
-  const out = values.output!;
-  io.out(`$ convert_weight ${rel} --quantization q4f16_1 -o ${out} --device ${values.device} --overwrite`);
-  const code = await convertWeightCommand(
-    [rel, "--quantization", "q4f16_1", "-o", out, "--device", values.device!, "--overwrite"],
-    io,
-  );
-  if (code !== 0) return code;
-  io.out(`$ gen_config ${rel} --quantization q4f16_1 --conv-template llama-2 -o ${out}`);
-  const quietIo: Io = { ...io, err: () => {} };
-  const gc = await genConfigCommand([
-    rel,
-    "--quantization",
-    "q4f16_1",
-    "--conv-template",
-    "llama-2",
-    "-o",
-    out,
-  ], quietIo);
-  if (gc !== 0) return gc;
-  const files = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort();
-  io.out(`Output files in ${out}: ${files.join(", ")}`);
-  return 0;
+export function demoCommand(args: string[], io: Io): Promise<number> {
+  return demoCmd.run(args, io);
 }

@@ -5,37 +5,62 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { ARCHITECTURES } from "../arch/registry.ts";
 import { denoSource } from "../io/deno_fs.ts";
 import type { FileSink } from "../io/types.ts";
-import { QUANTIZATIONS } from "../quant/schemes.ts";
 import { sentencePieceToTokenizerJson } from "../tokenizer/sentencepiece.ts";
 import { CONV_TEMPLATES, genConfig, type GenConfigOutput, type GenConfigSource } from "../genconfig/mod.ts";
+import { UnknownTemplateError } from "../genconfig/conv_templates.ts";
 import type { ModelConfigOverrides } from "../genconfig/mod.ts";
-import { checkPermissions, type Io, processIo } from "./_common.ts";
+import type { CommandSpec } from "./_args.ts";
+import { type CommandContext, defineCommand } from "./_command.ts";
+import { type Command, type Io, processIo, requirePermissions } from "./_common.ts";
+import { mlcLogLine, MODEL_TYPE_OPTION, QUANTIZATION_OPTION } from "./_mlc.ts";
 
-const HELP = `Usage: gen_config CONFIG --quantization Q --conv-template T -o OUT [options]
+const INT_OPTION = {
+  type: "string",
+  metavar: "N",
+  check: (v: string) => /^[+-]?\d+$/.test(v.trim()) ? undefined : "not an integer",
+} as const;
 
-Generate mlc-chat-config.json and copy the tokenizer files (like mlc_llm gen_config).
-
-  CONFIG                         model directory, or its config.json
-  --quantization Q               (required) one of: ${Object.keys(QUANTIZATIONS).join(", ")}
-  --conv-template T              (required) a registered template, or "auto" to pick the one that
-                                 renders like tokenizer_config.json's chat_template.
-                                 Templates: ${[...CONV_TEMPLATES.keys()].join(", ")}
-  -o, --output OUT               (required) output directory (created if missing)
-  --model-type T                 auto (default: config.json model_type) or one of:
-                                 ${Object.keys(ARCHITECTURES).join(", ")}
-  --context-window-size N        override the context window
-  --sliding-window-size N        override the sliding window
-  --prefill-chunk-size N         override the prefill chunk size
-  --attention-sink-size N        override the attention sink size
-  --tensor-parallel-shards N     number of tensor-parallel shards
-  --pipeline-parallel-stages N   number of pipeline-parallel stages
-  --max-batch-size N             max batch size (default: 128)
-  --disaggregation B             MLC parses this as Python bool(str): any non-empty value is true
-  -h, --help                     this help`;
+const SPEC = {
+  name: "gen_config",
+  usage: "CONFIG --quantization Q --conv-template T -o OUT [options]",
+  description: "Generate mlc-chat-config.json and copy the tokenizer files (like mlc_llm gen_config).",
+  positionals: [{ name: "CONFIG", help: "model directory, or its config.json" }],
+  options: {
+    quantization: QUANTIZATION_OPTION,
+    "conv-template": {
+      type: "string",
+      metavar: "T",
+      required: true,
+      check: (v: string) =>
+        v === "auto" || CONV_TEMPLATES.has(v) ? undefined : new UnknownTemplateError(v).message,
+      help: 'a registered template, or "auto" to pick the one that renders like\n' +
+        "tokenizer_config.json's chat_template. Templates: " + [...CONV_TEMPLATES.keys()].join(", "),
+    },
+    output: {
+      type: "string",
+      short: "o",
+      metavar: "OUT",
+      required: true,
+      help: "output directory (created if missing)",
+    },
+    "model-type": MODEL_TYPE_OPTION,
+    "context-window-size": { ...INT_OPTION, help: "override the context window" },
+    "sliding-window-size": { ...INT_OPTION, help: "override the sliding window" },
+    "prefill-chunk-size": { ...INT_OPTION, help: "override the prefill chunk size" },
+    "attention-sink-size": { ...INT_OPTION, help: "override the attention sink size" },
+    "tensor-parallel-shards": { ...INT_OPTION, help: "number of tensor-parallel shards" },
+    "pipeline-parallel-stages": { ...INT_OPTION, help: "number of pipeline-parallel stages" },
+    "max-batch-size": { ...INT_OPTION, help: "max batch size (default: 128)" },
+    disaggregation: {
+      type: "string",
+      metavar: "B",
+      help: "MLC parses this as Python bool(str): any non-empty value is true",
+    },
+  },
+  jsonHelp: "print the result (files written, template used) as JSON on stdout",
+} as const satisfies CommandSpec;
 
 const INT_FLAGS = {
   "context-window-size": "context_window_size",
@@ -46,14 +71,6 @@ const INT_FLAGS = {
   "pipeline-parallel-stages": "pipeline_parallel_stages",
   "max-batch-size": "max_batch_size",
 } as const;
-
-function stamp(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}`;
-}
 
 /** A file-system source that can also list directories. */
 function listingSource(): GenConfigSource {
@@ -94,14 +111,53 @@ function dirOutput(dir: string): GenConfigOutput {
   };
 }
 
-function usage(io: Io, message: string): number {
-  io.err(HELP);
-  io.err(`error: ${message}`);
-  return 2;
+/** The `gen_config` run: overrides, permissions, then {@link genConfig} into OUT. */
+async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
+  const { values } = ctx;
+  const overrides: ModelConfigOverrides = {};
+  for (const [flag, key] of Object.entries(INT_FLAGS)) {
+    const v = values[flag as keyof typeof INT_FLAGS];
+    if (v !== undefined) overrides[key] = Number(v);
+  }
+  if (values.disaggregation !== undefined) overrides.disaggregation = values.disaggregation !== "";
+  const config = ctx.positionals[0];
+  const out = values.output.replace(/\/+$/, "") || "/";
+  requirePermissions({ read: [config, out], write: [out] });
+  const log = (level: "info" | "warning", message: string) =>
+    ctx.log(mlcLogLine("gen_config", message, new Date(), level === "info" ? "INFO" : "WARNING"));
+  await Deno.mkdir(out, { recursive: true });
+  const r = await genConfig({
+    source: listingSource(),
+    output: dirOutput(out),
+    config: config.replace(/\/+$/, "") || "/",
+    outputDir: out,
+    quantization: values.quantization,
+    convTemplate: values["conv-template"],
+    modelType: values["model-type"],
+    overrides,
+    log,
+    convertSentencePiece: (model) => sentencePieceToTokenizerJson(model),
+  });
+  ctx.result({
+    ok: true,
+    output: out,
+    model_type: r.config.model_type,
+    quantization: values.quantization,
+    conv_template: r.convTemplate,
+    files: r.files,
+  });
+  return 0;
 }
 
+/** The `gen_config` command. */
+export const genConfigCmd: Command = defineCommand({
+  spec: SPEC,
+  summary: "generate mlc-chat-config.json and copy or convert the tokenizer files",
+  run,
+});
+
 /**
- * Runs `gen_config` with command-line `args`; returns the exit code (0 ok, 1 error, 2 usage).
+ * Runs `gen_config` with command-line `args`; returns the exit code (see `EXIT_CODES`).
  *
  * @example
  * ```ts ignore
@@ -109,83 +165,6 @@ function usage(io: Io, message: string): number {
  * const code = await genConfigCommand(["model/", "--quantization", "q4f16_1", "--conv-template", "auto", "-o", "out/"]);
  * ```
  */
-export async function genConfigCommand(args: string[], io: Io = processIo()): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        quantization: { type: "string" },
-        "conv-template": { type: "string" },
-        output: { type: "string", short: "o" },
-        "model-type": { type: "string", default: "auto" },
-        "context-window-size": { type: "string" },
-        "sliding-window-size": { type: "string" },
-        "prefill-chunk-size": { type: "string" },
-        "attention-sink-size": { type: "string" },
-        "tensor-parallel-shards": { type: "string" },
-        "pipeline-parallel-stages": { type: "string" },
-        "max-batch-size": { type: "string" },
-        disaggregation: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    return usage(io, (e as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.out(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    return usage(io, "expected exactly one CONFIG argument (the model directory)");
-  }
-  const missing = [
-    ["--quantization", values.quantization],
-    ["--conv-template", values["conv-template"]],
-    ["--output/-o", values.output],
-  ].filter(([, v]) => !v).map(([n]) => n);
-  if (missing.length) return usage(io, `the following arguments are required: ${missing.join(", ")}`);
-  if (!QUANTIZATIONS[values.quantization!]) {
-    return usage(
-      io,
-      `argument --quantization: invalid choice: '${values.quantization}' (choose from ${
-        Object.keys(QUANTIZATIONS).join(", ")
-      })`,
-    );
-  }
-  const overrides: ModelConfigOverrides = {};
-  for (const [flag, key] of Object.entries(INT_FLAGS)) {
-    const v = values[flag as keyof typeof INT_FLAGS];
-    if (v === undefined) continue;
-    if (!/^[+-]?\d+$/.test(v.trim())) return usage(io, `argument --${flag}: invalid int value: '${v}'`);
-    overrides[key] = Number(v);
-  }
-  if (values.disaggregation !== undefined) overrides.disaggregation = values.disaggregation !== "";
-  const config = positionals[0];
-  const out = values.output!.replace(/\/+$/, "") || "/";
-  if (!checkPermissions(io, { read: [config, out], write: [out] })) return 2;
-  const log = (level: "info" | "warning", message: string) =>
-    io.err(`[${stamp()}] ${level === "info" ? "INFO" : "WARNING"} gen_config: ${message}`);
-  try {
-    await Deno.mkdir(out, { recursive: true });
-    await genConfig({
-      source: listingSource(),
-      output: dirOutput(out),
-      config: config.replace(/\/+$/, "") || "/",
-      outputDir: out,
-      quantization: values.quantization!,
-      convTemplate: values["conv-template"]!,
-      modelType: values["model-type"],
-      overrides,
-      log,
-      convertSentencePiece: (model) => sentencePieceToTokenizerJson(model),
-    });
-    return 0;
-  } catch (e) {
-    io.err(`error: ${(e as Error).message}`);
-    return 1;
-  }
+export function genConfigCommand(args: string[], io: Io = processIo()): Promise<number> {
+  return genConfigCmd.run(args, io);
 }

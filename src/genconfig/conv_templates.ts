@@ -6,6 +6,7 @@
  */
 import { CONV_TEMPLATE_DATA } from "./_conv_template_data.ts";
 import type { ConvTemplate } from "./_conv_template_type.ts";
+import { closestNames } from "../_suggest.ts";
 
 export type { ConvTemplate };
 
@@ -13,22 +14,6 @@ export type { ConvTemplate };
 export const CONV_TEMPLATES: ReadonlyMap<string, ConvTemplate> = new Map(
   CONV_TEMPLATE_DATA.map((t) => [t.name, t]),
 );
-
-/** Levenshtein distance on lower-cased names, treating `-`, `_` and `.` alike. */
-function distance(a: string, b: string): number {
-  const norm = (s: string) => s.toLowerCase().replace(/[-_.]/g, "_");
-  const x = norm(a);
-  const y = norm(b);
-  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= y.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[y.length];
-}
 
 /**
  * The registered template names closest to `name` (prefix/substring matches first, then by
@@ -41,14 +26,7 @@ function distance(a: string, b: string): number {
  * ```
  */
 export function closestTemplateNames(name: string, count = 5): string[] {
-  const lower = name.toLowerCase();
-  const scored = [...CONV_TEMPLATES.keys()].map((n) => {
-    const ln = n.toLowerCase();
-    const bonus = ln.startsWith(lower) || lower.startsWith(ln) ? -2 : ln.includes(lower) ? -1 : 0;
-    return { n, score: distance(name, n) + bonus };
-  });
-  scored.sort((a, b) => a.score - b.score);
-  return scored.slice(0, count).map((s) => s.n);
+  return closestNames(name, CONV_TEMPLATES.keys(), { count });
 }
 
 /** Error for an unknown conversation template name. */

@@ -82,6 +82,8 @@ export interface DenoOutputOptions {
    * ordinary (buffered) writes.
    */
   directIO?: boolean;
+  /** Milliseconds without writes after which the I/O worker stops (default 1000). */
+  idleMs?: number;
 }
 
 /** An {@link OutputStore} on the file system, with counts of how its data was written. */
@@ -127,7 +129,7 @@ export function denoOutput(dir: string, opts: DenoOutputOptions = {}): DenoOutpu
         async write(chunk) {
           if (chunk.buffer instanceof SharedArrayBuffer) {
             // (shared memory: written by the I/O worker, direct where aligned)
-            const r = await (io ??= new IoWorker()).write(path, chunk, pos, directIO);
+            const r = await (io ??= new IoWorker(opts.idleMs)).write(path, chunk, pos, directIO);
             stats.directBytes += r.direct;
             stats.bufferedBytes += r.buffered;
             pos += chunk.length;
@@ -148,7 +150,7 @@ export function denoOutput(dir: string, opts: DenoOutputOptions = {}): DenoOutpu
     },
     writeTextFile: (name, text) => Deno.writeTextFile(`${dir}/${name}`, text),
     prepare() {
-      (io ??= new IoWorker()).start(); // (the I/O worker for data in shared memory)
+      (io ??= new IoWorker(opts.idleMs)).start(); // (the I/O worker for data in shared memory)
     },
   };
 }

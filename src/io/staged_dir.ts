@@ -1,7 +1,19 @@
 /**
- * Crash-safe output directory: files are written into a hidden staging directory inside OUT
- * and moved into place at the end, cache JSON last, so an interrupted run never leaves a
- * cache JSON that points at missing or partial shards. Nothing is written outside OUT.
+ * Crash-safe output directory. A conversion is written into a hidden staging directory inside
+ * OUT (`.mlc-convert-partial-*`, holding a marker file `.mlc-convert-staging` that its run
+ * keeps locked) and moved into place at the end, so that at every moment, even after
+ * `kill -9`, OUT holds a complete previous conversion, a complete new one, or no cache JSON at
+ * all: never a cache JSON that points at missing, partial or foreign shards.
+ *
+ * The commit: (1) the previous cache JSONs are removed (while one is left, the previous shards
+ * it points at are all there); (2) every previous shard the new conversion does not have is
+ * removed (any number, not a prefix); (3) the new shards are moved in under their final names;
+ * (4) the new cache JSONs are moved in (`ndarray-cache.json`, then `tensor-cache.json`), then
+ * the staging directory is removed.
+ *
+ * A later run removes staging directories of earlier runs that it recognises as its own (the
+ * name, and a marker with our tool name that no live process holds locked), whether they were
+ * interrupted, killed or crashed. Nothing else is removed. Nothing is written outside OUT.
  *
  * @module
  */
@@ -11,9 +23,202 @@ import type { OutputStore } from "./types.ts";
 /** Files a conversion writes (a previous conversion in OUT is recognised by these). */
 export const CACHE_FILE_RE: RegExp = /^(params_shard_\d+\.bin|(tensor|ndarray)-cache(-b16)?\.json)$/;
 
-/** Files `gen_config` writes; their presence does not make OUT "non-empty" for convert_weight. */
+/** Files `gen_config` writes (ours and MLC's); OUT may hold them besides a conversion. */
 export const GEN_CONFIG_FILE_RE: RegExp =
-  /^(mlc-chat-config\.json|tokenizer(_config)?\.json|tokenizer\.model|vocab\.(json|txt)|merges\.txt|added_tokens\.json|special_tokens_map\.json|tokenizer\.txt)$/;
+  /^(mlc-chat-config\.json|tokenizer(_config)?\.json|tokenizer\.model|tokenizer_model|vocab\.(json|txt)|merges\.txt|added_tokens\.json|special_tokens_map\.json|tokenizer\.txt)$/;
+
+/** Name prefix of staging directories. */
+export const STAGING_PREFIX = ".mlc-convert-partial-";
+
+/** Name of the marker file inside a staging directory. */
+export const STAGING_MARKER = ".mlc-convert-staging";
+
+/** The `tool` field of a staging marker. */
+const TOOL = "mlc-convert";
+
+/** Cache JSONs, in the order the commit removes the previous ones. */
+const CACHE_JSONS = [
+  "tensor-cache.json",
+  "ndarray-cache.json",
+  "tensor-cache-b16.json",
+  "ndarray-cache-b16.json",
+];
+
+/** What a staging marker says about its run. */
+export interface StagingOwner {
+  /** Process id. */
+  pid: number;
+  /** Host name (when the run could read it). */
+  host?: string;
+  /** Start time (ISO 8601). */
+  started: string;
+}
+
+/** What OUT holds, by kind (names, sorted). */
+export interface OutputDirState {
+  /** OUT exists. */
+  exists: boolean;
+  /** Files of a previous conversion (shards, cache JSONs). */
+  previous: string[];
+  /** Files of `gen_config`. */
+  genConfig: string[];
+  /** Staging directories of finished (interrupted, killed) runs: removed by the next run. */
+  stale: string[];
+  /** Staging directories of runs still going. */
+  live: { name: string; owner: StagingOwner }[];
+  /** Entries named like staging directories without our marker (left alone). */
+  foreign: string[];
+  /** Anything else (a directory gets a trailing `/`). */
+  unexpected: string[];
+}
+
+/** Error when OUT holds files that are not a previous conversion (and not `--overwrite`). */
+export class OutputNotEmptyError extends Error {
+  /** The unexpected entries. */
+  readonly files: string[];
+  /** Creates the error. */
+  constructor(dir: string, files: string[]) {
+    const shown = files.slice(0, 10).map((f) => JSON.stringify(f).slice(1, -1));
+    super(
+      `Output directory ${dir} holds files that are not a previous conversion: ${shown.join(", ")}${
+        files.length > 10 ? `, and ${files.length - 10} more` : ""
+      }. A previous conversion (params_shard_*.bin, tensor-cache.json or ndarray-cache.json, gen_config ` +
+        `outputs) is replaced without a flag; other files are not: move them away, choose another -o, or pass ` +
+        `--overwrite to write the conversion beside them (they are left alone).`,
+    );
+    this.name = "OutputNotEmptyError";
+    this.files = files;
+  }
+}
+
+/** Error when another run is writing into OUT. */
+export class OutputBusyError extends Error {
+  /** Creates the error. */
+  constructor(dir: string, name: string, owner: StagingOwner) {
+    super(
+      `Another mlc-convert run (pid ${owner.pid}${
+        owner.host ? ` on ${owner.host}` : ""
+      }, started ${owner.started}) ` +
+        `is writing into ${dir} (${name}). Wait for it to finish, or choose another -o.`,
+    );
+    this.name = "OutputBusyError";
+  }
+}
+
+/**
+ * Reads what OUT holds, writing nothing: previous conversion files, gen_config files, staging
+ * directories (stale, live, or not ours) and anything else.
+ *
+ * @example
+ * ```ts ignore
+ * import { inspectOutputDir } from "./staged_dir.ts";
+ * const s = await inspectOutputDir("dist/out");
+ * console.log(s.previous, s.unexpected);
+ * ```
+ */
+export async function inspectOutputDir(out: string): Promise<OutputDirState> {
+  const state: OutputDirState = {
+    exists: false,
+    previous: [],
+    genConfig: [],
+    stale: [],
+    live: [],
+    foreign: [],
+    unexpected: [],
+  };
+  try {
+    if (!(await Deno.stat(out)).isDirectory) throw new Error(`Output ${out} exists and is not a directory`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return state;
+    throw e;
+  }
+  state.exists = true;
+  for await (const e of Deno.readDir(out)) {
+    const fileLike = e.isFile || e.isSymlink;
+    if (e.name.startsWith(STAGING_PREFIX)) {
+      const owner = e.isDirectory ? await stagingOwner(`${out}/${e.name}`) : undefined;
+      if (!owner) state.foreign.push(e.name);
+      else if (owner.live) state.live.push({ name: e.name, owner: owner.owner });
+      else state.stale.push(e.name);
+    } else if (fileLike && CACHE_FILE_RE.test(e.name)) state.previous.push(e.name);
+    else if (fileLike && GEN_CONFIG_FILE_RE.test(e.name)) state.genConfig.push(e.name);
+    else state.unexpected.push(e.isDirectory ? `${e.name}/` : e.name);
+  }
+  for (const k of ["previous", "genConfig", "stale", "foreign", "unexpected"] as const) state[k].sort();
+  return state;
+}
+
+/**
+ * Whether the staging directory `dir` is ours (a regular marker file naming our tool) and
+ * whether its run is still going (it holds the marker locked; a dead process holds no lock).
+ */
+async function stagingOwner(dir: string): Promise<{ owner: StagingOwner; live: boolean } | undefined> {
+  const marker = `${dir}/${STAGING_MARKER}`;
+  let f: Deno.FsFile | undefined;
+  try {
+    const st = await Deno.lstat(marker);
+    if (!st.isFile || st.size > 4096) return undefined;
+    f = await Deno.open(marker, { read: true, write: true });
+    const m = JSON.parse(new TextDecoder().decode(await readAll(f, st.size)));
+    if (m?.tool !== TOOL || !Number.isInteger(m.pid)) return undefined;
+    const owner: StagingOwner = { pid: m.pid, host: m.host, started: String(m.started) };
+    const free = f.tryLockSync(true);
+    if (free) f.unlockSync();
+    return { owner, live: !free };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof SyntaxError) return undefined;
+    throw e;
+  } finally {
+    f?.close();
+  }
+}
+
+async function readAll(f: Deno.FsFile, size: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(size);
+  let n = 0;
+  while (n < size) {
+    const r = await f.read(buf.subarray(n));
+    if (r === null) break;
+    n += r;
+  }
+  return buf.subarray(0, n);
+}
+
+/**
+ * Throws when a conversion may not go into OUT: another run is writing there
+ * ({@link OutputBusyError}), or OUT holds files that are not a previous conversion and
+ * `overwrite` is not set ({@link OutputNotEmptyError}).
+ *
+ * @example
+ * ```ts
+ * import { checkOutputDir } from "./staged_dir.ts";
+ * const state = { exists: true, previous: ["params_shard_0.bin"], genConfig: [], stale: [], live: [], foreign: [], unexpected: [] };
+ * checkOutputDir("out", state, {}); // a previous conversion alone: fine
+ * ```
+ */
+export function checkOutputDir(out: string, state: OutputDirState, opts: { overwrite?: boolean }): void {
+  if (state.live.length) throw new OutputBusyError(out, state.live[0].name, state.live[0].owner);
+  if (state.unexpected.length && !opts.overwrite) throw new OutputNotEmptyError(out, state.unexpected);
+}
+
+/** Points of the commit (for tests: each is reached once, in this order). */
+export type CommitStep =
+  | "staged"
+  | "old-json-removed"
+  | "stale-shards-removed"
+  | "shard-moved"
+  | "json-moved"
+  | "committed";
+
+/** Options of {@link stageOutputDir}. */
+export interface StageOptions {
+  /** Write the conversion even though OUT holds other files (they are left alone). */
+  overwrite?: boolean;
+  /** Passed on to {@link denoOutput}. */
+  directIO?: boolean;
+  /** Called at each point of the commit (a test hook: pause or fail there). */
+  onStep?: (step: CommitStep) => void | Promise<void>;
+}
 
 /** A staging directory with commit/abort. */
 export interface StagedDir {
@@ -21,54 +226,51 @@ export interface StagedDir {
   readonly store: OutputStore;
   /** The staging directory path. */
   readonly path: string;
-  /** Moves the staged files into OUT (cache JSON last) and removes the staging directory. */
+  /** What OUT held before (after the stale staging directories were removed). */
+  readonly before: OutputDirState;
+  /** Staging directories of earlier runs that were removed. */
+  readonly removedStale: string[];
+  /** `open` until {@link StagedDir.commit} finished (`committed`) or {@link StagedDir.abort} ran (`aborted`). */
+  readonly state: "open" | "committing" | "committed" | "aborted";
+  /**
+   * Moves the staged files into OUT (see the module doc), replacing a previous conversion;
+   * returns the names moved in.
+   */
   commit(): Promise<string[]>;
-  /** Removes the staging directory. */
+  /** Removes the staging directory (OUT is left as it was). */
   abort(): Promise<void>;
 }
 
-/** Error when OUT holds files and `--overwrite` was not given. */
-export class OutputNotEmptyError extends Error {
-  /** Creates the error. */
-  constructor(dir: string, files: string[]) {
-    super(
-      `Output directory ${dir} is not empty (${files.slice(0, 5).join(", ")}${
-        files.length > 5 ? `, ... ${files.length} files` : ""
-      }). Pass --overwrite to replace a previous conversion, or choose another -o.`,
-    );
-    this.name = "OutputNotEmptyError";
-  }
-}
-
 /**
- * Prepares OUT for a conversion. OUT may be missing or empty, or hold only gen_config
- * outputs; otherwise `overwrite` is required (previous cache files are then replaced at
- * commit, after all new shards are complete). `directIO` is passed on to {@link denoOutput}.
+ * Prepares OUT for a conversion: checks it ({@link checkOutputDir}), creates it if missing,
+ * removes the stale staging directories of earlier runs, and creates a locked staging
+ * directory. `directIO` is passed on to {@link denoOutput}.
  *
  * @example
  * ```ts ignore
  * import { stageOutputDir } from "./staged_dir.ts";
- * const staged = await stageOutputDir("dist/out", { overwrite: false });
+ * const staged = await stageOutputDir("dist/out");
  * await staged.store.writeTextFile("tensor-cache.json", "{}");
  * await staged.commit();
  * ```
  */
-export async function stageOutputDir(
-  out: string,
-  opts: { overwrite?: boolean; directIO?: boolean } = {},
-): Promise<StagedDir> {
+export async function stageOutputDir(out: string, opts: StageOptions = {}): Promise<StagedDir> {
+  const before = await inspectOutputDir(out);
+  checkOutputDir(out, before, opts);
   await Deno.mkdir(out, { recursive: true });
   // (Deno's rename needs read access too, so OUT is readable here)
-  const blocking: string[] = [];
-  for await (const e of Deno.readDir(out)) {
-    if (!GEN_CONFIG_FILE_RE.test(e.name) && !e.name.startsWith(".mlc-convert-partial-")) {
-      blocking.push(e.name);
-    }
+  const removedStale: string[] = [];
+  for (const name of before.stale) {
+    // (its run is gone: nobody writes there any more)
+    await removeTree(`${out}/${name}`);
+    removedStale.push(name);
   }
-  if (blocking.length && !opts.overwrite) throw new OutputNotEmptyError(out, blocking.sort());
-  const path = `${out}/.mlc-convert-partial-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+  before.stale = [];
+  const path = `${out}/${STAGING_PREFIX}${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(path);
-  const inner = denoOutput(path, { directIO: opts.directIO });
+  const lock = await createMarker(path);
+  // the I/O worker stays for the whole run (no restarts after idle pauses)
+  const inner = denoOutput(path, { directIO: opts.directIO, idleMs: 2 ** 31 - 1 });
   const staged = new Set<string>();
   const store: OutputStore = {
     create(name) {
@@ -81,39 +283,99 @@ export async function stageOutputDir(
     },
     prepare: () => inner.prepare(),
   };
+  const step = opts.onStep ?? (() => {});
+  let state: StagedDir["state"] = "open";
   return {
     store,
     path,
+    before,
+    removedStale,
+    get state() {
+      return state;
+    },
     async commit() {
+      if (state !== "open") throw new Error(`staging directory ${path} is ${state}`);
+      state = "committing";
       await inner.close(); // (every write has finished)
-      const names = [...staged];
-      // 1. remove an older conversion: its JSON first, so it never points at new or missing shards
-      for (
-        const n of [
-          "tensor-cache.json",
-          "ndarray-cache.json",
-          "tensor-cache-b16.json",
-          "ndarray-cache-b16.json",
-        ]
-      ) {
-        await removeIfExists(`${out}/${n}`);
-      }
-      for (let i = 0; await removeIfExists(`${out}/params_shard_${i}.bin`); i++);
-      // 2. shards and other files, then side JSONs, then the main cache JSONs
-      const isJson = (n: string) => n.endsWith(".json");
-      const rank = (
-        n: string,
-      ) => (!isJson(n) ? 0 : /-b16\.json$/.test(n) ? 1 : /cache\.json$/.test(n) ? 3 : 2);
-      names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
-      for (const n of names) await Deno.rename(`${path}/${n}`, `${out}/${n}`);
-      await Deno.remove(path);
+      const names = await commitStaged(out, path, [...staged], step);
+      await removeTree(path);
+      lock.close(); // (after the removal: the directory never looks stale while it exists)
+      state = "committed";
       return names;
     },
     async abort() {
+      if (state !== "open" && state !== "committing") return;
+      state = "aborted";
       await inner.close().catch(() => {});
-      await Deno.remove(path, { recursive: true }).catch(() => {});
+      await removeTree(path);
+      lock.close();
     },
   };
+}
+
+/**
+ * Writes the marker (our tool, pid, host, start time) under a temporary name, locks it, and
+ * renames it into place, so that another run sees the marker only once it is locked.
+ */
+async function createMarker(dir: string): Promise<Deno.FsFile> {
+  const tmp = `${dir}/${STAGING_MARKER}.tmp`;
+  const f = await Deno.open(tmp, { read: true, write: true, createNew: true });
+  f.lockSync(true);
+  const host = Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted"
+    ? Deno.hostname()
+    : undefined;
+  const text = JSON.stringify({ tool: TOOL, pid: Deno.pid, host, started: new Date().toISOString() });
+  await f.write(new TextEncoder().encode(text));
+  await Deno.rename(tmp, `${dir}/${STAGING_MARKER}`);
+  return f;
+}
+
+/** The commit's moves (see the module doc); returns the names moved into OUT. */
+async function commitStaged(
+  out: string,
+  path: string,
+  names: string[],
+  step: (s: CommitStep) => void | Promise<void>,
+): Promise<string[]> {
+  await step("staged");
+  for (const n of CACHE_JSONS) await removeIfExists(`${out}/${n}`);
+  await step("old-json-removed");
+  const incoming = new Set(names);
+  for await (const e of Deno.readDir(out)) {
+    if (/^params_shard_\d+\.bin$/.test(e.name) && !incoming.has(e.name) && !e.isDirectory) {
+      await removeIfExists(`${out}/${e.name}`);
+    }
+  }
+  await step("stale-shards-removed");
+  // data files first, then the side JSONs, then the cache JSONs (ndarray-cache.json, tensor-cache.json last)
+  const rank = (n: string) =>
+    !n.endsWith(".json") ? 0 : /-b16\.json$/.test(n) ? 1 : /^(tensor|ndarray)-cache\.json$/.test(n) ? 3 : 2;
+  const order = [...names].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  let shardMoved = false;
+  let jsonMoved = false;
+  for (const n of order) {
+    await Deno.rename(`${path}/${n}`, `${out}/${n}`);
+    if (rank(n) === 0 && !shardMoved) await step("shard-moved");
+    if (rank(n) === 3 && !jsonMoved) await step("json-moved");
+    shardMoved ||= rank(n) === 0;
+    jsonMoved ||= rank(n) === 3;
+  }
+  await step("committed");
+  return order;
+}
+
+/** Removes a directory tree, retrying while files still appear in it (writes in flight). */
+async function removeTree(p: string): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    try {
+      await Deno.remove(p, { recursive: true });
+      return;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      if (i === 4) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 async function removeIfExists(p: string): Promise<boolean> {
