@@ -8,13 +8,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 out="${1:-$root/src/kernels}"
 
-if [ ! -x /usr/bin/cargo ] || [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ]; then
-  echo "installing Debian's rustc, cargo and libstd-rust-dev-wasm32 with apt-get" >&2
-  sudo_cmd=""
-  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update
-  $sudo_cmd apt-get install -y --no-install-recommends rustc cargo libstd-rust-dev-wasm32
-fi
+# Debian's rustc, cargo, the wasm32 standard library and lld (rustc links wasm with rust-lld, which
+# Debian points to lld-14): installed with apt-get where missing.
+bash "$root/tools/ensure_debian_packages.sh" rustc cargo libstd-rust-dev-wasm32 lld
 
 # Debian's toolchain only (never a rustup one from ~/.cargo/bin), and no environment leaks.
 export PATH=/usr/bin:/bin
