@@ -24,7 +24,7 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "./dtype.ts";
 import type { OutputStore } from "./io/types.ts";
 import type { ConversionPlan } from "./plan.ts";
-import type { QuantBackend, TieRounding } from "./quant/backend.ts";
+import { kernelTieFlags, type QuantBackend, type TieRounding } from "./quant/backend.ts";
 import { DTYPE_CODE, WasmBackend, type WasmKernels } from "./kernels/wasm.ts";
 import {
   BatchMd5,
@@ -144,6 +144,8 @@ interface ChunkJob {
   bits: 3 | 4;
   groupSize: number;
   tie: TieRounding;
+  /** MLC's output_transpose (KN Linear weights): bf16 codes from the unrounded f32 scale. */
+  outputTranspose: boolean;
   /** Bytes of output (words, or the cast elements). */
   outBytes: number;
   /** Bytes of scales. */
@@ -223,7 +225,7 @@ class BackendExecutor implements Executor {
         ? new Float32Array(outBuf, align16(job.outBytes), job.scaleBytes / 4)
         : new Uint16Array(outBuf, align16(job.outBytes), job.scaleBytes / 2);
       const q = { rows: job.rows, k: job.k, words, scales: sc, bits: job.bits, groupSize: job.groupSize };
-      const params = { ...q, modelDtype: md, tie: job.tie };
+      const params = { ...q, modelDtype: md, tie: job.tie, outputTranspose: job.outputTranspose };
       if (this.#b.castGroupQuantize) {
         await this.#b.castGroupQuantize(raw, job.srcDtype, params);
       } else {
@@ -281,7 +283,7 @@ class LocalWasmExecutor implements Executor {
         job.bits,
         job.groupSize,
         mdt,
-        job.tie === "away" ? 1 : 0,
+        kernelTieFlags(job),
       )
       : k.exports.cast(pIn, sdt, pOut, mdt, job.rows * job.k);
     if (rc !== 0) {
@@ -354,7 +356,7 @@ class WorkerExecutor implements Executor {
       k: job.k,
       bits: job.bits,
       groupSize: job.groupSize,
-      tie: job.tie === "away" ? 1 : 0,
+      tie: kernelTieFlags(job),
       outBytes: scalesAt + job.scaleBytes,
       scalesAt,
       outAt: this.#inBytes,
@@ -559,6 +561,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         modelDtype: md,
         k,
         tie,
+        outputTranspose: pp.quant === "KN",
         rows: n,
         fill: (into: Uint8Array) => src.read(r, n, into),
         reads: src.segments?.(r, n), // (direct reads only)

@@ -126,14 +126,21 @@ Deno.test("verify: KN layouts (q4f16_0, q4bf16_0, q3f16_0) transpose back: same 
       const b = await verifyConversion({ store, dir: `${dir}/${nk}`, source: `${dir}/model` });
       assertEquals([a.ok, b.ok, a.quantization, b.quantization], [true, true, kn, nk]);
       const bm = byName(b);
+      let differ = 0;
       for (const t of a.tensors) {
         const u = bm.get(t.name)!;
-        assertEquals(
-          [t.snrDb, t.maxAbsError, t.matmulRelError],
-          [u.snrDb, u.maxAbsError, u.matmulRelError],
-          t.name,
-        );
+        const same = t.snrDb === u.snrDb && t.maxAbsError === u.maxAbsError &&
+          t.matmulRelError === u.matmulRelError;
+        if (kn !== "q4bf16_0" || t.layout !== "KN") {
+          assertOk(same, t.name);
+          continue;
+        }
+        // q4bf16_0's KN linear codes come from the unrounded f32 scale (tests/q4bf16_kn_test.ts),
+        // dequantized with the bf16-rounded one: a slightly different error, same quality
+        if (!same) differ++;
+        assertOk(Math.abs(t.snrDb! - u.snrDb!) < 0.1, `${t.name}: ${t.snrDb} vs ${u.snrDb}`);
       }
+      assertEquals(differ > 0, kn === "q4bf16_0", kn);
       // embeddings stay NK under KN schemes; linear layers are KN
       assertEquals(byName(a).get("model.embed_tokens.weight")!.layout, "NK");
       assertEquals(byName(a).get("model.layers.0.mlp.down_proj.weight")!.layout, "KN");

@@ -9,7 +9,7 @@
 //! that overflow f16, a subnormal scale, ragged tails) are cast into `scratch` and quantized by
 //! the general path.
 use crate::convert::{f16_to_f32_scalar, f32_to_f16_scalar};
-use crate::quantize::{codes_of_q, group_quantize, DT_BF16, DT_F16, DT_F32};
+use crate::quantize::{codes_of_q, group_quantize, DT_BF16, DT_F16, DT_F32, TIE_AWAY};
 use core::arch::wasm32::*;
 
 /// Casts `n` elements at `src` (dtype `sdt`) to `mdt` at `dst` (equal dtypes: a copy).
@@ -285,14 +285,14 @@ pub(crate) unsafe fn f16_q4_rows<const AWAY: bool>(
     scales: *mut u16,
 ) {
     q4_rows::<true, AWAY>(src, rows, k, words, scales, |p, w, s, n| {
-        crate::quantize::run::<4, 8, AWAY>(p as *const u8, 1, n, w, s as *mut u8, DT_F16);
+        crate::quantize::run::<4, 8, AWAY>(p as *const u8, 1, n, w, s as *mut u8, DT_F16, false);
     });
 }
 
 /// Casts `rows * k` elements at `src` from `src_dtype` to `dtype` and group-quantizes them
 /// (NK layout), exactly as `cast` then `group_quantize`. `scratch` must hold `k` elements of
-/// `dtype` (16-byte aligned). Dtype codes: 0 f16, 1 bf16, 2 f32. Returns 0, or -1 for
-/// unsupported parameters.
+/// `dtype` (16-byte aligned). Dtype codes: 0 f16, 1 bf16, 2 f32. `tie`: the flags of
+/// `group_quantize`. Returns 0, or -1 for unsupported parameters.
 #[no_mangle]
 pub unsafe extern "C" fn cast_group_quantize(
     src: *const u8,
@@ -307,7 +307,7 @@ pub unsafe extern "C" fn cast_group_quantize(
     dtype: u32,
     tie: u32,
 ) -> i32 {
-    if src_dtype > DT_F32 || dtype > DT_F32 || tie > 1 || !(bits == 3 || bits == 4) || gs == 0 {
+    if src_dtype > DT_F32 || dtype > DT_F32 || tie > 3 || !(bits == 3 || bits == 4) || gs == 0 {
         return -1;
     }
     if gs % (32 / bits as usize) != 0 {
@@ -318,7 +318,7 @@ pub unsafe extern "C" fn cast_group_quantize(
     }
     if src_dtype == DT_BF16 && dtype == DT_F16 && bits == 4 && gs == 32 {
         let (s, w, sc) = (src as *const u16, words, scales as *mut u16);
-        if tie == 1 {
+        if tie & TIE_AWAY != 0 {
             bf16_f16_q4_rows::<true>(s, rows, k, scratch, w, sc);
         } else {
             bf16_f16_q4_rows::<false>(s, rows, k, scratch, w, sc);

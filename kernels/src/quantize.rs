@@ -7,6 +7,13 @@
 //! tie rule, clamp to `[0, 2 max_int]` by ordered selects, then packing (element j of a word in
 //! bits `[j bits, (j+1) bits)`).
 //!
+//! Flag `F32_SCALE` (MLC's `output_transpose`, the KN layout of `q4bf16_0`): MLC transposes the
+//! scale after computing it, so the untransposed scale is an internal buffer, and TVM's
+//! `BF16ComputeLegalize` re-types internal bf16 buffers to f32 (apache/tvm
+//! `src/tir/transforms/unsupported_dtype_legalize.cc`, `ComputeLegalizePlanner`). For bf16 the
+//! codes then use the unrounded f32 `max_abs / max_int`; the stored scale is still rounded to
+//! bf16. No effect for f16 and f32.
+//!
 //! The SIMD path handles full groups of the registry's sizes (int4/32, int3/40) without NaN or
 //! infinity; groups holding NaN or infinity, ragged tails and other group sizes take the scalar
 //! path, which follows the reference step by step (including NaN payloads of the scale).
@@ -19,6 +26,11 @@ pub const DT_F16: u32 = 0;
 pub const DT_BF16: u32 = 1;
 /// float32.
 pub const DT_F32: u32 = 2;
+
+/// Flag bit of the `tie` argument: ties away from zero (else to even).
+pub const TIE_AWAY: u32 = 1;
+/// Flag bit of the `tie` argument: bf16 codes from the unrounded f32 scale (see the module doc).
+pub const F32_SCALE: u32 = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers.
@@ -182,12 +194,14 @@ unsafe fn simd_group_f16<const BITS: u32, const NV: usize, const AWAY: bool>(
     true
 }
 
-/// bf16 group: f32 arithmetic, scale rounded to bf16 by TVM's bit arithmetic.
+/// bf16 group: f32 arithmetic, scale rounded to bf16 by TVM's bit arithmetic; the codes use the
+/// rounded scale, or with `f32_scale` the unrounded f32 one.
 #[inline(always)]
 unsafe fn simd_group_bf16<const BITS: u32, const NV: usize, const AWAY: bool>(
     p: *const u16,
     words: *mut u32,
     scale_out: *mut u16,
+    f32_scale: bool,
 ) -> bool {
     let max_int = ((1u32 << (BITS - 1)) - 1) as f32;
     let amax = amax16(p, NV / 2);
@@ -197,7 +211,7 @@ unsafe fn simd_group_bf16<const BITS: u32, const NV: usize, const AWAY: bool>(
     let f = (f32::from_bits(amax << 16) / max_int).to_bits();
     let sb = (f + ((f >> 16) & 1) + 0x7fff) >> 16;
     *scale_out = sb as u16;
-    let s = f32x4_splat(f32::from_bits(sb << 16));
+    let s = f32x4_splat(f32::from_bits(if f32_scale { f } else { sb << 16 }));
     let code = |i: usize| {
         let w = i32x4_shl(u32x4_load_extend_u16x4(p.add(4 * i)), 16);
         let t = f32x4_add(f32x4_div(w, s), f32x4_splat(max_int));
@@ -279,6 +293,7 @@ unsafe fn scalar_group(
     bits: u32,
     dtype: u32,
     away: bool,
+    f32_scale: bool,
     words: *mut u32,
     scales: *mut u8,
     g: usize,
@@ -304,7 +319,7 @@ unsafe fn scalar_group(
         DT_BF16 => {
             let b = (quot.wrapping_add(((quot >> 16) & 1) + 0x7fff) >> 16) & 0xffff;
             *(scales as *mut u16).add(g) = b as u16;
-            f32::from_bits(b << 16)
+            f32::from_bits(if f32_scale { quot } else { b << 16 })
         }
         _ => {
             *(scales as *mut u32).add(g) = quot;
@@ -351,6 +366,7 @@ pub(crate) unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
     words: *mut u32,
     scales: *mut u8,
     dtype: u32,
+    f32_scale: bool,
 ) {
     let gs = 4 * NV;
     let groups = (k + gs - 1) / gs;
@@ -366,12 +382,12 @@ pub(crate) unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
                         simd_group_f16::<BITS, NV, AWAY>((src as *const u16).add(base), wp, (scales as *mut u16).add(gi))
                     }
                     DT_BF16 => {
-                        simd_group_bf16::<BITS, NV, AWAY>((src as *const u16).add(base), wp, (scales as *mut u16).add(gi))
+                        simd_group_bf16::<BITS, NV, AWAY>((src as *const u16).add(base), wp, (scales as *mut u16).add(gi), f32_scale)
                     }
                     _ => simd_group_f32::<BITS, NV, AWAY>((src as *const u32).add(base), wp, (scales as *mut u32).add(gi)),
                 };
             if !ok {
-                scalar_group(src, base, n, gs, BITS, dtype, AWAY, wp, scales, gi);
+                scalar_group(src, base, n, gs, BITS, dtype, AWAY, f32_scale, wp, scales, gi);
             }
         }
     }
@@ -381,7 +397,8 @@ pub(crate) unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
 ///
 /// `words` receives `rows * ceil(k / gs) * (gs * bits / 32)` words, `scales` receives
 /// `rows * ceil(k / gs)` scales (2 bytes for f16/bf16, 4 for f32). `dtype`: 0 f16, 1 bf16,
-/// 2 f32. `tie`: 0 ties-to-even, 1 ties-away. Returns 0, or -1 for unsupported parameters.
+/// 2 f32. `tie`: flags, [`TIE_AWAY`] (else ties to even) and [`F32_SCALE`]. Returns 0, or -1 for
+/// unsupported parameters.
 #[no_mangle]
 pub unsafe extern "C" fn group_quantize(
     src: *const u8,
@@ -394,10 +411,11 @@ pub unsafe extern "C" fn group_quantize(
     dtype: u32,
     tie: u32,
 ) -> i32 {
-    if !(bits == 3 || bits == 4) || dtype > DT_F32 || tie > 1 || gs == 0 || gs % (32 / bits as usize) != 0 {
+    if !(bits == 3 || bits == 4) || dtype > DT_F32 || tie > 3 || gs == 0 || gs % (32 / bits as usize) != 0 {
         return -1;
     }
-    let away = tie == 1;
+    let away = tie & TIE_AWAY != 0;
+    let f32_scale = tie & F32_SCALE != 0;
     match (bits, gs, away) {
         (4, 32, false) if dtype == DT_F16 => {
             crate::fused::f16_q4_rows::<false>(src as *const u16, rows, k, words, scales as *mut u16)
@@ -405,10 +423,10 @@ pub unsafe extern "C" fn group_quantize(
         (4, 32, true) if dtype == DT_F16 => {
             crate::fused::f16_q4_rows::<true>(src as *const u16, rows, k, words, scales as *mut u16)
         }
-        (4, 32, false) => run::<4, 8, false>(src, rows, k, words, scales, dtype),
-        (4, 32, true) => run::<4, 8, true>(src, rows, k, words, scales, dtype),
-        (3, 40, false) => run::<3, 10, false>(src, rows, k, words, scales, dtype),
-        (3, 40, true) => run::<3, 10, true>(src, rows, k, words, scales, dtype),
+        (4, 32, false) => run::<4, 8, false>(src, rows, k, words, scales, dtype, f32_scale),
+        (4, 32, true) => run::<4, 8, true>(src, rows, k, words, scales, dtype, f32_scale),
+        (3, 40, false) => run::<3, 10, false>(src, rows, k, words, scales, dtype, f32_scale),
+        (3, 40, true) => run::<3, 10, true>(src, rows, k, words, scales, dtype, f32_scale),
         _ => {
             let groups = (k + gs - 1) / gs;
             let wpg = gs / if bits == 4 { 8 } else { 10 };
@@ -416,7 +434,7 @@ pub unsafe extern "C" fn group_quantize(
                 for g in 0..groups {
                     let n = if k - g * gs < gs { k - g * gs } else { gs };
                     let gi = r * groups + g;
-                    scalar_group(src, r * k + g * gs, n, gs, bits, dtype, away, words.add(gi * wpg), scales, gi);
+                    scalar_group(src, r * k + g * gs, n, gs, bits, dtype, away, f32_scale, words.add(gi * wpg), scales, gi);
                 }
             }
         }

@@ -13,7 +13,12 @@
  * @module
  */
 import type { DType, FloatDType } from "../dtype.ts";
-import type { GroupQuantJob, GroupQuantParams, QuantBackend } from "../quant/backend.ts";
+import {
+  type GroupQuantJob,
+  type GroupQuantParams,
+  kernelTieFlags,
+  type QuantBackend,
+} from "../quant/backend.ts";
 import { WASM_BASE64 } from "./_wasm_b64.ts";
 import { md5Digest, md5Streams, type Md5StreamState, md5Update } from "./_md5.ts";
 
@@ -379,7 +384,7 @@ export class WasmKernels {
         bits,
         groupSize,
         DTYPE_CODE[modelDtype],
-        job.tie === "away" ? 1 : 0,
+        kernelTieFlags(job),
       );
       if (rc !== 0) throw new Error(`group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);
       wordsView.set(this.#u8(pW, n * groups * wpg * 4), r0 * groups * wpg * 4);
@@ -432,7 +437,7 @@ export class WasmKernels {
         bits,
         groupSize,
         DTYPE_CODE[modelDtype],
-        job.tie === "away" ? 1 : 0,
+        kernelTieFlags(job),
       );
       if (rc !== 0) {
         throw new Error(`cast_group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);

@@ -35,7 +35,7 @@ export interface WorkerJob {
   bits: number;
   /** Group size. */
   groupSize: number;
-  /** 0 ties-to-even, 1 ties-away. */
+  /** The kernels' tie flags (`kernelTieFlags`): bit 0 ties away, bit 1 bf16 codes from the f32 scale. */
   tie: number;
   /** Output bytes (words then scales at `scalesAt`, or the cast elements). */
   outBytes: number;

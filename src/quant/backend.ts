@@ -19,6 +19,29 @@ export interface GroupQuantParams {
   readonly modelDtype: FloatDType;
   /** Tie rule of `round`. */
   readonly tie: TieRounding;
+  /**
+   * MLC's `output_transpose` (Linear weights of the KN layouts; the caller transposes the
+   * outputs). MLC computes the scale, then transposes it, so the untransposed scale is an internal
+   * buffer, which TVM's BF16ComputeLegalize re-types to float32 (apache/tvm
+   * `src/tir/transforms/unsupported_dtype_legalize.cc`, `ComputeLegalizePlanner`): for bfloat16
+   * the codes are computed with the unrounded float32 `max_abs / max_int`, while the stored scale
+   * is rounded to bfloat16 as always. No effect for float16 and float32. Default false.
+   */
+  readonly outputTranspose?: boolean;
+}
+
+/**
+ * The kernels' `tie` flags of a job: bit 0 ties away (else to even), bit 1 bfloat16 codes from
+ * the unrounded float32 scale ({@link GroupQuantParams.outputTranspose}).
+ *
+ * @example
+ * ```ts
+ * import { kernelTieFlags } from "./backend.ts";
+ * kernelTieFlags({ tie: "away", outputTranspose: true }); // 3
+ * ```
+ */
+export function kernelTieFlags(p: Pick<GroupQuantParams, "tie" | "outputTranspose">): number {
+  return (p.tie === "away" ? 1 : 0) | (p.outputTranspose ? 2 : 0);
 }
 
 /**

@@ -123,7 +123,8 @@ export function groupQuantizeReference(job: GroupQuantJob): void {
         const bits = f32Bits(Math.fround(acc / maxInt));
         // TVM's legalized store: RNE by bit arithmetic, no NaN special case
         scaleOut = ((bits + ((bits >>> 16) & 1) + 0x7fff) >>> 16) & 0xffff;
-        scale = bf16Value(scaleOut);
+        // KN (output_transpose): the codes use the internal float32 scale, unrounded
+        scale = job.outputTranspose ? Math.fround(acc / maxInt) : bf16Value(scaleOut);
       } else {
         scale = Math.fround(acc / maxInt);
         scaleOut = scale;

@@ -32,7 +32,8 @@
  * - max-abs is the reference's sequential `acc = acc > v ? acc : v` on magnitudes compared as
  *   integers (monotone for non-NaN), with NaN making the comparison false. Codes pack LSB first.
  * - bf16 follows TVM's legalization: arithmetic in f32 (p = 24) and the stored scale rounded to
- *   bf16 by `(b + ((b >> 16) & 1) + 0x7fff) >> 16`, without NaN special-casing.
+ *   bf16 by `(b + ((b >> 16) & 1) + 0x7fff) >> 16`, without NaN special-casing; the codes use that
+ *   rounded scale, or (KN, `outputTranspose`) the unrounded f32 one.
  *
  * Only the dequantize and dequantize-matmul kernels use f32 arithmetic (their results are
  * compared with a tolerance, or are exact products of a small integer and an f16/bf16 scale).
@@ -202,7 +203,7 @@ const TO_ARITH: Record<string, string> = {
   "bfloat16>float32": "bf16_to_f32(h)",
 };
 /** Scale computation: sets `out` (stored bits) and `sdiv` (arithmetic bits). */
-function scaleCode(dtype: FloatDType, maxInt: number): string {
+function scaleCode(dtype: FloatDType, maxInt: number, f32Scale: boolean): string {
   if (dtype === "float16") {
     const c = maxInt === 7 ? "0x4700u" : "0x4200u";
     return `let sd = fdiv(acc, ${c}, 11u, 15, 5u);
@@ -213,7 +214,7 @@ function scaleCode(dtype: FloatDType, maxInt: number): string {
   if (dtype === "bfloat16") {
     return `let s32 = fdiv(acc, ${c}, 24u, 127, 8u);
   let out = ((s32 + ((s32 >> 16u) & 1u) + 0x7fffu) >> 16u) & 0xffffu;
-  let sdiv = out << 16u;`;
+  let sdiv = ${f32Scale ? "s32" : "out << 16u"};`;
   }
   return `let out = fdiv(acc, ${c}, 24u, 127, 8u);
   let sdiv = out;`;
@@ -231,6 +232,8 @@ export interface QuantKernelKey {
   readonly tie: "even" | "away";
   /** Dtype of the input elements when it differs from the model dtype (fused cast). */
   readonly srcDtype?: FloatDType;
+  /** MLC's output_transpose (KN): bfloat16 codes from the unrounded f32 scale (`GroupQuantParams`). */
+  readonly outputTranspose?: boolean;
 }
 
 /**
@@ -330,7 +333,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let keep = j > 0u && acc <= ${inf} && a <= ${inf} && acc > a;
     acc = select(a, acc, keep);
   }
-  ${scaleCode(modelDtype, maxInt)}
+  ${scaleCode(modelDtype, maxInt, key.outputTranspose === true && modelDtype === "bfloat16")}
   scales[u] = out;
   for (var w = 0u; w < ${wpg}u; w++) {
     var word = 0u;

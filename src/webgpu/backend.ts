@@ -432,7 +432,8 @@ export class WebGpuBackend implements QuantBackend {
       }
       if (rows === 0 || k === 0) return;
       const pipeline = await this.#pipeline(
-        `q:${srcDtype}>${modelDtype}:${job.bits}:${groupSize}:${job.tie}`,
+        `q:${srcDtype}>${modelDtype}:${job.bits}:${groupSize}:${job.tie}` +
+          (job.outputTranspose && modelDtype === "bfloat16" ? ":f32scale" : ""),
         () => quantizeShader({ ...job, srcDtype }),
       );
       // Pieces: whole rows, or (for rows larger than a chunk) group-aligned row segments.
