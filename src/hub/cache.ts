@@ -1,0 +1,187 @@
+/**
+ * `--download`: a copy of the files a conversion needs, in the standard Hugging Face cache
+ * layout (`models--owner--name/{blobs,refs,snapshots/<sha>/...}`), so Hugging Face's own tools
+ * reuse it and a second run reads it from disk. Snapshot entries are hard links to the blobs
+ * (copies where the file system refuses links): Deno refuses `symlink` under path-scoped
+ * permissions. Each file is hashed whole while it downloads (sha256 for LFS files, the git
+ * blob sha1 for others); an interrupted download resumes from its `.incomplete` blob.
+ *
+ * @module
+ */
+import type { HubClient, RepoFile, RepoInfo } from "./client.ts";
+import { sha256 } from "./_hash.ts";
+import { fetchVerified, HttpRangeFile, type HttpStats, IntegrityError } from "./http_file.ts";
+
+/** Environment variables the cache location is read from, in order. */
+export const CACHE_ENV = ["HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HOME"] as const;
+
+/**
+ * The Hub cache directory as `huggingface_hub` resolves it: `HF_HUB_CACHE`, else
+ * `HF_HOME/hub`, else `XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
+ *
+ * @example
+ * ```ts
+ * import { hubCacheDir } from "./cache.ts";
+ * hubCacheDir({ HF_HOME: "/data/hf" }); // "/data/hf/hub"
+ * ```
+ */
+export function hubCacheDir(env: Partial<Record<(typeof CACHE_ENV)[number], string>>): string | undefined {
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  if (env.HF_HOME) return `${env.HF_HOME}/hub`;
+  if (env.XDG_CACHE_HOME) return `${env.XDG_CACHE_HOME}/huggingface/hub`;
+  if (env.HOME) return `${env.HOME}/.cache/huggingface/hub`;
+  return undefined;
+}
+
+/**
+ * The repository's folder in the cache.
+ *
+ * @example
+ * ```ts
+ * import { repoCacheDir } from "./cache.ts";
+ * repoCacheDir("/c", "Qwen/Qwen2.5-0.5B"); // "/c/models--Qwen--Qwen2.5-0.5B"
+ * ```
+ */
+export function repoCacheDir(cacheDir: string, repo: string): string {
+  return `${cacheDir}/models--${repo.replaceAll("/", "--")}`;
+}
+
+const OTHER_WEIGHTS =
+  /\.(bin|pt|pth|h5|msgpack|ot|onnx|onnx_data|gguf|tflite|ckpt)$|^(pytorch_model|tf_model|flax_model)\..*index\.json$/;
+
+/**
+ * The files a conversion and gen_config read: the repository's top-level files, without other
+ * formats' weights when safetensors are present (subfolders such as `original/` are skipped).
+ *
+ * @example
+ * ```ts
+ * import { snapshotFiles } from "./cache.ts";
+ * const f = (path: string) => ({ path, size: 1, oid: "" });
+ * snapshotFiles([f("config.json"), f("model.safetensors"), f("pytorch_model.bin"), f("original/x.pth")])
+ *   .map((x) => x.path); // ["config.json", "model.safetensors"]
+ * ```
+ */
+export function snapshotFiles(files: readonly RepoFile[]): RepoFile[] {
+  const top = files.filter((f) => !f.path.includes("/"));
+  const st = top.some((f) => f.path.endsWith(".safetensors"));
+  return top.filter((f) => !st || !OTHER_WEIGHTS.test(f.path));
+}
+
+/** What {@link downloadSnapshot} did. */
+export interface SnapshotResult {
+  /** The snapshot directory (`.../snapshots/<sha>`), a local model directory. */
+  dir: string;
+  /** Files downloaded now. */
+  downloaded: string[];
+  /** Files already in the cache. */
+  reused: string[];
+  /** Bytes downloaded. */
+  bytes: number;
+}
+
+async function size(path: string): Promise<number | undefined> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await Deno.remove(to).catch(() => {});
+  try {
+    await Deno.link(from, to);
+  } catch {
+    await Deno.copyFile(from, to);
+  }
+}
+
+/**
+ * Downloads `files` of the repository at `info.sha` into the cache (skipping what is there),
+ * and returns the snapshot directory.
+ *
+ * @example
+ * ```ts ignore
+ * const snap = await downloadSnapshot(client, info, "main", snapshotFiles(files), "/data/hf/hub");
+ * console.log(snap.dir);
+ * ```
+ */
+export async function downloadSnapshot(
+  client: HubClient,
+  info: RepoInfo,
+  revision: string,
+  files: readonly RepoFile[],
+  cacheDir: string,
+  stats: HttpStats = { requests: 0, bytes: 0, resumes: 0 },
+): Promise<SnapshotResult> {
+  const root = repoCacheDir(cacheDir, info.repo);
+  const dir = `${root}/snapshots/${info.sha}`;
+  await Deno.mkdir(`${root}/blobs`, { recursive: true });
+  await Deno.mkdir(`${root}/refs`, { recursive: true });
+  await Deno.mkdir(dir, { recursive: true });
+  if (revision !== info.sha && !revision.includes("/")) {
+    await Deno.writeTextFile(`${root}/refs/${revision}`, info.sha);
+  }
+  const result: SnapshotResult = { dir, downloaded: [], reused: [], bytes: 0 };
+  for (const f of files) {
+    const snap = `${dir}/${f.path}`;
+    const blob = `${root}/blobs/${f.sha256 ?? f.oid}`;
+    if ((await size(snap)) === f.size && (await size(blob)) === f.size) {
+      result.reused.push(f.path);
+      continue;
+    }
+    if ((await size(blob)) !== f.size) {
+      const ref = { client, repo: info.repo, sha: info.sha, file: f, label: `HF://${info.repo}/${f.path}` };
+      if (f.sha256) await downloadLfs(ref, blob, stats);
+      else await Deno.writeFile(blob, await fetchVerified(ref, stats));
+      result.downloaded.push(f.path);
+      result.bytes += f.size;
+    } else result.reused.push(f.path);
+    await linkOrCopy(blob, snap);
+  }
+  return result;
+}
+
+/** Streams an LFS file into `blob.incomplete` (resuming a previous partial download), checks its sha256, renames it. */
+async function downloadLfs(
+  ref: { client: HubClient; repo: string; sha: string; file: RepoFile; label: string },
+  blob: string,
+  stats: HttpStats,
+): Promise<void> {
+  const part = `${blob}.incomplete`;
+  const h = sha256();
+  let have = (await size(part)) ?? 0;
+  if (have > ref.file.size) {
+    await Deno.remove(part);
+    have = 0;
+  }
+  if (have) {
+    // hash what an earlier run downloaded, then continue after it
+    const f = await Deno.open(part);
+    for await (const chunk of f.readable) h.update(chunk);
+  }
+  const out = await Deno.open(part, { write: true, create: true, append: true });
+  const src = new HttpRangeFile(ref, stats);
+  const buf = new Uint8Array(Math.min(8 << 20, Math.max(1, ref.file.size - have)));
+  try {
+    for (let at = have; at < ref.file.size; at += buf.length) {
+      const chunk = buf.subarray(0, Math.min(buf.length, ref.file.size - at));
+      await src.readAt(at, chunk);
+      h.update(chunk);
+      let done = 0;
+      while (done < chunk.length) done += await out.write(chunk.subarray(done));
+    }
+  } finally {
+    src.close();
+    out.close();
+  }
+  const got = h.digest();
+  if (got !== ref.file.sha256) {
+    await Deno.remove(part);
+    throw new IntegrityError(
+      `${ref.label}: sha256 mismatch: the Hub lists ${ref.file.sha256}, the download hashes to ${got}`,
+    );
+  }
+  await Deno.rename(part, blob);
+}

@@ -1,0 +1,226 @@
+/**
+ * A file of a Hub repository read by HTTP range requests straight into the caller's buffers:
+ * sequential reads continue one response (a window of up to 64 MiB), a dropped connection is
+ * resumed at the byte reached, the CDN address a redirect gave is reused until it expires.
+ *
+ * @module
+ */
+import type { RandomAccessFile } from "../io/types.ts";
+import { type HubClient, HubError, type RepoFile } from "./client.ts";
+import { gitBlobSha1, sha256 } from "./_hash.ts";
+
+/** Bytes one range request asks for when the reads are sequential. */
+export const RANGE_WINDOW = 64 << 20;
+
+/** A file whose bytes do not match the Hub's listing (size or hash). */
+export class IntegrityError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "IntegrityError";
+  }
+}
+
+/** Where a file is. */
+export interface HubFileRef {
+  /** The client. */
+  readonly client: HubClient;
+  /** `owner/name`. */
+  readonly repo: string;
+  /** Commit sha. */
+  readonly sha: string;
+  /** The file as listed. */
+  readonly file: RepoFile;
+  /** Name for messages (`HF://owner/name/model.safetensors`). */
+  readonly label: string;
+}
+
+/** Counts of HTTP traffic. */
+export interface HttpStats {
+  /** Requests that returned data. */
+  requests: number;
+  /** Body bytes received. */
+  bytes: number;
+  /** Connections resumed after a drop. */
+  resumes: number;
+}
+
+const RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
+
+/** A {@link RandomAccessFile} over HTTP range requests. */
+export class HttpRangeFile implements RandomAccessFile {
+  /** Size (from the tree listing; every response is checked against it). */
+  readonly size: number;
+  readonly #ref: HubFileRef;
+  readonly #stats: HttpStats;
+  readonly #window: number;
+  #cdn?: string;
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
+  #pos = 0;
+  #end = 0;
+  #pending: Uint8Array = new Uint8Array();
+
+  /** Opens nothing yet: the first read sends the first request. */
+  constructor(ref: HubFileRef, stats: HttpStats, window = RANGE_WINDOW) {
+    this.#ref = ref;
+    this.size = ref.file.size;
+    this.#stats = stats;
+    this.#window = window;
+  }
+
+  /** Fills `into` with the bytes at `offset`, resuming dropped connections. */
+  async readAt(offset: number, into: Uint8Array): Promise<void> {
+    if (offset < 0 || offset + into.length > this.size) {
+      throw new Error(
+        `${this.#ref.label}: read past end of file (offset ${offset}, ${into.length} bytes, size ${this.size})`,
+      );
+    }
+    let done = 0;
+    let failures = 0;
+    while (done < into.length) {
+      const at = offset + done;
+      try {
+        if (!this.#reader || this.#pos !== at) await this.#open(at, into.length - done);
+        done += await this.#pull(into.subarray(done));
+      } catch (e) {
+        this.#drop();
+        if (e instanceof HubError || e instanceof IntegrityError || e instanceof Deno.errors.NotCapable) {
+          throw e;
+        }
+        if (++failures >= this.#ref.client.retries) {
+          throw new HubError(
+            `${this.#ref.label}: the connection failed ${failures} times at byte ${at}: ${
+              (e as Error).message
+            }`,
+            0,
+          );
+        }
+        this.#stats.resumes++;
+        await this.#ref.client.backoff(failures);
+      }
+    }
+  }
+
+  /** Ends the response in flight. */
+  close(): void {
+    this.#drop();
+  }
+
+  #drop(): void {
+    this.#reader?.cancel().catch(() => {});
+    this.#reader = undefined;
+    this.#pending = new Uint8Array();
+  }
+
+  async #open(at: number, need: number): Promise<void> {
+    this.#drop();
+    const { client, repo, sha, file, label } = this.#ref;
+    const end = Math.min(this.size, at + Math.max(need, this.#window));
+    const init = { headers: { range: `bytes=${at}-${end - 1}`, "accept-encoding": "identity" } };
+    let r;
+    try {
+      r = await client.request(this.#cdn ?? client.resolveUrl(repo, sha, file.path), init, label);
+    } catch (e) {
+      // a signed CDN address expires: ask the Hub again
+      if (!this.#cdn || !(e instanceof HubError) || e.status < 400 || e.status >= 500) throw e;
+      this.#cdn = undefined;
+      r = await client.request(client.resolveUrl(repo, sha, file.path), init, label);
+    }
+    const { res, url } = r;
+    if (!url.startsWith(client.endpoint)) this.#cdn = url;
+    if (res.status === 206) {
+      const m = res.headers.get("content-range")?.match(RANGE);
+      if (!m || Number(m[1]) !== at || Number(m[2]) !== end - 1) {
+        await res.body?.cancel();
+        throw new HubError(
+          `${label}: the server answered range ${at}-${end - 1} with ${res.headers.get("content-range")}`,
+          206,
+        );
+      }
+      if (m[3] !== "*" && Number(m[3]) !== this.size) {
+        await res.body?.cancel();
+        throw new IntegrityError(
+          `${label}: size mismatch: the Hub lists ${this.size} bytes, the server has ${m[3]}`,
+        );
+      }
+    } else if (at !== 0 || end !== this.size) {
+      await res.body?.cancel();
+      throw new HubError(`${label}: the server ignored the Range header (HTTP ${res.status})`, res.status);
+    } else {
+      const len = res.headers.get("content-length");
+      if (len !== null && Number(len) !== this.size) {
+        await res.body?.cancel();
+        throw new IntegrityError(
+          `${label}: size mismatch: the Hub lists ${this.size} bytes, the server sent ${len}`,
+        );
+      }
+    }
+    if (!res.body) throw new HubError(`${label}: empty response`, res.status);
+    this.#stats.requests++;
+    this.#reader = res.body.getReader();
+    this.#pos = at;
+    this.#end = end;
+  }
+
+  async #pull(into: Uint8Array): Promise<number> {
+    if (!this.#pending.length) {
+      const { value, done } = await this.#reader!.read();
+      if (done || !value) throw new Error(`connection closed at byte ${this.#pos} of ${this.#end}`);
+      this.#stats.bytes += value.length;
+      this.#pending = value;
+    }
+    const n = Math.min(into.length, this.#pending.length, this.#end - this.#pos);
+    into.set(this.#pending.subarray(0, n));
+    this.#pending = this.#pending.subarray(n);
+    this.#pos += n;
+    if (this.#pos === this.#end) this.#drop();
+    return n;
+  }
+}
+
+/**
+ * Checks `data` against the listing: size, then sha256 (LFS files) or the git blob sha1.
+ *
+ * @example
+ * ```ts
+ * import { verifyBytes } from "./http_file.ts";
+ * await verifyBytes(new Uint8Array(), { path: "a", size: 0, oid: "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391" }, "a");
+ * ```
+ */
+export async function verifyBytes(data: Uint8Array, file: RepoFile, label: string): Promise<void> {
+  if (data.length !== file.size) {
+    throw new IntegrityError(`${label}: size mismatch: the Hub lists ${file.size} bytes, got ${data.length}`);
+  }
+  if (file.sha256) {
+    const h = sha256();
+    h.update(data);
+    const got = h.digest();
+    if (got !== file.sha256) {
+      throw new IntegrityError(
+        `${label}: sha256 mismatch: the Hub lists ${file.sha256}, the bytes hash to ${got}`,
+      );
+    }
+  } else {
+    const got = await gitBlobSha1(data);
+    if (got !== file.oid) {
+      throw new IntegrityError(
+        `${label}: git blob sha1 mismatch: the Hub lists ${file.oid}, the bytes hash to ${got}`,
+      );
+    }
+  }
+}
+
+/** Reads a whole file (resuming dropped connections) and verifies it against the listing. */
+export async function fetchVerified(ref: HubFileRef, stats: HttpStats): Promise<Uint8Array> {
+  const data = new Uint8Array(ref.file.size);
+  if (data.length) {
+    const f = new HttpRangeFile(ref, stats, data.length);
+    try {
+      await f.readAt(0, data);
+    } finally {
+      f.close();
+    }
+  }
+  await verifyBytes(data, ref.file, ref.label);
+  return data;
+}
