@@ -117,6 +117,18 @@ Deno.test("hub: gen_config HF:// writes what it writes from disk", async () => {
   });
 });
 
+Deno.test("hub: verify --source HF:// compares with the source read from the Hub", async () => {
+  await withHub(async (_hub, dir) => {
+    assertEquals((await convert(`${dir}/model`, `${dir}/out`)).code, 0);
+    const a = await cli(["verify", `${dir}/out`, "--source", `${dir}/model`, "--json"]);
+    const b = await cli(["verify", `${dir}/out`, "--source", "HF://org/tiny", "--json"]);
+    assertEquals([a.code, b.code], [0, 0], b.err);
+    const [ra, rb] = [JSON.parse(a.out), JSON.parse(b.out)];
+    assertOk(rb.ok && rb.tensors.length > 10, b.out);
+    assertEquals(rb.tensors, ra.tensors);
+  });
+});
+
 Deno.test("hub: --download fills the HF cache layout (blobs, refs, snapshot hard links) and a second run reads it from disk", async () => {
   await withHub(async (hub, dir) => {
     const sha = hub.repos.get("org/tiny")!.refs.get("main")!;

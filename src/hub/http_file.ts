@@ -59,6 +59,7 @@ export class HttpRangeFile implements RandomAccessFile {
   #pos = 0;
   #end = 0;
   #pending: Uint8Array = new Uint8Array();
+  #queue: Promise<unknown> = Promise.resolve();
 
   /** Opens nothing yet: the first read sends the first request. */
   constructor(ref: HubFileRef, stats: HttpStats, window = RANGE_WINDOW) {
@@ -68,8 +69,14 @@ export class HttpRangeFile implements RandomAccessFile {
     this.#window = window;
   }
 
-  /** Fills `into` with the bytes at `offset`, resuming dropped connections. */
-  async readAt(offset: number, into: Uint8Array): Promise<void> {
+  /** Fills `into` with the bytes at `offset`, resuming dropped connections (concurrent calls queue). */
+  readAt(offset: number, into: Uint8Array): Promise<void> {
+    const r = this.#queue.then(() => this.#readAt(offset, into));
+    this.#queue = r.catch(() => {});
+    return r;
+  }
+
+  async #readAt(offset: number, into: Uint8Array): Promise<void> {
     if (offset < 0 || offset + into.length > this.size) {
       throw new Error(
         `${this.#ref.label}: read past end of file (offset ${offset}, ${into.length} bytes, size ${this.size})`,
