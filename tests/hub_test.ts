@@ -2,6 +2,7 @@
 // from the Hub's documented API): same bytes as from disk, resume after a dropped connection,
 // integrity and access errors, the HF cache layout of --download, the commit an upload makes and
 // the second upload that skips everything, and the exact permissions the CLI asks for.
+import { createHash } from "node:crypto";
 import { assertEquals, assertOk } from "./_assert.ts";
 import { FakeHub } from "./_hub_server.ts";
 import { STUB_TOKENIZERS } from "./_genconfig_helpers.ts";
@@ -12,6 +13,8 @@ import { HubClient, openHubSource, parseHubRef } from "../src/hub/mod.ts";
 
 const cfg = { ...TINY_LLAMA_CONFIG } as Record<string, unknown>;
 const SHARD1 = "model-00001-of-00002.safetensors";
+const SHARD2 = "model-00002-of-00002.safetensors";
+const sha256Hex = (d: Uint8Array) => createHash("sha256").update(d).digest("hex");
 const ENV = ["HF_ENDPOINT", "HF_TOKEN", "HF_HUB_CACHE", "HF_HOME", "MLC_CONVERT_TEST_HUB_BACKOFF_MS"];
 
 interface Run {
@@ -133,10 +136,15 @@ Deno.test("hub: --download fills the HF cache layout (blobs, refs, snapshot hard
   await withHub(async (hub, dir) => {
     const sha = hub.repos.get("org/tiny")!.refs.get("main")!;
     hub.dropAfter.set(SHARD1, 3000); // the download resumes too
+    // an earlier run left the first 1000 bytes of shard 2: this one continues after them
+    const repo = `${dir}/cache/models--org--tiny`;
+    const shard2 = hub.filesAt("org/tiny").get(SHARD2)!;
+    await Deno.mkdir(`${repo}/blobs`, { recursive: true });
+    await Deno.writeFile(`${repo}/blobs/${sha256Hex(shard2)}.incomplete`, shard2.subarray(0, 1000));
     const r = await convert("HF://org/tiny", `${dir}/out1`, "--download");
     assertEquals(r.code, 0, r.err);
     assertEquals(cdnRanges(hub, SHARD1).filter((s) => s === 3000).length, 1);
-    const repo = `${dir}/cache/models--org--tiny`;
+    assertEquals(cdnRanges(hub, SHARD2), [1000]);
     assertEquals(await Deno.readTextFile(`${repo}/refs/main`), sha);
     const snap = `${repo}/snapshots/${sha}`;
     assertEquals(

@@ -79,7 +79,7 @@ export interface SnapshotResult {
   bytes: number;
 }
 
-async function size(path: string): Promise<number | undefined> {
+async function fileSize(path: string): Promise<number | undefined> {
   try {
     return (await Deno.stat(path)).size;
   } catch (e) {
@@ -127,11 +127,11 @@ export async function downloadSnapshot(
   for (const f of files) {
     const snap = `${dir}/${f.path}`;
     const blob = `${root}/blobs/${f.sha256 ?? f.oid}`;
-    if ((await size(snap)) === f.size && (await size(blob)) === f.size) {
+    if ((await fileSize(snap)) === f.size && (await fileSize(blob)) === f.size) {
       result.reused.push(f.path);
       continue;
     }
-    if ((await size(blob)) !== f.size) {
+    if ((await fileSize(blob)) !== f.size) {
       const ref = { client, repo: info.repo, sha: info.sha, file: f, label: `HF://${info.repo}/${f.path}` };
       if (f.sha256) await downloadLfs(ref, blob, stats);
       else await Deno.writeFile(blob, await fetchVerified(ref, stats));
@@ -143,6 +143,11 @@ export async function downloadSnapshot(
   return result;
 }
 
+async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += await f.write(data.subarray(done));
+}
+
 /** Streams an LFS file into `blob.incomplete` (resuming a previous partial download), checks its sha256, renames it. */
 async function downloadLfs(
   ref: { client: HubClient; repo: string; sha: string; file: RepoFile; label: string },
@@ -151,7 +156,7 @@ async function downloadLfs(
 ): Promise<void> {
   const part = `${blob}.incomplete`;
   const h = sha256();
-  let have = (await size(part)) ?? 0;
+  let have = (await fileSize(part)) ?? 0;
   if (have > ref.file.size) {
     await Deno.remove(part);
     have = 0;
@@ -163,14 +168,21 @@ async function downloadLfs(
   }
   const out = await Deno.open(part, { write: true, create: true, append: true });
   const src = new HttpRangeFile(ref, stats);
-  const buf = new Uint8Array(Math.min(8 << 20, Math.max(1, ref.file.size - have)));
+  const size = ref.file.size;
+  const step = Math.min(8 << 20, Math.max(1, size - have));
+  // two buffers: the next range arrives while this one is hashed and written
+  let [cur, next] = [new Uint8Array(step), new Uint8Array(step)];
+  const fill = (at: number, buf: Uint8Array) => src.readAt(at, buf.subarray(0, Math.min(step, size - at)));
   try {
-    for (let at = have; at < ref.file.size; at += buf.length) {
-      const chunk = buf.subarray(0, Math.min(buf.length, ref.file.size - at));
-      await src.readAt(at, chunk);
+    let reading = have < size ? fill(have, cur) : undefined;
+    for (let at = have; at < size; at += step) {
+      await reading;
+      const chunk = cur.subarray(0, Math.min(step, size - at));
+      reading = at + step < size ? fill(at + step, next) : undefined;
+      const written = writeAll(out, chunk);
       h.update(chunk);
-      let done = 0;
-      while (done < chunk.length) done += await out.write(chunk.subarray(done));
+      await written;
+      [cur, next] = [next, cur];
     }
   } finally {
     src.close();
