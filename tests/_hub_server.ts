@@ -53,6 +53,8 @@ export class FakeHub {
   readonly corrupt = new Set<string>();
   /** Faults: answer the next N requests with 503. */
   fail503 = 0;
+  /** Serve at most this many bytes per range response (a server may send less than asked). */
+  maxRange = Infinity;
   /** The CDN's base URL (the Hub's own when started without `cdn`). */
   cdnUrl = "";
   readonly #server: Deno.HttpServer;
@@ -147,6 +149,7 @@ export class FakeHub {
   #readable(req: Request, name: string, files: boolean): Response | undefined {
     const tok = this.#token(req);
     const known = tok === "hf_read" || tok === "hf_granted" || tok === "hf_write";
+    if (tok && !known) return this.#err(401, "", "Invalid credentials in Authorization header");
     const r = this.repos.get(name);
     if (!r || (r.private && !known)) {
       return this.#err(tok && known ? 404 : 401, "RepoNotFound", "Repository Not Found");
@@ -328,7 +331,7 @@ export class FakeHub {
     const range = req.headers.get("range")?.match(/^bytes=(\d+)-(\d*)$/);
     if (range) {
       start = Number(range[1]);
-      end = range[2] ? Math.min(Number(range[2]), d.length - 1) : d.length - 1;
+      end = Math.min(range[2] ? Number(range[2]) : d.length - 1, d.length - 1, start + this.maxRange - 1);
       if (start >= d.length || end < start) return new Response(null, { status: 416 });
       status = 206;
       headers = { ...headers, "content-range": `bytes ${start}-${end}/${d.length}` };

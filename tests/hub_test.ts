@@ -109,6 +109,31 @@ Deno.test("hub: convert_weight HF:// by range reads gives the bytes of a local c
   });
 });
 
+Deno.test("hub: convert_weight --dry-run on HF:// plans from the headers as from disk", async () => {
+  await withHub(async (hub, dir) => {
+    const a = await cli([
+      "convert_weight",
+      `${dir}/model`,
+      "--quantization",
+      "q4f16_1",
+      "--dry-run",
+      "--json",
+    ]);
+    const b = await cli([
+      "convert_weight",
+      "HF://org/tiny",
+      "--quantization",
+      "q4f16_1",
+      "--dry-run",
+      "--json",
+    ]);
+    assertEquals([a.code, b.code], [0, 0], b.err);
+    assertEquals(JSON.parse(b.out), JSON.parse(a.out));
+    // headers only: the CDN sent at most the windows the two header reads opened
+    assertEquals(hub.log.filter((l) => l.path.startsWith("/cdn/")).length, 2);
+  });
+});
+
 Deno.test("hub: gen_config HF:// writes what it writes from disk", async () => {
   await withHub(async (_hub, dir) => {
     const args = ["--quantization", "q4f16_1", "--conv-template", "llama-2"];
@@ -211,6 +236,13 @@ Deno.test("hub: 401, 404, gated and a missing revision give clear errors", async
     Deno.env.set("HF_TOKEN", "hf_granted");
     const d = await convert("HF://org/gated", `${dir}/o`);
     assertOk(d.err.includes("HF://org/gated/config.json: invalid") || d.err.includes("model_type"), d.err); // access granted: the config is read
+    Deno.env.set("HF_TOKEN", "hf_expired");
+    const t = await convert("HF://org/tiny", `${dir}/o`);
+    assertOk(
+      t.err.includes("HF://org/tiny@main: HF_TOKEN was refused: the token is invalid or expired (401)"),
+      t.err,
+    );
+    Deno.env.set("HF_TOKEN", "hf_read");
     const e = await convert("HF://org/tiny@v9", `${dir}/o`);
     assertOk(e.err.includes("HF://org/tiny@v9: revision not found (404)"), e.err);
     assertEquals(hub.log.filter((l) => l.auth === "hf_granted").length > 0, true);
@@ -226,10 +258,15 @@ Deno.test("hub: retries 503s, pages the tree listing, and the token goes to the 
     assertEquals(src.files.size, 6);
     assertEquals(src.files.get(SHARD1)!.sha256!.length, 64);
     assertEquals(await src.listDir("HF://org/tiny"), [...src.files.keys()]);
+    // a server that sends less than asked: the rest is asked for next
+    hub.maxRange = 1000;
     const f = await src.open(`HF://org/tiny/${SHARD1}`);
-    const head = new Uint8Array(8);
-    await f.readAt(0, head);
+    const part = new Uint8Array(5500);
+    await f.readAt(100, part);
     f.close();
+    const want = hub.filesAt("org/tiny").get(SHARD1)!.subarray(100, 5600);
+    assertOk(part.every((x, i) => x === want[i]));
+    assertEquals(cdnRanges(hub, SHARD1), [100, 1100, 2100, 3100, 4100, 5100]);
     assertEquals(hub.log.filter((l) => l.path.includes("cursor=")).length, 2);
     const cdn = hub.log.filter((l) => l.path.startsWith("/cdn/"));
     assertOk(cdn.length > 0 && cdn.every((l) => l.auth === undefined), JSON.stringify(cdn));
@@ -296,6 +333,19 @@ Deno.test("hub: upload creates the expected commit, a second upload skips everyt
     const c = await up("--json");
     assertEquals(JSON.parse(c.out).uploaded, ["mlc-chat-config.json"]);
     assertEquals(hub.repos.get("me/tiny-MLC")!.commits.size, 3);
+    // a shard an earlier upload left (a conversion with more shards) goes in the same commit
+    hub.filesAt("me/tiny-MLC").set("params_shard_99.bin", new Uint8Array(3));
+    await Deno.writeTextFile(
+      `${out}/mlc-chat-config.json`,
+      (await Deno.readTextFile(`${out}/mlc-chat-config.json`)) + " ",
+    );
+    const d = JSON.parse((await up("--json")).out);
+    assertEquals([d.uploaded, d.deleted], [["mlc-chat-config.json"], ["params_shard_99.bin"]]);
+    assertEquals(hub.filesAt("me/tiny-MLC").has("params_shard_99.bin"), false);
+    // another branch: created from main, the files already there are skipped
+    const e = JSON.parse((await up("--json", "--revision", "q4")).out);
+    assertEquals([e.uploaded, e.skipped.length], [[], Object.keys(local).length + 1]);
+    assertOk(hub.repos.get("me/tiny-MLC")!.refs.has("q4"));
   });
 });
 

@@ -209,7 +209,9 @@ export class HubClient {
       } (403)`;
     } else if (code === "RevisionNotFound") m = "revision not found (404)";
     else if (code === "EntryNotFound") m = "file not found in the repository (404)";
-    else if (res.status === 401 || code === "RepoNotFound") {
+    else if (res.status === 401 && this.#token && code !== "RepoNotFound") {
+      m = "HF_TOKEN was refused: the token is invalid or expired (401)";
+    } else if (res.status === 401 || code === "RepoNotFound") {
       m = `repository not found, or private: ${tokenHint} (${res.status})`;
     } else if (res.status === 403) m = `access denied: ${tokenHint} (403)`;
     else if (res.status === 404) m = "not found (404)";

@@ -11,11 +11,14 @@ import { type HubClient, HubError, type RepoFile } from "./client.ts";
 import { gitBlobSha1, sha256 } from "./_hash.ts";
 import { encodeBase64 } from "./_base64.ts";
 
-/** A file to upload. */
+/**
+ * A file to upload. Its bytes are read when needed, one file at a time (to hash it, to send it),
+ * so memory holds one file at most (MLC's shards are at most a few tens of MB).
+ */
 export interface UploadFile {
   /** Path in the repository. */
   path: string;
-  /** The bytes (shards are a few tens of MB). */
+  /** The bytes. */
   read(): Promise<Uint8Array>;
 }
 
@@ -55,11 +58,34 @@ export interface UploadResult {
   lfsBytes: number;
 }
 
-interface Prepared {
-  path: string;
-  data: Uint8Array;
-  mode: "lfs" | "regular";
+/** A file hashed (its bytes dropped again). */
+interface Hashed {
+  file: UploadFile;
+  size: number;
+  sample: Uint8Array;
   sha256: string;
+  /** Git blob sha1, for files small enough to be regular ones. */
+  gitOid?: string;
+}
+
+/** Regular (non-LFS) files are at most this big on the Hub. */
+const REGULAR_MAX = 10 << 20;
+
+async function hashFile(file: UploadFile): Promise<Hashed> {
+  const data = await file.read();
+  const h = sha256();
+  h.update(data);
+  return {
+    file,
+    size: data.length,
+    sample: data.slice(0, 512),
+    sha256: h.digest(),
+    gitOid: data.length <= REGULAR_MAX ? await gitBlobSha1(data) : undefined,
+  };
+}
+
+interface Prepared extends Hashed {
+  mode: "lfs" | "regular";
 }
 
 /** The branch's files, creating the repository or the branch when asked/needed. */
@@ -99,7 +125,7 @@ async function remoteFiles(
 }
 
 /** Asks `preupload` which files go to LFS. */
-async function preupload(o: UploadOptions, rev: string, files: { path: string; data: Uint8Array }[]) {
+async function preupload(o: UploadOptions, rev: string, files: Hashed[]) {
   const modes = new Map<string, { mode: "lfs" | "regular"; ignore: boolean }>();
   for (let i = 0; i < files.length; i += 100) {
     const batch = files.slice(i, i + 100);
@@ -108,11 +134,7 @@ async function preupload(o: UploadOptions, rev: string, files: { path: string; d
     >(
       `/api/models/${o.repo}/preupload/${encodeURIComponent(rev)}`,
       {
-        files: batch.map((f) => ({
-          path: f.path,
-          size: f.data.length,
-          sample: encodeBase64(f.data.subarray(0, 512)),
-        })),
+        files: batch.map((f) => ({ path: f.file.path, size: f.size, sample: encodeBase64(f.sample) })),
       },
       `HF://${o.repo}@${rev}: preupload`,
     );
@@ -135,7 +157,7 @@ async function uploadLfs(o: UploadOptions, rev: string, files: Prepared[]): Prom
     {
       operation: "upload",
       transfers: ["basic"],
-      objects: files.map((f) => ({ oid: f.sha256, size: f.data.length })),
+      objects: files.map((f) => ({ oid: f.sha256, size: f.size })),
       hash_algo: "sha256",
       ref: { name: rev },
     },
@@ -146,29 +168,32 @@ async function uploadLfs(o: UploadOptions, rev: string, files: Prepared[]): Prom
   for (const obj of r.objects ?? []) {
     const f = files.find((x) => x.sha256 === obj.oid);
     if (!f) continue;
+    const path = f.file.path;
     if (obj.error) {
-      throw new HubError(`${what}: ${f.path}: ${obj.error.message ?? obj.error.code}`, obj.error.code ?? 0);
+      throw new HubError(`${what}: ${path}: ${obj.error.message ?? obj.error.code}`, obj.error.code ?? 0);
     }
     const up = obj.actions?.upload;
     if (!up) continue; // the Hub has it already
     if (up.header?.chunk_size) {
-      throw new HubError(`${what}: ${f.path}: multipart LFS uploads are not supported`, 0);
+      throw new HubError(`${what}: ${path}: multipart LFS uploads are not supported`, 0);
     }
+    const data = await f.file.read();
+    if (data.length !== f.size) throw new HubError(`${path}: changed while uploading`, 0);
     await o.client.request(up.href, {
       method: "PUT",
-      body: f.data as Uint8Array<ArrayBuffer>,
+      body: data as Uint8Array<ArrayBuffer>,
       headers: { ...up.header },
-    }, `${what}: ${f.path}`)
+    }, `${what}: ${path}`)
       .then(({ res }) => res.body?.cancel());
-    sent += f.data.length;
-    o.log?.(`Uploaded ${f.path} (${f.data.length} bytes, LFS)`);
+    sent += f.size;
+    o.log?.(`Uploaded ${path} (${f.size} bytes, LFS)`);
     const v = obj.actions?.verify;
     if (v) {
       await o.client.request(v.href, {
         method: "POST",
-        body: JSON.stringify({ oid: f.sha256, size: f.data.length }),
+        body: JSON.stringify({ oid: f.sha256, size: f.size }),
         headers: { "content-type": "application/vnd.git-lfs+json", ...v.header },
-      }, `${what}: verify ${f.path}`).then(({ res }) => res.body?.cancel());
+      }, `${what}: verify ${path}`).then(({ res }) => res.body?.cancel());
     }
   }
   return sent;
@@ -195,54 +220,64 @@ interface LfsObject {
 export async function uploadFiles(files: readonly UploadFile[], o: UploadOptions): Promise<UploadResult> {
   const rev = o.revision ?? "main";
   const remote = await remoteFiles(o, rev);
-  const local = await Promise.all(files.map(async (f) => ({ path: f.path, data: await f.read() })));
-  const modes = await preupload(o, rev, local);
+  const hashed: Hashed[] = [];
+  for (const f of files) hashed.push(await hashFile(f)); // one file in memory at a time
+  const modes = await preupload(o, rev, hashed);
   const result: UploadResult = { uploaded: [], skipped: [], deleted: [], lfsBytes: 0 };
   const changed: Prepared[] = [];
-  for (const f of local) {
-    const m = modes.get(f.path) ?? { mode: "regular", ignore: false };
+  for (const h of hashed) {
+    const m = modes.get(h.file.path) ?? { mode: "regular", ignore: false };
     if (m.ignore) continue;
-    const h = sha256();
-    h.update(f.data);
-    const p: Prepared = { ...f, mode: m.mode, sha256: h.digest() };
-    const r = remote.files.get(f.path);
-    const same = r && r.size === f.data.length &&
-      (p.mode === "lfs" ? r.sha256 === p.sha256 : !r.sha256 && r.oid === await gitBlobSha1(f.data));
-    if (same) result.skipped.push(f.path);
-    else changed.push(p);
+    const r = remote.files.get(h.file.path);
+    const same = r && r.size === h.size &&
+      (m.mode === "lfs" ? r.sha256 === h.sha256 : !r.sha256 && r.oid === h.gitOid);
+    if (same) result.skipped.push(h.file.path);
+    else changed.push({ ...h, mode: m.mode });
   }
-  const names = new Set(local.map((f) => f.path));
+  const names = new Set(files.map((f) => f.path));
   result.deleted = [...remote.files.keys()].filter((p) => !names.has(p) && (o.removeStale?.(p) ?? false));
   if (!changed.length && !result.deleted.length) return result;
   result.lfsBytes = await uploadLfs(o, rev, changed.filter((f) => f.mode === "lfs"));
-  const lines: unknown[] = [
-    {
-      key: "header",
-      value: {
-        summary: o.message ?? `Upload ${changed.length} file(s) with mlc-convert`,
-        description: "",
-        ...(remote.sha ? { parentCommit: remote.sha } : {}),
-      },
+  const c = await commit(o, rev, remote.sha, changed, result.deleted);
+  result.commitOid = c.commitOid;
+  result.commitUrl = c.commitUrl;
+  result.uploaded = changed.map((f) => f.file.path);
+  return result;
+}
+
+/** The commit (NDJSON): header, regular files inline, LFS pointers, deletions. */
+async function commit(
+  o: UploadOptions,
+  rev: string,
+  parent: string | undefined,
+  changed: Prepared[],
+  deleted: string[],
+): Promise<{ commitOid?: string; commitUrl?: string }> {
+  const lines: string[] = [JSON.stringify({
+    key: "header",
+    value: {
+      summary: o.message ?? `Upload ${changed.length} file(s) with mlc-convert`,
+      description: "",
+      ...(parent ? { parentCommit: parent } : {}),
     },
-    ...changed.map((f) =>
+  })];
+  for (const f of changed) {
+    const path = f.file.path;
+    lines.push(JSON.stringify(
       f.mode === "lfs"
-        ? { key: "lfsFile", value: { path: f.path, algo: "sha256", oid: f.sha256, size: f.data.length } }
-        : { key: "file", value: { path: f.path, encoding: "base64", content: encodeBase64(f.data) } }
-    ),
-    ...result.deleted.map((p) => ({ key: "deletedFile", value: { path: p } })),
-  ];
+        ? { key: "lfsFile", value: { path, algo: "sha256", oid: f.sha256, size: f.size } }
+        : { key: "file", value: { path, encoding: "base64", content: encodeBase64(await f.file.read()) } },
+    ));
+  }
+  for (const path of deleted) lines.push(JSON.stringify({ key: "deletedFile", value: { path } }));
   const { res } = await o.client.request(
     o.client.url(`/api/models/${o.repo}/commit/${encodeURIComponent(rev)}`),
     {
       method: "POST",
       headers: { "content-type": "application/x-ndjson" },
-      body: lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+      body: lines.join("\n") + "\n",
     },
     `HF://${o.repo}@${rev}: commit`,
   );
-  const c = await res.json() as { commitOid?: string; commitUrl?: string };
-  result.commitOid = c.commitOid;
-  result.commitUrl = c.commitUrl;
-  result.uploaded = changed.map((f) => f.path);
-  return result;
+  return await res.json();
 }
