@@ -9,7 +9,7 @@ import { STUB_TOKENIZERS } from "./_genconfig_helpers.ts";
 import { main } from "../cli.ts";
 import type { Io } from "../src/cli/_common.ts";
 import { llamaHfTensors, TINY_LLAMA_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
-import { HubClient, openHubSource, parseHubRef } from "../src/hub/mod.ts";
+import { downloadSnapshot, HubClient, openHubSource, parseHubRef, snapshotFiles } from "../src/hub/mod.ts";
 
 const cfg = { ...TINY_LLAMA_CONFIG } as Record<string, unknown>;
 const SHARD1 = "model-00001-of-00002.safetensors";
@@ -195,6 +195,23 @@ Deno.test("hub: --download fills the HF cache layout (blobs, refs, snapshot hard
     assertOk(/Downloaded 0 file\(s\) \(0 bytes\).*; 6 already there/.test(again.err), again.err);
     assertEquals(hub.log.filter((l) => l.path.startsWith("/cdn/")).length, cdn);
     assertSameFiles(await readDirFiles(`${dir}/out2`), await readDirFiles(`${dir}/out1`));
+  });
+});
+
+Deno.test("hub: two downloads into one cache at once: the second waits for the first's lock and downloads nothing", async () => {
+  await withHub(async (hub, dir) => {
+    const client = new HubClient({ endpoint: hub.url, backoffMs: 1 });
+    const src = await openHubSource("HF://org/tiny", client);
+    const files = snapshotFiles([...src.files.values()]);
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => downloadSnapshot(client, src.info, "main", files, `${dir}/c`)),
+    );
+    assertEquals(a.dir, b.dir);
+    const lfs = files.filter((f) => f.sha256).reduce((n, f) => n + f.size, 0);
+    const cdnBytes = hub.log.filter((l) => l.path.startsWith("/cdn/")).length;
+    assertEquals(cdnBytes, 2); // one request per shard: nothing downloaded twice
+    assertOk(a.bytes + b.bytes >= lfs && a.bytes + b.bytes < 2 * lfs, `${a.bytes} + ${b.bytes}`);
+    assertSameFiles(await readDirFiles(a.dir), await readDirFiles(`${dir}/model`));
   });
 });
 

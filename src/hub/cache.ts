@@ -89,12 +89,15 @@ async function fileSize(path: string): Promise<number | undefined> {
 }
 
 async function linkOrCopy(from: string, to: string): Promise<void> {
-  await Deno.remove(to).catch(() => {});
+  // a new name, then renamed over `to` (another run may be linking the same entry)
+  const tmp = `${to}.${crypto.randomUUID()}.tmp`;
   try {
-    await Deno.link(from, to);
+    await Deno.link(from, tmp);
   } catch {
-    await Deno.copyFile(from, to);
+    await Deno.copyFile(from, tmp);
   }
+  await Deno.rename(tmp, to);
+  await Deno.remove(tmp).catch(() => {}); // (left when `to` was already this very file)
 }
 
 /**
@@ -133,10 +136,18 @@ export async function downloadSnapshot(
     }
     if ((await fileSize(blob)) !== f.size) {
       const ref = { client, repo: info.repo, sha: info.sha, file: f, label: `HF://${info.repo}/${f.path}` };
-      if (f.sha256) await downloadLfs(ref, blob, stats);
-      else await Deno.writeFile(blob, await fetchVerified(ref, stats));
-      result.downloaded.push(f.path);
-      result.bytes += f.size;
+      let fetched = true;
+      if (f.sha256) fetched = await downloadLfs(ref, blob, stats);
+      else {
+        // (small: fetched whole and checked in memory; a unique temporary name, renamed)
+        const tmp = `${blob}.${crypto.randomUUID()}.incomplete`;
+        await Deno.writeFile(tmp, await fetchVerified(ref, stats));
+        await Deno.rename(tmp, blob);
+      }
+      if (fetched) {
+        result.downloaded.push(f.path);
+        result.bytes += f.size;
+      } else result.reused.push(f.path);
     } else result.reused.push(f.path);
     await linkOrCopy(blob, snap);
   }
@@ -148,33 +159,68 @@ async function writeAll(f: Deno.FsFile, data: Uint8Array): Promise<void> {
   while (done < data.length) done += await f.write(data.subarray(done));
 }
 
-/** Streams an LFS file into `blob.incomplete` (resuming a previous partial download), checks its sha256, renames it. */
+/**
+ * Streams an LFS file into `blob.incomplete` (continuing what an earlier run left there), checks
+ * its sha256, renames it. The `.incomplete` file is locked while in use: a second run on the same
+ * cache waits, then finds the blob done.
+ */
 async function downloadLfs(
   ref: { client: HubClient; repo: string; sha: string; file: RepoFile; label: string },
   blob: string,
   stats: HttpStats,
-): Promise<void> {
+): Promise<boolean> {
   const part = `${blob}.incomplete`;
-  const h = sha256();
-  let have = (await fileSize(part)) ?? 0;
-  if (have > ref.file.size) {
-    await Deno.remove(part);
-    have = 0;
+  const size = ref.file.size;
+  const out = await Deno.open(part, { read: true, write: true, create: true });
+  try {
+    await out.lock(true);
+    if ((await fileSize(blob)) === size) return false; // another run finished it meanwhile
+    let have = (await out.stat()).size;
+    if (have > size) {
+      await out.truncate(0);
+      have = 0;
+    }
+    const h = sha256();
+    const buf = new Uint8Array(Math.min(8 << 20, Math.max(1, size)));
+    for (let at = 0; at < have;) {
+      // hash what an earlier run downloaded, then continue after it
+      const n = await out.read(buf.subarray(0, Math.min(buf.length, have - at)));
+      if (!n) throw new Error(`${part}: unexpected end of file`);
+      h.update(buf.subarray(0, n));
+      at += n;
+    }
+    await out.seek(have, Deno.SeekMode.Start);
+    await fetchRest(ref, out, have, h, stats);
+    const got = h.digest();
+    if (got !== ref.file.sha256) {
+      await Deno.remove(part);
+      throw new IntegrityError(
+        `${ref.label}: sha256 mismatch: the Hub lists ${ref.file.sha256}, the download hashes to ${got}`,
+      );
+    }
+    await Deno.rename(part, blob);
+    return true;
+  } finally {
+    out.close();
   }
-  if (have) {
-    // hash what an earlier run downloaded, then continue after it
-    const f = await Deno.open(part);
-    for await (const chunk of f.readable) h.update(chunk);
-  }
-  const out = await Deno.open(part, { write: true, create: true, append: true });
+}
+
+/** Appends bytes `have..size` of the file to `out`, hashing them. */
+async function fetchRest(
+  ref: { client: HubClient; repo: string; sha: string; file: RepoFile; label: string },
+  out: Deno.FsFile,
+  have: number,
+  h: ReturnType<typeof sha256>,
+  stats: HttpStats,
+): Promise<void> {
   const src = new HttpRangeFile(ref, stats);
   const size = ref.file.size;
   const step = Math.min(8 << 20, Math.max(1, size - have));
   // two buffers: the next range arrives while this one is hashed and written
   let [cur, next] = [new Uint8Array(step), new Uint8Array(step)];
   const fill = (at: number, buf: Uint8Array) => src.readAt(at, buf.subarray(0, Math.min(step, size - at)));
+  let reading = have < size ? fill(have, cur) : undefined;
   try {
-    let reading = have < size ? fill(have, cur) : undefined;
     for (let at = have; at < size; at += step) {
       await reading;
       const chunk = cur.subarray(0, Math.min(step, size - at));
@@ -185,15 +231,7 @@ async function downloadLfs(
       [cur, next] = [next, cur];
     }
   } finally {
+    reading?.catch(() => {}); // (a read in flight when writing failed)
     src.close();
-    out.close();
   }
-  const got = h.digest();
-  if (got !== ref.file.sha256) {
-    await Deno.remove(part);
-    throw new IntegrityError(
-      `${ref.label}: sha256 mismatch: the Hub lists ${ref.file.sha256}, the download hashes to ${got}`,
-    );
-  }
-  await Deno.rename(part, blob);
 }
