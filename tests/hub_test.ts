@@ -97,6 +97,12 @@ Deno.test("hub: convert_weight HF:// by range reads gives the bytes of a local c
     assertEquals(r.code, 0, r.err);
     assertOk(/Model: org\/tiny at [0-9a-f]{40} \(http:\/\/127\.0\.0\.1:\d+\)/.test(r.err), r.err);
     assertSameFiles(await readDirFiles(`${dir}/out-hub`), await readDirFiles(`${dir}/out-local`));
+    // a conversion reads each safetensors file whole and in order: both sha256s were checked on the way
+    assertOk(
+      r.err.includes("sha256 checked while reading: 2 of 2 weight file(s)\n") ||
+        r.err.endsWith("2 of 2 weight file(s)"),
+      r.err,
+    );
     // the resume asked for the byte the broken response had reached
     assertEquals(hub.dropped.length, 1);
     const starts = cdnRanges(hub, SHARD1);
@@ -224,11 +230,17 @@ Deno.test("hub: a wrong hash fails naming the file (sha256 with --download, git 
     const blobs = [];
     for await (const e of Deno.readDir(`${dir}/cache/models--org--tiny/blobs`)) blobs.push(e.name);
     assertOk(!blobs.some((b) => b.endsWith(".incomplete")), String(blobs));
+    // range reads: the file read whole in order is hashed as it passes; the conversion fails before its commit
+    const s = await convert("HF://org/tiny", `${dir}/out`);
+    assertEquals(s.code, 1);
+    assertOk(s.err.includes(`HF://org/tiny/${SHARD1}: sha256 mismatch: the Hub lists `), s.err);
+    assertOk(s.err.includes("the bytes read hash to"), s.err);
+    assertEquals([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name), []); // the staging directory removed
     hub.corrupt.add("config.json");
-    const c = await convert("HF://org/tiny", `${dir}/out`);
+    const c = await convert("HF://org/tiny", `${dir}/out2`);
     assertEquals(c.code, 1);
     assertOk(c.err.includes("HF://org/tiny/config.json: git blob sha1 mismatch"), c.err);
-    assertEquals(await Deno.stat(`${dir}/out`).then(() => true, () => false), false);
+    assertEquals(await Deno.stat(`${dir}/out2`).then(() => true, () => false), false);
   });
 });
 

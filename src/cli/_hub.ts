@@ -87,6 +87,8 @@ export interface ModelSource {
   config: string;
   /** Whether tensor files are local paths the conversion's workers may open themselves. */
   local: boolean;
+  /** For range reads: which weight files had their sha256 checked while read (a log line). */
+  integrity?(): string;
 }
 
 /**
@@ -113,7 +115,13 @@ export async function openModelSource(
   const hub = await openHubSource(ref, client);
   log(`Model: ${ref.repo} at ${hub.info.sha} (${client.endpoint})`);
   if (!download) {
-    return { store: routed(hub, local, ref.root), config: ref.root, local: false };
+    const integrity = () => {
+      const done = new Set(hub.stats.verified);
+      const left = [...hub.rangeFiles].filter((f) => !done.has(f));
+      return `sha256 checked while reading: ${done.size} of ${hub.rangeFiles.size} weight file(s)` +
+        (left.length ? ` (not read whole in order: ${left.join(", ")}; --download checks every byte)` : "");
+    };
+    return { store: routed(hub, local, ref.root), config: ref.root, local: false, integrity };
   }
   const cacheDir = readHubEnv().cacheDir;
   if (!cacheDir) throw new UsageError("--download: set HF_HUB_CACHE or HF_HOME (or HOME) for the cache", "");

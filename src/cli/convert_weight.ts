@@ -252,12 +252,14 @@ async function run(ctx: Ctx): Promise<number> {
   }));
   // the output first: a refused OUT is reported before anything is read or probed
   if (!o.dryRun) checkOutputDir(out, await inspectOutputDir(out), { overwrite: ctx.values.overwrite });
+  let integrity: (() => string) | undefined;
   const fmt = ctx.values["source-format"] as "auto" | "huggingface-safetensor" | "huggingface-torch";
   let opened;
   try {
     const src = await openModelSource(o.config, ctx.values.download, (l) => ctx.log(l));
     const store = src.store;
     o.localSource = src.local;
+    integrity = src.integrity;
     const model = await loadModelConfig(store, src.config, ctx.values["model-type"]);
     opened = { model, ...(await openWeights(store, model.dir, o.source, fmt)) };
   } catch (e) {
@@ -288,6 +290,7 @@ async function run(ctx: Ctx): Promise<number> {
       );
     }
     const result = await convertAndCommit(ctx, o, { plan, checkpoint }, [...warnings, ...plan.warnings]);
+    if (integrity) ctx.log(integrity());
     return result;
   } finally {
     checkpoint.close();

@@ -213,7 +213,7 @@ async function fetchRest(
   h: ReturnType<typeof sha256>,
   stats: HttpStats,
 ): Promise<void> {
-  const src = new HttpRangeFile(ref, stats);
+  const src = new HttpRangeFile(ref, stats, undefined, false); // (hashed here, from the byte an earlier run reached)
   const size = ref.file.size;
   const step = Math.min(8 << 20, Math.max(1, size - have));
   // two buffers: the next range arrives while this one is hashed and written

@@ -7,7 +7,7 @@
  */
 import type { RandomAccessFile } from "../io/types.ts";
 import { type HubClient, HubError, type RepoFile } from "./client.ts";
-import { gitBlobSha1, sha256 } from "./_hash.ts";
+import { gitBlobSha1, type Sha256, sha256 } from "./_hash.ts";
 
 /** Bytes one range request asks for when the reads are sequential. */
 export const RANGE_WINDOW = 64 << 20;
@@ -43,6 +43,8 @@ export interface HttpStats {
   bytes: number;
   /** Connections resumed after a drop. */
   resumes: number;
+  /** LFS files whose sha256 was checked while they were read (read whole, in order). */
+  verified?: string[];
 }
 
 const RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
@@ -60,13 +62,26 @@ export class HttpRangeFile implements RandomAccessFile {
   #end = 0;
   #pending: Uint8Array = new Uint8Array();
   #queue: Promise<unknown> = Promise.resolve();
+  #hash?: Sha256;
+  #hashedTo = 0;
 
-  /** Opens nothing yet: the first read sends the first request. */
-  constructor(ref: HubFileRef, stats: HttpStats, window = RANGE_WINDOW) {
+  /**
+   * Opens nothing yet: the first read sends the first request. With `hash` (and an LFS sha256
+   * in the listing), the bytes read in order from byte 0 are hashed as they pass; when the
+   * whole file has been read that way its sha256 is checked (an {@link IntegrityError} naming
+   * the file otherwise). Reads that jump ahead stop the hash for this file.
+   */
+  constructor(ref: HubFileRef, stats: HttpStats, window = RANGE_WINDOW, hash = true) {
     this.#ref = ref;
     this.size = ref.file.size;
     this.#stats = stats;
     this.#window = window;
+    if (hash && ref.file.sha256) this.#hash = sha256();
+  }
+
+  /** Whether the file's sha256 has been checked (it was read whole, in order). */
+  get verified(): boolean {
+    return this.#hash === undefined && this.#hashedTo === this.size && this.size > 0;
   }
 
   /** Fills `into` with the bytes at `offset`, resuming dropped connections (concurrent calls queue). */
@@ -87,7 +102,8 @@ export class HttpRangeFile implements RandomAccessFile {
     while (done < into.length) {
       const at = offset + done;
       try {
-        if (!this.#reader || this.#pos !== at) await this.#open(at, into.length - done);
+        if (this.#reader && at > this.#pos && at < this.#end) await this.#skip(at - this.#pos);
+        else if (!this.#reader || this.#pos !== at) await this.#open(at, into.length - done);
         done += await this.#pull(into.subarray(done));
       } catch (e) {
         this.#drop();
@@ -170,19 +186,53 @@ export class HttpRangeFile implements RandomAccessFile {
     this.#end = res.status === 206 ? Number(res.headers.get("content-range")!.match(RANGE)![2]) + 1 : end;
   }
 
-  async #pull(into: Uint8Array): Promise<number> {
+  /** The next bytes of the response (at most `max`), consumed. */
+  async #take(max: number): Promise<Uint8Array> {
     if (!this.#pending.length) {
       const { value, done } = await this.#reader!.read();
       if (done || !value) throw new Error(`connection closed at byte ${this.#pos} of ${this.#end}`);
       this.#stats.bytes += value.length;
       this.#pending = value;
     }
-    const n = Math.min(into.length, this.#pending.length, this.#end - this.#pos);
-    into.set(this.#pending.subarray(0, n));
+    const n = Math.min(max, this.#pending.length, this.#end - this.#pos);
+    const chunk = this.#pending.subarray(0, n);
     this.#pending = this.#pending.subarray(n);
+    this.#hashChunk(this.#pos, chunk);
     this.#pos += n;
     if (this.#pos === this.#end) this.#drop();
-    return n;
+    return chunk;
+  }
+
+  async #pull(into: Uint8Array): Promise<number> {
+    const chunk = await this.#take(into.length);
+    into.set(chunk);
+    return chunk.length;
+  }
+
+  /**
+   * Moves forward `n` bytes in the response in flight (they were asked for already; a new
+   * request would cost a round trip), hashing them on the way.
+   */
+  async #skip(n: number): Promise<void> {
+    while (n > 0) n -= (await this.#take(n)).length;
+  }
+
+  /** Extends the running sha256 with the bytes at `p` when they continue it; checks it at the end. */
+  #hashChunk(p: number, chunk: Uint8Array): void {
+    const h = this.#hash;
+    if (!h || p > this.#hashedTo || p + chunk.length <= this.#hashedTo) return;
+    h.update(chunk.subarray(this.#hashedTo - p));
+    this.#hashedTo = p + chunk.length;
+    if (this.#hashedTo < this.size) return;
+    this.#hash = undefined;
+    const got = h.digest();
+    const { file, label } = this.#ref;
+    if (got !== file.sha256) {
+      throw new IntegrityError(
+        `${label}: sha256 mismatch: the Hub lists ${file.sha256}, the bytes read hash to ${got}`,
+      );
+    }
+    (this.#stats.verified ??= []).push(file.path);
   }
 }
 
@@ -222,7 +272,7 @@ export async function verifyBytes(data: Uint8Array, file: RepoFile, label: strin
 export async function fetchVerified(ref: HubFileRef, stats: HttpStats): Promise<Uint8Array> {
   const data = new Uint8Array(ref.file.size);
   if (data.length) {
-    const f = new HttpRangeFile(ref, stats, data.length);
+    const f = new HttpRangeFile(ref, stats, data.length, false);
     try {
       await f.readAt(0, data);
     } finally {

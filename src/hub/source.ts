@@ -4,9 +4,11 @@
  * checked against their git blob sha1; LFS files (the weights) are read by HTTP range
  * requests into the caller's buffers and never stored.
  *
- * Integrity of range reads: every response's size is checked against the listing, but a
- * sha256 needs every byte in order, which random range reads of some tensors do not give;
- * `--download` (see `downloadSnapshot`) hashes each file whole.
+ * Integrity of range reads: every response's size is checked against the listing, and a file
+ * read whole in order (as a conversion reads a safetensors file: header, then the tensors in
+ * data order) has its sha256 checked as the bytes pass, before its last bytes are handed over.
+ * A file read out of order or in part cannot be hashed that way (`stats.verified` lists the
+ * files that were); `--download` (see `downloadSnapshot`) hashes every file whole.
  *
  * @module
  */
@@ -23,8 +25,10 @@ export interface HubSource extends SourceStore {
   readonly info: RepoInfo;
   /** Every file, by path. */
   readonly files: ReadonlyMap<string, RepoFile>;
-  /** HTTP traffic so far. */
+  /** HTTP traffic so far, and the LFS files whose sha256 was checked while read. */
   readonly stats: HttpStats;
+  /** LFS files opened for range reads. */
+  readonly rangeFiles: ReadonlySet<string>;
   /** Names of the files directly in `dir`. */
   listDir(dir: string): Promise<string[]>;
 }
@@ -55,7 +59,8 @@ export async function openHubSource(
   const r = typeof ref === "string" ? parseHubRef(ref) : ref;
   const info = await client.modelInfo(r.repo, r.revision);
   const files = new Map((await client.listFiles(r.repo, info.sha)).map((f) => [f.path, f]));
-  const stats: HttpStats = { requests: 0, bytes: 0, resumes: 0 };
+  const stats: HttpStats = { requests: 0, bytes: 0, resumes: 0, verified: [] };
+  const rangeFiles = new Set<string>();
   const rel = (p: string): string | undefined => {
     const q = p.replace(/\/+$/, "");
     if (q === r.root) return "";
@@ -80,12 +85,16 @@ export async function openHubSource(
     info,
     files,
     stats,
+    rangeFiles,
     async readTextFile(p) {
       return new TextDecoder().decode(await fetchVerified(at(lookup(p)), stats));
     },
     async open(p): Promise<RandomAccessFile> {
       const f = lookup(p);
-      if (f.sha256) return new HttpRangeFile(at(f), stats, opts.rangeWindow);
+      if (f.sha256) {
+        rangeFiles.add(f.path);
+        return new HttpRangeFile(at(f), stats, opts.rangeWindow);
+      }
       const data = await fetchVerified(at(f), stats);
       return {
         size: data.length,
