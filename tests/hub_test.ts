@@ -9,7 +9,14 @@ import { STUB_TOKENIZERS } from "./_genconfig_helpers.ts";
 import { main } from "../cli.ts";
 import type { Io } from "../src/cli/_common.ts";
 import { llamaHfTensors, TINY_LLAMA_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
-import { downloadSnapshot, HubClient, openHubSource, parseHubRef, snapshotFiles } from "../src/hub/mod.ts";
+import {
+  downloadSnapshot,
+  HttpRangeFile,
+  HubClient,
+  openHubSource,
+  parseHubRef,
+  snapshotFiles,
+} from "../src/hub/mod.ts";
 
 const cfg = { ...TINY_LLAMA_CONFIG } as Record<string, unknown>;
 const SHARD1 = "model-00001-of-00002.safetensors";
@@ -302,6 +309,40 @@ Deno.test("hub: retries 503s, pages the tree listing, and the token goes to the 
     const resolve = hub.log.filter((l) => l.path.includes("/resolve/"));
     assertOk(resolve.length > 0 && resolve.every((l) => l.auth === "hf_read"), JSON.stringify(resolve));
   }, true);
+});
+
+Deno.test("hub: range reads: readahead doubles on sequential reads, small gaps are read through, a jump stops the sha256", async () => {
+  await withHub(async (hub) => {
+    const big = new Uint8Array(6 << 20).map((_, i) => (i * 7919) >> 5);
+    hub.addRepo("org/big", { "w.safetensors": big });
+    const src = await openHubSource("HF://org/big", new HubClient({ endpoint: hub.url, backoffMs: 1 }));
+    const ref = (name: string) => ({
+      client: new HubClient({ endpoint: hub.url, backoffMs: 1 }),
+      repo: "org/big",
+      sha: src.info.sha,
+      file: src.files.get(name)!,
+      label: `HF://org/big/${name}`,
+    });
+    const ranges = () => hub.log.filter((l) => l.path.startsWith("/cdn/")).map((l) => l.range);
+    // sequential: 1, 2, then the 3 MiB left; the whole file passed in order: sha256 checked
+    const stats = { requests: 0, bytes: 0, resumes: 0, verified: [] as string[] };
+    const f = new HttpRangeFile(ref("w.safetensors"), stats, 1 << 20);
+    const buf = new Uint8Array(512 << 10);
+    for (let at = 0; at < big.length; at += buf.length) await f.readAt(at, buf);
+    assertEquals(ranges(), ["bytes=0-1048575", "bytes=1048576-3145727", "bytes=3145728-6291455"]);
+    assertEquals([f.verified, stats.verified], [true, ["w.safetensors"]]);
+    // a gap of 256 kB inside the response is read through (no request); a 3 MB jump is a new request
+    hub.log.length = 0;
+    const g = new HttpRangeFile(ref("w.safetensors"), stats, 1 << 20);
+    const part = new Uint8Array(1000);
+    await g.readAt(0, part);
+    await g.readAt(256 << 10, part);
+    assertOk(part.every((x, i) => x === big[(256 << 10) + i]));
+    await g.readAt(4 << 20, part);
+    assertEquals(ranges(), ["bytes=0-1048575", "bytes=4194304-5242879"]);
+    for (let at = 4 << 20; at < big.length; at += buf.length) await g.readAt(at, buf);
+    assertEquals(g.verified, false);
+  });
 });
 
 Deno.test("hub: upload creates the expected commit, a second upload skips everything, a changed file is sent alone", async () => {

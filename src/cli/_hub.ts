@@ -118,7 +118,10 @@ export async function openModelSource(
     const integrity = () => {
       const done = new Set(hub.stats.verified);
       const left = [...hub.rangeFiles].filter((f) => !done.has(f));
-      return `sha256 checked while reading: ${done.size} of ${hub.rangeFiles.size} weight file(s)` +
+      const st = hub.stats;
+      return `Read ${st.bytes} bytes from the Hub in ${st.requests} request(s)` +
+        `${st.resumes ? ` (${st.resumes} resumed after a dropped connection)` : ""}; ` +
+        `sha256 checked while reading: ${done.size} of ${hub.rangeFiles.size} weight file(s)` +
         (left.length ? ` (not read whole in order: ${left.join(", ")}; --download checks every byte)` : "");
     };
     return { store: routed(hub, local, ref.root), config: ref.root, local: false, integrity };

@@ -1,6 +1,7 @@
 /**
  * A file of a Hub repository read by HTTP range requests straight into the caller's buffers:
- * sequential reads continue one response (a window of up to 64 MiB), a dropped connection is
+ * sequential reads continue one response (16 MiB windows, doubled up to 256 MiB while the reads
+ * stay sequential; gaps up to 1 MiB are read through), a dropped connection is
  * resumed at the byte reached, the CDN address a redirect gave is reused until it expires.
  *
  * @module
@@ -10,7 +11,9 @@ import { type HubClient, HubError, type RepoFile } from "./client.ts";
 import { gitBlobSha1, type Sha256, sha256 } from "./_hash.ts";
 
 /** Bytes one range request asks for when the reads are sequential. */
-export const RANGE_WINDOW = 64 << 20;
+export const RANGE_WINDOW = 16 << 20;
+/** The largest window: reads that keep going on where the last window ended double it up to this. */
+const MAX_WINDOW = 256 << 20;
 
 /** A file whose bytes do not match the Hub's listing (size or hash). */
 export class IntegrityError extends Error {
@@ -48,6 +51,8 @@ export interface HttpStats {
 }
 
 const RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
+/** Gaps read through rather than asked for again (about what a round trip would have carried). */
+const SKIP_MAX = 1 << 20;
 
 /** A {@link RandomAccessFile} over HTTP range requests. */
 export class HttpRangeFile implements RandomAccessFile {
@@ -56,6 +61,8 @@ export class HttpRangeFile implements RandomAccessFile {
   readonly #ref: HubFileRef;
   readonly #stats: HttpStats;
   readonly #window: number;
+  #nextWindow: number;
+  #lastEnd = -1;
   #cdn?: string;
   #reader?: ReadableStreamDefaultReader<Uint8Array>;
   #pos = 0;
@@ -69,13 +76,13 @@ export class HttpRangeFile implements RandomAccessFile {
    * Opens nothing yet: the first read sends the first request. With `hash` (and an LFS sha256
    * in the listing), the bytes read in order from byte 0 are hashed as they pass; when the
    * whole file has been read that way its sha256 is checked (an {@link IntegrityError} naming
-   * the file otherwise). Reads that jump ahead stop the hash for this file.
+   * the file otherwise). A read that jumps ahead (by more than 1 MiB) stops the hash for this file.
    */
   constructor(ref: HubFileRef, stats: HttpStats, window = RANGE_WINDOW, hash = true) {
     this.#ref = ref;
     this.size = ref.file.size;
     this.#stats = stats;
-    this.#window = window;
+    this.#window = this.#nextWindow = window;
     if (hash && ref.file.sha256) this.#hash = sha256();
   }
 
@@ -102,8 +109,9 @@ export class HttpRangeFile implements RandomAccessFile {
     while (done < into.length) {
       const at = offset + done;
       try {
-        if (this.#reader && at > this.#pos && at < this.#end) await this.#skip(at - this.#pos);
-        else if (!this.#reader || this.#pos !== at) await this.#open(at, into.length - done);
+        if (this.#reader && at > this.#pos && at < this.#end && this.#worthSkipping(at)) {
+          await this.#skip(at - this.#pos);
+        } else if (!this.#reader || this.#pos !== at) await this.#open(at, into.length - done);
         done += await this.#pull(into.subarray(done));
       } catch (e) {
         this.#drop();
@@ -138,7 +146,9 @@ export class HttpRangeFile implements RandomAccessFile {
   async #open(at: number, need: number): Promise<void> {
     this.#drop();
     const { client, repo, sha, file, label } = this.#ref;
-    const end = Math.min(this.size, at + Math.max(need, this.#window));
+    // readahead: a window that continues the previous one is twice as long (up to 256 MiB)
+    this.#nextWindow = at === this.#lastEnd ? Math.min(MAX_WINDOW, this.#nextWindow * 2) : this.#window;
+    const end = Math.min(this.size, at + Math.max(need, this.#nextWindow));
     const init = { headers: { range: `bytes=${at}-${end - 1}`, "accept-encoding": "identity" } };
     let r;
     try {
@@ -183,7 +193,19 @@ export class HttpRangeFile implements RandomAccessFile {
     this.#stats.requests++;
     this.#reader = res.body.getReader();
     this.#pos = at;
-    this.#end = res.status === 206 ? Number(res.headers.get("content-range")!.match(RANGE)![2]) + 1 : end;
+    this.#end = this.#lastEnd = res.status === 206
+      ? Number(res.headers.get("content-range")!.match(RANGE)![2]) + 1
+      : end;
+  }
+
+  /**
+   * Whether to read forward to `at` in the response in flight rather than ask again: when the
+   * bytes in between are few (less than a round trip would carry). (Reading larger gaps would
+   * keep the sha256 going, but a conversion reads most of them again later: for fused
+   * parameters such as q|k|v it costs more than half again the traffic.)
+   */
+  #worthSkipping(at: number): boolean {
+    return at - this.#pos <= SKIP_MAX;
   }
 
   /** The next bytes of the response (at most `max`), consumed. */
