@@ -9,7 +9,13 @@
 //   POST /{repo}.git/info/lfs/objects/batch            git-lfs batch API (basic transfer, upload + verify actions)
 //   POST /api/models/{repo}/commit/{rev}               NDJSON: header, file (base64), lfsFile, deletedFile
 // Errors as the Hub sends them: 401 + X-Error-Code RepoNotFound (missing or private, no access),
-// 401/403 + GatedRepo, 404 + RevisionNotFound / EntryNotFound.
+// 401/403 + GatedRepo, 404 + RevisionNotFound / EntryNotFound, 401 "Invalid credentials in
+// Authorization header" for a bad token.
+// Read in huggingface/huggingface_hub at ee0a4510f: hf_api.py L3325 (model_info URL), L4099-4100
+// (list_repo_tree: recursive, paginate), L4734 (create_repo), L7121 (create_branch);
+// _commit_api.py L742-767 (preupload: chunks of 256, path/sample/size -> uploadMode, shouldIgnore,
+// oid), L920-990 (commit NDJSON lines), L1049 (application/x-ndjson); lfs.py L185-199 (batch URL
+// and payload: operation, transfers, objects, hash_algo, ref); utils/_http.py L803-874 (errors).
 import { gitBlobSha1 } from "../src/hub/_hash.ts";
 import { createHash } from "node:crypto";
 
