@@ -282,6 +282,11 @@ Deno.test("hub: 401, 404, gated and a missing revision give clear errors", async
     const e = await convert("HF://org/tiny@v9", `${dir}/o`);
     assertOk(e.err.includes("HF://org/tiny@v9: revision not found (404)"), e.err);
     assertEquals(hub.log.filter((l) => l.auth === "hf_granted").length > 0, true);
+    // a listing naming a path outside the repository is refused before anything is read or written
+    hub.addRepo("org/evil", { "config.json": "{}", "../../escape.json": "{}" });
+    const f = await convert("HF://org/evil", `${dir}/o`, "--download");
+    assertOk(f.err.includes("HF://org/evil@") && f.err.includes(": bad tree entry"), f.err);
+    assertEquals(await Deno.stat(`${dir}/cache`).then(() => true, () => false), false);
   });
 });
 

@@ -284,14 +284,20 @@ export class HubClient {
       for (const e of page) {
         if (e.type !== "file") continue;
         const lfs = e.lfs as { oid?: unknown; size?: unknown } | undefined;
-        if (typeof e.path !== "string" || typeof e.size !== "number" || typeof e.oid !== "string") {
+        // (the paths and ids name files in the cache: nothing that could point elsewhere)
+        if (
+          typeof e.path !== "string" || !Number.isSafeInteger(e.size) || (e.size as number) < 0 ||
+          typeof e.oid !== "string" || !/^[0-9a-f]{40}$/.test(e.oid) ||
+          e.path.split("/").some((p) => p === "" || p === "." || p === ".." || p.includes("\\")) ||
+          (lfs && (typeof lfs.oid !== "string" || !/^[0-9a-f]{64}$/.test(lfs.oid)))
+        ) {
           throw new HubError(`${what}: bad tree entry ${JSON.stringify(e).slice(0, 200)}`, 200);
         }
         files.push({
           path: e.path,
-          size: e.size,
+          size: e.size as number,
           oid: e.oid,
-          ...(lfs && typeof lfs.oid === "string" ? { sha256: lfs.oid } : {}),
+          ...(lfs ? { sha256: lfs.oid as string } : {}),
         });
       }
       const link = res.headers.get("link")?.match(/<([^>]+)>;\s*rel="next"/);

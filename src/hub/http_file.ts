@@ -106,8 +106,10 @@ export class HttpRangeFile implements RandomAccessFile {
     }
     let done = 0;
     let failures = 0;
+    let doneAtFailure = 0;
     while (done < into.length) {
       const at = offset + done;
+      if (done > doneAtFailure) failures = 0; // (progress since the last drop: count afresh)
       try {
         if (this.#reader && at > this.#pos && at < this.#end && this.#worthSkipping(at)) {
           await this.#skip(at - this.#pos);
@@ -126,6 +128,7 @@ export class HttpRangeFile implements RandomAccessFile {
             0,
           );
         }
+        doneAtFailure = done;
         this.#stats.resumes++;
         await this.#ref.client.backoff(failures);
       }
