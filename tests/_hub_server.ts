@@ -371,7 +371,7 @@ export class FakeHub {
     if (this.repos.has(name)) return this.#err(409, "", "You already created this model repo");
     const sha = this.#newSha();
     this.repos.set(name, {
-      private: b.private === true,
+      private: b.visibility === "private" || b.private === true,
       gated: false,
       refs: new Map([["main", sha]]),
       commits: new Map([[

@@ -374,8 +374,9 @@ Deno.test("hub: upload creates the expected commit, a second upload skips everyt
     Deno.env.set("HF_TOKEN", "hf_write");
     const missing = await up();
     assertOk(missing.err.includes("to create it, add --create"), missing.err);
-    const a = await up("--create", "--json");
+    const a = await up("--create", "--private", "--json");
     assertEquals(a.code, 0, a.err);
+    assertEquals(hub.repos.get("me/tiny-MLC")!.private, true);
     const res = JSON.parse(a.out);
     const local = await readDirFiles(out);
     const remote = hub.filesAt("me/tiny-MLC");

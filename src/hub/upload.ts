@@ -116,7 +116,14 @@ async function remoteFiles(
     const [org, name] = repo.includes("/") ? repo.split("/") : [undefined, repo];
     await client.postJson(
       "/api/repos/create",
-      { type: "model", name, ...(org ? { organization: org } : {}), private: o.private === true },
+      // (`visibility` as current huggingface_hub sends it, `private` as older Hub versions read it)
+      {
+        type: "model",
+        name,
+        ...(org ? { organization: org } : {}),
+        private: o.private === true,
+        visibility: o.private ? "private" : "public",
+      },
       `HF://${repo}`,
     );
     o.log?.(`Created ${o.private ? "private " : ""}repository ${repo}`);
