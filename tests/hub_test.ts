@@ -367,6 +367,19 @@ Deno.test("hub: upload creates the expected commit, a second upload skips everyt
     assertEquals(g.code, 0, g.err);
     const up = (...extra: string[]) =>
       cli(["upload", out, "--repo", "me/tiny-MLC", "--base-model", "org/tiny@abc123", ...extra]);
+    Deno.env.set("HF_TOKEN", "hf_write");
+    // an incomplete conversion is refused before anything is sent
+    await Deno.rename(`${out}/params_shard_0.bin`, `${dir}/shard0`);
+    const incomplete = await up("--create");
+    assertEquals(incomplete.code, 1);
+    assertOk(
+      incomplete.err.includes(
+        `${out}/params_shard_0.bin: missing: the conversion is incomplete; nothing was uploaded`,
+      ),
+      incomplete.err,
+    );
+    assertEquals(hub.repos.has("me/tiny-MLC"), false);
+    await Deno.rename(`${dir}/shard0`, `${out}/params_shard_0.bin`);
     Deno.env.set("HF_TOKEN", "hf_read");
     const denied = await up("--create");
     assertEquals(denied.code, 1);
