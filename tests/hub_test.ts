@@ -155,6 +155,10 @@ Deno.test("hub: gen_config HF:// writes what it writes from disk", async () => {
     const b = await cli(["gen_config", "HF://org/tiny", ...args, "-o", `${dir}/g-hub`]);
     assertEquals(b.code, 0, b.err);
     assertSameFiles(await readDirFiles(`${dir}/g-hub`), await readDirFiles(`${dir}/g-local`));
+    const c = await cli(["gen_config", "HF://org/tiny", ...args, "-o", `${dir}/g-dl`, "--download"]);
+    assertEquals(c.code, 0, c.err);
+    assertSameFiles(await readDirFiles(`${dir}/g-dl`), await readDirFiles(`${dir}/g-local`));
+    assertOk((await Deno.stat(`${dir}/cache/models--org--tiny/refs/main`)).isFile);
   });
 });
 
@@ -487,6 +491,21 @@ Deno.test("hub: the CLI prints the exact --allow-net/--allow-env it needs, and r
     );
     const d = await run([...rw, `--allow-net=${host},${cdn}`, flags[3]]);
     assertEquals(d.code, 0, d.err);
+    // upload: read access to OUT, the Hub and its LFS upload host, the same variables
+    const u = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", CLI, "upload", `${dir}/o`, "--repo", "me/x"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const uerr = new TextDecoder().decode(u.stderr);
+    assertEquals(u.code, 3, uerr);
+    assertOk(
+      uerr.includes(
+        `--allow-read=${dir}/o --allow-net=huggingface.co,hf-hub-lfs-us-east-1.s3-accelerate.amazonaws.com ` +
+          "--allow-env=HF_TOKEN,HF_HOME,HF_HUB_CACHE,HF_ENDPOINT ",
+      ),
+      uerr,
+    );
     assertOk((await Deno.stat(`${dir}/o/tensor-cache.json`)).isFile);
   }, true);
 });

@@ -73,7 +73,7 @@ export function readHubEnv(): HubEnv {
 export function hubNetHosts(endpoint: string, mode: "download" | "upload"): string[] {
   const u = new URL(endpoint);
   const extra = u.origin === new URL(DEFAULT_ENDPOINT).origin
-    ? (mode === "download" ? HF_DOWNLOAD_HOSTS : [...HF_UPLOAD_HOSTS, ...HF_DOWNLOAD_HOSTS])
+    ? (mode === "download" ? HF_DOWNLOAD_HOSTS : HF_UPLOAD_HOSTS)
     : [];
   return [u.host, ...extra];
 }
