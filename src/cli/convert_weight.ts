@@ -195,6 +195,11 @@ const SPEC = {
         "write into OUT even though it holds other files (they are left\nalone; a previous conversion is replaced without this flag)",
     },
     "dry-run": { type: "boolean", help: "print the plan from headers only; read no tensor data" },
+    "allow-non-finite": {
+      type: "boolean",
+      help:
+        "convert tensors holding NaN or infinite values (default: refuse,\nnaming them; MLC LLM converts them silently)",
+    },
   },
   jsonHelp:
     "print the result (with --dry-run: the plan) as JSON on stdout;\nprogress as JSON lines on stderr when it is not a terminal",
@@ -365,6 +370,7 @@ async function convertWithProgress(
       tie: ctx.values["tie-rounding"] as "even" | "away",
       threads: o.threads,
       directReads: o.localSource, // tensor files are local paths (not HF:// range reads)
+      allowNonFinite: ctx.values["allow-non-finite"] === true,
       onProgress: (p) => progress.update(p),
     });
   } finally {
@@ -436,6 +442,13 @@ function report(ctx: Ctx, r: Outcome): void {
       `  output:         ${r.out}`,
     ].join("\n"),
   );
+  for (const t of result.nonFinite) {
+    ctx.log(
+      `warning: ${t.name} holds ${
+        t.count.toLocaleString("en-US")
+      } NaN or infinite values (converted: --allow-non-finite)`,
+    );
+  }
   const st = result.stats;
   if (ctx.values.profile && !ctx.json) {
     const f = (x: number) => `${x.toFixed(2)} s`;
@@ -458,6 +471,7 @@ function report(ctx: Ctx, r: Outcome): void {
     total_params: plan.totalParamNum,
     metadata: m,
     shards: result.cache.records.map((s) => ({ dataPath: s.dataPath, nbytes: s.nbytes, md5sum: s.md5sum })),
+    non_finite: result.nonFinite,
     files: r.files,
     replaced: r.replaced,
     warnings: r.warnings,
