@@ -233,3 +233,55 @@ for (const dtype of ["F32", "F16", "BF16"] as const) {
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
+
+Deno.test("cli convert_weight: NaN refused (exit 1, tensors named, OUT left empty); --allow-non-finite converts and warns", async () => {
+  const dir = await Deno.makeTempDir();
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const run = async (...extra: string[]) => {
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}/out`,
+        cli,
+        "convert_weight",
+        `${dir}/model`,
+        "--quantization",
+        "q4f16_1",
+        "-o",
+        `${dir}/out`,
+        "--device",
+        "cpu",
+        ...extra,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: p.code, err: new TextDecoder().decode(p.stderr) };
+  };
+  try {
+    await writeCheckpoint(`${dir}/model`, cfg, llamaHfTensors(cfg), { dtype: "BF16", shards: 1, seed: 5 });
+    await plant(`${dir}/model/model.safetensors`, "model.layers.0.self_attn.k_proj.weight", [7, 8], [
+      0x7fc0,
+      0xff80,
+    ]);
+    await Deno.mkdir(`${dir}/out`);
+    const refused = await run();
+    assertEquals(refused.code, 1, refused.err);
+    assertOk(refused.err.includes("2 NaN or infinite source values in 1 tensor"), refused.err);
+    assertOk(refused.err.includes("model.layers.0.self_attn.qkv_proj.weight: 2"), refused.err);
+    assertEquals([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name), []);
+    const ok = await run("--allow-non-finite");
+    assertEquals(ok.code, 0, ok.err);
+    assertOk(
+      ok.err.includes(
+        "warning: model.layers.0.self_attn.qkv_proj.weight holds 2 NaN or infinite values (converted: --allow-non-finite)",
+      ),
+      ok.err,
+    );
+    assertEquals(Deno.statSync(`${dir}/out/tensor-cache.json`).isFile, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
