@@ -1,12 +1,16 @@
 // AWQ import (q4f16_autoawq): MLC's AWQ loader is a pure copy, so the expected bytes are
-// derived by hand from its source:
-// - mlc:python/mlc_llm/quantization/awq_quantization.py L215-232 (AWQQuantizeLinear.__init__):
+// derived by hand from its source (mlc-ai/mlc-llm at 79d603f0):
+// - python/mlc_llm/quantization/awq_quantization.py L191-205 (AWQQuantizeLinear.__init__):
 //   qweight (K, N/8) uint32, qzeros (K/128, N/8) uint32, scales (K/128, N) model dtype, in that
 //   order, then the bias;
-// - mlc:python/mlc_llm/model/llama/llama_loader.py L120-160 (awq): qkv_proj.* = concatenate
-//   [q, k, v] along axis=1 ("AWQ GEMM would transpose the weight"), gate_up_proj.* = [gate, up]
-//   along axis 1, everything else 1:1, each `.astype(mlc_param.dtype)`;
-// - awq_quantization.py L150-170 (_dequantize, convert_uint_to_float(..., ft_reorder=True)).
+// - python/mlc_llm/model/llama/llama_loader.py L25-102 (awq): qkv_proj.* = concatenate
+//   [q, k, v] with axis=1 (L67, "AWQ GEMM would transpose the weight"), gate_up_proj.* =
+//   [gate, up] with axis=1 (L88), everything else 1:1 with `.astype(mlc_param.dtype)` (L102);
+// - awq_quantization.py L133-156 (_dequantize: convert_uint_to_float(..., ft_reorder=True));
+// - python/mlc_llm/model/model.py L142 llama and L697 olmo register `"awq"` sources with
+//   supports_awq (L146, L701); L170 mistral's has no awq quantize entry; mixtral (L263-264) and
+//   nemotron (L715-730) set supports_awq without an awq source. (llava L550 and eagle L591 are
+//   not model types here.)
 import { assertEquals, assertThrows } from "./_assert.ts";
 import {
   AWQ_ORDER,
