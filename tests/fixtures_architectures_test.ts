@@ -1,4 +1,4 @@
-// Reproduces the real MLC caches of ../shared/fixtures/real-mlc for the Phi-3, Gemma, Qwen2 and
+// Reproduces the real MLC caches of tests/fixtures/real-mlc (copied from ../shared) for the Phi-3, Gemma, Qwen2 and
 // phi-msft sets from header-only plans over synthetic checkpoints with the real dimensions, and
 // checks the RedPajama-INCITE-3B (gpt_neox) q4f16_1 parameter set MLC's model library expects.
 //

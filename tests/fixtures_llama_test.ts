@@ -1,4 +1,4 @@
-// Reproduces the real MLC Llama outputs in ../shared/fixtures/real-mlc from sparse checkpoints
+// Reproduces the real MLC Llama outputs in tests/fixtures/real-mlc (copied from ../shared) from sparse checkpoints
 // with the real dimensions (header written, file extended to full size: no disk cost).
 import { assertEquals } from "./_assert.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";

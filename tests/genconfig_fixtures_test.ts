@@ -1,4 +1,4 @@
-// gen_config against the real MLC outputs in ../shared/fixtures/real-mlc: every set with an
+// gen_config against the real MLC outputs in tests/fixtures/real-mlc (copied from ../shared): every set with an
 // mlc-chat-config.json and an hf-config.json is regenerated and compared field by field.
 // Each case records the command line (from SOURCE.md / logs.txt) and lists, with a reason, every
 // field that differs: fields that changed between MLC versions (most sets predate HEAD) or
@@ -16,7 +16,7 @@ import {
   STUB_TOKENIZERS,
 } from "./_genconfig_helpers.ts";
 
-const FIXTURES = new URL("../../shared/fixtures/real-mlc/", import.meta.url).pathname;
+const FIXTURES = new URL("./fixtures/real-mlc/", import.meta.url).pathname;
 
 interface Case {
   set: string;

@@ -255,7 +255,7 @@ Deno.test("gen_config: Gemma2 context = sliding window, pass-2 prefill clamp, li
 
 Deno.test("conv templates: 53 registered, data equals the spec's conv_templates.json", async () => {
   const spec = JSON.parse(
-    await Deno.readTextFile(new URL("../../shared/spec/conv_templates.json", import.meta.url)),
+    await Deno.readTextFile(new URL("./fixtures/spec/conv_templates.json", import.meta.url)),
   );
   assertEquals(CONV_TEMPLATES.size, 53);
   assertEquals([...CONV_TEMPLATES.keys()], Object.keys(spec));

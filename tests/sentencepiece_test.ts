@@ -1,6 +1,7 @@
+// deno-lint-ignore-file no-import-prefix -- test-only npm packages, kept out of the published import map
 import assert from "node:assert/strict";
 import { assertEquals } from "./_assert.ts";
-import { Tokenizer } from "@huggingface/tokenizers";
+import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { float32, ProtoError, readFields } from "../src/tokenizer/_protobuf.ts";
 import {
   detectSentencePieceFlavor,

@@ -360,3 +360,94 @@ Deno.test("cli verify: exit codes 0 / 1 / 2, scoped read permissions, --json, --
     assertOk(none.err.includes("no tensor-cache.json or ndarray-cache.json found"), none.err);
   });
 });
+
+Deno.test("verify: NaN/Inf in the output that the source does not have is a problem; the source's own are a warning", async () => {
+  const { createHash } = await import("node:crypto");
+  await withConversions("BF16", ["q4f16_1"], async (dir) => {
+    const out = `${dir}/q4f16_1`;
+    const cache = JSON.parse(await Deno.readTextFile(`${out}/tensor-cache.json`));
+    const recs = cache.records.flatMap((s: { records: { name: string }[] }, shard: number) =>
+      s.records.map((r) => ({ ...r, shard }))
+    );
+    const rec = (name: string) => recs.find((r: { name: string }) => r.name === name);
+    // a NaN in a cast tensor (f16 0x7e00), +Inf in the first scale of a quantized one (a whole group)
+    const norm = rec("model.norm.weight"), scale = rec("model.layers.1.mlp.down_proj.q_scale");
+    const shards = new Map<number, Uint8Array>();
+    for (const [r, bits, at] of [[norm, 0x7e00, 5], [scale, 0x7c00, 0]] as const) {
+      const bytes = shards.get(r.shard) ?? await Deno.readFile(`${out}/${cache.records[r.shard].dataPath}`);
+      new DataView(bytes.buffer).setUint16(r.byteOffset + at * 2, bits, true);
+      shards.set(r.shard, bytes);
+    }
+    for (const [i, bytes] of shards) {
+      await Deno.writeFile(`${out}/${cache.records[i].dataPath}`, bytes);
+      cache.records[i].md5sum = createHash("md5").update(bytes).digest("hex"); // (the shards look intact)
+    }
+    await Deno.writeTextFile(`${out}/tensor-cache.json`, JSON.stringify(cache));
+    const r = await verifyConversion({ store, dir: out, source: `${dir}/model` });
+    assertEquals(r.ok, false);
+    assertEquals(r.shards.every((s) => s.status === "ok"), true);
+    assertEquals(r.problems, [
+      "model.layers.1.mlp.down_proj.weight: 32 NaN or infinite stored values where the source is finite",
+      "model.norm.weight: 1 NaN or infinite stored values where the source is finite",
+      "model.norm.weight: stored values differ from the source cast to float16",
+    ]);
+    const t = byName(r).get("model.layers.1.mlp.down_proj.weight")!;
+    assertEquals([t.sourceNonFinite, t.introducedNonFinite], [0, 32]);
+  });
+});
+
+Deno.test("verify: a conversion made with allowNonFinite passes, warning about the source's own NaN", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeCheckpoint(`${dir}/model`, cfg, llamaHfTensors(cfg), { dtype: "F16", seed: 1 });
+    const file = `${dir}/model/model.safetensors`;
+    const bytes = await Deno.readFile(file);
+    const dv = new DataView(bytes.buffer);
+    const hl = Number(dv.getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl)));
+    // one NaN in gate_proj (quantized, fused into gate_up_proj), one -Inf in a norm (cast)
+    dv.setUint16(
+      8 + hl + header["model.layers.0.mlp.gate_proj.weight"].data_offsets[0] + 2 * 40,
+      0x7e00,
+      true,
+    );
+    dv.setUint16(
+      8 + hl + header["model.layers.1.post_attention_layernorm.weight"].data_offsets[0],
+      0xfc00,
+      true,
+    );
+    await Deno.writeFile(file, bytes);
+    const model = await loadModelConfig(store, `${dir}/model`);
+    const { checkpoint } = await openWeights(store, model.dir);
+    const plan = planConversion({
+      arch: model.arch,
+      config: model.config,
+      scheme: getQuantization("q4f16_1"),
+      checkpoint,
+    });
+    await Deno.mkdir(`${dir}/out`);
+    const output = denoOutput(`${dir}/out`);
+    const res = await convertWeight({
+      plan,
+      checkpoint,
+      backend: new WasmBackend(),
+      output,
+      allowNonFinite: true,
+    });
+    await output.close();
+    checkpoint.close();
+    assertEquals(res.nonFinite, [
+      { name: "model.layers.0.mlp.gate_up_proj.weight", count: 1 },
+      { name: "model.layers.1.post_attention_layernorm.weight", count: 1 },
+    ]);
+    const r = await verifyConversion({ store, dir: `${dir}/out`, source: `${dir}/model` });
+    assertEquals(r.problems, []);
+    assertEquals(r.ok, true);
+    assertEquals(r.warnings, [
+      "model.layers.0.mlp.gate_up_proj.weight: the source holds 1 NaN or infinite values (stored as converted)",
+      "model.layers.1.post_attention_layernorm.weight: the source holds 1 NaN or infinite values (stored as converted)",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

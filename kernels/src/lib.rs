@@ -13,6 +13,7 @@
 
 pub mod convert;
 pub mod dequantize;
+pub mod finite;
 pub mod fused;
 pub mod matmul;
 pub mod md5;

@@ -174,6 +174,10 @@ export interface PermissionNeeds {
   read: string[];
   /** Paths to write. */
   write: string[];
+  /** Hosts to connect to (`host` or `host:port`). */
+  net?: string[];
+  /** Environment variables to read. */
+  env?: string[];
 }
 
 /**
@@ -197,6 +201,14 @@ export function requirePermissions(need: PermissionNeeds): void {
       missing.push(`write ${p}`);
     }
   }
+  for (const h of need.net ?? []) {
+    if (Deno.permissions.querySync({ name: "net", host: h }).state !== "granted") missing.push(`net ${h}`);
+  }
+  for (const v of need.env ?? []) {
+    if (Deno.permissions.querySync({ name: "env", variable: v }).state !== "granted") {
+      missing.push(`env ${v}`);
+    }
+  }
   if (!missing.length) return;
   const script = import.meta.url.startsWith("file:")
     ? new URL("../../cli.ts", import.meta.url).pathname
@@ -206,6 +218,8 @@ export function requirePermissions(need: PermissionNeeds): void {
     "run",
     ...(need.read.length ? [`--allow-read=${need.read.join(",")}`] : []),
     ...(need.write.length ? [`--allow-write=${need.write.join(",")}`] : []),
+    ...(need.net?.length ? [`--allow-net=${need.net.join(",")}`] : []),
+    ...(need.env?.length ? [`--allow-env=${need.env.join(",")}`] : []),
     script,
     ...Deno.args,
   ];

@@ -7,6 +7,7 @@ import type { Command } from "./_common.ts";
 import { convertWeightCmd } from "./convert_weight.ts";
 import { demoCmd } from "./demo.ts";
 import { genConfigCmd } from "./gen_config.ts";
+import { uploadCmd } from "./upload.ts";
 import { verifyCmd } from "./verify.ts";
 
 export type { Command };
@@ -17,4 +18,5 @@ export const COMMANDS: Record<string, Command> = {
   gen_config: genConfigCmd,
   verify: verifyCmd,
   demo: demoCmd,
+  upload: uploadCmd,
 };

@@ -6,7 +6,6 @@
  */
 import { type ConvertResult, convertWeight } from "../convert.ts";
 import { DEVICES, selectBackend } from "../device.ts";
-import { denoSource } from "../io/deno_fs.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
 import { loadModelConfig, openWeights } from "../model.ts";
@@ -25,6 +24,7 @@ import {
   requirePermissions,
   UsageError,
 } from "./_common.ts";
+import { mergeNeeds, openModelSource, sourceNeeds } from "./_hub.ts";
 import { interrupts, testPause, testSetting } from "./_interrupt.ts";
 import {
   deviceOption,
@@ -128,9 +128,17 @@ const SPEC = {
   description:
     "Convert a Hugging Face checkpoint to MLC weights (params_shard_*.bin + tensor-cache.json).\n" +
     "A previous conversion in OUT (ours or MLC's) is replaced; other files in OUT are refused.",
-  positionals: [{ name: "CONFIG", help: "model directory, or its config.json" }],
+  positionals: [{
+    name: "CONFIG",
+    help: "model directory, or its config.json, or HF://owner/name[@revision]",
+  }],
   options: {
     quantization: QUANTIZATION_OPTION,
+    download: {
+      type: "boolean",
+      help:
+        "HF:// models: keep a copy in the Hugging Face cache (HF_HUB_CACHE)\nand convert from there (default: range reads, nothing stored)",
+    },
     output: {
       type: "string",
       short: "o",
@@ -187,6 +195,11 @@ const SPEC = {
         "write into OUT even though it holds other files (they are left\nalone; a previous conversion is replaced without this flag)",
     },
     "dry-run": { type: "boolean", help: "print the plan from headers only; read no tensor data" },
+    "allow-non-finite": {
+      type: "boolean",
+      help:
+        "convert tensors holding NaN or infinite values (default: refuse,\nnaming them; MLC LLM converts them silently)",
+    },
   },
   jsonHelp:
     "print the result (with --dry-run: the plan) as JSON on stdout;\nprogress as JSON lines on stderr when it is not a terminal",
@@ -203,6 +216,8 @@ interface Options {
   deviceNote?: string;
   threads: number;
   dryRun: boolean;
+  /** Whether the tensor files are local paths (workers may open them). */
+  localSource: boolean;
 }
 
 function resolveOptions(ctx: Ctx): Options {
@@ -227,6 +242,7 @@ function resolveOptions(ctx: Ctx): Options {
     deviceNote: note,
     threads,
     dryRun,
+    localSource: true,
   };
 }
 
@@ -234,18 +250,22 @@ function resolveOptions(ctx: Ctx): Options {
 async function run(ctx: Ctx): Promise<number> {
   const o = resolveOptions(ctx);
   const out = o.out!;
-  requirePermissions({
+  requirePermissions(mergeNeeds(sourceNeeds(o.config, ctx.values.download), {
     // Deno's rename (moving finished files into OUT) needs read access to OUT as well
-    read: [o.config, ...(o.source === "auto" ? [] : [o.source]), ...(o.dryRun ? [] : [out])],
+    read: [...(o.source === "auto" ? [] : [o.source]), ...(o.dryRun ? [] : [out])],
     write: o.dryRun ? [] : [out],
-  });
+  }));
   // the output first: a refused OUT is reported before anything is read or probed
   if (!o.dryRun) checkOutputDir(out, await inspectOutputDir(out), { overwrite: ctx.values.overwrite });
-  const store = denoSource();
+  let integrity: (() => string) | undefined;
   const fmt = ctx.values["source-format"] as "auto" | "huggingface-safetensor" | "huggingface-torch";
   let opened;
   try {
-    const model = await loadModelConfig(store, o.config, ctx.values["model-type"]);
+    const src = await openModelSource(o.config, ctx.values.download, (l) => ctx.log(l));
+    const store = src.store;
+    o.localSource = src.local;
+    integrity = src.integrity;
+    const model = await loadModelConfig(store, src.config, ctx.values["model-type"]);
     opened = { model, ...(await openWeights(store, model.dir, o.source, fmt)) };
   } catch (e) {
     // a dry run reports problems it cannot plan past (unknown architecture, bad config or
@@ -275,6 +295,7 @@ async function run(ctx: Ctx): Promise<number> {
       );
     }
     const result = await convertAndCommit(ctx, o, { plan, checkpoint }, [...warnings, ...plan.warnings]);
+    if (integrity) ctx.log(integrity());
     return result;
   } finally {
     checkpoint.close();
@@ -348,7 +369,8 @@ async function convertWithProgress(
       output: pausingStore(staged.store),
       tie: ctx.values["tie-rounding"] as "even" | "away",
       threads: o.threads,
-      directReads: true, // denoSource: tensor files are local paths
+      directReads: o.localSource, // tensor files are local paths (not HF:// range reads)
+      allowNonFinite: ctx.values["allow-non-finite"] === true,
       onProgress: (p) => progress.update(p),
     });
   } finally {
@@ -420,6 +442,13 @@ function report(ctx: Ctx, r: Outcome): void {
       `  output:         ${r.out}`,
     ].join("\n"),
   );
+  for (const t of result.nonFinite) {
+    ctx.log(
+      `warning: ${t.name} holds ${
+        t.count.toLocaleString("en-US")
+      } NaN or infinite values (converted: --allow-non-finite)`,
+    );
+  }
   const st = result.stats;
   if (ctx.values.profile && !ctx.json) {
     const f = (x: number) => `${x.toFixed(2)} s`;
@@ -442,6 +471,7 @@ function report(ctx: Ctx, r: Outcome): void {
     total_params: plan.totalParamNum,
     metadata: m,
     shards: result.cache.records.map((s) => ({ dataPath: s.dataPath, nbytes: s.nbytes, md5sum: s.md5sum })),
+    non_finite: result.nonFinite,
     files: r.files,
     replaced: r.replaced,
     warnings: r.warnings,

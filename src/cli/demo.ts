@@ -1,6 +1,6 @@
 /**
- * `demo`: converts the bundled tiny Llama (examples/tiny-llama) to q4f16_1 and generates its
- * chat config, as a user would with MLC:
+ * `demo`: writes a tiny Llama (generated in code: src/cli/_demo_model.ts), converts it to q4f16_1
+ * and generates its chat config, as a user would with MLC:
  * `convert_weight MODEL --quantization q4f16_1 -o OUT` then
  * `gen_config MODEL --quantization q4f16_1 --conv-template llama-2 -o OUT`.
  *
@@ -13,15 +13,23 @@ import type { Command, Io } from "./_common.ts";
 import { convertWeightCmd } from "./convert_weight.ts";
 import { genConfigCmd } from "./gen_config.ts";
 import { deviceOption } from "./_mlc.ts";
+import { writeDemoModel } from "./_demo_model.ts";
 
 const SPEC = {
   name: "demo",
   usage: "[options]",
   description:
-    "Convert the bundled tiny Llama (examples/tiny-llama) to q4f16_1 and generate its chat config\n" +
-    "(convert_weight, then gen_config --conv-template llama-2), replacing an earlier demo's output.",
+    "Write a tiny Llama (2 layers, random bf16 weights, generated in code) to MODEL, convert it to\n" +
+    "q4f16_1 and generate its chat config (convert_weight, then gen_config --conv-template llama-2),\n" +
+    "replacing an earlier demo's output.",
   positionals: [],
   options: {
+    model: {
+      type: "string",
+      metavar: "MODEL",
+      default: "dist/tiny-llama",
+      help: "where the generated Hugging Face model is written (a directory of the demo's files only)",
+    },
     output: {
       type: "string",
       short: "o",
@@ -48,10 +56,11 @@ async function step(ctx: Ctx, cmd: Command, args: string[]): Promise<{ code: num
 }
 
 async function run(ctx: Ctx): Promise<number> {
-  const model = new URL("../../examples/tiny-llama", import.meta.url).pathname;
-  const rel = model.startsWith(Deno.cwd() + "/") ? model.slice(Deno.cwd().length + 1) : model;
+  const model = ctx.values.model;
+  await writeDemoModel(model);
+  ctx.out(`Wrote the demo model (a tiny Llama, generated) to ${model}`);
   const out = ctx.values.output;
-  const common = [rel, "--quantization", "q4f16_1", "-o", out];
+  const common = [model, "--quantization", "q4f16_1", "-o", out];
   const cw = await step(ctx, convertWeightCmd, ["convert_weight", ...common, "--device", ctx.values.device]);
   if (cw.code !== 0) {
     ctx.result({ ok: false, exit_code: cw.code, convert_weight: cw.json });
@@ -70,7 +79,7 @@ async function run(ctx: Ctx): Promise<number> {
   }
   const files = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort();
   ctx.out(`Output files in ${out}: ${files.join(", ")}`);
-  ctx.result({ ok: true, output: out, files, convert_weight: cw.json, gen_config: gc.json });
+  ctx.result({ ok: true, model, output: out, files, convert_weight: cw.json, gen_config: gc.json });
   return 0;
 }
 
@@ -85,7 +94,7 @@ function quietLogs(cmd: Command): Command {
 /** The `demo` command. */
 export const demoCmd: Command = defineCommand({
   spec: SPEC,
-  summary: "convert the bundled tiny Llama to q4f16_1 and print the summary",
+  summary: "write a tiny Llama, convert it to q4f16_1 and print the summary",
   run,
 });
 

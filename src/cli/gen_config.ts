@@ -5,15 +5,15 @@
  *
  * @module
  */
-import { denoSource } from "../io/deno_fs.ts";
 import type { FileSink } from "../io/types.ts";
 import { sentencePieceToTokenizerJson } from "../tokenizer/sentencepiece.ts";
-import { CONV_TEMPLATES, genConfig, type GenConfigOutput, type GenConfigSource } from "../genconfig/mod.ts";
+import { CONV_TEMPLATES, genConfig, type GenConfigOutput } from "../genconfig/mod.ts";
 import { UnknownTemplateError } from "../genconfig/conv_templates.ts";
 import type { ModelConfigOverrides } from "../genconfig/mod.ts";
 import type { CommandSpec } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
 import { type Command, type Io, processIo, requirePermissions } from "./_common.ts";
+import { mergeNeeds, openModelSource, sourceNeeds } from "./_hub.ts";
 import { mlcLogLine, MODEL_TYPE_OPTION, QUANTIZATION_OPTION } from "./_mlc.ts";
 
 const INT_OPTION = {
@@ -26,8 +26,15 @@ const SPEC = {
   name: "gen_config",
   usage: "CONFIG --quantization Q --conv-template T -o OUT [options]",
   description: "Generate mlc-chat-config.json and copy the tokenizer files (like mlc_llm gen_config).",
-  positionals: [{ name: "CONFIG", help: "model directory, or its config.json" }],
+  positionals: [{
+    name: "CONFIG",
+    help: "model directory, or its config.json, or HF://owner/name[@revision]",
+  }],
   options: {
+    download: {
+      type: "boolean",
+      help: "HF:// models: keep a copy in the Hugging Face cache (HF_HUB_CACHE)",
+    },
     quantization: QUANTIZATION_OPTION,
     "conv-template": {
       type: "string",
@@ -72,18 +79,6 @@ const INT_FLAGS = {
   "max-batch-size": "max_batch_size",
 } as const;
 
-/** A file-system source that can also list directories. */
-function listingSource(): GenConfigSource {
-  return {
-    ...denoSource(),
-    async listDir(dir: string): Promise<string[]> {
-      const names: string[] = [];
-      for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
-      return names;
-    },
-  };
-}
-
 /** An output store confined to `dir`, with rename for atomic writes. */
 function dirOutput(dir: string): GenConfigOutput {
   const path = (name: string) => {
@@ -122,14 +117,15 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   if (values.disaggregation !== undefined) overrides.disaggregation = values.disaggregation !== "";
   const config = ctx.positionals[0];
   const out = values.output.replace(/\/+$/, "") || "/";
-  requirePermissions({ read: [config, out], write: [out] });
+  requirePermissions(mergeNeeds(sourceNeeds(config, values.download), { read: [out], write: [out] }));
   const log = (level: "info" | "warning", message: string) =>
     ctx.log(mlcLogLine("gen_config", message, new Date(), level === "info" ? "INFO" : "WARNING"));
+  const src = await openModelSource(config, values.download, (l) => log("info", l));
   await Deno.mkdir(out, { recursive: true });
   const r = await genConfig({
-    source: listingSource(),
+    source: src.store,
     output: dirOutput(out),
-    config: config.replace(/\/+$/, "") || "/",
+    config: src.config.replace(/\/+$/, "") || "/",
     outputDir: out,
     quantization: values.quantization,
     convTemplate: values["conv-template"],

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { denoSource } from "../io/deno_fs.ts";
 import { resolveConfigPath } from "../model.ts";
 import { QUANTIZATIONS } from "../quant/schemes.ts";
 import { formatVerifyReport, verifyConversion, verifyReportJson } from "../verify.ts";
@@ -12,6 +11,7 @@ import { createVerifyKernels, VERIFY_DEVICES } from "../verify_kernels.ts";
 import { type CommandSpec, intValue } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
 import { type Command, type Io, requirePermissions, UsageError } from "./_common.ts";
+import { listingSource, mergeNeeds, openModelSource, sourceNeeds } from "./_hub.ts";
 import { interrupts } from "./_interrupt.ts";
 import { deviceOption, mapMlcDevice } from "./_mlc.ts";
 import { progressMode, ProgressRenderer } from "./_progress.ts";
@@ -26,7 +26,11 @@ const SPEC = {
     "the original weights on seeded random activations (relative error).",
   positionals: [{ name: "OUT", help: "converted directory (tensor-cache.json or ndarray-cache.json)" }],
   options: {
-    source: { type: "string", metavar: "CONFIG", help: "source model directory, or its config.json" },
+    source: {
+      type: "string",
+      metavar: "CONFIG",
+      help: "source model directory, or its config.json, or HF://owner/name[@revision]",
+    },
     quantization: {
       type: "string",
       metavar: "Q",
@@ -56,8 +60,14 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   const { device, note } = mapMlcDevice(values.device, VERIFY_DEVICES)!;
   const out = ctx.positionals[0];
   const source = values.source;
-  requirePermissions({ read: [out, ...(source ? [resolveConfigPath(source).dir] : [])], write: [] });
+  requirePermissions(
+    mergeNeeds(
+      { read: [out], write: [] },
+      ...(source ? [sourceNeeds(resolveConfigPath(source).dir, false)] : []),
+    ),
+  );
   if (note && source) ctx.log(`Note: ${note}`);
+  const src = source ? await openModelSource(source, false, (l) => ctx.log(l)) : undefined;
   const kernels = source ? await createVerifyKernels(device, (m) => ctx.log(m)) : undefined;
   const progress = new ProgressRenderer({ mode: progressMode(ctx.io, ctx), io: ctx.io });
   const unguard = interrupts.guard(() => Promise.resolve(void progress.abandon()));
@@ -65,9 +75,9 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
     if (kernels) ctx.log(`Using device: ${kernels.name} (${kernels.description})`);
     const t0 = performance.now();
     const report = await verifyConversion({
-      store: denoSource(),
+      store: src?.store ?? listingSource(),
       dir: out,
-      source,
+      source: src?.config,
       quantization: values.quantization,
       modelType: values["model-type"],
       kernels,

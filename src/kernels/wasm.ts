@@ -51,6 +51,11 @@ export interface KernelExports {
     dtype: number,
     tie: number,
   ): number;
+  /**
+   * Non-finite (NaN, infinite) elements among `n` of dtype code `dtype` at `src` (`simd` 0: the
+   * scalar path); see `kernels/src/finite.rs`.
+   */
+  count_nonfinite(src: number, dtype: number, n: number, simd: number): number;
   /** Cast `(src, srcDtype, dst, dtype, n)` between dtype codes (0 f16, 1 bf16, 2 f32). */
   cast(src: number, srcDtype: number, dst: number, dtype: number, n: number): number;
   /** Dequantize to f32. */

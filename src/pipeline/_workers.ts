@@ -16,7 +16,8 @@ import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "..
  * and quantized by the fused kernel before the next is read (or the whole input is copied
  * from the slot's input region), and the outputs written by the kernel where they go
  * (`destAt`, `scaleDestAt`: the shard buffers, in the same memory), else copied into the
- * slot's output region. Answers `{ id, readMs, computeMs }` or `{ id, error }`.
+ * slot's output region; non-finite source values are counted part by part. Answers
+ * `{ id, readMs, computeMs, nonFinite }` or `{ id, error }`.
  */
 export function quantWorkerMain(): void {
   const g = self as any;
@@ -69,7 +70,7 @@ export function quantWorkerMain(): void {
     // the core's cache when the kernel takes it (a whole 8 MiB chunk is not), and the parts
     // reuse the same input bytes
     const partRows = job.reads ? Math.max(1, Math.floor((job.partBytes ?? inBytes) / rowBytes)) : job.rows;
-    let readMs = 0;
+    let readMs = 0, nonFinite = 0;
     for (let r0 = 0; r0 < job.rows; r0 += partRows) {
       const rows = Math.min(partRows, job.rows - r0);
       const t1 = performance.now();
@@ -79,6 +80,8 @@ export function quantWorkerMain(): void {
         new Uint8Array(ex.memory.buffer, pIn, inBytes).set(new Uint8Array(slots[job.slot], 0, inBytes));
       }
       readMs += performance.now() - t1;
+      // (NaN/Inf among the source values, counted while the part is in the core's cache)
+      nonFinite += ex.count_nonfinite(pIn, job.srcDtype, rows * job.k, 1);
       const rc = job.kind === "quant"
         ? ex.cast_group_quantize(
           pIn,
@@ -103,7 +106,7 @@ export function quantWorkerMain(): void {
         new Uint8Array(ex.memory.buffer, pOut, job.outBytes),
       );
     }
-    return { readMs, computeMs: performance.now() - t0 - readMs };
+    return { readMs, computeMs: performance.now() - t0 - readMs, nonFinite };
   };
   g.onmessage = (e: MessageEvent) => {
     const m = e.data;

@@ -88,6 +88,8 @@ export interface JobTimes {
   readMs: number;
   /** Milliseconds in the kernel and copying out. */
   computeMs: number;
+  /** NaN and infinite values among the job's source elements. */
+  nonFinite: number;
 }
 
 interface Pending {
