@@ -161,3 +161,87 @@ export function f32BitsToBf16Storage(u: number): number {
 export function bf16Round(x: number): number {
   return bf16ToNumber(f32BitsToBf16(f32Bits(x)));
 }
+
+/** Source-only element types: pre-quantized checkpoints (FP8, AWQ) store these; no output uses them. */
+export type QuantSourceDType = "float8_e4m3fn" | "float8_e5m2" | "int32" | "int8" | "uint8";
+
+/** Bytes per element of each source-only dtype. */
+export const QUANT_SOURCE_ITEM_SIZE: Readonly<Record<QuantSourceDType, number>> = {
+  float8_e4m3fn: 1,
+  float8_e5m2: 1,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+};
+
+/**
+ * float8_e4m3fn bits to a number (exact): bias 7, no infinities, S.1111.111 is NaN, largest
+ * finite 448, smallest subnormal 2^-9 (the OCP FP8 / torch.float8_e4m3fn encoding).
+ *
+ * @example
+ * ```ts
+ * import { e4m3fnToNumber } from "./dtype.ts";
+ * e4m3fnToNumber(0x7e); // 448
+ * ```
+ */
+export function e4m3fnToNumber(b: number): number {
+  const s = b & 0x80 ? -1 : 1;
+  const e = (b >> 3) & 0xf;
+  const m = b & 7;
+  if (e === 15 && m === 7) return NaN;
+  if (e === 0) return s * m * 2 ** -9;
+  return s * (8 + m) * 2 ** (e - 10);
+}
+
+/**
+ * float8_e5m2 bits to a number (exact): the top byte of a float16 (bias 15, infinities and
+ * NaN as IEEE).
+ *
+ * @example
+ * ```ts
+ * import { e5m2ToNumber } from "./dtype.ts";
+ * e5m2ToNumber(0x3c); // 1
+ * ```
+ */
+export function e5m2ToNumber(b: number): number {
+  return f16ToNumber((b & 0xff) << 8);
+}
+
+/**
+ * Decodes `count` little-endian elements of a source-only dtype to numbers (exact: every FP8,
+ * int8, uint8 and int32 value is a float64).
+ *
+ * @example
+ * ```ts
+ * import { decodeQuantSource } from "./dtype.ts";
+ * decodeQuantSource(new Uint8Array([0x38, 0xb8]), "float8_e4m3fn", 2); // Float64Array [1, -1]
+ * ```
+ */
+export function decodeQuantSource(bytes: Uint8Array, dtype: QuantSourceDType, count: number): Float64Array {
+  const need = count * QUANT_SOURCE_ITEM_SIZE[dtype];
+  if (bytes.length < need) {
+    throw new RangeError(`${count} ${dtype} elements need ${need} bytes, got ${bytes.length}`);
+  }
+  const out = new Float64Array(count);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < count; i++) {
+    switch (dtype) {
+      case "float8_e4m3fn":
+        out[i] = e4m3fnToNumber(bytes[i]);
+        break;
+      case "float8_e5m2":
+        out[i] = e5m2ToNumber(bytes[i]);
+        break;
+      case "int32":
+        out[i] = dv.getInt32(4 * i, true);
+        break;
+      case "int8":
+        out[i] = dv.getInt8(i);
+        break;
+      case "uint8":
+        out[i] = bytes[i];
+        break;
+    }
+  }
+  return out;
+}

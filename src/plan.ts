@@ -11,6 +11,7 @@ import type { Architecture, ArchParam, Dim } from "./arch/_types.ts";
 import { layoutShards, storedBytes } from "./cache_writer.ts";
 import type { Checkpoint, SourceTensor } from "./checkpoint.ts";
 import { type DType, itemSize } from "./dtype.ts";
+import { unsupportedDtypeReason } from "./safetensors.ts";
 import { groupConstants, type QuantScheme } from "./quant/schemes.ts";
 
 /** One tensor the conversion writes. */
@@ -244,7 +245,7 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
     for (const s of sources) {
       if (!s.dtype) {
         problems.push(
-          `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, which is not supported (expected F16, BF16 or F32)`,
+          `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
         );
         bad = true;
       }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { DType } from "./dtype.ts";
+import type { DType, QuantSourceDType } from "./dtype.ts";
 import type { RandomAccessFile } from "./io/types.ts";
 
 /** Safetensors dtype names with their item sizes (all known to the format). */
@@ -32,6 +32,42 @@ export const SUPPORTED_SOURCE_DTYPES: Readonly<Record<string, DType>> = {
   BF16: "bfloat16",
   F32: "float32",
 };
+
+/**
+ * Safetensors dtypes of pre-quantized checkpoints (FP8 weights, AWQ's packed int32 words,
+ * int8/uint8 scales and zeros) and their dtype names (numpy / ml_dtypes spelling). They are read
+ * raw by the schemes that import them (`decodeQuantSource` in dtype.ts); a plain conversion refuses them.
+ */
+export const QUANT_SOURCE_DTYPES: Readonly<Record<string, QuantSourceDType>> = {
+  F8_E4M3: "float8_e4m3fn",
+  F8_E5M2: "float8_e5m2",
+  I32: "int32",
+  I8: "int8",
+  U8: "uint8",
+};
+
+/**
+ * Why a conversion cannot take a tensor of this safetensors dtype: the pre-quantized dtypes name
+ * the checkpoint kind they come from.
+ *
+ * @example
+ * ```ts
+ * import { unsupportedDtypeReason } from "./safetensors.ts";
+ * unsupportedDtypeReason("F64"); // "which is not supported (expected F16, BF16 or F32)"
+ * ```
+ */
+export function unsupportedDtypeReason(stDtype: string): string {
+  const base = "which is not supported (expected F16, BF16 or F32)";
+  if (stDtype === "F8_E4M3" || stDtype === "F8_E5M2") {
+    return `${base}: this is a pre-quantized FP8 checkpoint, which only MLC's FP8 quantizations ` +
+      "(fp8_e4m3fn_bf16_block_scale, ...) import, and those are not implemented here yet";
+  }
+  if (stDtype === "I32") {
+    return `${base}: packed int32 words come from a pre-quantized (AWQ/GPTQ) checkpoint, which only ` +
+      "q4f16_autoawq with --source-format awq imports in MLC, and that is not implemented here yet";
+  }
+  return base;
+}
 
 /** Largest header accepted (as the reference implementation: 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;

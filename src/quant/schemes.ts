@@ -77,13 +77,22 @@ export const QUANTIZATIONS: Readonly<Record<string, QuantScheme>> = {
 
 /** MLC schemes that exist but cannot be produced offline, with the reason. */
 export const UNSUPPORTED_QUANTIZATIONS: Readonly<Record<string, string>> = {
-  q4f16_autoawq: "needs a pre-quantized AutoAWQ checkpoint",
-  q4f16_ft: "needs CUTLASS's arch-specific weight preprocessing on CUDA",
-  e5m2_e5m2_f16: "per-tensor FP8 is not implemented",
-  e4m3_e4m3_f16: "needs calibration (mlc_llm calibrate)",
-  e4m3_e4m3_f16_max_calibrate: "needs calibration",
-  fp8_e4m3fn_bf16_block_scale: "needs a pre-quantized FP8 block-scale checkpoint",
-  fp8_e4m3fn_bf16_block_scale_static_activation: "needs a pre-quantized FP8 checkpoint",
+  q4f16_autoawq: "importing AutoAWQ checkpoints (--source-format awq) is not supported yet " +
+    "(MLC imports them for llama and olmo only)",
+  q4f16_ft: "needs CUTLASS's per-GPU-architecture weight preprocessing (ft_preprocess_weight), which MLC " +
+    "runs on CUDA only and which cannot be reproduced offline byte for byte",
+  e5m2_e5m2_f16: "per-tensor FP8 is not supported yet (MLC's FP8 cast depends on the device: CUDA sm89+ " +
+    "saturates, TVM's software cast does not)",
+  e4m3_e4m3_f16:
+    "needs calibration: MLC writes its q_calibration_scale uninitialized and `mlc_llm calibrate` " +
+    "fills it from activation data",
+  e4m3_e4m3_f16_max_calibrate:
+    "needs calibration data: it is the build `mlc_llm calibrate` runs to measure " +
+    "activations, not a weight format",
+  fp8_e4m3fn_bf16_block_scale: "importing pre-quantized FP8 block-scale checkpoints (F8_E4M3 weights with " +
+    "weight_scale_inv) is not supported yet",
+  fp8_e4m3fn_bf16_block_scale_static_activation: "importing pre-quantized FP8 block-scale checkpoints with " +
+    "static activation scales is not supported yet",
 };
 
 /** Derived constants of a group scheme. */
