@@ -5,12 +5,15 @@
 // the same order, so MLC would emit the tensors in the same order from both (spec models.md
 // §1.5, §3.1: weight_map order; a lone pytorch_model.bin: its pickled order).
 import { assertEquals, assertOk } from "./_assert.ts";
+import { rowSourceFor } from "../src/_param_rows.ts";
+import type { SourceTensor } from "../src/checkpoint.ts";
+import { bf16ToNumber, numberToF16 } from "../src/dtype.ts";
 import { convertWeight } from "../src/convert.ts";
 import { denoSource } from "../src/io/deno_fs.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 import { WasmBackend } from "../src/kernels/wasm.ts";
 import { loadModelConfig, openWeights } from "../src/model.ts";
-import { planConversion } from "../src/plan.ts";
+import { planConversion, type PlannedParam } from "../src/plan.ts";
 import type { QuantBackend } from "../src/quant/backend.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
@@ -172,4 +175,58 @@ Deno.test("--source-format: auto picks the PyTorch files first, as MLC; each for
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("gemma +1 from a .bin bfloat16 source runs in float32, as MLC's torch loader widens bf16 first", async () => {
+  // loader/utils.py L49-50 (load_torch_shard): param.float() for torch.bfloat16, so gemma's
+  // `x + 1` map function (gemma_loader.py) adds in float32; from safetensors it adds in bfloat16.
+  // w = bf16 0x3b81 = 0.003936767578125: f32 gives 1.003936767578125 (f16 0x3c04 = 1.00390625),
+  // bf16 rounds 1.0039... up to 1.0078125 (half a bf16 step is 2^-8 = 0.00390625; f16 0x3c08).
+  const data = new Uint8Array([0x81, 0x3b]);
+  const source = (loaderDtype?: "float32"): SourceTensor => ({
+    name: "model.norm.weight",
+    file: "m",
+    stDtype: "BF16",
+    dtype: "bfloat16",
+    shape: [1],
+    offset: 0,
+    nbytes: 2,
+    ...(loaderDtype ? { loaderDtype } : {}),
+  });
+  const ckpt = {
+    read: (_: string, start: number, into: Uint8Array) => {
+      into.set(data.subarray(start, start + into.length));
+      return Promise.resolve();
+    },
+  };
+  const param = {
+    name: "model.norm.weight",
+    shape: [1],
+    sources: ["model.norm.weight"],
+    transform: { kind: "concat", addOne: true },
+  } as const;
+  const results: string[] = [];
+  for (const s of [source("float32"), source()]) {
+    const pp: PlannedParam = {
+      param,
+      sources: [s],
+      shape: [1],
+      dtype: "float16",
+      quant: undefined,
+      outputs: [],
+    };
+    const rows = await rowSourceFor(pp, ckpt, true);
+    const buf = new Uint8Array(4);
+    await rows.read(0, 1, buf);
+    const v = rows.dtype === "float32"
+      ? new DataView(buf.buffer).getFloat32(0, true)
+      : bf16ToNumber(new DataView(buf.buffer).getUint16(0, true));
+    results.push(
+      `${rows.dtype} ${v} f16 0x${numberToF16(v).toString(16)} direct reads: ${rows.segments !== undefined}`,
+    );
+  }
+  assertEquals(results, [
+    "float32 1.003936767578125 f16 0x3c04 direct reads: false",
+    "bfloat16 1.0078125 f16 0x3c08 direct reads: false",
+  ]);
 });
