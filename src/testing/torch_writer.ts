@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { GEN_ITEM_BYTES, type GenDType, type GenTensor, tensorData } from "../_gen_tensors.ts";
+import { type GenDType, type GenTensor, tensorData } from "../_gen_tensors.ts";
 
 /** One tensor of a pickled state dict (a view of a storage). */
 export interface PickledTensor {
@@ -29,10 +29,14 @@ export interface PickledTensor {
   stride: readonly number[];
 }
 
-const STORAGE_CLASS: Readonly<Record<GenDType, string>> = {
-  F16: "HalfStorage",
-  BF16: "BFloat16Storage",
-  F32: "FloatStorage",
+/** Dtypes the writer knows: the generator's, and bool (buffers such as causal masks; zeros). */
+export type TorchGenDType = GenDType | "BOOL";
+
+const STORAGE_CLASS: Readonly<Record<TorchGenDType, [string, number]>> = {
+  F16: ["HalfStorage", 2],
+  BF16: ["BFloat16Storage", 2],
+  F32: ["FloatStorage", 4],
+  BOOL: ["BoolStorage", 1],
 };
 
 class Bytes {
@@ -136,6 +140,8 @@ export interface ZipRecord {
   data?: Uint8Array;
   /** Size when `data` is omitted. */
   size?: number;
+  /** CRC-32 of the data when `data` is omitted (default 0). */
+  crc?: number;
 }
 
 /** A zip archive as pieces: headers at offsets, holes between them. */
@@ -144,6 +150,8 @@ export interface ZipLayout {
   size: number;
   /** Bytes to write at each offset (the rest of the file is the records' data or holes). */
   pieces: { offset: number; bytes: Uint8Array }[];
+  /** Where each record's data starts. */
+  dataOffsets: number[];
 }
 
 /**
@@ -164,11 +172,12 @@ export function encodeStoredZip(
   opts: { forceZip64?: boolean } = {},
 ): ZipLayout {
   const pieces: { offset: number; bytes: Uint8Array }[] = [];
+  const dataOffsets: number[] = [];
   const central = new Bytes();
   let pos = 0;
   for (const r of records) {
     const size = r.data?.length ?? r.size ?? 0;
-    const crc = r.data ? crc32(r.data) : 0;
+    const crc = r.data ? crc32(r.data) : r.crc ?? 0;
     const name = new TextEncoder().encode(r.name);
     const big = opts.forceZip64 || size >= 0xffffffff || pos >= 0xffffffff;
     // local header: zip64 sizes in the local extra when big; then FB padding to 64
@@ -184,6 +193,7 @@ export function encodeStoredZip(
       .byte(...name).byte(...ex).get();
     pieces.push({ offset: pos, bytes: local });
     const dataAt = pos + local.length;
+    dataOffsets.push(dataAt);
     if (r.data) pieces.push({ offset: dataAt, bytes: r.data });
     const cz = big ? new Bytes().u16(1).u16(24).u64(size).u64(size).u64(pos).get() : new Uint8Array(0);
     central.u32(0x02014b50).u16(big ? 45 : 20).u16(big ? 45 : 20).u16(0).u16(0).u16(0).u16(0).u32(crc)
@@ -202,7 +212,7 @@ export function encodeStoredZip(
     .u32(0x06054b50).u16(0).u16(0).u16(Math.min(n, 0xffff)).u16(Math.min(n, 0xffff))
     .u32(Math.min(cd.length, 0xffffffff)).u32(Math.min(cdAt, 0xffffffff)).u16(0).get();
   pieces.push({ offset: z64At, bytes: tail });
-  return { size: z64At + tail.length, pieces };
+  return { size: z64At + tail.length, pieces, dataOffsets };
 }
 
 /** The bytes of a layout (holes as zeros): small archives only. */
@@ -224,6 +234,8 @@ export interface WriteTorchOptions {
   archive?: string;
   /** Zip64 extra fields on every record (as for an archive over 4 GiB). */
   forceZip64?: boolean;
+  /** Per-tensor dtype override. */
+  dtypeOf?: (name: string) => TorchGenDType | undefined;
 }
 
 /**
@@ -240,14 +252,14 @@ export async function writeTorchFile(
   tensors: readonly GenTensor[],
   opts: WriteTorchOptions = {},
 ): Promise<void> {
-  const dtype = opts.dtype ?? "BF16";
+  const dt = (t: GenTensor): TorchGenDType => opts.dtypeOf?.(t.name) ?? opts.dtype ?? "BF16";
   const arch = opts.archive ?? "archive";
   const pickled: PickledTensor[] = tensors.map((t, i) => {
     const stride = t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
     const numel = t.shape.reduce((a, b) => a * b, 1);
     return {
       name: t.name,
-      storageClass: STORAGE_CLASS[dtype],
+      storageClass: STORAGE_CLASS[dt(t)][0],
       key: String(i),
       numel,
       offset: 0,
@@ -255,28 +267,99 @@ export async function writeTorchFile(
       stride,
     };
   });
+  const small = (name: string, text: string): ZipRecord => ({
+    name: `${arch}/${name}`,
+    data: new TextEncoder().encode(text),
+  });
   const records: ZipRecord[] = [
     { name: `${arch}/data.pkl`, data: encodeStateDictPickle(pickled) },
-    { name: `${arch}/byteorder`, data: new TextEncoder().encode("little") },
-    ...tensors.map((t, i) => {
-      const size = pickled[i].numel * GEN_ITEM_BYTES[dtype];
-      return opts.sparse ? { name: `${arch}/data/${i}`, size } : {
-        name: `${arch}/data/${i}`,
-        data: tensorData(t, dtype, opts.seed ?? 0),
-      };
-    }),
-    { name: `${arch}/version`, data: new TextEncoder().encode("3\n") },
+    small("byteorder", "little"),
+    ...tensors.map((t, i) => ({
+      name: `${arch}/data/${i}`,
+      size: pickled[i].numel * STORAGE_CLASS[dt(t)][1],
+    })),
+    small("version", "3\n"),
   ];
-  const layout = encodeStoredZip(records, { forceZip64: opts.forceZip64 });
+  // the tensors' data first (generated one at a time, CRCs noted), then every header
+  const { dataOffsets } = encodeStoredZip(records, { forceZip64: opts.forceZip64 });
   const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  const writeAt = async (offset: number, bytes: Uint8Array) => {
+    await f.seek(offset, Deno.SeekMode.Start);
+    let o = 0;
+    while (o < bytes.length) o += await f.write(bytes.subarray(o));
+  };
   try {
-    await f.truncate(layout.size);
-    for (const p of layout.pieces) {
-      await f.seek(p.offset, Deno.SeekMode.Start);
-      let o = 0;
-      while (o < p.bytes.length) o += await f.write(p.bytes.subarray(o));
+    if (!opts.sparse) {
+      for (let i = 0; i < tensors.length; i++) {
+        const d = dt(tensors[i]);
+        const data = d === "BOOL"
+          ? new Uint8Array(pickled[i].numel)
+          : tensorData(tensors[i], d, opts.seed ?? 0);
+        records[i + 2].crc = crc32(data);
+        await writeAt(dataOffsets[i + 2], data);
+      }
     }
+    const layout = encodeStoredZip(records, { forceZip64: opts.forceZip64 });
+    await f.truncate(layout.size);
+    for (const p of layout.pieces) await writeAt(p.offset, p.bytes);
   } finally {
     f.close();
+  }
+}
+
+/** Options of {@link writeTorchCheckpoint}. */
+export interface WriteTorchCheckpointOptions extends Omit<WriteTorchOptions, "archive"> {
+  /** Number of files; > 1 writes `pytorch_model-0000i-of-0000n.bin` and a sorted index. */
+  shards?: number;
+  /** Keep the given tensor order (a state dict's) instead of sorting by name (one file only). */
+  keepOrder?: boolean;
+}
+
+/**
+ * Writes `config.json` and PyTorch weights into `dir` like `save_pretrained` of the torch era:
+ * tensors sorted by name (or in the given order), cut into `shards` files of similar size the
+ * way the safetensors generator (`writeCheckpoint`) cuts them, with `pytorch_model.bin.index.json`.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeTorchCheckpoint } from "./torch_writer.ts";
+ * await writeTorchCheckpoint("/tmp/m", { model_type: "llama" }, [{ name: "w", shape: [2] }], { shards: 1 });
+ * ```
+ */
+export async function writeTorchCheckpoint(
+  dir: string,
+  config: Record<string, unknown>,
+  tensors: readonly GenTensor[],
+  opts: WriteTorchCheckpointOptions = {},
+): Promise<void> {
+  const n = opts.shards ?? 1;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config, null, 2));
+  const list = opts.keepOrder && n === 1
+    ? [...tensors]
+    : [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const size = (t: GenTensor) =>
+    t.shape.reduce((a, b) => a * b, 1) * STORAGE_CLASS[opts.dtypeOf?.(t.name) ?? opts.dtype ?? "BF16"][1];
+  const total = list.reduce((a, t) => a + size(t), 0);
+  const groups: GenTensor[][] = Array.from({ length: n }, () => []);
+  let acc = 0;
+  for (const t of list) {
+    groups[Math.min(n - 1, Math.floor(acc / (total / n)))].push(t);
+    acc += size(t);
+  }
+  const weightMap: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const name = n === 1
+      ? "pytorch_model.bin"
+      : `pytorch_model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.bin`;
+    await writeTorchFile(`${dir}/${name}`, groups[i], opts);
+    for (const t of groups[i]) weightMap[t.name] = name;
+  }
+  if (n > 1) {
+    const sorted = Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : 1)));
+    await Deno.writeTextFile(
+      `${dir}/pytorch_model.bin.index.json`,
+      JSON.stringify({ metadata: { total_size: total }, weight_map: sorted }, null, 2),
+    );
   }
 }
