@@ -5,6 +5,9 @@
 // the same order, so MLC would emit the tensors in the same order from both (spec models.md
 // §1.5, §3.1: weight_map order; a lone pytorch_model.bin: its pickled order).
 import { assertEquals, assertOk } from "./_assert.ts";
+import { FakeHub } from "./_hub_server.ts";
+import { main } from "../cli.ts";
+import type { Io } from "../src/cli/_common.ts";
 import { rowSourceFor } from "../src/_param_rows.ts";
 import type { SourceTensor } from "../src/checkpoint.ts";
 import { bf16ToNumber, numberToF16 } from "../src/dtype.ts";
@@ -229,4 +232,71 @@ Deno.test("gemma +1 from a .bin bfloat16 source runs in float32, as MLC's torch 
     "float32 1.003936767578125 f16 0x3c04 direct reads: false",
     "bfloat16 1.0078125 f16 0x3c08 direct reads: false",
   ]);
+});
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), progress: () => {}, isTerminal: false };
+  const code = await main(args, io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+async function dirFiles(dir: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile) files.set(e.name, await Deno.readFile(`${dir}/${e.name}`));
+  }
+  return files;
+}
+
+Deno.test("cli: convert_weight and verify --source on a .bin model; HF:// reads the .bin by range requests", async () => {
+  const dir = await Deno.makeTempDir();
+  const hub = await FakeHub.start({ cdn: true });
+  const env = ["HF_ENDPOINT", "HF_TOKEN", "HF_HUB_CACHE", "HF_HOME"];
+  const saved = env.map((k) => [k, Deno.env.get(k)] as const);
+  try {
+    const args = (src: string, out: string) => [
+      "convert_weight",
+      src,
+      "--quantization",
+      "q4f16_1",
+      "-o",
+      out,
+      "--device",
+      "cpu",
+      "--threads",
+      "2",
+    ];
+    const t = await cli(args(`${FIX}views/torch`, `${dir}/bin`));
+    assertEquals(t.code, 0, t.err);
+    const s = await cli(args(`${FIX}views/safetensors`, `${dir}/st`));
+    assertEquals(s.code, 0, s.err);
+    sameFiles(await dirFiles(`${dir}/bin`), await dirFiles(`${dir}/st`), "cli views");
+    const v = await cli([
+      "verify",
+      `${dir}/bin`,
+      "--source",
+      `${FIX}views/torch`,
+      "--quantization",
+      "q4f16_1",
+      "--json",
+    ]);
+    assertEquals(v.code, 0, v.err);
+    assertEquals(JSON.parse(v.out).ok, true);
+    // the same model on a (fake) Hub: pytorch_model.bin read by HTTP range requests, nothing stored
+    hub.addRepo("org/views-bin", Object.fromEntries(await dirFiles(`${FIX}views/torch`)));
+    for (const k of env) Deno.env.delete(k);
+    Deno.env.set("HF_ENDPOINT", hub.url);
+    Deno.env.set("HF_HUB_CACHE", `${dir}/cache`);
+    const h = await cli(args("HF://org/views-bin", `${dir}/hub`));
+    assertEquals(h.code, 0, h.err);
+    sameFiles(await dirFiles(`${dir}/hub`), await dirFiles(`${dir}/bin`), "cli HF://");
+    assertOk(hub.log.some((l) => l.path.startsWith("/cdn/") && /^bytes=\d+-\d+$/.test(l.range ?? "")));
+    assertEquals(await Deno.stat(`${dir}/cache`).then(() => true, () => false), false);
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    await hub.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
