@@ -27,6 +27,50 @@ function addOneInPlace(data: Uint8Array, dtype: DType, count: number): void {
   }
 }
 
+/** bfloat16 to float32 (exact: the bits move up 16 places), `count` elements. */
+function widenBf16(src: Uint8Array, dst: Uint8Array, count: number): void {
+  const s = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const d = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+  for (let i = 0; i < count; i++) d.setUint32(i * 4, s.getUint16(i * 2, true) << 16, true);
+}
+
+/**
+ * The dtype MLC's map function computes in for these sources, and whether the stored data
+ * must be widened to it first: only where it changes a value (the `+1` runs in float32 for
+ * PyTorch bfloat16 sources) or where the stored dtypes differ but MLC's do not (numpy would not
+ * promote). Casts of widened bfloat16 give the same bits as casts of bfloat16, so plain
+ * concatenations keep the stored dtype (and direct file reads).
+ */
+function computeDtype(pp: PlannedParam, addOne: boolean): { dtype: DType; widen: boolean } {
+  const stored = new Set(pp.sources.map((s) => s.dtype!));
+  const loader = new Set(pp.sources.map((s) => s.loaderDtype ?? s.dtype!));
+  if (loader.size !== 1) {
+    throw new Error(
+      `Parameter ${pp.param.name}: sources have different dtypes (${
+        pp.sources.map((s) => `${s.name}: ${s.dtype}`).join(", ")
+      }); numpy would promote them, which is not supported`,
+    );
+  }
+  const [dtype] = loader;
+  const widen = stored.size !== 1 || (addOne && !stored.has(dtype));
+  return { dtype: widen ? dtype : pp.sources[0].dtype!, widen };
+}
+
+/** Reads `rows` rows of source `s` at byte `at` into `into` in `dtype` (widening bfloat16). */
+async function readAs(
+  ckpt: Pick<Checkpoint, "read">,
+  s: PlannedParam["sources"][number],
+  at: number,
+  into: Uint8Array,
+  dtype: DType,
+): Promise<void> {
+  if (s.dtype === dtype) return await ckpt.read(s.name, at, into);
+  if (s.dtype !== "bfloat16" || dtype !== "float32") throw new Error(`cannot widen ${s.dtype} to ${dtype}`);
+  const tmp = new Uint8Array(into.length / 2);
+  await ckpt.read(s.name, at / 2, tmp);
+  widenBf16(tmp, into, tmp.length / 2);
+}
+
 /**
  * A source of rows for one parameter: the concatenation of its sources along axis 0
  * (from the checkpoint) or an in-memory tensor (whole-tensor transforms).
@@ -64,10 +108,12 @@ export async function rowSourceFor(
   const rows = pp.shape[0] ?? 1;
   if (t.kind === "whole") {
     const hosts: HostTensor[] = [];
+    // (in the dtype MLC's map function receives: PyTorch bfloat16 arrives as float32)
     for (const s of pp.sources) {
-      const data = new Uint8Array(s.nbytes);
-      await ckpt.read(s.name, 0, data);
-      hosts.push({ dtype: s.dtype!, shape: [...s.shape], data });
+      const dtype = s.loaderDtype ?? s.dtype!;
+      const data = new Uint8Array(s.nbytes / itemSize(s.dtype!) * itemSize(dtype));
+      await readAs(ckpt, s, 0, data, dtype);
+      hosts.push({ dtype, shape: [...s.shape], data });
     }
     const r = t.apply(hosts, pp.dtype);
     const rb = rowElems * itemSize(r.dtype);
@@ -81,15 +127,8 @@ export async function rowSourceFor(
       },
     };
   }
-  const dtypes = new Set(pp.sources.map((s) => s.dtype!));
-  if (dtypes.size !== 1) {
-    throw new Error(
-      `Parameter ${pp.param.name}: sources have different dtypes (${
-        pp.sources.map((s) => `${s.name}: ${s.dtype}`).join(", ")
-      }); numpy would promote them, which is not supported`,
-    );
-  }
-  const dtype = pp.sources[0].dtype!;
+  const addOne = t.addOne === true;
+  const { dtype, widen } = computeDtype(pp, addOne);
   const rb = rowElems * itemSize(dtype);
   const bounds: number[] = [];
   let acc = 0;
@@ -97,7 +136,6 @@ export async function rowSourceFor(
     bounds.push(acc);
     acc += s.shape[0] ?? 1;
   }
-  const addOne = t.addOne === true;
   /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
   const pieces = (
     start: number,
@@ -122,14 +160,18 @@ export async function rowSourceFor(
     rows,
     rowElems,
     async read(start, n, into) {
-      const parts: [string, number, Uint8Array][] = [];
+      const parts: [number, number, Uint8Array][] = [];
       pieces(start, n, (si, local, take, done) => {
-        parts.push([pp.sources[si].name, local * rb, into.subarray(done * rb, (done + take) * rb)]);
+        parts.push([si, local * rb, into.subarray(done * rb, (done + take) * rb)]);
       });
-      for (const [name, at, view] of parts) await ckpt.read(name, at, view);
+      for (const [si, at, view] of parts) {
+        if (widen) await readAs(ckpt, pp.sources[si], at, view, dtype);
+        else await ckpt.read(pp.sources[si].name, at, view);
+      }
       if (addOne) addOneInPlace(into, dtype, n * rowElems);
     },
-    segments: direct && !addOne
+    // (strided sources are gathered by the checkpoint's read, not as file ranges)
+    segments: direct && !addOne && !widen && pp.sources.every((s) => !s.strides)
       ? (start, n) => {
         const out: [string, number, number][] = [];
         pieces(start, n, (si, local, take) => {

@@ -5,8 +5,12 @@
  * @module
  */
 import type { DType } from "./dtype.ts";
+import { readStrided } from "./formats/_strided.ts";
+import { formatOfFile, SOURCE_FORMATS, type SourceFormat, type WeightFile } from "./formats/registry.ts";
 import type { RandomAccessFile, SourceStore } from "./io/types.ts";
-import { readSafetensorsHeader, type SafetensorsEntry, SUPPORTED_SOURCE_DTYPES } from "./safetensors.ts";
+import { SUPPORTED_SOURCE_DTYPES } from "./safetensors.ts";
+
+export type { SourceFormat } from "./formats/registry.ts";
 
 /** One source tensor. */
 export interface SourceTensor {
@@ -20,10 +24,20 @@ export interface SourceTensor {
   readonly dtype: DType | undefined;
   /** Shape. */
   readonly shape: readonly number[];
-  /** Absolute data offset in the file. */
+  /** Absolute data offset in the file (of element `[0, ..., 0]`). */
   readonly offset: number;
-  /** Byte length. */
+  /** Byte length (of the elements, in row-major order). */
   readonly nbytes: number;
+  /**
+   * Element strides of a non-contiguous view (a PyTorch file may hold a transposed or sliced
+   * tensor as such); absent when the data is contiguous. `read` honours them.
+   */
+  readonly strides?: readonly number[];
+  /**
+   * The dtype MLC's loader computes in when it differs from `dtype` (PyTorch files: bfloat16
+   * is widened to float32 before the map functions run).
+   */
+  readonly loaderDtype?: DType;
 }
 
 /** An opened checkpoint. */
@@ -36,14 +50,13 @@ export interface Checkpoint {
   readonly tensors: ReadonlyMap<string, SourceTensor>;
   /** Every tensor of each file, including ones not listed in an index (for stats). */
   readonly fileTensors: ReadonlyMap<string, readonly SourceTensor[]>;
+  /** What MLC's loader would warn about while reading the files (e.g. skipped `None` keys). */
+  readonly warnings?: readonly string[];
   /** Reads `into.length` bytes of tensor `name` starting at byte `start` of its data. */
   read(name: string, start: number, into: Uint8Array): Promise<void>;
   /** Closes all files. */
   close(): void;
 }
-
-/** The format found by `--source-format auto`. */
-export type SourceFormat = "huggingface-safetensor" | "huggingface-torch";
 
 function join(dir: string, name: string): string {
   if (dir === "" || dir === ".") return name;
@@ -56,8 +69,9 @@ function dirname(p: string): string {
 }
 
 /**
- * Detects the weight files in `dir` as MLC's `detect_weight` does (torch first, then
- * safetensors) and returns the path to load: an index JSON or a single safetensors file.
+ * Detects the weight files in `dir` as MLC's `detect_weight` does: the formats of
+ * {@link SOURCE_FORMATS} in order (PyTorch first, then safetensors), each by its index JSON
+ * and then its single file; with `auto` the first found wins. Returns the path to load.
  *
  * @example
  * ```ts
@@ -72,42 +86,38 @@ export async function detectSource(
   dir: string,
   format: "auto" | SourceFormat = "auto",
 ): Promise<{ path: string; format: SourceFormat; warnings: string[] }> {
-  const warnings: string[] = [];
-  const torch = (await store.exists(join(dir, "pytorch_model.bin.index.json")))
-    ? join(dir, "pytorch_model.bin.index.json")
-    : (await store.exists(join(dir, "pytorch_model.bin")))
-    ? join(dir, "pytorch_model.bin")
-    : undefined;
-  const st = (await store.exists(join(dir, "model.safetensors.index.json")))
-    ? join(dir, "model.safetensors.index.json")
-    : (await store.exists(join(dir, "model.safetensors")))
-    ? join(dir, "model.safetensors")
-    : undefined;
-  if (format === "huggingface-torch" || (format === "auto" && torch && !st)) {
-    throw new Error(
-      `${
-        torch ?? join(dir, "pytorch_model.bin")
-      }: PyTorch pickle checkpoints are not supported (reading them safely needs a pickle VM). ` +
-        "Convert them to safetensors first, e.g. with transformers' save_pretrained(safe_serialization=True).",
-    );
+  const found: { path: string; format: SourceFormat }[] = [];
+  for (const f of SOURCE_FORMATS) {
+    if (format !== "auto" && f.name !== format) continue;
+    for (const name of f.detect) {
+      if (await store.exists(join(dir, name))) {
+        found.push({ path: join(dir, name), format: f.name });
+        break;
+      }
+    }
   }
-  if (!st) {
+  if (!found.length) {
+    const expected = SOURCE_FORMATS.filter((f) => format === "auto" || f.name === format)
+      .flatMap((f) => f.detect);
     throw new Error(
-      `No weights found in ${dir}: expected model.safetensors.index.json or model.safetensors` +
+      `No weights found in ${dir}: expected ${expected.join(", ")}` +
         (format === "auto" ? "" : ` for --source-format ${format}`),
     );
   }
-  if (torch && format === "auto") {
-    warnings.push(
-      `${dir} holds both PyTorch and safetensors weights; MLC would pick the PyTorch files, we read the safetensors ones`,
-    );
-  }
-  return { path: st, format: "huggingface-safetensor", warnings };
+  const warnings = found.length > 1
+    ? [
+      `${dir} holds both ${found.map((f) => f.format).join(" and ")} weights; reading ${found[0].path} as ` +
+      `MLC's auto detection does (--source-format ${found[1].format} reads the other)`,
+    ]
+    : [];
+  return { ...found[0], warnings };
 }
 
 /**
- * Opens a checkpoint from an index JSON (`model.safetensors.index.json`) or a single
- * `.safetensors` file, reading only headers.
+ * Opens a checkpoint from an index JSON (`model.safetensors.index.json`,
+ * `pytorch_model.bin.index.json`) or a single weight file (`.safetensors`, or a PyTorch file
+ * such as `pytorch_model.bin`), reading only headers (and a PyTorch file's pickle, which is
+ * interpreted, never executed). Each file is read by its format in {@link SOURCE_FORMATS}.
  *
  * @example
  * ```ts ignore
@@ -119,14 +129,14 @@ export async function detectSource(
  */
 export async function openCheckpoint(store: SourceStore, path: string): Promise<Checkpoint> {
   const handles = new Map<string, RandomAccessFile>();
-  const headers = new Map<string, readonly SafetensorsEntry[]>();
+  const headers = new Map<string, WeightFile>();
   const openFile = async (p: string) => {
     let h = handles.get(p);
     if (!h) {
       if (!(await store.exists(p))) throw new Error(`${p}: file not found`);
       h = await store.open(p);
       handles.set(p, h);
-      headers.set(p, (await readSafetensorsHeader(h, p)).entries);
+      headers.set(p, await formatOfFile(p).read(h, p));
     }
     return h;
   };
@@ -155,18 +165,16 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
       for (const f of new Set(fileOf.values())) await openFile(f);
     } else {
       await openFile(path);
-      // data-offset order, as the index MLC's detector writes (safetensors >= 0.6)
-      const entries = [...headers.get(path)!].sort((a, b) =>
-        a.offset - b.offset || (a.name < b.name ? -1 : 1)
-      );
-      for (const e of entries) {
-        order.push(e.name);
-        fileOf.set(e.name, path);
+      // the file's own order (pickled order; safetensors: data-offset order, as the index
+      // MLC's detector writes for a lone model.safetensors)
+      for (const name of headers.get(path)!.order) {
+        order.push(name);
+        fileOf.set(name, path);
       }
     }
     const tensors = new Map<string, SourceTensor>();
     const fileTensors = new Map<string, SourceTensor[]>();
-    for (const [file, entries] of headers) {
+    for (const [file, { entries }] of headers) {
       const list: SourceTensor[] = [];
       for (const e of entries) {
         const t: SourceTensor = {
@@ -177,6 +185,8 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
           shape: e.shape,
           offset: e.offset,
           nbytes: e.nbytes,
+          ...(e.strides ? { strides: e.strides } : {}),
+          ...(e.loaderDtype ? { loaderDtype: e.loaderDtype } : {}),
         };
         list.push(t);
         if (fileOf.get(e.name) === file) tensors.set(e.name, t);
@@ -196,11 +206,15 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
       order,
       tensors,
       fileTensors,
+      warnings: [...headers.values()].flatMap((h) => h.warnings),
       async read(name, start, into) {
         const t = tensors.get(name);
         if (!t) throw new Error(`tensor ${name} is not in the checkpoint`);
         if (start + into.length > t.nbytes) throw new Error(`read past the end of tensor ${name}`);
-        await handles.get(t.file)!.readAt(t.offset + start, into);
+        const h = handles.get(t.file)!;
+        if (!t.strides) return await h.readAt(t.offset + start, into);
+        const item = t.nbytes / t.shape.reduce((a, b) => a * b, 1);
+        await readStrided(h, { offset: t.offset, shape: t.shape, strides: t.strides, item }, start, into);
       },
       close() {
         for (const h of handles.values()) h.close();

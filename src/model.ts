@@ -100,7 +100,7 @@ export async function loadModelConfig(
 
 /**
  * Opens the weights for `--source` (`auto` = the config's directory; or a directory, an index
- * JSON or a `.safetensors` file) with `--source-format`.
+ * JSON or a weight file: `.safetensors`, or PyTorch `.bin` / `.pt` / `.pth`) with `--source-format`.
  *
  * @example
  * ```ts ignore
@@ -115,14 +115,11 @@ export async function openWeights(
   format: "auto" | SourceFormat = "auto",
 ): Promise<{ checkpoint: Checkpoint; warnings: string[] }> {
   const src = source === "auto" ? dir : source.replace(/\/+$/, "");
-  if (src.endsWith(".json") || src.endsWith(".safetensors")) {
-    return { checkpoint: await openCheckpoint(store, src), warnings: [] };
-  }
-  if (src.endsWith(".bin") || src.endsWith(".pt")) {
-    throw new Error(
-      `${src}: PyTorch pickle checkpoints are not supported; convert them to safetensors first`,
-    );
+  if (/\.(json|safetensors|bin|pt|pth)$/.test(src)) {
+    const checkpoint = await openCheckpoint(store, src);
+    return { checkpoint, warnings: [...checkpoint.warnings ?? []] };
   }
   const found = await detectSource(store, src, format);
-  return { checkpoint: await openCheckpoint(store, found.path), warnings: found.warnings };
+  const checkpoint = await openCheckpoint(store, found.path);
+  return { checkpoint, warnings: [...found.warnings, ...checkpoint.warnings ?? []] };
 }

@@ -150,7 +150,7 @@ const SPEC = {
       type: "string",
       metavar: "PATH",
       default: "auto",
-      help: "weights: directory, index .json or .safetensors",
+      help: "weights: directory, index .json, .safetensors or PyTorch .bin",
     },
     "source-format": {
       type: "string",
@@ -158,7 +158,7 @@ const SPEC = {
       default: "auto",
       choices: ["auto", "huggingface-safetensor", "huggingface-torch"],
       check: (v: string) => v === "awq" ? "not supported: AWQ checkpoints cannot be imported yet" : "",
-      help: "auto | huggingface-safetensor | huggingface-torch",
+      help: "auto (PyTorch files first, as MLC) | huggingface-torch |\nhuggingface-safetensor",
     },
     device: deviceOption(
       DEVICES,
