@@ -74,6 +74,12 @@ export interface Architecture {
   /** Quantization kinds this model supports (MLC `Model.quantize` keys). */
   readonly quantKinds: readonly ("no-quant" | "group-quant")[];
   /**
+   * Group quantization's KN layouts (`q4f16_0`, `q3f16_0`, `q4bf16_0`) are refused: MLC's
+   * quantized stacked experts (`GroupQuantizeMixtralExperts`) have no KN layout. `moe`: only
+   * the type's MoE configs have such experts (minicpm); its dense configs take KN.
+   */
+  readonly refusesKnLayout?: "always" | "moe";
+  /**
    * Parameters with their HF sources, in module order (MLC's `param_map` insertion order, which
    * decides the order of parameters sharing a source: gpt2 lists `lm_head.weight` first).
    */

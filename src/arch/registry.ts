@@ -33,6 +33,7 @@ import { rwkv5 } from "./rwkv5.ts";
 import { rwkv6 } from "./rwkv6.ts";
 import { stablelm } from "./stablelm.ts";
 import { starcoder2 } from "./starcoder2.ts";
+import { mixtral } from "./mixtral.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -65,6 +66,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gptj,
   rwkv5,
   rwkv6,
+  mixtral,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */
