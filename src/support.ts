@@ -91,6 +91,8 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   // mixtral: model.py registers awq, but its quantize function raises "AWQ is not implemented
   // for Mixtral models." (awq_unsupported_message), so A is not an allowed kind
   mixtral: "NGFP",
+  qwen2_moe: "NGF",
+  qwen3_moe: "NGFB",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

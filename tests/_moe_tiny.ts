@@ -48,6 +48,31 @@ export const MOE_TINY: Record<string, Record<string, unknown>> = {
     num_local_experts: 4,
     num_experts_per_tok: 2,
   },
+  qwen2_moe: {
+    model_type: "qwen2_moe",
+    ...LLAMA,
+    hidden_act: "silu",
+    rope_theta: 1000000.0,
+    moe_intermediate_size: 32,
+    shared_expert_intermediate_size: 96,
+    num_experts_per_tok: 2,
+    num_experts: 4,
+    decoder_sparse_step: 1,
+    norm_topk_prob: false,
+  },
+  qwen3_moe: {
+    model_type: "qwen3_moe",
+    ...LLAMA,
+    hidden_act: "silu",
+    rope_theta: 1000000.0,
+    head_dim: 16,
+    attention_bias: false,
+    moe_intermediate_size: 32,
+    num_experts_per_tok: 2,
+    num_experts: 4,
+    decoder_sparse_step: 1,
+    norm_topk_prob: true,
+  },
 };
 
 /** The tiny config of a MoE type with one layer (two for the DeepSeek types), plus `extra`. */

@@ -34,6 +34,8 @@ import { rwkv6 } from "./rwkv6.ts";
 import { stablelm } from "./stablelm.ts";
 import { starcoder2 } from "./starcoder2.ts";
 import { mixtral } from "./mixtral.ts";
+import { qwen2Moe } from "./qwen2_moe.ts";
+import { qwen3Moe } from "./qwen3_moe.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -67,6 +69,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   rwkv5,
   rwkv6,
   mixtral,
+  qwen2_moe: qwen2Moe,
+  qwen3_moe: qwen3Moe,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */
