@@ -93,6 +93,9 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   mixtral: "NGFP",
   qwen2_moe: "NGF",
   qwen3_moe: "NGFB",
+  deepseek: "NGF",
+  deepseek_v2: "NGF",
+  deepseek_v3: "NGFB",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

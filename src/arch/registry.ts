@@ -36,6 +36,8 @@ import { starcoder2 } from "./starcoder2.ts";
 import { mixtral } from "./mixtral.ts";
 import { qwen2Moe } from "./qwen2_moe.ts";
 import { qwen3Moe } from "./qwen3_moe.ts";
+import { deepseek } from "./deepseek.ts";
+import { deepseekV2, deepseekV3 } from "./deepseek_v2.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -71,6 +73,9 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   mixtral,
   qwen2_moe: qwen2Moe,
   qwen3_moe: qwen3Moe,
+  deepseek,
+  deepseek_v2: deepseekV2,
+  deepseek_v3: deepseekV3,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */
