@@ -96,6 +96,7 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   deepseek: "NGF",
   deepseek_v2: "NGF",
   deepseek_v3: "NGFB",
+  minicpm: "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

@@ -112,6 +112,18 @@ export const MOE_TINY: Record<string, Record<string, unknown>> = {
     attention_bias: false,
     rope_theta: 10000,
   },
+  minicpm: {
+    model_type: "minicpm",
+    ...LLAMA,
+    hidden_act: "silu",
+    scale_emb: 12,
+    scale_depth: 1.4,
+    dim_model_base: 256,
+    tie_word_embeddings: true,
+    num_experts: 4,
+    num_experts_per_tok: 2,
+    ...IDS,
+  },
 };
 
 /** The tiny config of a MoE type with one layer (two for the DeepSeek types), plus `extra`. */

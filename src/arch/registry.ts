@@ -38,6 +38,7 @@ import { qwen2Moe } from "./qwen2_moe.ts";
 import { qwen3Moe } from "./qwen3_moe.ts";
 import { deepseek } from "./deepseek.ts";
 import { deepseekV2, deepseekV3 } from "./deepseek_v2.ts";
+import { minicpm } from "./minicpm.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -76,6 +77,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   deepseek,
   deepseek_v2: deepseekV2,
   deepseek_v3: deepseekV3,
+  minicpm,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */
