@@ -1,7 +1,8 @@
 /**
  * Row-range reads of a planned parameter's built value (before the cast to the model dtype):
- * the concatenation of its sources along axis 0 read straight from the checkpoint (rows may
- * straddle sources), or the result of a whole-tensor transform. Shared by the conversion
+ * the concatenation of its sources along axis 0 (or the stack of per-expert concatenations,
+ * the same bytes) read straight from the checkpoint (rows may straddle sources), or the
+ * result of a whole-tensor transform. Shared by the conversion
  * pipeline (`convert.ts`) and `verify`.
  *
  * @module
@@ -85,6 +86,25 @@ export interface RowSource {
 }
 
 /**
+ * How a parameter of `shape` is cut into rows: a row is the last axis (the axis group
+ * quantization runs along), the rows are all the other axes flattened, so a chunk of rows is
+ * bounded by its byte size whatever the rank (a stacked expert tensor `(E, out, in)` has
+ * `E * out` rows of `in` elements, not `E` rows of `out * in`). 1-D tensors are rows of one
+ * element.
+ *
+ * @example
+ * ```ts
+ * import { rowLayout } from "./_param_rows.ts";
+ * rowLayout([8, 4096, 2048]); // { rows: 32768, rowElems: 2048 }
+ * ```
+ */
+export function rowLayout(shape: readonly number[]): { rows: number; rowElems: number } {
+  const rowElems = shape.length > 1 ? shape[shape.length - 1] : 1;
+  const numel = shape.reduce((a, b) => a * b, 1);
+  return { rows: rowElems === 0 ? 0 : numel / rowElems, rowElems };
+}
+
+/**
  * Opens the rows of a planned parameter. Whole-tensor transforms load their sources fully;
  * concatenations read row ranges, straddling sources. With `direct`, `segments` gives the file
  * ranges of a row range (for readers that fill their own memory).
@@ -104,8 +124,7 @@ export async function rowSourceFor(
   const t = pp.param.transform ?? { kind: "concat" as const };
   // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
   // (fused q/k/v biases) straddle their sources like 2-D ones.
-  const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-  const rows = pp.shape[0] ?? 1;
+  const { rows, rowElems } = rowLayout(pp.shape);
   if (t.kind === "whole") {
     const hosts: HostTensor[] = [];
     // (in the dtype MLC's map function receives: PyTorch bfloat16 arrives as float32)
@@ -127,14 +146,17 @@ export async function rowSourceFor(
       },
     };
   }
-  const addOne = t.addOne === true;
+  const addOne = t.kind === "concat" && t.addOne === true;
   const { dtype, widen } = computeDtype(pp, addOne);
   const rb = rowElems * itemSize(dtype);
+  // a source's rows in the same layout (a concatenation along axis 0, or a stack of
+  // per-expert concatenations, is the sources' rows one after another)
+  const srcRows = pp.sources.map((s) => s.shape.reduce((a, b) => a * b, 1) / rowElems);
   const bounds: number[] = [];
   let acc = 0;
-  for (const s of pp.sources) {
+  for (const n of srcRows) {
     bounds.push(acc);
-    acc += s.shape[0] ?? 1;
+    acc += n;
   }
   /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
   const pieces = (
@@ -148,9 +170,8 @@ export async function rowSourceFor(
       const row = start + done;
       let si = bounds.length - 1;
       while (bounds[si] > row) si--;
-      const srcRows = pp.sources[si].shape[0] ?? 1;
       const local = row - bounds[si];
-      const take = Math.min(n - done, srcRows - local);
+      const take = Math.min(n - done, srcRows[si] - local);
       f(si, local, take, done);
       done += take;
     }

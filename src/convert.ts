@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { rowSourceFor } from "./_param_rows.ts";
+import { rowLayout, rowSourceFor } from "./_param_rows.ts";
 import { SHARD_CAP, type TensorCache, TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "./dtype.ts";
@@ -449,9 +449,9 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   // slot sizes: the largest chunk input and output over all parameters (and the longest row)
   let maxIn = 0, maxOut = 0, maxRow = 0;
   for (const pp of plan.params) {
-    const rowElems = pp.shape.length > 1 ? pp.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+    const { rows, rowElems } = rowLayout(pp.shape);
     // rows per chunk are largest for 2-byte sources; buffers hold them at 4 bytes an element
-    const n = Math.min(pp.shape[0] ?? 1, chunkRowsOf(rowElems, 2, chunkBytes));
+    const n = Math.min(rows, chunkRowsOf(rowElems, 2, chunkBytes));
     maxIn = Math.max(maxIn, n * rowElems * 4);
     maxOut = Math.max(maxOut, align16(n * rowElems * 4) + n * rowElems * 4);
     maxRow = Math.max(maxRow, rowElems * 4);

@@ -101,6 +101,7 @@ export function quantLayoutFor(
   if (scheme.kind !== "group-quant" || !p.quant || !p.name.endsWith(".weight")) return undefined;
   const module = p.name.slice(0, -".weight".length);
   if (p.quant === "embedding") return scheme.quantizeEmbedding ? "NK" : undefined;
+  if (p.quant === "experts") return scheme.layout; // (KN is refused by the plan, as by MLC)
   if (FINAL_FC_NAMES.has(module) && !scheme.quantizeFinalFc) return undefined;
   if (module.endsWith("gate") && shape[0] <= 256) return undefined; // is_moe_gate
   return scheme.layout;
@@ -236,6 +237,7 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
 
   // shapes, dtypes, outputs
   const planned: PlannedParam[] = [];
+  const knExperts: string[] = [];
   let sourceBytes = 0;
   const counted = new Set<string>();
   for (const p of ordered) {
@@ -270,6 +272,7 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
     }
     const dtype: DType = p.dtype ?? scheme.modelDtype;
     const layout = quantLayoutFor(p, shape, scheme);
+    if (layout === "KN" && p.quant === "experts") knExperts.push(p.name);
     planned.push({
       param: p,
       sources,
@@ -278,6 +281,14 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
       quant: layout,
       outputs: quantizedOutputs(p.name, shape, dtype, scheme, layout),
     });
+  }
+
+  if (knExperts.length) {
+    // group_quantization.py GroupQuantizeMixtralExperts.__init__ raises NotImplementedError
+    problems.push(
+      `${scheme.name} uses the KN layout, which MLC's group quantization of stacked MoE experts does not ` +
+        `support ("GroupQuantizeMixtralExperts does not support KN layout now"): ${knExperts.join(", ")}`,
+    );
   }
 
   // BitsPerParam denominator: emulate the loader's file cache
@@ -326,6 +337,7 @@ function builtShape(
   problems: string[],
 ): number[] | undefined {
   const t = p.transform ?? { kind: "concat" };
+  if (t.kind === "stack") return stackedShape(p, t.experts, sources, problems);
   if (t.kind === "concat") {
     const first = sources[0].shape;
     for (const s of sources.slice(1)) {
@@ -356,4 +368,39 @@ function builtShape(
     return undefined;
   }
   return shape;
+}
+
+/** `np.stack` of per-expert `np.concatenate(axis=0)` groups: `(experts, groupRows, ...)`. */
+function stackedShape(
+  p: ArchParam,
+  experts: number,
+  sources: readonly SourceTensor[],
+  problems: string[],
+): number[] | undefined {
+  const per = sources.length / experts;
+  if (!Number.isInteger(per) || per < 1) {
+    problems.push(`Parameter ${p.name}: ${sources.length} tensors do not split into ${experts} experts`);
+    return undefined;
+  }
+  const shapeOf = (g: readonly SourceTensor[]): string | undefined =>
+    g.some((s) =>
+        s.shape.length !== g[0].shape.length || s.shape.slice(1).some((d, i) => d !== g[0].shape[i + 1])
+      )
+      ? undefined
+      : fmtShape([g.reduce((a, s) => a + (s.shape[0] ?? 1), 0), ...g[0].shape.slice(1)]);
+  const group = (e: number) => sources.slice(e * per, (e + 1) * per);
+  const first = shapeOf(group(0));
+  for (let e = 0; e < experts; e++) {
+    if (first === undefined || shapeOf(group(e)) !== first) {
+      const bad = first === undefined ? 0 : e;
+      problems.push(
+        `Parameter ${p.name}: cannot stack the ${experts} experts: expert ${bad} (${
+          group(bad).map((x) => `${x.name} ${fmtShape(x.shape)}`).join(", ")
+        }) does not concatenate along axis 0 to the shape of expert 0 (${first ?? "none"})`,
+      );
+      return undefined;
+    }
+  }
+  const g0 = group(0);
+  return [experts, g0.reduce((a, s) => a + (s.shape[0] ?? 1), 0), ...g0[0].shape.slice(1)];
 }

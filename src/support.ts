@@ -14,12 +14,14 @@ import { QUANTIZATIONS } from "./quant/schemes.ts";
  * ```ts
  * import { isSupported } from "./support.ts";
  * isSupported("llama", "q4f16_1"); // true
+ * isSupported("mixtral", "q4f16_0"); // false (no KN layout for stacked experts)
  * ```
  */
 export function isSupported(arch: string, quant: string): boolean {
   const a = ARCHITECTURES[arch];
   const q = QUANTIZATIONS[quant];
-  return !!a && !!q && a.quantKinds.includes(q.kind);
+  if (!a || !q || !a.quantKinds.includes(q.kind)) return false;
+  return !(q.kind === "group-quant" && q.layout === "KN" && a.refusesKnLayout === "always");
 }
 
 /**
@@ -38,7 +40,13 @@ export function supportTableMarkdown(): string {
     `|---|---|${quants.map(() => ":-:").join("|")}|`,
   ];
   for (const [key, a] of Object.entries(ARCHITECTURES)) {
-    const cells = quants.map((q) => (isSupported(key, q) ? "✓" : "–"));
+    const kn = (q: string) => {
+      const s = QUANTIZATIONS[q];
+      return s.kind === "group-quant" && s.layout === "KN";
+    };
+    const cells = quants.map((q) =>
+      isSupported(key, q) ? (a.refusesKnLayout === "moe" && kn(q) ? "✓ (dense)" : "✓") : "–"
+    );
     lines.push(`| \`${key}\` | ${a.hfModelTypes.map((t) => `\`${t}\``).join(", ")} | ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
@@ -80,6 +88,15 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   gptj: "NGF",
   rwkv5: "NGF",
   rwkv6: "NG",
+  // mixtral: model.py registers awq, but its quantize function raises "AWQ is not implemented
+  // for Mixtral models." (awq_unsupported_message), so A is not an allowed kind
+  mixtral: "NGFP",
+  qwen2_moe: "NGF",
+  qwen3_moe: "NGFB",
+  deepseek: "NGF",
+  deepseek_v2: "NGF",
+  deepseek_v3: "NGFB",
+  minicpm: "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

@@ -24,7 +24,13 @@ export function summary(params: ArchParam[]): string[] {
     const marks = [
       p.dtype ?? "",
       p.quant ?? "",
-      p.transform ? (p.transform.kind === "concat" ? (p.transform.addOne ? "+1" : "") : "whole") : "",
+      p.transform
+        ? (p.transform.kind === "concat"
+          ? (p.transform.addOne ? "+1" : "")
+          : p.transform.kind === "stack"
+          ? `stack${p.transform.experts}`
+          : "whole")
+        : "",
     ].filter((x) => x !== "");
     const src = p.sources.length === 1 && p.sources[0] === p.name ? "=" : p.sources.join(", ");
     return `${p.name} [${p.shape.join(",")}]${marks.length ? " " + marks.join(" ") : ""} <- ${src}`;

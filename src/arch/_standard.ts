@@ -4,7 +4,7 @@
  * @module
  */
 import { ConfigError, intField, type ModelConfig } from "./_config.ts";
-import type { ArchParam, Dim } from "./_types.ts";
+import type { ArchParam, Dim, ParamTransform } from "./_types.ts";
 
 /** A parameter described by its MLC name and shape; sources default to the same name. */
 export interface ParamSpec {
@@ -13,9 +13,13 @@ export interface ParamSpec {
   /** Shape. */
   shape: Dim[];
   /** Quantizable module kind of the owner. */
-  quant?: "linear" | "embedding";
+  quant?: "linear" | "embedding" | "experts";
   /** Pinned float32. */
   dtype?: "float32";
+  /** Explicit HF sources (a loader's own mapping; default: the standard loader's rules). */
+  sources?: string[];
+  /** Value transform of explicit sources. */
+  transform?: ParamTransform;
 }
 
 /** Options of the standard HF loader (subset of MLC's). */
@@ -63,7 +67,7 @@ export function standardMapping(specs: ParamSpec[], opts: StandardLoaderOptions)
       fused.set(`${mlp}.gate_up_proj.weight`, [`${mlp}.gate_proj.weight`, `${mlp}.up_proj.weight`]);
     }
   }
-  return specs.map((s) => ({ ...s, sources: fused.get(s.name) ?? [s.name] }));
+  return specs.map((s) => ({ ...s, sources: s.sources ?? fused.get(s.name) ?? [s.name] }));
 }
 
 /**

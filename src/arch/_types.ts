@@ -27,9 +27,15 @@ export interface HostTensor {
  * - `whole`: arbitrary function of the fully loaded sources (row permutations,
  *   transposes, value maps); its result is then cast to the parameter dtype. `target` is that
  *   dtype, for maps that compute in it (rwkv's rescale divides after the cast).
+ * - `stack`: MoE experts (MLC's `combine_expert_gate_up` / `np.stack`): the sources are
+ *   `experts` equal consecutive groups (one per expert, e.g. `w1_e, w3_e`), each group is
+ *   concatenated along axis 0 and the results are stacked on a new axis 0, giving
+ *   `(experts, groupRows, ...)`. Its bytes are the sources' bytes one after another, so it is
+ *   read row range by row range straight from the sources, like `concat`.
  */
 export type ParamTransform =
   | { readonly kind: "concat"; readonly addOne?: boolean }
+  | { readonly kind: "stack"; readonly experts: number }
   | {
     readonly kind: "whole";
     readonly apply: (sources: HostTensor[], target: DType) => HostTensor;
@@ -49,8 +55,12 @@ export interface ArchParam {
   readonly sources: readonly string[];
   /** Value transform; default `concat`. */
   readonly transform?: ParamTransform;
-  /** Module kind of the owner when quantizable: `linear` or `embedding`. */
-  readonly quant?: "linear" | "embedding";
+  /**
+   * Module kind of the owner when quantizable: `linear`, `embedding`, or `experts` (MLC's
+   * `MixtralExperts`, a stacked `(E, out, in)` weight: group quantization along `in`, no KN
+   * layout).
+   */
+  readonly quant?: "linear" | "embedding" | "experts";
 }
 
 /** An architecture of the registry (one MLC `MODELS` key). */
@@ -63,6 +73,12 @@ export interface Architecture {
   readonly configClass: ConfigClass;
   /** Quantization kinds this model supports (MLC `Model.quantize` keys). */
   readonly quantKinds: readonly ("no-quant" | "group-quant")[];
+  /**
+   * Group quantization's KN layouts (`q4f16_0`, `q3f16_0`, `q4bf16_0`) are refused: MLC's
+   * quantized stacked experts (`GroupQuantizeMixtralExperts`) have no KN layout. `moe`: only
+   * the type's MoE configs have such experts (minicpm); its dense configs take KN.
+   */
+  readonly refusesKnLayout?: "always" | "moe";
   /**
    * Parameters with their HF sources, in module order (MLC's `param_map` insertion order, which
    * decides the order of parameters sharing a source: gpt2 lists `lm_head.weight` first).

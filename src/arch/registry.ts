@@ -33,6 +33,12 @@ import { rwkv5 } from "./rwkv5.ts";
 import { rwkv6 } from "./rwkv6.ts";
 import { stablelm } from "./stablelm.ts";
 import { starcoder2 } from "./starcoder2.ts";
+import { mixtral } from "./mixtral.ts";
+import { qwen2Moe } from "./qwen2_moe.ts";
+import { qwen3Moe } from "./qwen3_moe.ts";
+import { deepseek } from "./deepseek.ts";
+import { deepseekV2, deepseekV3 } from "./deepseek_v2.ts";
+import { minicpm } from "./minicpm.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -65,6 +71,13 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gptj,
   rwkv5,
   rwkv6,
+  mixtral,
+  qwen2_moe: qwen2Moe,
+  qwen3_moe: qwen3Moe,
+  deepseek,
+  deepseek_v2: deepseekV2,
+  deepseek_v3: deepseekV3,
+  minicpm,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */
