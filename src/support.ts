@@ -39,7 +39,8 @@ export function supportTableMarkdown(): string {
   ];
   for (const [key, a] of Object.entries(ARCHITECTURES)) {
     const cells = quants.map((q) => (isSupported(key, q) ? "✓" : "–"));
-    lines.push(`| \`${key}\` | ${a.hfModelTypes.map((t) => `\`${t}\``).join(", ")} | ${cells.join(" | ")} |`);
+    const hf = a.hfModelTypes.length ? a.hfModelTypes.map((t) => `\`${t}\``).join(", ") : "(`--model-type`)";
+    lines.push(`| \`${key}\` | ${hf} | ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
 }
@@ -80,6 +81,11 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   gptj: "NGF",
   rwkv5: "NGF",
   rwkv6: "NG",
+  "qwen3-embedding": "NGFB",
+  eagle: "NGFA",
+  medusa: "N",
+  bert: "NGF",
+  "bert-bge": "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

@@ -33,6 +33,10 @@ import { rwkv5 } from "./rwkv5.ts";
 import { rwkv6 } from "./rwkv6.ts";
 import { stablelm } from "./stablelm.ts";
 import { starcoder2 } from "./starcoder2.ts";
+import { bert, bertBge } from "./bert.ts";
+import { eagle } from "./eagle.ts";
+import { medusa } from "./medusa.ts";
+import { qwen3Embedding } from "./qwen3_embedding.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -65,6 +69,11 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   gptj,
   rwkv5,
   rwkv6,
+  "qwen3-embedding": qwen3Embedding,
+  eagle,
+  medusa,
+  bert,
+  "bert-bge": bertBge,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

@@ -10,6 +10,7 @@ import type { Checkpoint, SourceTensor } from "../checkpoint.ts";
 import { type DType, itemSize } from "../dtype.ts";
 import type { GenTensor } from "./checkpoint_gen.ts";
 import { DENSE_HF_LAYOUTS } from "./hf_layouts_dense.ts";
+import { MM_HF_LAYOUTS } from "./hf_layouts_mm.ts";
 
 const n = (cfg: Record<string, unknown>, k: string, def?: number): number => {
   const v = cfg[k];
@@ -224,6 +225,7 @@ export const HF_LAYOUTS: Readonly<Record<string, Layout>> = {
     return out;
   },
   ...DENSE_HF_LAYOUTS,
+  ...MM_HF_LAYOUTS,
 };
 
 /**
