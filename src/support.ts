@@ -47,7 +47,8 @@ export function supportTableMarkdown(): string {
     const cells = quants.map((q) =>
       isSupported(key, q) ? (a.refusesKnLayout === "moe" && kn(q) ? "✓ (dense)" : "✓") : "–"
     );
-    lines.push(`| \`${key}\` | ${a.hfModelTypes.map((t) => `\`${t}\``).join(", ")} | ${cells.join(" | ")} |`);
+    const hf = a.hfModelTypes.length ? a.hfModelTypes.map((t) => `\`${t}\``).join(", ") : "(`--model-type`)";
+    lines.push(`| \`${key}\` | ${hf} | ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
 }
@@ -97,6 +98,11 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   deepseek_v2: "NGF",
   deepseek_v3: "NGFB",
   minicpm: "NGF",
+  "qwen3-embedding": "NGFB",
+  eagle: "NGFA",
+  medusa: "N",
+  bert: "NGF",
+  "bert-bge": "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

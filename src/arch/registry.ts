@@ -39,6 +39,10 @@ import { qwen3Moe } from "./qwen3_moe.ts";
 import { deepseek } from "./deepseek.ts";
 import { deepseekV2, deepseekV3 } from "./deepseek_v2.ts";
 import { minicpm } from "./minicpm.ts";
+import { bert, bertBge } from "./bert.ts";
+import { eagle } from "./eagle.ts";
+import { medusa } from "./medusa.ts";
+import { qwen3Embedding } from "./qwen3_embedding.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -78,6 +82,11 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   deepseek_v2: deepseekV2,
   deepseek_v3: deepseekV3,
   minicpm,
+  "qwen3-embedding": qwen3Embedding,
+  eagle,
+  medusa,
+  bert,
+  "bert-bge": bertBge,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

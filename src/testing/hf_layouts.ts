@@ -11,6 +11,7 @@ import { type DType, itemSize } from "../dtype.ts";
 import type { GenTensor } from "./checkpoint_gen.ts";
 import { DENSE_HF_LAYOUTS } from "./hf_layouts_dense.ts";
 import { MOE_HF_LAYOUTS } from "./hf_layouts_moe.ts";
+import { MM_HF_LAYOUTS } from "./hf_layouts_mm.ts";
 
 const n = (cfg: Record<string, unknown>, k: string, def?: number): number => {
   const v = cfg[k];
@@ -226,6 +227,7 @@ export const HF_LAYOUTS: Readonly<Record<string, Layout>> = {
   },
   ...DENSE_HF_LAYOUTS,
   ...MOE_HF_LAYOUTS,
+  ...MM_HF_LAYOUTS,
 };
 
 /**

@@ -1,0 +1,151 @@
+/**
+ * HF checkpoint layouts of the multimodal, embedding and speculative-decoding model types
+ * (bert, qwen3-embedding, eagle, medusa, llava, phi3_v, ministral3, qwen3_5), in `state_dict`
+ * order. Written from the HF modeling code (transformers BertModel, Qwen3Model,
+ * LlavaForConditionalGeneration with CLIPVisionModel, Mistral3ForConditionalGeneration,
+ * Qwen3_5ForConditionalGeneration; the model repositories' code for Phi-3-vision, EAGLE and
+ * Medusa), not from our architecture files, so tests comparing the two are meaningful. Vision
+ * towers are listed where the checkpoint has them, including those MLC ignores.
+ *
+ * @module
+ */
+import type { GenTensor } from "./checkpoint_gen.ts";
+
+type Cfg = Record<string, unknown>;
+
+const n = (cfg: Cfg, k: string, def?: number): number => {
+  const v = cfg[k];
+  if (v === null || v === undefined) {
+    if (def === undefined) throw new Error(`config.json has no ${k}`);
+    return def;
+  }
+  return Number(v);
+};
+const t = (name: string, ...shape: number[]): GenTensor => ({ name, shape });
+const lin = (p: string, out: number, inp: number, bias: boolean): GenTensor[] =>
+  bias ? [t(`${p}.weight`, out, inp), t(`${p}.bias`, out)] : [t(`${p}.weight`, out, inp)];
+const ln = (p: string, h: number): GenTensor[] => [t(`${p}.weight`, h), t(`${p}.bias`, h)];
+const range = (k: number): number[] => Array.from({ length: k }, (_, i) => i);
+
+/** A Llama decoder under `prefix` (`<prefix>embed_tokens`, `<prefix>layers.{i}`, `<prefix>norm`). */
+function llamaBody(
+  cfg: Cfg,
+  prefix: string,
+  opts: { firstNorm?: boolean; norm?: boolean } = {},
+): GenTensor[] {
+  const h = n(cfg, "hidden_size");
+  const nq = n(cfg, "num_attention_heads");
+  const nkv = n(cfg, "num_key_value_heads", nq);
+  const d = n(cfg, "head_dim", Math.floor(h / nq));
+  const i = n(cfg, "intermediate_size");
+  const out: GenTensor[] = [t(`${prefix}embed_tokens.weight`, n(cfg, "vocab_size"), h)];
+  for (const l of range(n(cfg, "num_hidden_layers"))) {
+    const p = `${prefix}layers.${l}`;
+    out.push(
+      ...lin(`${p}.self_attn.q_proj`, nq * d, h, false),
+      ...lin(`${p}.self_attn.k_proj`, nkv * d, h, false),
+      ...lin(`${p}.self_attn.v_proj`, nkv * d, h, false),
+      ...lin(`${p}.self_attn.o_proj`, h, nq * d, false),
+      t(`${p}.mlp.gate_proj.weight`, i, h),
+      t(`${p}.mlp.up_proj.weight`, i, h),
+      t(`${p}.mlp.down_proj.weight`, h, i),
+    );
+    if (l !== 0 || (opts.firstNorm ?? true)) out.push(t(`${p}.input_layernorm.weight`, h));
+    out.push(t(`${p}.post_attention_layernorm.weight`, h));
+  }
+  if (opts.norm ?? true) out.push(t(`${prefix}norm.weight`, h));
+  return out;
+}
+
+/** transformers CLIPVisionModel (`vision_model.*`) under `prefix`. */
+export function clipVision(cfg: Cfg, prefix: string): GenTensor[] {
+  const h = n(cfg, "hidden_size");
+  const i = n(cfg, "intermediate_size");
+  const patch = n(cfg, "patch_size");
+  const positions = (n(cfg, "image_size") / patch) ** 2 + 1;
+  const v = `${prefix}vision_model`;
+  const out: GenTensor[] = [
+    t(`${v}.embeddings.class_embedding`, h),
+    t(`${v}.embeddings.patch_embedding.weight`, h, n(cfg, "num_channels", 3), patch, patch),
+    t(`${v}.embeddings.position_embedding.weight`, positions, h),
+    ...ln(`${v}.pre_layrnorm`, h),
+  ];
+  for (const l of range(n(cfg, "num_hidden_layers"))) {
+    const p = `${v}.encoder.layers.${l}`;
+    out.push(
+      ...lin(`${p}.self_attn.k_proj`, h, h, true),
+      ...lin(`${p}.self_attn.v_proj`, h, h, true),
+      ...lin(`${p}.self_attn.q_proj`, h, h, true),
+      ...lin(`${p}.self_attn.out_proj`, h, h, true),
+      ...ln(`${p}.layer_norm1`, h),
+      ...lin(`${p}.mlp.fc1`, i, h, true),
+      ...lin(`${p}.mlp.fc2`, h, i, true),
+      ...ln(`${p}.layer_norm2`, h),
+    );
+  }
+  out.push(...ln(`${v}.post_layernorm`, h));
+  return out;
+}
+
+/** HF layouts by MLC registry key. */
+export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> = {
+  // transformers BertModel (with its pooler; `embeddings.position_ids` is a non-persistent buffer
+  // since transformers 4.31, so checkpoints saved since do not hold it)
+  bert: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const i = n(cfg, "intermediate_size");
+    const out: GenTensor[] = [
+      t("embeddings.word_embeddings.weight", n(cfg, "vocab_size"), h),
+      t("embeddings.position_embeddings.weight", n(cfg, "max_position_embeddings"), h),
+      t("embeddings.token_type_embeddings.weight", n(cfg, "type_vocab_size", 2), h),
+      ...ln("embeddings.LayerNorm", h),
+    ];
+    for (const l of range(n(cfg, "num_hidden_layers"))) {
+      const p = `encoder.layer.${l}`;
+      out.push(
+        ...lin(`${p}.attention.self.query`, h, h, true),
+        ...lin(`${p}.attention.self.key`, h, h, true),
+        ...lin(`${p}.attention.self.value`, h, h, true),
+        ...lin(`${p}.attention.output.dense`, h, h, true),
+        ...ln(`${p}.attention.output.LayerNorm`, h),
+        ...lin(`${p}.intermediate.dense`, i, h, true),
+        ...lin(`${p}.output.dense`, h, i, true),
+        ...ln(`${p}.output.LayerNorm`, h),
+      );
+    }
+    out.push(...lin("pooler.dense", h, h, true));
+    return out;
+  },
+  "bert-bge": (cfg) => MM_HF_LAYOUTS.bert(cfg),
+  // Qwen3-Embedding: transformers Qwen3Model saved on its own (no `model.` prefix, no lm_head)
+  "qwen3-embedding": (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const d = n(cfg, "head_dim");
+    return llamaBody(cfg, "").flatMap((x) =>
+      /input_layernorm/.test(x.name)
+        ? [
+          t(x.name.replace("input_layernorm", "self_attn.q_norm"), d),
+          t(x.name.replace("input_layernorm", "self_attn.k_norm"), d),
+          t(x.name, h),
+        ]
+        : [x]
+    );
+  },
+  // EAGLE's draft model (its `Model`: embed_tokens, layers without input_layernorm in layer 0, fc)
+  eagle: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    return [
+      ...llamaBody(cfg, "", { firstNorm: false, norm: false }),
+      ...lin("fc", h, 2 * h, cfg.bias !== false),
+    ];
+  },
+  // Medusa heads as MLC names them (medusa_head.{h}.{l}.linear, medusa_head.{h}.{layers})
+  medusa: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const layers = n(cfg, "medusa_num_layers");
+    return range(n(cfg, "medusa_num_heads")).flatMap((head) => [
+      ...range(layers).flatMap((l) => lin(`medusa_head.${head}.${l}.linear`, h, h, true)),
+      t(`medusa_head.${head}.${layers}.weight`, n(cfg, "vocab_size"), h),
+    ]);
+  },
+};

@@ -1,0 +1,35 @@
+// Tiny config.json objects of the multimodal, embedding and speculative-decoding model types
+// (bert ... qwen3_5_text), one per registry key, with the dimensions of tests/_dense_tiny.ts
+// (hidden 64, 2 layers, grouped-query attention where the type has it). Shared by support_test.ts
+// (every scheme on every backend) and the per-family tests.
+import { LLAMA } from "./_dense_tiny.ts";
+
+const BERT = {
+  model_type: "bert",
+  vocab_size: 96,
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 96,
+  hidden_act: "gelu",
+  layer_norm_eps: 1e-12,
+  max_position_embeddings: 32,
+  type_vocab_size: 2,
+};
+
+/** A tiny config.json per multimodal / embedding / speculative registry key. */
+export const MM_TINY: Record<string, Record<string, unknown>> = {
+  "qwen3-embedding": {
+    model_type: "qwen3",
+    ...LLAMA,
+    hidden_act: "silu",
+    rope_theta: 10000,
+    head_dim: 16,
+    attention_bias: false,
+    tie_word_embeddings: true,
+  },
+  eagle: { model_type: "llama", ...LLAMA, bias: true },
+  medusa: { medusa_num_heads: 2, medusa_num_layers: 1, hidden_size: 64, vocab_size: 96 },
+  bert: BERT,
+  "bert-bge": BERT,
+};
