@@ -8,7 +8,7 @@ import { type ConvertResult, convertWeight } from "../convert.ts";
 import { DEVICES, selectBackend } from "../device.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
-import { loadModelConfig, openWeights } from "../model.ts";
+import { loadModelConfig, openWeights, resolveConfigPath } from "../model.ts";
 import { MD5_LANES, WORKER_SHARD_BUFFERS } from "../pipeline/pool.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
 import { getQuantization } from "../quant/schemes.ts";
@@ -246,6 +246,13 @@ function resolveOptions(ctx: Ctx): Options {
   };
 }
 
+/** The directory `--source` grants reads in (none for `auto`: the model directory). */
+function sourceRoots(source: string): string[] {
+  if (source === "auto") return [];
+  const s = source.replace(/\/+$/, "") || "/";
+  return [/\.(json|safetensors)$/.test(s) ? resolveConfigPath(s).dir : s];
+}
+
 /** The conversion's run: permissions, the output check, the model, then a dry run or a conversion. */
 async function run(ctx: Ctx): Promise<number> {
   const o = resolveOptions(ctx);
@@ -261,7 +268,12 @@ async function run(ctx: Ctx): Promise<number> {
   const fmt = ctx.values["source-format"] as "auto" | "huggingface-safetensor" | "huggingface-torch";
   let opened;
   try {
-    const src = await openModelSource(o.config, ctx.values.download, (l) => ctx.log(l));
+    const src = await openModelSource(
+      o.config,
+      ctx.values.download,
+      (l) => ctx.log(l),
+      sourceRoots(o.source),
+    );
     const store = src.store;
     o.localSource = src.local;
     integrity = src.integrity;

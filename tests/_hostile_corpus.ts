@@ -1,0 +1,126 @@
+// The hostile corpus: the tiny model with one defect each, as an attacker or an unlucky user
+// would leave it. Used by tests/hostile_test.ts (every case refused clearly) and by
+// bench/hostile_bench.ts (time and peak RSS of each refusal).
+import { genArgs, type HostileCase } from "./_hostile.ts";
+
+const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
+  await Deno.mkdir(`${dir}/outside`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/outside/${name}`, text);
+  return `${dir}/outside/${name}`;
+};
+
+const moveOut = async (dir: string, model: string, name: string): Promise<string> => {
+  await Deno.mkdir(`${dir}/outside`, { recursive: true });
+  await Deno.rename(`${model}/${name}`, `${dir}/outside/${name}`);
+  return `${dir}/outside/${name}`;
+};
+
+/** Scope: links and `..` that leave the model directory, and files that are not regular. */
+export const SCOPE_CASES: HostileCase[] = [
+  {
+    name: "config.json is a symlink outside the model directory",
+    async setup(dir, model) {
+      const cfg = await Deno.readTextFile(`${model}/config.json`);
+      await Deno.remove(`${model}/config.json`);
+      await Deno.symlink(await outsideFile(dir, "secret.json", cfg), `${model}/config.json`);
+    },
+    expect: [/config\.json is a symbolic link to .*outside\/secret\.json, outside the model directory/],
+  },
+  {
+    name: "config.json is a relative symlink with .. outside",
+    async setup(_dir, model) {
+      const cfg = await Deno.readTextFile(`${model}/config.json`);
+      await Deno.remove(`${model}/config.json`);
+      await Deno.writeTextFile(`${model}/../cfg.json`, cfg);
+      await Deno.symlink("../cfg.json", `${model}/config.json`);
+    },
+    expect: [/config\.json is a symbolic link to \.\.\/cfg\.json \(.*\/cfg\.json\), outside/],
+  },
+  {
+    name: "model.safetensors is a symlink outside",
+    async setup(dir, model) {
+      const target = await moveOut(dir, model, "model.safetensors");
+      await Deno.symlink(target, `${model}/model.safetensors`);
+    },
+    expect: [/model\.safetensors is a symbolic link to .*outside\/model\.safetensors, outside/],
+  },
+  {
+    name: "the weights directory is a symlink outside (the file resolves through it)",
+    async setup(dir, model) {
+      await moveOut(dir, model, "model.safetensors");
+      await Deno.symlink(`${dir}/outside`, `${model}/w`);
+      await Deno.writeTextFile(
+        `${model}/model.safetensors.index.json`,
+        JSON.stringify({ weight_map: { "model.norm.weight": "w/model.safetensors" } }),
+      );
+    },
+    expect: [/w\/model\.safetensors resolves through a symbolic link to .*outside\/model\.safetensors/],
+  },
+  {
+    name: "tokenizer.json is a symlink outside (gen_config)",
+    async setup(dir, model) {
+      const target = await moveOut(dir, model, "tokenizer.json");
+      await Deno.symlink(target, `${model}/tokenizer.json`);
+    },
+    args: genArgs(),
+    expect: [/tokenizer\.json is a symbolic link to .*outside\/tokenizer\.json, outside/],
+  },
+  {
+    name: "an index names a shard through ..",
+    async setup(dir, model) {
+      await moveOut(dir, model, "model.safetensors");
+      await Deno.writeTextFile(
+        `${model}/model.safetensors.index.json`,
+        JSON.stringify({ weight_map: { "model.norm.weight": "../outside/model.safetensors" } }),
+      );
+    },
+    expect: [/points outside the model directory: \.\.\/outside\/model\.safetensors/],
+  },
+  {
+    name: "config.json is a FIFO",
+    async setup(_dir, model) {
+      await Deno.remove(`${model}/config.json`);
+      await new Deno.Command("mkfifo", { args: [`${model}/config.json`] }).output();
+    },
+    expect: [/config\.json is a FIFO \(named pipe\), not a regular file/],
+  },
+  {
+    name: "model.safetensors is a FIFO",
+    async setup(_dir, model) {
+      await Deno.remove(`${model}/model.safetensors`);
+      await new Deno.Command("mkfifo", { args: [`${model}/model.safetensors`] }).output();
+    },
+    expect: [/model\.safetensors is a FIFO \(named pipe\), not a regular file/],
+  },
+  {
+    name: "tokenizer_config.json is a symlink to a character device (gen_config)",
+    async setup(_dir, model) {
+      await Deno.remove(`${model}/tokenizer_config.json`);
+      await Deno.symlink("/dev/zero", `${model}/tokenizer_config.json`);
+    },
+    args: genArgs(),
+    expect: [/tokenizer_config\.json is a symbolic link to \/dev\/zero, outside the model directory/],
+  },
+  {
+    name: "config.json is a directory",
+    async setup(_dir, model) {
+      await Deno.remove(`${model}/config.json`);
+      await Deno.mkdir(`${model}/config.json`);
+    },
+    expect: [/config\.json/],
+  },
+];
+
+/** Cases that must convert (the checks must not refuse ordinary layouts). */
+export const ACCEPTED_CASES: HostileCase[] = [
+  {
+    name: "a symlink inside the model directory",
+    async setup(_dir, model) {
+      await Deno.mkdir(`${model}/blobs`);
+      await Deno.rename(`${model}/model.safetensors`, `${model}/blobs/abc`);
+      await Deno.symlink("blobs/abc", `${model}/model.safetensors`);
+    },
+    code: 0,
+    expect: [],
+  },
+];
