@@ -1,7 +1,7 @@
 // The hostile corpus: the tiny model with one defect each, as an attacker or an unlucky user
 // would leave it. Used by tests/hostile_test.ts (every case refused clearly) and by
 // bench/hostile_bench.ts (time and peak RSS of each refusal).
-import { genArgs, type HostileCase } from "./_hostile.ts";
+import { genArgs, type HostileCase, patchConfig } from "./_hostile.ts";
 
 const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
   await Deno.mkdir(`${dir}/outside`, { recursive: true });
@@ -111,6 +111,74 @@ export const SCOPE_CASES: HostileCase[] = [
   },
 ];
 
+const configCase = (name: string, patch: Record<string, unknown> | string, expect: RegExp): HostileCase => ({
+  name,
+  setup: (_dir, model) => patchConfig(model, patch),
+  expect: [expect],
+});
+
+/** Config bounds: the field the user wrote is named; nothing is planned from a wild value. */
+export const CONFIG_CASES: HostileCase[] = [
+  configCase(
+    "num_hidden_layers: 1e9",
+    { num_hidden_layers: 1e9 },
+    /config\.json: num_hidden_layers must be a positive integer \(at most 1,024\), got 1000000000/,
+  ),
+  configCase(
+    "num_hidden_layers: 1e6",
+    { num_hidden_layers: 1e6 },
+    /num_hidden_layers must be a positive integer/,
+  ),
+  configCase(
+    "num_hidden_layers: 1000 with a 2-layer checkpoint",
+    { num_hidden_layers: 1000 },
+    /num_hidden_layers is 1000, but the checkpoint's tensors hold 2 layers \(0-1\)/,
+  ),
+  configCase(
+    "num_hidden_layers: -1",
+    { num_hidden_layers: -1 },
+    /num_hidden_layers must be a positive integer.*got -1/,
+  ),
+  configCase(
+    "num_attention_heads: 0",
+    { num_attention_heads: 0 },
+    /num_attention_heads must be a positive integer.*got 0/,
+  ),
+  configCase(
+    "num_key_value_heads: 2.5",
+    { num_key_value_heads: 2.5 },
+    /num_key_value_heads must be .*got 2\.5/,
+  ),
+  configCase('hidden_size: "64"', { hidden_size: "64" }, /hidden_size must be a positive integer.*got "64"/),
+  configCase("vocab_size: 1e300", { vocab_size: 1e300 }, /vocab_size must be a positive integer/),
+  {
+    name: "hidden_size: NaN",
+    async setup(_dir, model) {
+      const text = await Deno.readTextFile(`${model}/config.json`);
+      await patchConfig(model, text.replace(/"hidden_size":\s*64/, '"hidden_size": NaN'));
+    },
+    expect: [/hidden_size must be a positive integer \(at most 131,072\), got NaN/],
+  },
+  {
+    name: "intermediate_size in text_config: 0",
+    setup: (_dir, model) => patchConfig(model, { text_config: { intermediate_size: 0 } }),
+    expect: [/text_config\.intermediate_size must be a positive integer/],
+  },
+  {
+    name: "gen_config --context-window-size=-5",
+    setup: () => Promise.resolve(),
+    args: (dir, model) => [...genArgs()(dir, model), "--context-window-size=-5"],
+    code: 2,
+    expect: [/invalid value for --context-window-size: must be a positive integer .* or -1, got -5/],
+  },
+  {
+    name: "gen_config: num_attention_heads: 0",
+    setup: (_dir, model) => patchConfig(model, { num_attention_heads: 0 }),
+    args: genArgs(),
+    expect: [/num_attention_heads must be a positive integer.*got 0/],
+  },
+];
+
 /** Cases that must convert (the checks must not refuse ordinary layouts). */
 export const ACCEPTED_CASES: HostileCase[] = [
   {
@@ -122,5 +190,11 @@ export const ACCEPTED_CASES: HostileCase[] = [
     },
     code: 0,
     expect: [],
+  },
+  {
+    name: "vocab_size disagreeing with the embedding converts with a warning (as MLC, which says nothing)",
+    setup: (_dir, model) => patchConfig(model, { vocab_size: 300 }),
+    code: 0,
+    expect: [/Warning: vocab_size is 300 in config\.json, but model\.embed_tokens\.weight has 256 rows/],
   },
 ];

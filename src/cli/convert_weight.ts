@@ -5,6 +5,7 @@
  * @module
  */
 import { type ConvertResult, convertWeight } from "../convert.ts";
+import { layerCountProblem, vocabWarnings } from "../config_bounds.ts";
 import { DEVICES, selectBackend } from "../device.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
@@ -279,6 +280,11 @@ async function run(ctx: Ctx): Promise<number> {
     integrity = src.integrity;
     const model = await loadModelConfig(store, src.config, ctx.values["model-type"]);
     opened = { model, ...(await openWeights(store, model.dir, o.source, fmt)) };
+    const layers = layerCountProblem(model.hfConfig, opened.checkpoint.order);
+    if (layers) {
+      opened.checkpoint.close();
+      throw new Error(`${model.configPath}: ${layers}`);
+    }
   } catch (e) {
     // a dry run reports problems it cannot plan past (unknown architecture, bad config or
     // headers) in its own format
@@ -293,7 +299,11 @@ async function run(ctx: Ctx): Promise<number> {
     for (const l of model.logs) ctx.log(l);
     for (const w of warnings) ctx.log(`Warning: ${w}`);
     const scheme = getQuantization(ctx.values.quantization);
-    const plan = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
+    const planned = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
+    const plan = {
+      ...planned,
+      warnings: [...planned.warnings, ...vocabWarnings(planned.params, model.config)],
+    };
     const peak = estimatePeakMemory(plan, undefined, o.threads);
     if (o.dryRun) {
       ctx.result(planToJson(plan, peak));

@@ -12,7 +12,8 @@ import { UnknownTemplateError } from "../genconfig/conv_templates.ts";
 import type { ModelConfigOverrides } from "../genconfig/mod.ts";
 import type { CommandSpec } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
-import { type Command, type Io, processIo, requirePermissions } from "./_common.ts";
+import { type Command, type Io, processIo, requirePermissions, UsageError } from "./_common.ts";
+import { overrideProblem } from "../config_bounds.ts";
 import { mergeNeeds, openModelSource, sourceNeeds } from "./_hub.ts";
 import { mlcLogLine, MODEL_TYPE_OPTION, QUANTIZATION_OPTION } from "./_mlc.ts";
 
@@ -86,6 +87,11 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   for (const [flag, key] of Object.entries(INT_FLAGS)) {
     const v = values[flag as keyof typeof INT_FLAGS];
     if (v !== undefined) overrides[key] = Number(v);
+  }
+  const bad = overrideProblem(overrides);
+  if (bad) {
+    const flag = Object.entries(INT_FLAGS).find(([, k]) => k === bad[0])![0];
+    throw new UsageError(`invalid value for --${flag}: ${bad[1]}`, SPEC.name);
   }
   if (values.disaggregation !== undefined) overrides.disaggregation = values.disaggregation !== "";
   const config = ctx.positionals[0];
