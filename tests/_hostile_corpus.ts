@@ -1,7 +1,7 @@
 // The hostile corpus: the tiny model with one defect each, as an attacker or an unlucky user
 // would leave it. Used by tests/hostile_test.ts (every case refused clearly) and by
 // bench/hostile_bench.ts (time and peak RSS of each refusal).
-import { genArgs, type HostileCase, patchConfig } from "./_hostile.ts";
+import { genArgs, type HostileCase, patchChatTemplate, patchConfig } from "./_hostile.ts";
 
 const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
   await Deno.mkdir(`${dir}/outside`, { recursive: true });
@@ -177,6 +177,54 @@ export const CONFIG_CASES: HostileCase[] = [
     args: genArgs(),
     expect: [/num_attention_heads must be a positive integer.*got 0/],
   },
+];
+
+const templateCase = (name: string, template: string, expect: RegExp): HostileCase => ({
+  name: `chat_template: ${name} (--conv-template auto)`,
+  setup: (_dir, model) => patchChatTemplate(model, template),
+  args: genArgs("auto"),
+  expect: [/the chat_template of .*tokenizer_config\.json was stopped while rendering/, expect],
+});
+
+/** Chat templates that loop or flood: `auto` gives up within the rendering budget. */
+export const TEMPLATE_CASES: HostileCase[] = [
+  templateCase(
+    "nested loops of 1e10 iterations",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    /range\(\) of 100,000 items \(limit 10,000\)/,
+  ),
+  templateCase(
+    "nested loops of 1e8 iterations within range's limit",
+    "{% for i in range(10000) %}{% for j in range(10000) %}{{ i }}{% endfor %}{% endfor %}",
+    /more than 50,000 evaluation steps|more than 250 ms/,
+  ),
+  templateCase("range(10**12)", "{{ range(10**12)|length }}", /range\(\) of 1,000,000,000,000 items/),
+  templateCase(
+    "a flood of output",
+    "{% for i in range(10000) %}" + "flood ".repeat(500) + "\n{% endfor %}",
+    /more than 16,777,216 characters of output in all/,
+  ),
+  templateCase(
+    "a string doubled 40 times",
+    "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+    /a string of 2,097,152 characters \(limit 1,048,576\)/,
+  ),
+  templateCase(
+    "replace('', s) on a 1 MB string",
+    "{% set ns = namespace(s='x') %}{% for i in range(20) %}{% set ns.s = ns.s + ns.s %}{% endfor %}" +
+      "{{ ns.s.replace('', ns.s) }}",
+    /replace\(\) would make 1,099,513,724,928 characters/,
+  ),
+  templateCase(
+    "indent(1e8)",
+    "{{ 'a\\nb'|indent(100000000) }}",
+    /indent\(\) would make 200,000,003 characters/,
+  ),
+  templateCase(
+    "tojson(indent=1e8)",
+    "{{ messages|tojson(indent=100000000) }}",
+    /tojson\(indent=100,000,000\)/,
+  ),
 ];
 
 /** Cases that must convert (the checks must not refuse ordinary layouts). */
