@@ -158,3 +158,24 @@ export function judge(c: HostileCase, r: CliRun): string[] {
   if (/\n\s+at .*\.ts:\d+:\d+/.test(r.err)) problems.push("a stack trace was printed");
   return problems.map((p) => `${c.name}: ${p}\n--- stderr:\n${r.err.slice(0, 2000)}`);
 }
+
+/**
+ * Rewrites `model/model.safetensors`: `header` maps the header's JSON text, `data` the data
+ * area (default: unchanged); the length prefix is recomputed.
+ */
+export async function rewriteSafetensors(
+  model: string,
+  header: (text: string, json: Record<string, { data_offsets?: number[] }>) => string,
+  data: (d: Uint8Array) => Uint8Array = (d) => d,
+): Promise<void> {
+  const bytes = await Deno.readFile(`${model}/model.safetensors`);
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const text = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+  const h = new TextEncoder().encode(header(text, JSON.parse(text)));
+  const d = data(bytes.subarray(8 + n));
+  const out = new Uint8Array(8 + h.length + d.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  out.set(d, 8 + h.length);
+  await Deno.writeFile(`${model}/model.safetensors`, out);
+}

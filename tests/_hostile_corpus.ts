@@ -1,7 +1,7 @@
 // The hostile corpus: the tiny model with one defect each, as an attacker or an unlucky user
 // would leave it. Used by tests/hostile_test.ts (every case refused clearly) and by
 // bench/hostile_bench.ts (time and peak RSS of each refusal).
-import { genArgs, type HostileCase, patchChatTemplate, patchConfig } from "./_hostile.ts";
+import { genArgs, type HostileCase, patchChatTemplate, patchConfig, rewriteSafetensors } from "./_hostile.ts";
 
 const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
   await Deno.mkdir(`${dir}/outside`, { recursive: true });
@@ -225,6 +225,107 @@ export const TEMPLATE_CASES: HostileCase[] = [
     "{{ messages|tojson(indent=100000000) }}",
     /tojson\(indent=100,000,000\)/,
   ),
+];
+
+/** The header text with tensor `name`'s entry mapped by `fn`. */
+const entry =
+  (name: string, fn: (e: Record<string, unknown>) => unknown) =>
+  (_text: string, json: Record<string, unknown>) => {
+    json[name] = fn(json[name] as Record<string, unknown>);
+    return JSON.stringify(json);
+  };
+const NORM = "model.norm.weight";
+
+/** safetensors headers as strict as the reference reader; invalid tokenizer files. */
+export const FILE_CASES: HostileCase[] = [
+  {
+    name: "a tensor name twice in the header",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (text, json) => {
+        const first = JSON.stringify(json["lm_head.weight"]);
+        return text.replace(/^\{/, `{"${NORM}":${first},`);
+      }),
+    expect: [/model\.safetensors: tensor "model\.norm\.weight" appears twice in the header/],
+  },
+  {
+    name: "a hole in the data area (bytes no tensor owns)",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        // shift the last tensor (by offset) 64 bytes on, growing the data area by 64 bytes
+        const last = Object.entries(json).filter(([k]) => k !== "__metadata__")
+          .sort((a, b) => b[1].data_offsets![0] - a[1].data_offsets![0])[0][1];
+        last.data_offsets = last.data_offsets!.map((o) => o + 64);
+        return JSON.stringify(json);
+      }, (d) => {
+        const out = new Uint8Array(d.length + 64);
+        out.set(d);
+        return out;
+      }),
+    expect: [/bytes \d+-\d+ of the data area belong to no tensor \(a hole before/],
+  },
+  {
+    name: "trailing bytes after the last tensor",
+    async setup(_dir, model) {
+      const f = await Deno.open(`${model}/model.safetensors`, { append: true });
+      await f.write(new Uint8Array(100));
+      f.close();
+    },
+    expect: [/100 bytes after the last tensor belong to no tensor/],
+  },
+  {
+    name: "a dim written as 64.0",
+    setup: (_dir, model) =>
+      rewriteSafetensors(
+        model,
+        (text) =>
+          text.replace(/"model\.norm\.weight":\{"dtype":"BF16","shape":\[64\]/, (m) =>
+            m.replace("[64]", "[64.0]")),
+      ),
+    expect: [/tensor "model\.norm\.weight": shape holds 64\.0, not a non-negative integer/],
+  },
+  {
+    name: "a shape whose product overflows 2^53",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, entry(NORM, (e) => ({ ...e, shape: [2 ** 40, 2 ** 20] }))),
+    expect: [
+      /tensor "model\.norm\.weight": shape \[1099511627776,1048576\] x BF16 is \d+ bytes, beyond any file/,
+    ],
+  },
+  {
+    name: "__metadata__ that is not a map of strings",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => JSON.stringify({ ...json, __metadata__: { format: 1 } })),
+    expect: [/__metadata__\["format"\] is not a string/],
+  },
+  {
+    name: "a 500,000-deep __metadata__",
+    setup: (_dir, model) =>
+      rewriteSafetensors(
+        model,
+        (text) =>
+          text.replace(
+            /"__metadata__":\{[^}]*\}/,
+            `"__metadata__":${"[".repeat(500_000)}${"]".repeat(500_000)}`,
+          ),
+      ),
+    expect: [/nested deeper than a safetensors header can be \(depth 3\)/],
+  },
+  {
+    name: "an invalid tokenizer_config.json (gen_config)",
+    setup: (_dir, model) => Deno.writeTextFile(`${model}/tokenizer_config.json`, '{"bos_token": "<s>",'),
+    args: genArgs(),
+    expect: [/tokenizer_config\.json is not valid JSON/],
+  },
+  {
+    name: "a tokenizer_config.json that is a Git LFS pointer (gen_config)",
+    setup: (_dir, model) =>
+      Deno.writeTextFile(
+        `${model}/tokenizer_config.json`,
+        "version https://git-lfs.github.com/spec/v1\noid sha256:00\n",
+      ),
+    args: genArgs(),
+    expect: [/tokenizer_config\.json is not valid JSON/],
+  },
 ];
 
 /** Cases that must convert (the checks must not refuse ordinary layouts). */

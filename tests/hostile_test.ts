@@ -4,10 +4,10 @@
 // layouts (links inside the model directory, a Hugging Face cache snapshot) still convert.
 import { assertEquals, assertOk } from "./_assert.ts";
 import { cli, judge, runCase, tinyModel } from "./_hostile.ts";
-import { ACCEPTED_CASES, CONFIG_CASES, SCOPE_CASES, TEMPLATE_CASES } from "./_hostile_corpus.ts";
+import { ACCEPTED_CASES, CONFIG_CASES, FILE_CASES, SCOPE_CASES, TEMPLATE_CASES } from "./_hostile_corpus.ts";
 import { normalizePath } from "../src/io/scope.ts";
 
-for (const c of [...SCOPE_CASES, ...CONFIG_CASES, ...TEMPLATE_CASES, ...ACCEPTED_CASES]) {
+for (const c of [...SCOPE_CASES, ...CONFIG_CASES, ...TEMPLATE_CASES, ...FILE_CASES, ...ACCEPTED_CASES]) {
   Deno.test(`hostile input: ${c.name}`, async () => {
     const r = await runCase(c);
     const problems = judge(c, r);
