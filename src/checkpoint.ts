@@ -8,7 +8,7 @@ import type { DType } from "./dtype.ts";
 import { readStrided } from "./formats/_strided.ts";
 import { formatOfFile, SOURCE_FORMATS, type SourceFormat, type WeightFile } from "./formats/registry.ts";
 import type { RandomAccessFile, SourceStore } from "./io/types.ts";
-import { SUPPORTED_SOURCE_DTYPES } from "./safetensors.ts";
+import { SafetensorsError, SUPPORTED_SOURCE_DTYPES } from "./safetensors.ts";
 
 export type { SourceFormat } from "./formats/registry.ts";
 
@@ -133,7 +133,7 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
   const openFile = async (p: string) => {
     let h = handles.get(p);
     if (!h) {
-      if (!(await store.exists(p))) throw new Error(`${p}: file not found`);
+      if (!(await store.exists(p))) throw new SafetensorsError(p, "file not found");
       h = await store.open(p);
       handles.set(p, h);
       headers.set(p, await formatOfFile(p).read(h, p));
@@ -148,16 +148,21 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
       try {
         index = JSON.parse(await store.readTextFile(path));
       } catch (e) {
-        throw new Error(`${path}: not a valid index JSON (${(e as Error).message})`);
+        throw new SafetensorsError(path, `not a valid index JSON (${(e as Error).message})`);
       }
-      if (!index || typeof index.weight_map !== "object" || index.weight_map === null) {
-        throw new Error(`${path}: has no "weight_map" object`);
+      if (
+        !index || typeof index.weight_map !== "object" || index.weight_map === null ||
+        Array.isArray(index.weight_map)
+      ) {
+        throw new SafetensorsError(path, `has no "weight_map" object`);
       }
       const dir = dirname(path);
       for (const [name, f] of Object.entries(index.weight_map)) {
-        if (typeof f !== "string") throw new Error(`${path}: weight_map["${name}"] is not a file name`);
+        if (typeof f !== "string") {
+          throw new SafetensorsError(path, `weight_map["${name}"] is not a file name`);
+        }
         if (f.includes("..") || f.startsWith("/")) {
-          throw new Error(`${path}: weight_map["${name}"] points outside the model directory: ${f}`);
+          throw new SafetensorsError(path, `weight_map["${name}"] points outside the model directory: ${f}`);
         }
         order.push(name);
         fileOf.set(name, join(dir, f));
@@ -195,8 +200,9 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
     }
     const missing = order.filter((n) => !tensors.has(n));
     if (missing.length) {
-      throw new Error(
-        `${path}: the index lists tensors that are not in their files: ${
+      throw new SafetensorsError(
+        path,
+        `the index lists tensors that are not in their files: ${
           missing.map((n) => `${n} (in ${fileOf.get(n)})`).join(", ")
         }`,
       );

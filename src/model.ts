@@ -6,6 +6,7 @@
  */
 import { ConfigError, type ConfigLog, fromDict, type ModelConfig } from "./arch/_config.ts";
 import type { Architecture } from "./arch/_types.ts";
+import { checkConfigBounds } from "./config_bounds.ts";
 import { detectArchitecture } from "./arch/registry.ts";
 import { type Checkpoint, detectSource, openCheckpoint, type SourceFormat } from "./checkpoint.ts";
 import type { SourceStore } from "./io/types.ts";
@@ -86,6 +87,7 @@ export async function loadModelConfig(
     throw new Error(`${configPath}: invalid JSON (${(e as Error).message})`);
   }
   const arch = detectArchitecture(modelType, hfConfig);
+  checkConfigBounds(hfConfig, configPath); // (before anything is derived from them)
   const logs: string[] = [];
   const log: ConfigLog = (level, m) => logs.push(level === "warning" ? `Warning: ${m}` : m);
   let cfg: ModelConfig;

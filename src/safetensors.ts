@@ -6,6 +6,7 @@
  */
 import type { DType, QuantSourceDType } from "./dtype.ts";
 import type { RandomAccessFile } from "./io/types.ts";
+import { HeaderTextProblem, layoutProblem, scanHeaderText } from "./_safetensors_strict.ts";
 
 /** Safetensors dtype names with their item sizes (all known to the format). */
 const ST_ITEM_SIZE: Readonly<Record<string, number>> = {
@@ -106,8 +107,10 @@ export class SafetensorsError extends Error {
 }
 
 /**
- * Reads and validates the header of a safetensors file: length bound, JSON, dtype names,
- * shapes, offsets inside the data area, no overlaps, byte size = product(shape) x item size.
+ * Reads and validates the header of a safetensors file as strictly as the reference reader:
+ * length bound, UTF-8 JSON, no duplicate names, nesting depth, dtype names, integral shapes and
+ * offsets, byte size = product(shape) x item size (exact), `__metadata__` a flat string map,
+ * and the tensors tiling the data area exactly (no overlap, hole or trailing bytes).
  *
  * @example
  * ```ts ignore
@@ -142,8 +145,11 @@ export async function readSafetensorsHeader(
   await file.readAt(8, hbuf);
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(hbuf));
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(hbuf);
+    scanHeaderText(text); // (duplicates, non-integer dims, depth: what JSON.parse cannot see)
+    json = JSON.parse(text);
   } catch (e) {
+    if (e instanceof HeaderTextProblem) throw new SafetensorsError(path, e.message);
     throw new SafetensorsError(path, `header is not valid JSON (${(e as Error).message})`);
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
@@ -155,7 +161,7 @@ export async function readSafetensorsHeader(
   let metadata: Record<string, string> | undefined;
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
     if (name === "__metadata__") {
-      metadata = raw as Record<string, string>;
+      metadata = checkedMetadata(raw, path);
       continue;
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -185,7 +191,14 @@ export async function readSafetensorsHeader(
         }] run past the end of the data area (${dataLen} bytes); the file may be truncated`,
       );
     }
-    const expected = shape.reduce((a: number, b: number) => a * b, 1) * ST_ITEM_SIZE[dt];
+    const exact = shape.reduce((a: bigint, b: number) => a * BigInt(b), 1n) * BigInt(ST_ITEM_SIZE[dt]);
+    if (exact > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new SafetensorsError(
+        path,
+        `tensor "${name}": shape ${JSON.stringify(shape)} x ${dt} is ${exact} bytes, beyond any file`,
+      );
+    }
+    const expected = Number(exact);
     if (off[1] - off[0] !== expected) {
       throw new SafetensorsError(
         path,
@@ -196,17 +209,31 @@ export async function readSafetensorsHeader(
     }
     entries.push({ name, stDtype: dt, shape, offset: dataStart + off[0], nbytes: off[1] - off[0] });
   }
-  const sorted = entries.filter((e) => e.nbytes > 0).sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1];
-    if (sorted[i].offset < prev.offset + prev.nbytes) {
-      throw new SafetensorsError(
-        path,
-        `tensors "${prev.name}" and "${sorted[i].name}" overlap in the data area`,
-      );
+  const spans = entries.map((e) => ({
+    name: e.name,
+    begin: e.offset - dataStart,
+    end: e.offset - dataStart + e.nbytes,
+  }));
+  const layout = layoutProblem(spans, dataLen);
+  if (layout) throw new SafetensorsError(path, layout);
+  return { entries, byName: new Map(entries.map((e) => [e.name, e])), metadata };
+}
+
+/** `__metadata__` as the reference reads it: null, or a flat map of strings. */
+function checkedMetadata(raw: unknown, path: string): Record<string, string> | undefined {
+  if (raw === null) return undefined;
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new SafetensorsError(
+      path,
+      `__metadata__ is not a map of strings (it is ${JSON.stringify(raw)?.slice(0, 40)})`,
+    );
+  }
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v !== "string") {
+      throw new SafetensorsError(path, `__metadata__["${k.slice(0, 80)}"] is not a string`);
     }
   }
-  return { entries, byName: new Map(entries.map((e) => [e.name, e])), metadata };
+  return raw as Record<string, string>;
 }
 
 /**

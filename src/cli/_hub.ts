@@ -6,6 +6,8 @@
  * @module
  */
 import { denoSource } from "../io/deno_fs.ts";
+import { scopedSource } from "../io/scope.ts";
+import { resolveConfigPath } from "../model.ts";
 import type { RandomAccessFile } from "../io/types.ts";
 import type { GenConfigSource } from "../genconfig/mod.ts";
 import {
@@ -93,7 +95,9 @@ export interface ModelSource {
 
 /**
  * Opens CONFIG: a local path as it is; `HF://owner/name[@rev]` by range reads (nothing stored),
- * or with `download` into the Hub cache and then from there.
+ * or with `download` into the Hub cache and then from there. Local files are read through
+ * {@link scopedSource}: only inside the model directory and `roots` (e.g. `--source`), regular
+ * files, never through a link that leaves them.
  *
  * @example
  * ```ts ignore
@@ -104,12 +108,14 @@ export async function openModelSource(
   config: string,
   download: boolean,
   log: (line: string) => void,
+  roots: readonly string[] = [],
 ): Promise<ModelSource> {
-  const local = listingSource();
+  const scoped = (dir: string) => scopedSource(listingSource(), [dir, ...roots]);
   if (!isHubRef(config)) {
     if (download) throw new UsageError("--download needs an HF:// model", "");
-    return { store: local, config, local: true };
+    return { store: scoped(resolveConfigPath(config).dir), config, local: true };
   }
+  const local = scoped(roots[0] ?? ".");
   const ref = parseHubRef(config);
   const client = hubClient();
   const hub = await openHubSource(ref, client);
@@ -139,7 +145,7 @@ export async function openModelSource(
     `Downloaded ${snap.downloaded.length} file(s) (${snap.bytes} bytes) into ${snap.dir}` +
       (snap.reused.length ? `; ${snap.reused.length} already there` : ""),
   );
-  return { store: local, config: snap.dir, local: true };
+  return { store: scoped(snap.dir), config: snap.dir, local: true };
 }
 
 /** Paths under `root` from the Hub, others from the file system. */

@@ -5,10 +5,11 @@
  * @module
  */
 import { type ConvertResult, convertWeight } from "../convert.ts";
+import { layerCountProblem, vocabWarnings } from "../config_bounds.ts";
 import { DEVICES, selectBackend } from "../device.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
-import { loadModelConfig, openWeights } from "../model.ts";
+import { loadModelConfig, openWeights, resolveConfigPath } from "../model.ts";
 import { MD5_LANES, WORKER_SHARD_BUFFERS } from "../pipeline/pool.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
 import { getQuantization } from "../quant/schemes.ts";
@@ -246,6 +247,13 @@ function resolveOptions(ctx: Ctx): Options {
   };
 }
 
+/** The directory `--source` grants reads in (none for `auto`: the model directory). */
+function sourceRoots(source: string): string[] {
+  if (source === "auto") return [];
+  const s = source.replace(/\/+$/, "") || "/";
+  return [/\.(json|safetensors)$/.test(s) ? resolveConfigPath(s).dir : s];
+}
+
 /** The conversion's run: permissions, the output check, the model, then a dry run or a conversion. */
 async function run(ctx: Ctx): Promise<number> {
   const o = resolveOptions(ctx);
@@ -261,12 +269,22 @@ async function run(ctx: Ctx): Promise<number> {
   const fmt = ctx.values["source-format"] as "auto" | "huggingface-safetensor" | "huggingface-torch";
   let opened;
   try {
-    const src = await openModelSource(o.config, ctx.values.download, (l) => ctx.log(l));
+    const src = await openModelSource(
+      o.config,
+      ctx.values.download,
+      (l) => ctx.log(l),
+      sourceRoots(o.source),
+    );
     const store = src.store;
     o.localSource = src.local;
     integrity = src.integrity;
     const model = await loadModelConfig(store, src.config, ctx.values["model-type"]);
     opened = { model, ...(await openWeights(store, model.dir, o.source, fmt)) };
+    const layers = layerCountProblem(model.hfConfig, opened.checkpoint.order);
+    if (layers) {
+      opened.checkpoint.close();
+      throw new Error(`${model.configPath}: ${layers}`);
+    }
   } catch (e) {
     // a dry run reports problems it cannot plan past (unknown architecture, bad config or
     // headers) in its own format
@@ -281,7 +299,11 @@ async function run(ctx: Ctx): Promise<number> {
     for (const l of model.logs) ctx.log(l);
     for (const w of warnings) ctx.log(`Warning: ${w}`);
     const scheme = getQuantization(ctx.values.quantization);
-    const plan = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
+    const planned = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
+    const plan = {
+      ...planned,
+      warnings: [...planned.warnings, ...vocabWarnings(planned.params, model.config)],
+    };
     const peak = estimatePeakMemory(plan, undefined, o.threads);
     if (o.dryRun) {
       ctx.result(planToJson(plan, peak));

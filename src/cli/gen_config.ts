@@ -5,14 +5,15 @@
  *
  * @module
  */
-import type { FileSink } from "../io/types.ts";
+import { replacingOutput } from "../io/replacing_output.ts";
 import { sentencePieceToTokenizerJson } from "../tokenizer/sentencepiece.ts";
-import { CONV_TEMPLATES, genConfig, type GenConfigOutput } from "../genconfig/mod.ts";
+import { CONV_TEMPLATES, genConfig } from "../genconfig/mod.ts";
 import { UnknownTemplateError } from "../genconfig/conv_templates.ts";
 import type { ModelConfigOverrides } from "../genconfig/mod.ts";
 import type { CommandSpec } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
-import { type Command, type Io, processIo, requirePermissions } from "./_common.ts";
+import { type Command, type Io, processIo, requirePermissions, UsageError } from "./_common.ts";
+import { overrideProblem } from "../config_bounds.ts";
 import { mergeNeeds, openModelSource, sourceNeeds } from "./_hub.ts";
 import { mlcLogLine, MODEL_TYPE_OPTION, QUANTIZATION_OPTION } from "./_mlc.ts";
 
@@ -79,33 +80,6 @@ const INT_FLAGS = {
   "max-batch-size": "max_batch_size",
 } as const;
 
-/** An output store confined to `dir`, with rename for atomic writes. */
-function dirOutput(dir: string): GenConfigOutput {
-  const path = (name: string) => {
-    if (name.includes("/") || name.includes("\\") || name === ".." || name === ".") {
-      throw new Error(`refusing to write outside the output directory: ${name}`);
-    }
-    return `${dir}/${name}`;
-  };
-  return {
-    async create(name): Promise<FileSink> {
-      const f = await Deno.open(path(name), { write: true, create: true, truncate: true });
-      return {
-        async write(chunk) {
-          let done = 0;
-          while (done < chunk.length) done += await f.write(chunk.subarray(done));
-        },
-        close() {
-          f.close();
-          return Promise.resolve();
-        },
-      };
-    },
-    writeTextFile: (name, text) => Deno.writeTextFile(path(name), text),
-    rename: (from, to) => Deno.rename(path(from), path(to)),
-  };
-}
-
 /** The `gen_config` run: overrides, permissions, then {@link genConfig} into OUT. */
 async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   const { values } = ctx;
@@ -113,6 +87,11 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   for (const [flag, key] of Object.entries(INT_FLAGS)) {
     const v = values[flag as keyof typeof INT_FLAGS];
     if (v !== undefined) overrides[key] = Number(v);
+  }
+  const bad = overrideProblem(overrides);
+  if (bad) {
+    const flag = Object.entries(INT_FLAGS).find(([, k]) => k === bad[0])![0];
+    throw new UsageError(`invalid value for --${flag}: ${bad[1]}`, SPEC.name);
   }
   if (values.disaggregation !== undefined) overrides.disaggregation = values.disaggregation !== "";
   const config = ctx.positionals[0];
@@ -122,9 +101,11 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
     ctx.log(mlcLogLine("gen_config", message, new Date(), level === "info" ? "INFO" : "WARNING"));
   const src = await openModelSource(config, values.download, (l) => log("info", l));
   await Deno.mkdir(out, { recursive: true });
+  // every file is written under a fresh name and renamed into place: a link in OUT is replaced, never followed
+  const output = replacingOutput(out);
   const r = await genConfig({
     source: src.store,
-    output: dirOutput(out),
+    output,
     config: src.config.replace(/\/+$/, "") || "/",
     outputDir: out,
     quantization: values.quantization,
@@ -133,7 +114,7 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
     overrides,
     log,
     convertSentencePiece: (model) => sentencePieceToTokenizerJson(model),
-  });
+  }).finally(() => output.cleanup());
   ctx.result({
     ok: true,
     output: out,

@@ -67,7 +67,7 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
     ),
   );
   if (note && source) ctx.log(`Note: ${note}`);
-  const src = source ? await openModelSource(source, false, (l) => ctx.log(l)) : undefined;
+  const src = source ? await openModelSource(source, false, (l) => ctx.log(l), [out]) : undefined;
   const kernels = source ? await createVerifyKernels(device, (m) => ctx.log(m)) : undefined;
   const progress = new ProgressRenderer({ mode: progressMode(ctx.io, ctx), io: ctx.io });
   const unguard = interrupts.guard(() => Promise.resolve(void progress.abandon()));

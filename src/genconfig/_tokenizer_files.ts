@@ -58,6 +58,24 @@ function parseTokenizerJson(text: string, path: string): Record<string, unknown>
   return v as Record<string, unknown>;
 }
 
+/** Throws a {@link TokenizerFileError} unless `bytes` are UTF-8 JSON holding an object. */
+function checkJsonObject(bytes: Uint8Array, path: string): void {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new TokenizerFileError(
+      `${path} is not valid JSON (${
+        (e as Error).message.slice(0, 200)
+      }). Fix: re-download it from the model ` +
+        `repository (a Git LFS pointer or a truncated download looks like this), or delete it.`,
+    );
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new TokenizerFileError(`${path} must hold a JSON object. Fix: re-download it, or delete it.`);
+  }
+}
+
 /**
  * Runs MLC's tokenizer steps: copy, RWKV/sentencepiece/tiktoken handling, `tokenizer_info`
  * detection on the output `tokenizer.json`, and the duplicate added-token check on the
@@ -103,7 +121,7 @@ export async function processTokenizerFiles(
     if (name === "tokenizer.json") {
       outputTokenizerText = new TextDecoder().decode(bytes);
       sourceTokenizer = parseTokenizerJson(outputTokenizerText, path);
-    }
+    } else if (name.endsWith(".json")) checkJsonObject(bytes, path); // (never copy a broken one silently)
     log("info", `Found tokenizer config: ${path}. Copying to ${joinPath(outputDir, name)}`);
     await writeBytes(out, name, bytes);
     files.push(name);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Json } from "./_tokenizer_info.ts";
-import { Template } from "@huggingface/jinja";
+import { renderWithBudget, TemplateBudgetError } from "./_template_budget.ts";
 import { CONV_TEMPLATE_DATA } from "./_conv_template_data.ts";
 import type { ConvTemplate } from "./_conv_template_type.ts";
 import { type ConvMessage, renderConversation } from "./conv_templates.ts";
@@ -51,7 +51,8 @@ function tokenText(v: unknown): string | undefined {
 }
 
 /**
- * Renders a HF chat template for `messages` with `add_generation_prompt`.
+ * Renders a HF chat template for `messages` with `add_generation_prompt`, within the default
+ * rendering budget (a runaway template throws a `TemplateBudgetError`).
  *
  * @example
  * ```ts
@@ -73,7 +74,7 @@ export function renderChatTemplate(
     pad_token: tokenText(tokenizerConfig.pad_token) ?? "",
     unk_token: tokenText(tokenizerConfig.unk_token) ?? "",
   };
-  return new Template(chatTemplate).render(vars);
+  return renderWithBudget(chatTemplate, vars);
 }
 
 /** `chat_template` of a tokenizer_config.json (a string, or the `default` of a named list). */
@@ -183,6 +184,13 @@ export function detectConvTemplate(
     try {
       reference = strip(renderChatTemplate(chatTemplate, hf, tokenizerConfig));
     } catch (e) {
+      if (e instanceof TemplateBudgetError) {
+        throw new AutoTemplateError(
+          `--conv-template auto: the chat_template of ${configPath} was stopped while rendering a 4-message ` +
+            `probe conversation: ${e.message}. A chat template that does this loops or floods. Fix: pass a ` +
+            `template name with --conv-template.`,
+        );
+      }
       reference = e as Error;
     }
     return { withSystem, reference };

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConfigError } from "../arch/_config.ts";
+import { checkConfigBounds, overrideProblem } from "../config_bounds.ts";
 import { ARCHITECTURES, detectArchitecture } from "../arch/registry.ts";
 import type { Architecture } from "../arch/_types.ts";
 import { dumpPyJson, parsePyJson } from "../pyjson.ts";
@@ -156,6 +157,9 @@ export async function genConfig(opts: GenConfigOptions): Promise<GenConfigResult
   log("info", `Found model configuration: ${configPath}`);
   const sourceDir = dirName(configPath);
   const hf = await readJsonObject(src, configPath, "re-download config.json from the model repository.");
+  checkConfigBounds(hf, configPath);
+  const badOverride = overrideProblem(opts.overrides ?? {});
+  if (badOverride) throw new GenConfigError(`override ${badOverride[0]} ${badOverride[1]}`);
   const arch = pickArchitecture(opts.modelType ?? "auto", hf, configPath);
   log("info", `Found model type: ${arch.name}. Use \`--model-type\` to override.`);
 

@@ -18,6 +18,7 @@
  * @module
  */
 import { denoOutput } from "./deno_fs.ts";
+import { TEMP_PREFIX } from "./replacing_output.ts";
 import type { OutputStore } from "./types.ts";
 
 /** Files a conversion writes (a previous conversion in OUT is recognised by these). */
@@ -141,6 +142,7 @@ export async function inspectOutputDir(out: string): Promise<OutputDirState> {
       else if (owner.live) state.live.push({ name: e.name, owner: owner.owner });
       else state.stale.push(e.name);
     } else if (fileLike && CACHE_FILE_RE.test(e.name)) state.previous.push(e.name);
+    else if (e.isFile && e.name.startsWith(TEMP_PREFIX)) state.genConfig.push(e.name); // (a killed gen_config's)
     else if (fileLike && GEN_CONFIG_FILE_RE.test(e.name)) state.genConfig.push(e.name);
     else state.unexpected.push(e.isDirectory ? `${e.name}/` : e.name);
   }

@@ -1,0 +1,161 @@
+// Hostile and unlucky inputs (issue 17): each a copy of the tiny model with one defect, run
+// through the CLI with permissions scoped to its directory. Every one is refused with a message
+// naming the file and the defect, without a permission prompt or a stack trace; ordinary
+// layouts (links inside the model directory, a Hugging Face cache snapshot) still convert.
+import { assertEquals, assertOk } from "./_assert.ts";
+import { cli, judge, runCase, tinyModel } from "./_hostile.ts";
+import { ACCEPTED_CASES, CONFIG_CASES, FILE_CASES, SCOPE_CASES, TEMPLATE_CASES } from "./_hostile_corpus.ts";
+import { normalizePath } from "../src/io/scope.ts";
+
+for (const c of [...SCOPE_CASES, ...CONFIG_CASES, ...TEMPLATE_CASES, ...FILE_CASES, ...ACCEPTED_CASES]) {
+  Deno.test(`hostile input: ${c.name}`, async () => {
+    const r = await runCase(c);
+    const problems = judge(c, r);
+    assertEquals(problems, [], problems.join("\n"));
+  });
+}
+
+Deno.test("hostile output: links planted in OUT are replaced, never written through (gen_config and convert_weight)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlc-hostile-" });
+  try {
+    const model = await tinyModel(dir);
+    await Deno.mkdir(`${dir}/outside`);
+    await Deno.mkdir(`${dir}/gen`);
+    await Deno.mkdir(`${dir}/out`);
+    const victims = [
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "mlc-chat-config.json",
+      ".mlc-chat-config.json.tmp",
+    ];
+    for (const n of victims) {
+      await Deno.writeTextFile(`${dir}/outside/${n}`, "precious");
+      await Deno.symlink(`${dir}/outside/${n}`, `${dir}/gen/${n}`);
+    }
+    await Deno.writeTextFile(`${dir}/outside/params_shard_0.bin`, "precious");
+    await Deno.symlink(`${dir}/outside/params_shard_0.bin`, `${dir}/out/params_shard_0.bin`);
+    await Deno.symlink(`${dir}/outside/tensor-cache.json`, `${dir}/out/tensor-cache.json`); // (dangling)
+    const g = await cli(dir, [
+      "gen_config",
+      model,
+      "--quantization",
+      "q4f16_1",
+      "--conv-template",
+      "llama-2",
+      "-o",
+      `${dir}/gen`,
+    ]);
+    assertEquals(g.code, 0, g.err);
+    const c = await cli(dir, [
+      "convert_weight",
+      model,
+      "--quantization",
+      "q4f16_1",
+      "-o",
+      `${dir}/out`,
+      "--device",
+      "reference",
+    ]);
+    assertEquals(c.code, 0, c.err);
+    for (const n of [...victims, "params_shard_0.bin"]) {
+      assertEquals(await Deno.readTextFile(`${dir}/outside/${n}`), "precious", n);
+    }
+    let dangling = true;
+    try {
+      await Deno.lstat(`${dir}/outside/tensor-cache.json`);
+      dangling = false;
+    } catch { /* still absent */ }
+    assertOk(dangling, "tensor-cache.json was written through the dangling link");
+    for (const n of ["tokenizer.json", "tokenizer_config.json", "mlc-chat-config.json"]) {
+      assertOk((await Deno.lstat(`${dir}/gen/${n}`)).isFile, `${n} is a regular file now`);
+    }
+    assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/gen/tokenizer.json`)).model.type, "BPE");
+    for (const n of ["params_shard_0.bin", "tensor-cache.json"]) {
+      assertOk((await Deno.lstat(`${dir}/out/${n}`)).isFile, `${n} is a regular file now`);
+    }
+    // no temporary files left behind
+    const left = [];
+    for await (const e of Deno.readDir(`${dir}/gen`)) {
+      if (e.name.startsWith(".mlc-convert")) left.push(e.name);
+    }
+    assertEquals(left, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile input: a Hugging Face cache snapshot (links into ../../blobs) converts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlc-hostile-" });
+  try {
+    const model = await tinyModel(dir);
+    const repo = `${dir}/hub/models--org--tiny`;
+    const snap = `${repo}/snapshots/0123abcd`;
+    await Deno.mkdir(`${repo}/blobs`, { recursive: true });
+    await Deno.mkdir(snap, { recursive: true });
+    let i = 0;
+    for await (const e of Deno.readDir(model)) {
+      await Deno.rename(`${model}/${e.name}`, `${repo}/blobs/${++i}`);
+      await Deno.symlink(`../../blobs/${i}`, `${snap}/${e.name}`);
+    }
+    const r = await cli(dir, [
+      "convert_weight",
+      snap,
+      "--quantization",
+      "q0f16",
+      "-o",
+      `${dir}/out`,
+      "--device",
+      "reference",
+    ]);
+    assertEquals(r.code, 0, r.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile input: read access narrower than the model directory exits 3 naming the flag, never prompts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlc-hostile-" });
+  try {
+    const model = await tinyModel(dir);
+    const r = await cli(
+      dir,
+      [
+        "convert_weight",
+        `${model}/config.json`,
+        "--quantization",
+        "q0f16",
+        "-o",
+        `${dir}/out`,
+        "--device",
+        "reference",
+      ],
+      { perms: [`--allow-read=${model}/config.json,${dir}/out`, `--allow-write=${dir}/out`] },
+    );
+    assertEquals(r.code, 3, r.err);
+    assertOk(
+      /Missing permission: read .*\/model\/[\w.]+\. Run with --allow-read=.*\/model \(the model directory\)/
+        .test(r.err),
+      r.err,
+    );
+    assertOk(!/Allow\?|Deno requests/.test(r.err), r.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scope: relative paths (no working-directory permission needed), and .. resolved lexically", async () => {
+  assertEquals(normalizePath("a/./b/../c/"), "a/c");
+  assertEquals(normalizePath("../x/../../y"), "../../y");
+  assertEquals(normalizePath("/a/../../b"), "/b");
+  assertEquals(normalizePath("./"), ".");
+  const dir = await Deno.makeTempDir({ prefix: "mlc-hostile-" });
+  try {
+    await tinyModel(dir);
+    const args = ["convert_weight", "model", "--quantization", "q0f16", "-o", "out", "--device", "reference"];
+    const perms = ["--allow-read=model,out", "--allow-write=out"];
+    const ok = await cli(dir, args, { perms, cwd: dir });
+    assertEquals(ok.code, 0, ok.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
