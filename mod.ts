@@ -47,6 +47,8 @@ export * from "./src/io/memory.ts";
 export * from "./src/io/deno_fs.ts";
 export * from "./src/io/staged_dir.ts";
 export * from "./src/cache_writer.ts";
+export * from "./src/cache_json.ts";
+export { layoutShards, SHARD_CAP, type ShardLayout, storedBytes } from "./src/shard_layout.ts";
 export * from "./src/plan.ts";
 export * from "./src/convert.ts";
 export * from "./src/model.ts";

@@ -6,122 +6,18 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import {
+  type CacheFileNames,
+  cacheJsonText,
+  type CacheRecord,
+  DEFAULT_CACHE_FILES,
+  type ShardRecord,
+  type TensorCache,
+} from "./cache_json.ts";
 import { type DType, f32BitsToBf16Storage, itemSize } from "./dtype.ts";
 import type { FileSink, OutputStore } from "./io/types.ts";
 import { alignedBuffer } from "./io/_aligned.ts";
-import { dumpPyJson, PyFloat } from "./pyjson.ts";
-
-/** Default shard cap: 32 MiB. */
-export const SHARD_CAP = 32 * 1024 * 1024;
-
-/** A tensor record of the cache JSON. */
-export interface CacheRecord {
-  /** Parameter name. */
-  name: string;
-  /** Shape. */
-  shape: number[];
-  /** Dtype string. */
-  dtype: string;
-  /** Always `f32-to-bf16`. */
-  format: string;
-  /** Bytes on disk. */
-  nbytes: number;
-  /** Offset in the shard. */
-  byteOffset: number;
-}
-
-/** A shard entry of the cache JSON. */
-export interface ShardRecord {
-  /** `params_shard_N.bin`. */
-  dataPath: string;
-  /** Always `raw-shard`. */
-  format: "raw-shard";
-  /** File size. */
-  nbytes: number;
-  /** Tensor records. */
-  records: CacheRecord[];
-  /** Lowercase hex md5 of the file. */
-  md5sum: string;
-}
-
-/** Metadata block (`convert_weight._metadata_callback`). */
-export interface CacheMetadata {
-  /** Number of parameters written. */
-  ParamSize: number;
-  /** Sum of numel x itemsize (float32 counts 4). */
-  ParamBytes: number;
-  /** ParamBytes x 8 / total source parameters. */
-  BitsPerParam: number;
-}
-
-/** The whole cache JSON. */
-export interface TensorCache {
-  /** Metadata. */
-  metadata: CacheMetadata;
-  /** Shards in commit order. */
-  records: ShardRecord[];
-}
-
-/**
- * Bytes a tensor takes on disk (float32 is stored as bf16).
- *
- * @example
- * ```ts
- * import { storedBytes } from "./cache_writer.ts";
- * storedBytes([2, 3], "float32"); // 12
- * ```
- */
-export function storedBytes(shape: readonly number[], dtype: DType): number {
-  const n = shape.reduce((a, b) => a * b, 1);
-  return n * (dtype === "float32" ? 2 : itemSize(dtype));
-}
-
-/**
- * The shard layout `dump_tensor_cache` produces for tensors of the given on-disk sizes, in
- * emission order: for each tensor its shard index and byte offset. Pure; used by the dry run.
- *
- * @example
- * ```ts
- * import { layoutShards } from "./cache_writer.ts";
- * const MiB = 1 << 20;
- * layoutShards([MiB, 250 * MiB, MiB]).placement; // [[1, 0], [0, 0], [1, MiB]]
- * ```
- */
-export function layoutShards(
-  sizes: readonly number[],
-  cap: number = SHARD_CAP,
-): { placement: [shard: number, offset: number][]; shardSizes: number[] } {
-  const placement: [number, number][] = [];
-  const shardSizes: number[] = [];
-  let pending: number[] = [];
-  let pendingBytes = 0;
-  let counter = 0;
-  const commit = () => {
-    if (pendingBytes > 0) {
-      for (const i of pending) placement[i][0] = counter;
-      shardSizes[counter] = pendingBytes;
-      counter++;
-    }
-    pending = [];
-    pendingBytes = 0;
-  };
-  sizes.forEach((n, i) => {
-    if (pendingBytes + n >= cap) {
-      if (2 * n >= cap) {
-        placement[i] = [counter, 0];
-        shardSizes[counter] = n;
-        counter++;
-        return;
-      }
-      commit();
-    }
-    placement[i] = [-1, pendingBytes];
-    pending.push(i);
-    pendingBytes += n;
-  });
-  commit(); // records of a never-committed empty pending shard keep shard -1 (tvmjs drops them)
-  return { placement, shardSizes };
-}
+import { type Placement, placeTensor, SHARD_CAP, type ShardLayout, storedBytes } from "./shard_layout.ts";
 
 /** Sink for one tensor's bytes, in the tensor's dtype (float32 given as float32). */
 export interface TensorSink {
@@ -225,6 +121,12 @@ export interface WriterOptions {
    * of it that is filled, so that little is left to hash after the last tensor.
    */
   expectedShards?: number;
+  /**
+   * The shard layout to follow (the plan's, see `layoutShards`): each tensor goes where it
+   * places it, checked as the writer goes (the layout's shard count is also `expectedShards`).
+   * Without it the writer places tensors by the same rule as it goes.
+   */
+  layout?: ShardLayout;
 }
 
 /**
@@ -256,6 +158,9 @@ export class TensorCacheWriter {
   readonly #hasher: ShardHasher | undefined;
   readonly #rotate: boolean;
   readonly #expectedShards: number;
+  readonly #layout: ShardLayout | undefined;
+  /** With a layout: the layout's index of the pending shard. */
+  #pendingShard = -1;
   readonly #shared: Uint8Array[] = [];
   #inflight: Promise<void>[] = [];
   #cur = 0;
@@ -294,7 +199,8 @@ export class TensorCacheWriter {
     this.#pending = new Uint8Array(0);
     this.#hasher = opts.hasher;
     this.#rotate = this.#hasher !== undefined || opts.overlapWrites === true;
-    this.#expectedShards = opts.expectedShards ?? Infinity;
+    this.#layout = opts.layout;
+    this.#expectedShards = opts.layout?.shardSizes.length ?? opts.expectedShards ?? Infinity;
     if (this.#rotate) {
       const given = opts.shardBuffers;
       if (given && (given.length < 2 || given.some((b) => b.length < cap))) {
@@ -348,7 +254,8 @@ export class TensorCacheWriter {
       }
     };
     this.#busy = true;
-    if (this.#pendingLen + n >= this.#cap && 2 * n >= this.#cap) {
+    const where = this.#place(n);
+    if (where === "own") {
       // out of band: a shard of its own, written now (collected in a free buffer when one holds it)
       if (this.#rotate && n <= this.#cap) return await this.#bufferedOutOfBand(record, encode, check);
       const stream = this.#rotate ? this.#hasher?.stream?.() : undefined;
@@ -377,7 +284,8 @@ export class TensorCacheWriter {
         },
       };
     }
-    if (this.#pendingLen + n >= this.#cap) await this.#commit();
+    if (where === "commit") await this.#commit();
+    this.#checkOffset(record);
     record.byteOffset = this.#pendingLen;
     this.#pendingRecords.push(record);
     this.#ensurePending(this.#pendingLen + n);
@@ -456,8 +364,51 @@ export class TensorCacheWriter {
     };
   }
 
+  /**
+   * Where the next tensor of `n` bytes goes: where the layout places it (checked against the
+   * writer's state), or by `dump_tensor_cache`'s rule.
+   */
+  #place(n: number): Placement {
+    const layout = this.#layout;
+    if (!layout) return placeTensor(this.#pendingLen, n, this.#cap);
+    const i = this.stats.paramSize - 1; // (this tensor, counted)
+    const [shard] = layout.placement[i] ?? [];
+    if (shard === undefined) throw new Error(`TensorCacheWriter: tensor ${i} is not in the layout`);
+    if (layout.outOfBand[shard]) {
+      if (layout.shardSizes[shard] !== n) {
+        throw new Error(
+          `TensorCacheWriter: tensor ${i} has ${n} bytes, the layout's shard ${shard} holds ${
+            layout.shardSizes[shard]
+          }`,
+        );
+      }
+      return "own";
+    }
+    return this.#pendingLen > 0 && shard !== this.#pendingShard ? "commit" : "append";
+  }
+
+  /** With a layout: the record's offset in the pending shard must be the layout's. */
+  #checkOffset(record: CacheRecord): void {
+    const at = this.#layout?.placement[this.stats.paramSize - 1];
+    if (!at) return;
+    if (at[1] !== this.#pendingLen) {
+      throw new Error(
+        `TensorCacheWriter: ${record.name} lands at ${this.#pendingLen} of a shard, the layout places it at ${
+          at[1]
+        } of shard ${at[0]}`,
+      );
+    }
+    this.#pendingShard = at[0];
+  }
+
   /** A shard of its own for an out-of-band tensor: the next shard index. */
   #ownShard(record: CacheRecord): ShardRecord {
+    const at = this.#layout?.placement[this.stats.paramSize - 1];
+    if (at && at[0] !== this.#counter) {
+      throw new Error(
+        `TensorCacheWriter: ${record.name} would be shard ${this.#counter}, the layout's is ${at[0]}`,
+      );
+    }
     const dataPath = `params_shard_${this.#counter++}.bin`;
     this.#startLast(); // (the pending shard may now be the last)
     return { dataPath, format: "raw-shard", nbytes: record.nbytes, records: [record], md5sum: "" };
@@ -651,6 +602,19 @@ export class TensorCacheWriter {
 
   async #commit(): Promise<void> {
     if (this.#pendingLen > 0) {
+      const layout = this.#layout;
+      if (layout && this.#pendingShard !== this.#counter) {
+        throw new Error(
+          `TensorCacheWriter: the pending shard would be shard ${this.#counter}, the layout's is ${this.#pendingShard}`,
+        );
+      }
+      if (layout && layout.shardSizes[this.#counter] !== this.#pendingLen) {
+        throw new Error(
+          `TensorCacheWriter: the pending shard ${this.#counter} holds ${this.#pendingLen} bytes, the layout's ${
+            layout.shardSizes[this.#counter]
+          }`,
+        );
+      }
       const path = `params_shard_${this.#counter++}.bin`;
       const shard: ShardRecord = {
         dataPath: path,
@@ -754,48 +718,4 @@ export class TensorCacheWriter {
     }
     return cache;
   }
-}
-
-/** Names of the JSON files the writer produces. */
-export interface CacheFileNames {
-  /** Main cache JSON names (same content). */
-  main: string[];
-  /** `-b16` side-file names. */
-  b16: string[];
-}
-
-/** `tensor-cache.json` (current MLC / WebLLM) plus `ndarray-cache.json` (older runtimes). */
-export const DEFAULT_CACHE_FILES: CacheFileNames = {
-  main: ["tensor-cache.json", "ndarray-cache.json"],
-  b16: ["tensor-cache-b16.json", "ndarray-cache-b16.json"],
-};
-
-/**
- * The cache JSON text exactly as Python's `json.dump(indent=4)` writes it (no trailing
- * newline). With `b16`, float32 records become `bfloat16` / `raw` (the `-b16` side file).
- *
- * @example
- * ```ts
- * import { cacheJsonText } from "./cache_writer.ts";
- * cacheJsonText({ metadata: { ParamSize: 0, ParamBytes: 0, BitsPerParam: 0 }, records: [] });
- * // '{\n    "metadata": {\n        "ParamSize": 0,\n        "ParamBytes": 0.0,\n ...'
- * ```
- */
-export function cacheJsonText(cache: TensorCache, b16 = false): string {
-  return dumpPyJson({
-    metadata: {
-      ParamSize: cache.metadata.ParamSize,
-      ParamBytes: new PyFloat(cache.metadata.ParamBytes),
-      BitsPerParam: new PyFloat(cache.metadata.BitsPerParam),
-    },
-    records: cache.records.map((s) => ({
-      dataPath: s.dataPath,
-      format: s.format,
-      nbytes: s.nbytes,
-      records: s.records.map((r) =>
-        b16 && r.dtype === "float32" ? { ...r, dtype: "bfloat16", format: "raw" } : { ...r }
-      ),
-      md5sum: s.md5sum,
-    })),
-  }, 4);
 }

@@ -19,7 +19,9 @@
  * @module
  */
 import { rowLayout, rowSourceFor } from "./_param_rows.ts";
-import { SHARD_CAP, type TensorCache, TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
+import { TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
+import type { TensorCache } from "./cache_json.ts";
+import { SHARD_CAP } from "./shard_layout.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "./dtype.ts";
 import type { OutputStore } from "./io/types.ts";
@@ -472,7 +474,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
     // (on one thread or an md5 worker: a batch being hashed, one filling)
     buffers: exec instanceof WorkerExecutor ? WORKER_SHARD_BUFFERS : MD5_LANES + 1,
     shardBuffers: exec instanceof WorkerExecutor ? exec.pool.shardBuffers : undefined,
-    expectedShards: plan.shardSizes.length,
+    layout: plan.layout,
   });
 
   // (a message round trip is a cheap macrotask; setTimeout(0) takes milliseconds)

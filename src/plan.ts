@@ -8,7 +8,7 @@
  */
 import type { ModelConfig } from "./arch/_config.ts";
 import type { Architecture, ArchParam, Dim } from "./arch/_types.ts";
-import { layoutShards, storedBytes } from "./cache_writer.ts";
+import { layoutShards, type ShardLayout, storedBytes } from "./shard_layout.ts";
 import type { Checkpoint, SourceTensor } from "./checkpoint.ts";
 import { type DType, itemSize } from "./dtype.ts";
 import { unsupportedDtypeReason } from "./safetensors.ts";
@@ -58,6 +58,8 @@ export interface ConversionPlan {
   readonly outputs: readonly PlannedOutput[];
   /** Shard file sizes, by shard index. */
   readonly shardSizes: readonly number[];
+  /** The shard layout of {@link ConversionPlan.outputs} (the writer follows it). */
+  readonly layout: ShardLayout;
   /** Problems that prevent conversion (all of them, not just the first). */
   readonly problems: readonly string[];
   /** Warnings (unused tensors, ...). */
@@ -309,10 +311,10 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   }
 
   const outputs = planned.flatMap((p) => p.outputs);
-  const { placement, shardSizes } = layoutShards(outputs.map((o) => o.nbytes), opts.shardCap);
+  const layout = layoutShards(outputs.map((o) => o.nbytes), opts.shardCap);
   outputs.forEach((o, i) => {
-    o.shard = placement[i][0];
-    o.byteOffset = placement[i][1];
+    o.shard = layout.placement[i][0];
+    o.byteOffset = layout.placement[i][1];
   });
   const paramBytes = outputs.reduce((a, o) => a + o.shape.reduce((x, y) => x * y, 1) * itemSize(o.dtype), 0);
   return {
@@ -320,7 +322,8 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
     scheme,
     params: planned,
     outputs,
-    shardSizes,
+    shardSizes: layout.shardSizes,
+    layout,
     problems,
     warnings,
     totalParamNum,

@@ -10,7 +10,8 @@
  */
 import { createHash } from "node:crypto";
 import { type RowSource, rowSourceFor } from "./_param_rows.ts";
-import { type CacheRecord, type ShardRecord, storedBytes, type TensorCache } from "./cache_writer.ts";
+import type { CacheRecord, ShardRecord, TensorCache } from "./cache_json.ts";
+import { storedBytes } from "./shard_layout.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "./dtype.ts";
 import type { RandomAccessFile, SourceStore } from "./io/types.ts";

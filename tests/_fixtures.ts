@@ -2,7 +2,7 @@
 // ../shared/fixtures/real-mlc kept in sync by tools/sync_fixtures.ts; SOURCE.md in each set gives
 // the provenance of every file).
 import { assertEquals } from "./_assert.ts";
-import type { TensorCache } from "../src/cache_writer.ts";
+import type { TensorCache } from "../src/cache_json.ts";
 import type { ConversionPlan } from "../src/plan.ts";
 import type { OutputStore } from "../src/io/types.ts";
 

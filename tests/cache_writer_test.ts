@@ -1,12 +1,8 @@
-import { assertEquals } from "./_assert.ts";
+import { assertEquals, assertRejects } from "./_assert.ts";
 import { createHash } from "node:crypto";
-import {
-  cacheJsonText,
-  layoutShards,
-  SHARD_CAP,
-  type ShardHasher,
-  TensorCacheWriter,
-} from "../src/cache_writer.ts";
+import { type ShardHasher, TensorCacheWriter } from "../src/cache_writer.ts";
+import { cacheJsonText } from "../src/cache_json.ts";
+import { layoutShards, SHARD_CAP } from "../src/shard_layout.ts";
 import { f32BitsToBf16Storage } from "../src/dtype.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 import { BatchMd5 } from "../src/pipeline/pool.ts";
@@ -18,24 +14,38 @@ Deno.test("layoutShards: out-of-band tensors take the next index before the pend
   assertEquals(layoutShards([MiB, 250 * MiB, MiB]), {
     placement: [[1, 0], [0, 0], [1, MiB]],
     shardSizes: [250 * MiB, 2 * MiB],
+    outOfBand: [true, false],
   });
 });
 
 Deno.test("layoutShards: thresholds use >= (exactly the cap flushes; exactly half the cap is out of band)", () => {
   const cap = 100;
   // pending 60 + 40 = 100 >= cap, 2*40 < cap: flush then append
-  assertEquals(layoutShards([60, 40], cap), { placement: [[0, 0], [1, 0]], shardSizes: [60, 40] });
+  assertEquals(layoutShards([60, 40], cap), {
+    placement: [[0, 0], [1, 0]],
+    shardSizes: [60, 40],
+    outOfBand: [false, false],
+  });
   // pending 60 + 39 < cap: append
-  assertEquals(layoutShards([60, 39], cap), { placement: [[0, 0], [0, 60]], shardSizes: [99] });
+  assertEquals(layoutShards([60, 39], cap), {
+    placement: [[0, 0], [0, 60]],
+    shardSizes: [99],
+    outOfBand: [false],
+  });
   // pending 60 + 50 >= cap and 2*50 >= cap: out of band
   assertEquals(layoutShards([60, 50, 10], cap), {
     placement: [[1, 0], [0, 0], [1, 60]],
     shardSizes: [50, 70],
+    outOfBand: [true, false],
   });
   // a big tensor that still fits is appended (17 on pending 10 with cap 30: 27 < 30)
-  assertEquals(layoutShards([10, 17], 30), { placement: [[0, 0], [0, 10]], shardSizes: [27] });
+  assertEquals(layoutShards([10, 17], 30), {
+    placement: [[0, 0], [0, 10]],
+    shardSizes: [27],
+    outOfBand: [false],
+  });
   // a lone tensor >= cap on an empty pending shard goes out of band
-  assertEquals(layoutShards([200], cap), { placement: [[0, 0]], shardSizes: [200] });
+  assertEquals(layoutShards([200], cap), { placement: [[0, 0]], shardSizes: [200], outOfBand: [true] });
   assertEquals(SHARD_CAP, 33554432);
 });
 
@@ -268,4 +278,30 @@ Deno.test("TensorCacheWriter: the last shard (expectedShards) is hashed while it
     ]),
   );
   assertEquals(cache.records.map((s) => s.md5sum), [bytesOf(new Uint8Array(3000).fill(1)), bytesOf(data)]);
+});
+
+Deno.test("TensorCacheWriter: follows a layout (same bytes as by the rule) and refuses tensors that differ from it", async () => {
+  // t1 out of band (shard 0), t0 + t2 in shard 1, t3 commits it and shares shard 2 with t4
+  const sizes = [400, 700, 500, 300, 100];
+  const layout = layoutShards(sizes, 1000);
+  assertEquals(layout.placement, [[1, 0], [0, 0], [1, 400], [2, 0], [2, 300]]);
+  const write = async (w: TensorCacheWriter, sz: number[]) => {
+    for (const [i, n] of sz.entries()) {
+      await w.add(`t${i}`, [n / 2], "float16", new Uint8Array(n).fill(i + 1));
+    }
+    return await w.finish(1);
+  };
+  const byRule = memoryOutput(), byLayout = memoryOutput();
+  const ruleCache = await write(new TensorCacheWriter(byRule, 1000), sizes);
+  assertEquals(await write(new TensorCacheWriter(byLayout, 1000, { layout }), sizes), ruleCache);
+  assertEquals(byLayout.files, byRule.files);
+  // tensors of other sizes than the layout's: refused, naming the shard or tensor
+  await assertRejects(
+    () => write(new TensorCacheWriter(memoryOutput(), 1000, { layout }), [400, 700, 600, 300, 100]),
+    /the pending shard 1 holds 1000 bytes, the layout's 900/,
+  );
+  await assertRejects(
+    () => write(new TensorCacheWriter(memoryOutput(), 1000, { layout }), [400, 600]),
+    /tensor 1 has 600 bytes, the layout's shard 0 holds 700/,
+  );
 });
