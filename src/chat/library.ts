@@ -1,0 +1,148 @@
+/**
+ * What a prebuilt MLC model library (`*.wasm`) says about itself, and whether a converted
+ * directory fits it: the library embeds its metadata (model type, quantization, context window
+ * and the parameter list it loads by name) as a JSON string, which MLC's runtime reads through
+ * the library's `_metadata` function (mlc-llm python/mlc_llm/compiler_pass/attach_metadata.py).
+ * Reading it from the bytes lets every mismatch be named before anything touches the GPU.
+ *
+ * @module
+ */
+
+/** One parameter the library loads (a symbolic dimension is a string such as "vocab_size"). */
+export interface LibraryParam {
+  /** Parameter name, as in tensor-cache.json. */
+  name: string;
+  /** Shape; strings are symbolic dimensions. */
+  shape: (number | string)[];
+  /** Element type. */
+  dtype: string;
+}
+
+/** The metadata of a model library. */
+export interface LibraryMetadata {
+  /** e.g. "llama". */
+  model_type: string;
+  /** e.g. "q4f32_1". */
+  quantization: string;
+  /** Context window the library was compiled for. */
+  context_window_size?: number;
+  /** Parameters, in load order. */
+  params: LibraryParam[];
+}
+
+/**
+ * Finds and parses the metadata JSON embedded in a model library's bytes.
+ *
+ * @example
+ * ```ts
+ * import { readLibraryMetadata } from "./library.ts";
+ * const json = '{"model_type": "llama", "quantization": "q4f32_1", "params": []}';
+ * const bytes = new TextEncoder().encode(`\0\0asm${json}\0rest`);
+ * if (readLibraryMetadata(bytes).quantization !== "q4f32_1") throw new Error();
+ * ```
+ */
+export function readLibraryMetadata(bytes: Uint8Array): LibraryMetadata {
+  const key = new TextEncoder().encode('{"model_type": ');
+  let at = -1;
+  outer: for (
+    let i = bytes.indexOf(key[0]);
+    i >= 0 && i + key.length <= bytes.length;
+    i = bytes.indexOf(key[0], i + 1)
+  ) {
+    for (let j = 1; j < key.length; j++) if (bytes[i + j] !== key[j]) continue outer;
+    at = i;
+    break;
+  }
+  if (at < 0) throw new Error("not an MLC model library: no model metadata found in it");
+  let end = bytes.indexOf(0, at);
+  if (end < 0) end = bytes.length;
+  const text = new TextDecoder().decode(bytes.subarray(at, end));
+  let meta: LibraryMetadata;
+  try {
+    meta = JSON.parse(text);
+  } catch {
+    throw new Error("not an MLC model library: its model metadata is not valid JSON");
+  }
+  if (typeof meta.quantization !== "string" || !Array.isArray(meta.params)) {
+    throw new Error("not an MLC model library: its metadata has no quantization or parameter list");
+  }
+  return meta;
+}
+
+/** A record of tensor-cache.json, as far as the check needs. */
+export interface CacheParam {
+  /** Name. */
+  name: string;
+  /** Shape. */
+  shape: number[];
+  /** Element type. */
+  dtype: string;
+  /** Bytes. */
+  nbytes: number;
+}
+
+/**
+ * The problems that keep a library from running a converted directory: quantization, missing
+ * or extra parameters, shape or dtype differences (symbolic dimensions match any size), and a
+ * tensor larger than the adapter's `maxStorageBufferBindingSize` (`bindingLimit`). Empty when
+ * it fits.
+ *
+ * @example
+ * ```ts
+ * import { libraryProblems } from "./library.ts";
+ * const meta = { model_type: "llama", quantization: "q4f32_1", params: [{ name: "w", shape: ["n", 2], dtype: "float32" }] };
+ * const ok = libraryProblems(meta, "q4f32_1", [{ name: "w", shape: [5, 2], dtype: "float32", nbytes: 40 }], 1 << 27);
+ * if (ok.length !== 0) throw new Error(ok.join());
+ * ```
+ */
+export function libraryProblems(
+  meta: LibraryMetadata,
+  quantization: string | undefined,
+  records: readonly CacheParam[],
+  bindingLimit?: number,
+): string[] {
+  const problems: string[] = [];
+  if (quantization && quantization !== meta.quantization) {
+    problems.push(`the library is for ${meta.quantization}, the model is ${quantization}`);
+  }
+  const have = new Map(records.map((r) => [r.name, r]));
+  const missing = meta.params.filter((p) => !have.has(p.name)).map((p) => p.name);
+  if (missing.length) {
+    problems.push(
+      `the model lacks ${missing.length} parameter(s) the library loads: ${missing.slice(0, 5).join(", ")}` +
+        (missing.length > 5 ? ", ..." : ""),
+    );
+  }
+  const wanted = new Set(meta.params.map((p) => p.name));
+  const extra = records.filter((r) => !wanted.has(r.name)).map((r) => r.name);
+  if (extra.length) {
+    problems.push(
+      `the library does not load ${extra.length} parameter(s) of the model: ${extra.slice(0, 5).join(", ")}` +
+        (extra.length > 5 ? ", ..." : ""),
+    );
+  }
+  for (const p of meta.params) {
+    const r = have.get(p.name);
+    if (!r) continue;
+    const fits = r.shape.length === p.shape.length &&
+      p.shape.every((d, i) => typeof d === "string" || d === r.shape[i]);
+    if (!fits || r.dtype !== p.dtype) {
+      problems.push(
+        `${p.name}: the library expects ${p.dtype}[${p.shape.join(", ")}], the model has ${r.dtype}[${
+          r.shape.join(", ")
+        }]`,
+      );
+    }
+  }
+  if (bindingLimit !== undefined) {
+    const big = records.filter((r) => r.nbytes > bindingLimit).sort((a, b) => b.nbytes - a.nbytes);
+    if (big.length) {
+      problems.push(
+        `${big[0].name} is ${big[0].nbytes} bytes, more than this adapter's maxStorageBufferBindingSize ` +
+          `(${bindingLimit} bytes)${big.length > 1 ? `, and ${big.length - 1} more tensor(s) too` : ""}: ` +
+          "the runtime would compute with it as zeros; use a quantization that keeps every tensor under the limit",
+      );
+    }
+  }
+  return problems;
+}
