@@ -16,6 +16,8 @@ export interface LibraryParam {
   shape: (number | string)[];
   /** Element type. */
   dtype: string;
+  /** Preprocessing steps the runtime applies on load (MLC's metadata; usually empty). */
+  preprocs?: unknown[];
 }
 
 /** The metadata of a model library. */
@@ -54,8 +56,7 @@ export function readLibraryMetadata(bytes: Uint8Array): LibraryMetadata {
     break;
   }
   if (at < 0) throw new Error("not an MLC model library: no model metadata found in it");
-  let end = bytes.indexOf(0, at);
-  if (end < 0) end = bytes.length;
+  const end = jsonEnd(bytes, at);
   const text = new TextDecoder().decode(bytes.subarray(at, end));
   let meta: LibraryMetadata;
   try {
@@ -67,6 +68,22 @@ export function readLibraryMetadata(bytes: Uint8Array): LibraryMetadata {
     throw new Error("not an MLC model library: its metadata has no quantization or parameter list");
   }
   return meta;
+}
+
+/** Where the JSON object starting at `at` ends (balanced braces outside strings), or the end of `bytes`. */
+function jsonEnd(bytes: Uint8Array, at: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = at; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) return i + 1;
+  }
+  return bytes.length;
 }
 
 /** A record of tensor-cache.json, as far as the check needs. */

@@ -142,7 +142,7 @@ export async function openChat(opts: OpenChatOptions): Promise<ChatSession> {
   }
   const env = installWebLlmEnv(files);
   try {
-    return await loadRuntime(env, meta, adapter, log);
+    return await loadRuntime(env, config, meta, adapter, log);
   } catch (e) {
     env.restore();
     throw e;
@@ -158,8 +158,18 @@ function gpuCheck(env: WebLlmEnv, what: string): void {
   }
 }
 
+/**
+ * The conversation template as web-llm 0.2.30 reads it: current MLC writes absent optional
+ * fields as null (`"system_prefix_token_ids": null`), which 0.2.30 spreads as an array.
+ */
+function convTemplate0230(t: unknown): unknown {
+  if (!t || typeof t !== "object") return t;
+  return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== null));
+}
+
 async function loadRuntime(
   env: WebLlmEnv,
+  config: Record<string, unknown>,
   meta: LibraryMetadata,
   adapter: GPUAdapter,
   log: (line: string) => void,
@@ -174,7 +184,8 @@ async function loadRuntime(
   const engine: Engine = new webllm.ChatModule(new Map([["local", processor]]));
   engine.logger = (m: string) => log(String(m));
   engine.setInitProgressCallback((r: { text: string }) => log(r.text));
-  await engine.reload("local", { repetition_penalty: 1, frequency_penalty: 0, presence_penalty: 0 }, {
+  const chatOpts = { conv_template: convTemplate0230(config.conv_template) };
+  await engine.reload("local", chatOpts, {
     model_list: [{
       model_url: `${CHAT_ORIGIN}/model/`,
       model_id: "local",
