@@ -1,6 +1,6 @@
 // The `chat` command without a GPU: the library-metadata checks (what makes a prebuilt MLC model
 // library fit a converted directory), the CLI's argument and permission errors. The runs through
-// MLC's runtime are in tests/integration/chat_webllm_test.ts.
+// MLC's runtime are in tests/integration/chat_webllm.ts (deno task test:integration).
 import { main } from "../cli.ts";
 import { libraryProblems, readLibraryMetadata } from "../src/chat/library.ts";
 import { assertEquals, assertOk, assertThrows } from "./_assert.ts";

@@ -1,0 +1,137 @@
+// The walkthrough's last step, end to end (its own task: `deno task test:integration`, run by .ci/run
+// after the main suite; several minutes on a software adapter). A TinyLlama-1.1B-shaped checkpoint
+// with random weights is converted by our CLI to q4f32_1 (context 1024) and run by MLC's own runtime
+// (@mlc-ai/web-llm 0.2.30) with MLC's prebuilt library for TinyLlama at q4f32_1; greedy decoding must
+// pick, step by step, the argmax of an independent float64 forward pass of our files
+// (tests/integration/_llama_ref.ts), and the logits must agree. Skips, saying so, without
+// ../shared/thirdparty (not part of a plain clone) or without a WebGPU adapter.
+import { main } from "../../cli.ts";
+import { openChat } from "../../src/chat/session.ts";
+import { assertEquals, assertOk } from "../_assert.ts";
+import { writeChatModel } from "../_chat_model.ts";
+import { argmax, LlamaRef, loadTensors } from "./_llama_ref.ts";
+
+const LIB = new URL(
+  "../../../shared/thirdparty/mlc-model-libs/TinyLlama-1.1B-Chat-v0.4-q4f32_1-ctx1k-webgpu.wasm",
+  import.meta.url,
+).pathname;
+
+async function skipReason(): Promise<string | undefined> {
+  try {
+    await Deno.stat(LIB);
+  } catch {
+    return `${LIB} is absent (../shared/thirdparty is not part of a plain clone)`;
+  }
+  if (!(await navigator.gpu?.requestAdapter())) return "no WebGPU adapter";
+}
+
+async function cli(args: string[]): Promise<void> {
+  const lines: string[] = [];
+  const io = {
+    out: (l: string) => lines.push(l),
+    err: (l: string) => lines.push(l),
+    progress() {},
+    isTerminal: false,
+  };
+  const code = await main(args, io);
+  assertEquals(code, 0, lines.join("\n"));
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+Deno.test({
+  name:
+    "chat: MLC's runtime and prebuilt TinyLlama q4f32_1 library run our conversion; greedy ids = reference argmax",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async (t) => {
+  const reason = await skipReason();
+  if (reason) {
+    console.log(`skipped: ${reason}`);
+    return;
+  }
+  const tmp = await Deno.makeTempDir({ prefix: "mlc-chat-" });
+  const src = `${tmp}/src`, out = `${tmp}/out`;
+  try {
+    await writeChatModel(src);
+    await cli(["convert_weight", src, "--quantization", "q4f32_1", "-o", out, "--quiet"]);
+    await cli([
+      "gen_config",
+      src,
+      "--quantization",
+      "q4f32_1",
+      "--conv-template",
+      "chatml",
+      "--context-window-size",
+      "1024",
+      "-o",
+      out,
+      "--quiet",
+    ]);
+    await Deno.remove(src, { recursive: true });
+    const ref = new LlamaRef(await loadTensors(out), {
+      hidden: 2048,
+      heads: 32,
+      kvHeads: 4,
+      layers: 22,
+      vocab: 32000,
+      eps: 1e-5,
+      theta: 10000,
+    });
+    const t0 = performance.now();
+    const chat = await openChat({ dir: out, modelLib: LIB });
+    console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${chat.adapter}`);
+    try {
+      await t.step(
+        "prefill + 2 decode steps: the runtime's greedy id is the reference's argmax",
+        async () => {
+          let input = [1, 100, 200, 300, 31999];
+          for (let step = 0; step < 3; step++) {
+            const s0 = performance.now();
+            const next = await chat.forwardGreedy(input, step === 0);
+            const s1 = performance.now();
+            const logits = chat.lastLogits()!;
+            const expected = ref.forward(input);
+            const diff = maxAbsDiff(logits, expected);
+            const top = [...expected].map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]);
+            console.log(
+              `step ${step}: runtime ${((s1 - s0) / 1000).toFixed(1)} s, id ${next}, reference top-2 ` +
+                `${top[0][1]} (${top[0][0].toFixed(5)}), ${top[1][1]} (${top[1][0].toFixed(5)}), max |diff| ${
+                  diff.toExponential(2)
+                }`,
+            );
+            assertEquals(logits.length, 32000);
+            assertEquals(next, argmax(expected));
+            assertEquals(next, argmax(logits));
+            // float32 on the GPU vs float64 here, the same dequantized weights: sums of 2048 to 5632
+            // products through 22 layers; 1e-3 is far above the rounding seen (about 1e-5) and far
+            // below a wrong weight or layout (differences of the size of the logits, ~1)
+            assertOk(diff < 1e-3, `max |diff| ${diff}`);
+            input = [next];
+          }
+        },
+      );
+      await t.step("a chat turn through the conversation template produces tokens", async () => {
+        await chat.reset();
+        let streamed = "";
+        const r = await chat.generate("hello", { maxTokens: 3, temperature: 0 }, (d) => (streamed += d));
+        console.log(
+          `reply ${JSON.stringify(r.text)}: ${r.tokens} tokens, first after ${
+            r.firstTokenSeconds.toFixed(1)
+          } s, ${r.seconds.toFixed(1)} s in all`,
+        );
+        assertOk(r.tokens >= 1 && r.tokens <= 3, String(r.tokens));
+        assertEquals(streamed, r.text);
+        assertOk(/^w\d+( w\d+)*$/.test(r.text.trim()), r.text);
+      });
+    } finally {
+      await chat.close();
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
