@@ -63,6 +63,16 @@ async function* lines(): AsyncGenerator<string> {
   if (buf) yield buf;
 }
 
+/** The runtime's messages: its per-shard and per-shader progress on the rewritable line (a terminal only). */
+function runtimeLog(ctx: CommandContext<typeof SPEC>, line: string): void {
+  if (/^(Fetching param cache|Loading GPU shader modules)\[/.test(line)) {
+    if (ctx.io.isTerminal && !ctx.quiet) ctx.io.progress(line.replace(/\. It can take a while.*/, ""));
+    return;
+  }
+  if (ctx.io.isTerminal && !ctx.quiet) ctx.io.progress("");
+  ctx.log(line);
+}
+
 /** The `chat` run. */
 async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   const { values } = ctx;
@@ -80,7 +90,7 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   const enc = new TextEncoder();
   const write = (s: string) => ctx.json || ctx.quiet ? undefined : Deno.stdout.writeSync(enc.encode(s));
   const t0 = performance.now();
-  const chat = await openChat({ dir: out, modelLib: lib, onLog: (l) => ctx.log(l) });
+  const chat = await openChat({ dir: out, modelLib: lib, onLog: (l) => runtimeLog(ctx, l) });
   try {
     const loadSeconds = (performance.now() - t0) / 1000;
     ctx.log(`Loaded ${out} with ${lib} on ${chat.adapter} in ${loadSeconds.toFixed(1)} s`);
