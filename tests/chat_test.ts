@@ -3,6 +3,7 @@
 // MLC's runtime are in tests/integration/chat_webllm.ts (deno task test:integration).
 import { main } from "../cli.ts";
 import { libraryProblems, readLibraryMetadata } from "../src/chat/library.ts";
+import { convTemplate0230 } from "../src/chat/session.ts";
 import { assertEquals, assertOk, assertThrows } from "./_assert.ts";
 
 const LIB = new URL(
@@ -167,4 +168,34 @@ Deno.test("chat CLI: a directory that is not a conversion is named", async () =>
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("convTemplate0230: nulls dropped, an empty stop_str never matches (0.2.30 would stop at the empty sep)", () => {
+  // the LM template as our gen_config writes it (mlc-llm python/mlc_llm/conversation_template/LM.py)
+  const lm = {
+    name: "LM",
+    system_prefix_token_ids: [1],
+    seps: [""],
+    stop_str: [],
+    stop_token_ids: [2],
+    x: null,
+  };
+  assertEquals(convTemplate0230(lm), {
+    name: "LM",
+    system_prefix_token_ids: [1],
+    seps: [""],
+    stop_str: ["\u0000"],
+    stop_token_ids: [2],
+  });
+  const chatml = {
+    name: "chatml",
+    system_prefix_token_ids: null,
+    seps: ["<|im_end|>\n"],
+    stop_str: ["<|im_end|>"],
+  };
+  assertEquals(convTemplate0230(chatml), {
+    name: "chatml",
+    seps: ["<|im_end|>\n"],
+    stop_str: ["<|im_end|>"],
+  });
 });

@@ -160,11 +160,16 @@ function gpuCheck(env: WebLlmEnv, what: string): void {
 
 /**
  * The conversation template as web-llm 0.2.30 reads it: current MLC writes absent optional
- * fields as null (`"system_prefix_token_ids": null`), which 0.2.30 spreads as an array.
+ * fields as null (`"system_prefix_token_ids": null`), which 0.2.30 spreads as an array; and with
+ * no `stop_str` 0.2.30 stops at the last separator, where current MLC stops on `stop_token_ids`
+ * only (an empty separator, as in the LM template, would end every reply after one token), so
+ * an empty `stop_str` becomes one that never occurs in text ("\u0000").
  */
-function convTemplate0230(t: unknown): unknown {
+export function convTemplate0230(t: unknown): unknown {
   if (!t || typeof t !== "object") return t;
-  return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== null));
+  const out: Record<string, unknown> = Object.fromEntries(Object.entries(t).filter(([, v]) => v !== null));
+  if (!Array.isArray(out.stop_str) || out.stop_str.length === 0) out.stop_str = ["\u0000"];
+  return out;
 }
 
 async function loadRuntime(

@@ -117,14 +117,15 @@ function rope(v: Float64Array, off: number, d: number, pos: number, theta: numbe
 export class LlamaRef {
   #k: Float64Array[][];
   #v: Float64Array[][];
-  constructor(private t: Tensors, private c: RefConfig) {
+  constructor(readonly tensors: Tensors, readonly config: RefConfig) {
+    const c = config;
     this.#k = Array.from({ length: c.layers }, () => []);
     this.#v = Array.from({ length: c.layers }, () => []);
   }
 
   /** Feeds `ids` after what was fed before; returns the logits after the last one. */
   forward(ids: number[]): Float64Array {
-    const { t, c } = this;
+    const { tensors: t, config: c } = this;
     const d = c.hidden / c.heads;
     const pos0 = this.#k[0].length;
     let xs = ids.map((id) => {
