@@ -9,6 +9,7 @@
  */
 import type { HostTensor } from "./arch/_types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
+import type { FileRange } from "./io/direct_read.ts";
 import { bf16Round, type DType, f32Bits, f32BitsToBf16, itemSize, numberToF16 } from "./dtype.ts";
 import type { PlannedParam } from "./plan.ts";
 import { bf16Value, f16Value } from "./quant/reference.ts";
@@ -81,8 +82,11 @@ export interface RowSource {
   rows: number;
   rowElems: number;
   read(rowStart: number, rows: number, into: Uint8Array): Promise<void>;
-  /** The file ranges holding rows `[rowStart, rowStart + rows)`, when read directly. */
-  segments?(rowStart: number, rows: number): [string, number, number][];
+  /**
+   * The local file ranges holding rows `[rowStart, rowStart + rows)`, where threads may read
+   * them directly (see `Checkpoint.localPath`).
+   */
+  segments?(rowStart: number, rows: number): FileRange[];
 }
 
 /**
@@ -106,8 +110,9 @@ export function rowLayout(shape: readonly number[]): { rows: number; rowElems: n
 
 /**
  * Opens the rows of a planned parameter. Whole-tensor transforms load their sources fully;
- * concatenations read row ranges, straddling sources. With `direct`, `segments` gives the file
- * ranges of a row range (for readers that fill their own memory).
+ * concatenations read row ranges, straddling sources. With `direct`, when the checkpoint has
+ * local paths for the source files, `segments` gives the file ranges of a row range (for
+ * readers that fill their own memory).
  *
  * @example
  * ```ts ignore
@@ -118,7 +123,7 @@ export function rowLayout(shape: readonly number[]): { rows: number; rowElems: n
  */
 export async function rowSourceFor(
   pp: PlannedParam,
-  ckpt: Pick<Checkpoint, "read">,
+  ckpt: Pick<Checkpoint, "read" | "localPath">,
   direct = false,
 ): Promise<RowSource> {
   const t = pp.param.transform ?? { kind: "concat" as const };
@@ -158,6 +163,9 @@ export async function rowSourceFor(
     bounds.push(acc);
     acc += n;
   }
+  // local paths of the sources' files, when all have one (direct reads)
+  const local = direct ? pp.sources.map((s) => ckpt.localPath?.(s.file)) : [];
+  const paths = direct && local.every((p) => p !== undefined) ? local as string[] : undefined;
   /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
   const pieces = (
     start: number,
@@ -192,12 +200,12 @@ export async function rowSourceFor(
       if (addOne) addOneInPlace(into, dtype, n * rowElems);
     },
     // (strided sources are gathered by the checkpoint's read, not as file ranges)
-    segments: direct && !addOne && !widen && pp.sources.every((s) => !s.strides)
+    segments: paths && !addOne && !widen && pp.sources.every((s) => !s.strides)
       ? (start, n) => {
-        const out: [string, number, number][] = [];
+        const out: FileRange[] = [];
         pieces(start, n, (si, local, take) => {
           const s = pp.sources[si];
-          out.push([s.file, s.offset + local * rb, take * rb]);
+          out.push([paths[si], s.offset + local * rb, take * rb]);
         });
         return out;
       }

@@ -54,6 +54,11 @@ export interface Checkpoint {
   readonly warnings?: readonly string[];
   /** Reads `into.length` bytes of tensor `name` starting at byte `start` of its data. */
   read(name: string, start: number, into: Uint8Array): Promise<void>;
+  /**
+   * A local path of tensor file `file` (a `SourceTensor.file`) that threads may read directly,
+   * when the store has one (see `SourceStore.localPath`).
+   */
+  localPath?(file: string): string | undefined;
   /** Closes all files. */
   close(): void;
 }
@@ -222,6 +227,7 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
         const item = t.nbytes / t.shape.reduce((a, b) => a * b, 1);
         await readStrided(h, { offset: t.offset, shape: t.shape, strides: t.strides, item }, start, into);
       },
+      localPath: store.localPath && ((file) => store.localPath!(file)),
       close() {
         for (const h of handles.values()) h.close();
       },

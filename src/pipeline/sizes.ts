@@ -1,0 +1,89 @@
+/**
+ * The conversion pipeline's sizes, in one place: chunks, parts, slot and work regions, shard
+ * buffers. The executors are laid out with them and the dry run's memory estimate
+ * (`estimatePeakMemory`) counts with them.
+ *
+ * @module
+ */
+import { rowLayout } from "../_param_rows.ts";
+import type { ConversionPlan } from "../plan.ts";
+import { MD5_LANES } from "./hashing.ts";
+
+/** Source bytes per chunk of rows (default of `ConvertOptions.chunkBytes`). */
+export const DEFAULT_CHUNK_BYTES = 8 << 20;
+
+/**
+ * Shard buffers of a conversion by kernel workers: a batch of {@link MD5_LANES} shards being
+ * hashed, and two more, so that the workers keep filling shards (the next jobs' outputs are
+ * placed ahead) while a batch is hashed, which takes longer than filling one shard.
+ */
+export const WORKER_SHARD_BUFFERS: number = MD5_LANES + 2;
+
+/** Shard buffers on one thread (or with an md5 worker): a batch being hashed, one filling. */
+export const LOCAL_SHARD_BUFFERS: number = MD5_LANES + 1;
+
+/** Slot buffers per kernel worker (chunks in flight). */
+export const SLOTS_PER_WORKER = 3;
+
+/**
+ * Rows per chunk of a parameter whose rows hold `rowElems` source elements of `srcItem` bytes
+ * (at least one row).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chunkRowsOf } from "./sizes.ts";
+ * assert.equal(chunkRowsOf(2048, 2, 8 << 20), 2048);
+ * assert.equal(chunkRowsOf(1 << 23, 2, 8 << 20), 1);
+ * ```
+ */
+export function chunkRowsOf(rowElems: number, srcItem: number, chunkBytes: number): number {
+  return Math.max(1, Math.floor(chunkBytes / (rowElems * srcItem)));
+}
+
+/**
+ * Source bytes a kernel worker reads and converts at a time (512 KiB, or an eighth of a small
+ * chunk): each part is still in the core's cache when the kernel takes it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { partBytesOf } from "./sizes.ts";
+ * assert.deepEqual([partBytesOf(8 << 20), partBytesOf(1000)], [512 << 10, 125]);
+ * ```
+ */
+export function partBytesOf(chunkBytes: number): number {
+  return Math.max(1, Math.min(512 << 10, Math.floor(chunkBytes / 8)));
+}
+
+/** The largest chunk of a plan, as the executors' buffers must hold it. */
+export interface ChunkBounds {
+  /** Bytes of the largest chunk input (4 bytes an element). */
+  input: number;
+  /** Bytes of the largest chunk output (outputs then scales, 4 bytes an element each). */
+  output: number;
+  /** Bytes of the longest row (4 bytes an element: the kernel's scratch row). */
+  row: number;
+}
+
+/**
+ * Bounds of the chunks of `plan`'s parameters: rows per chunk are largest for 2-byte sources;
+ * buffers hold them at 4 bytes an element.
+ *
+ * @example
+ * ```ts ignore
+ * const { input, output, row } = chunkBounds(plan, DEFAULT_CHUNK_BYTES);
+ * ```
+ */
+export function chunkBounds(plan: Pick<ConversionPlan, "params">, chunkBytes: number): ChunkBounds {
+  const align16 = (n: number) => (n + 15) & ~15;
+  let input = 0, output = 0, row = 0;
+  for (const pp of plan.params) {
+    const { rows, rowElems } = rowLayout(pp.shape);
+    const n = Math.min(rows, chunkRowsOf(rowElems, 2, chunkBytes));
+    input = Math.max(input, n * rowElems * 4);
+    output = Math.max(output, align16(n * rowElems * 4) + n * rowElems * 4);
+    row = Math.max(row, rowElems * 4);
+  }
+  return { input, output, row };
+}
