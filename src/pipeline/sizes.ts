@@ -7,6 +7,7 @@
  */
 import { rowLayout } from "../_param_rows.ts";
 import type { ConversionPlan } from "../plan.ts";
+import { SHARD_CAP } from "../shard_layout.ts";
 import { MD5_LANES } from "./hashing.ts";
 
 /** Source bytes per chunk of rows (default of `ConvertOptions.chunkBytes`). */
@@ -86,4 +87,40 @@ export function chunkBounds(plan: Pick<ConversionPlan, "params">, chunkBytes: nu
     row = Math.max(row, rowElems * 4);
   }
   return { input, output, row };
+}
+
+/**
+ * Estimated peak memory of a conversion, counted with the pipeline's own sizes: the runtime
+ * baseline, the shard buffers in rotation ({@link WORKER_SHARD_BUFFERS} or
+ * {@link LOCAL_SHARD_BUFFERS} of `SHARD_CAP` bytes), the chunk buffers (or, with kernel
+ * workers, each worker's runtime, kernel memory and slots), the I/O worker, and for the largest
+ * parameter its whole scale array (and words, for KN layouts; parameters written in place by
+ * the kernel workers need neither). The bench prints it beside the measured peak RSS.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(estimatePeakMemory(plan, 8 << 20, 2));
+ * ```
+ */
+export function estimatePeakMemory(
+  plan: Pick<ConversionPlan, "params">,
+  chunkBytes: number = DEFAULT_CHUNK_BYTES,
+  threads = 1,
+): number {
+  let perParam = 0;
+  for (const p of plan.params) {
+    const scale = p.outputs.length > 1 ? p.outputs[1].nbytes : 0;
+    const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
+    const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
+    perParam = Math.max(perParam, scale + words + whole);
+  }
+  const MiB = 1 << 20;
+  const baseline = 60 * MiB; // Deno runtime and module code
+  const workers = threads > 1;
+  const shards = (workers ? WORKER_SHARD_BUFFERS : LOCAL_SHARD_BUFFERS) * SHARD_CAP;
+  // a kernel worker: its runtime, the part of a chunk it reads at a time and a chunk's outputs
+  // (at most a chunk; most are written in place, into the shard buffers); on one thread the
+  // chunk buffers; the I/O worker that writes shards
+  const pipeline = (workers ? threads * (16 * MiB + chunkBytes) : 3 * chunkBytes) + 10 * MiB;
+  return baseline + shards + pipeline + perParam;
 }
