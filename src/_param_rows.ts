@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { HostTensor } from "./arch/_types.ts";
+import type { HostTensor, ParamTransform } from "./arch/_types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { FileRange } from "./io/direct_read.ts";
 import { bf16Round, type DType, f32Bits, f32BitsToBf16, itemSize, numberToF16 } from "./dtype.ts";
@@ -127,63 +127,19 @@ export async function rowSourceFor(
   direct = false,
 ): Promise<RowSource> {
   const t = pp.param.transform ?? { kind: "concat" as const };
+  if (t.kind === "whole") return await wholeRowSource(pp, ckpt, t);
   // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
   // (fused q/k/v biases) straddle their sources like 2-D ones.
   const { rows, rowElems } = rowLayout(pp.shape);
-  if (t.kind === "whole") {
-    const hosts: HostTensor[] = [];
-    // (in the dtype MLC's map function receives: PyTorch bfloat16 arrives as float32)
-    for (const s of pp.sources) {
-      const dtype = s.loaderDtype ?? s.dtype!;
-      const data = new Uint8Array(s.nbytes / itemSize(s.dtype!) * itemSize(dtype));
-      await readAs(ckpt, s, 0, data, dtype);
-      hosts.push({ dtype, shape: [...s.shape], data });
-    }
-    const r = t.apply(hosts, pp.dtype);
-    const rb = rowElems * itemSize(r.dtype);
-    return {
-      dtype: r.dtype,
-      rows,
-      rowElems,
-      read(start, n, into) {
-        into.set(r.data.subarray(start * rb, (start + n) * rb));
-        return Promise.resolve();
-      },
-    };
-  }
   const addOne = t.kind === "concat" && t.addOne === true;
   const { dtype, widen } = computeDtype(pp, addOne);
   const rb = rowElems * itemSize(dtype);
   // a source's rows in the same layout (a concatenation along axis 0, or a stack of
   // per-expert concatenations, is the sources' rows one after another)
-  const srcRows = pp.sources.map((s) => s.shape.reduce((a, b) => a * b, 1) / rowElems);
-  const bounds: number[] = [];
-  let acc = 0;
-  for (const n of srcRows) {
-    bounds.push(acc);
-    acc += n;
-  }
+  const pieces = rowPieces(pp.sources.map((s) => s.shape.reduce((a, b) => a * b, 1) / rowElems));
   // local paths of the sources' files, when all have one (direct reads)
   const local = direct ? pp.sources.map((s) => ckpt.localPath?.(s.file)) : [];
   const paths = direct && local.every((p) => p !== undefined) ? local as string[] : undefined;
-  /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
-  const pieces = (
-    start: number,
-    n: number,
-    f: (si: number, local: number, take: number, done: number) => void,
-  ) => {
-    // rows may straddle sources
-    let done = 0;
-    while (done < n) {
-      const row = start + done;
-      let si = bounds.length - 1;
-      while (bounds[si] > row) si--;
-      const local = row - bounds[si];
-      const take = Math.min(n - done, srcRows[si] - local);
-      f(si, local, take, done);
-      done += take;
-    }
-  };
   return {
     dtype,
     rows,
@@ -210,5 +166,63 @@ export async function rowSourceFor(
         return out;
       }
       : undefined,
+  };
+}
+
+/**
+ * A whole-tensor transform's rows: its sources loaded fully (in the dtype MLC's map function
+ * receives: PyTorch bfloat16 arrives as float32), the transform applied once.
+ */
+async function wholeRowSource(
+  pp: PlannedParam,
+  ckpt: Pick<Checkpoint, "read">,
+  t: Extract<ParamTransform, { kind: "whole" }>,
+): Promise<RowSource> {
+  const { rows, rowElems } = rowLayout(pp.shape);
+  const hosts: HostTensor[] = [];
+  for (const s of pp.sources) {
+    const dtype = s.loaderDtype ?? s.dtype!;
+    const data = new Uint8Array(s.nbytes / itemSize(s.dtype!) * itemSize(dtype));
+    await readAs(ckpt, s, 0, data, dtype);
+    hosts.push({ dtype, shape: [...s.shape], data });
+  }
+  const r = t.apply(hosts, pp.dtype);
+  const rb = rowElems * itemSize(r.dtype);
+  return {
+    dtype: r.dtype,
+    rows,
+    rowElems,
+    read(start, n, into) {
+      into.set(r.data.subarray(start * rb, (start + n) * rb));
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * For sources of `srcRows` rows one after another: a function calling
+ * `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range (rows may straddle
+ * sources).
+ */
+function rowPieces(
+  srcRows: readonly number[],
+): (start: number, n: number, f: (si: number, local: number, take: number, done: number) => void) => void {
+  const bounds: number[] = [];
+  let acc = 0;
+  for (const n of srcRows) {
+    bounds.push(acc);
+    acc += n;
+  }
+  return (start, n, f) => {
+    let done = 0;
+    while (done < n) {
+      const row = start + done;
+      let si = bounds.length - 1;
+      while (bounds[si] > row) si--;
+      const local = row - bounds[si];
+      const take = Math.min(n - done, srcRows[si] - local);
+      f(si, local, take, done);
+      done += take;
+    }
   };
 }
