@@ -93,7 +93,8 @@ export function chunkBounds(plan: Pick<ConversionPlan, "params">, chunkBytes: nu
  * Estimated peak memory of a conversion, counted with the pipeline's own sizes: the runtime
  * baseline, the shard buffers in rotation ({@link WORKER_SHARD_BUFFERS} or
  * {@link LOCAL_SHARD_BUFFERS} of `SHARD_CAP` bytes), the chunk buffers (or, with kernel
- * workers, each worker's runtime, kernel memory and slots), the I/O worker, and for the largest
+ * workers, each worker's runtime, kernel memory and slots, whose output regions hold a chunk's
+ * outputs of the parameters not written in place), the I/O worker, and for the largest
  * parameter its whole scale array (and words, for KN layouts; parameters written in place by
  * the kernel workers need neither). The bench prints it beside the measured peak RSS.
  *
@@ -107,12 +108,21 @@ export function estimatePeakMemory(
   chunkBytes: number = DEFAULT_CHUNK_BYTES,
   threads = 1,
 ): number {
-  let perParam = 0;
+  let perParam = 0, slotOutput = 0;
   for (const p of plan.params) {
     const scale = p.outputs.length > 1 ? p.outputs[1].nbytes : 0;
     const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
     const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
     perParam = Math.max(perParam, scale + words + whole);
+    // outputs not placed in a shard buffer by the kernel workers (KN layouts, float32, more
+    // than a shard buffer holds) come back through the slot buffers, a chunk's worth each
+    const inPlace = p.quant !== "KN" &&
+      p.outputs.every((o) => o.dtype !== "float32" && o.nbytes <= SHARD_CAP);
+    if (!inPlace) {
+      const { rows, rowElems } = rowLayout(p.shape);
+      const chunkRows = Math.min(rows, chunkRowsOf(rowElems, 2, chunkBytes));
+      slotOutput = Math.max(slotOutput, p.outputs.reduce((a, o) => a + o.nbytes, 0) / rows * chunkRows);
+    }
   }
   const MiB = 1 << 20;
   const baseline = 60 * MiB; // Deno runtime and module code
@@ -121,6 +131,8 @@ export function estimatePeakMemory(
   // a kernel worker: its runtime, the part of a chunk it reads at a time and a chunk's outputs
   // (at most a chunk; most are written in place, into the shard buffers); on one thread the
   // chunk buffers; the I/O worker that writes shards
-  const pipeline = (workers ? threads * (16 * MiB + chunkBytes) : 3 * chunkBytes) + 10 * MiB;
+  const pipeline =
+    (workers ? threads * (16 * MiB + chunkBytes + SLOTS_PER_WORKER * slotOutput) : 3 * chunkBytes) +
+    10 * MiB;
   return baseline + shards + pipeline + perParam;
 }
