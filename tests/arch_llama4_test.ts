@@ -9,6 +9,7 @@ import { fromDict } from "../src/arch/_config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
+import { detectConvTemplate } from "../src/genconfig/auto_template.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
 import {
   assertRealPlan,
@@ -201,4 +202,16 @@ Deno.test("llama4: dense layers (Maverick's interleaving), other RoPE scalings a
     () => parse("llama4", { model_type: "llama4" }),
     /Llama4Config is missing required field\(s\).*text_config/,
   );
+});
+
+Deno.test("conv-template auto: the Llama 4 Instruct chat format is MLC's llama-4 (which has no system prompt)", async () => {
+  const { source: _s, model: _m, ...tc } = JSON.parse(
+    await Deno.readTextFile(
+      new URL("./fixtures/chat_templates/Llama-4-Scout-17B-16E-Instruct.json", import.meta.url),
+    ),
+  );
+  // conversation_template/llama.py L8-L30: llama-4 has system_template "" (the system prompt is dropped),
+  // so only the probe without a system message renders identically
+  const r = detectConvTemplate(tc);
+  assertEquals([r.name, r.matches, r.withoutSystem], ["llama-4", ["llama-4"], true]);
 });
