@@ -28,6 +28,8 @@ import { convertOnDisk, MOE_TINY, tinyMoe } from "./_moe_tiny.ts";
 const H = "language_model.";
 const L = "model.layers.0";
 const F = `${L}.feed_forward`;
+const range = (from: number, to: number, step: number) =>
+  Array.from({ length: Math.ceil((to - from) / step) }, (_, k) => from + k * step);
 /** Bytes of one q4 row of `k` elements: ceil(k / 32) groups of 4 uint32 words and one f16 scale. */
 const q4row = (k: number) => Math.ceil(k / 32) * (4 * 4 + 2);
 
@@ -177,7 +179,7 @@ Deno.test("llama4 from files: cpu workers' chunked reads give the reference byte
   }
 });
 
-Deno.test("llama4: dense layers (Maverick's interleaving), other RoPE scalings and no text_config are refused before any read", () => {
+Deno.test("llama4: dense layers (Maverick's interleaving), other RoPE scalings and no text_config are refused before any read", async () => {
   const tc = MOE_TINY.llama4.text_config as Record<string, unknown>;
   const maverick = { ...MOE_TINY.llama4, text_config: { ...tc, interleave_moe_layer_step: 2 } };
   const arch = ARCHITECTURES.llama4;
@@ -191,6 +193,13 @@ Deno.test("llama4: dense layers (Maverick's interleaving), other RoPE scalings a
         checkpoint: noReadCheckpoint(hfTensors("llama4", maverick)),
       }),
     /layer\(s\) 0 are dense .*KeyError: 'model\.layers\.0\.feed_forward\.shared_expert\.gate_up_proj\.weight'/,
+  );
+  // the real (reconstructed) Maverick: every even layer is dense
+  const real = fromDict(arch.configClass, await realConfig("Llama-4-Maverick-17B-128E"));
+  assertEquals((real.text_config as Record<string, unknown>).moe_layers, range(1, 48, 2));
+  assertThrows(
+    () => arch.params(real),
+    new RegExp(`layer\\(s\\) ${range(0, 48, 2).join(", ")} are dense`),
   );
   // L63-L69
   assertThrows(
