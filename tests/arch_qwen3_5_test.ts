@@ -216,4 +216,17 @@ Deno.test("qwen3_5: vision and MTP tensors only warn; text-only names (model.lay
     /model\.language_model\.embed_tokens\.weight/.test(refused.problems.join("\n")),
     refused.problems[0],
   );
+  // attention_bias: the loader fuses only the q/k/v weights; c_attn.bias is looked up 1:1 under its
+  // own name (loader L155-L175), which no checkpoint has: refused as by MLC
+  const biased = { ...cfg, attention_bias: true };
+  const biasPlan = planConversion({
+    arch,
+    config: fromDict(arch.configClass, biased),
+    scheme: getQuantization("q4f16_1"),
+    checkpoint: noReadCheckpoint(hfTensors("qwen3_5_text", biased)),
+  });
+  assertOk(
+    /model\.language_model\.layers\.1\.self_attn\.c_attn\.bias/.test(biasPlan.problems.join("\n")),
+    biasPlan.problems[0],
+  );
 });
