@@ -18,14 +18,14 @@
  *
  * @module
  */
-import { rowLayout, rowSourceFor } from "./_param_rows.ts";
+import { rowLayout, type RowSource, rowSourceFor } from "./_param_rows.ts";
 import { TensorCacheWriter, type TensorSink } from "./cache_writer.ts";
 import type { TensorCache } from "./cache_json.ts";
 import { SHARD_CAP } from "./shard_layout.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "./dtype.ts";
 import type { OutputStore } from "./io/types.ts";
-import type { ConversionPlan } from "./plan.ts";
+import type { ConversionPlan, PlannedOutput } from "./plan.ts";
 import { kernelTieFlags, type QuantBackend, type TieRounding } from "./quant/backend.ts";
 import { DTYPE_CODE, WasmBackend, type WasmKernels } from "./kernels/wasm.ts";
 import {
@@ -414,6 +414,28 @@ function readSyncAt(files: Map<string, Deno.FsFile>, path: string, offset: numbe
   }
 }
 
+/**
+ * Pre-quantized imports (AWQ, FP8 block-scale): the rows copied unchanged, chunk by chunk (MLC's
+ * `astype` to the same bits; float32 scales still go through the writer's bf16 encoding).
+ */
+async function copyRaw(
+  src: RowSource,
+  out: PlannedOutput,
+  writer: TensorCacheWriter,
+  chunkBytes: number,
+): Promise<void> {
+  const rb = src.rowElems * itemSize(src.dtype);
+  const step = chunkRowsOf(src.rowElems, itemSize(src.dtype), chunkBytes);
+  const sink = await writer.begin(out.name, out.shape, out.dtype);
+  for (let r = 0; r < src.rows; r += step) {
+    const n = Math.min(step, src.rows - r);
+    const buf = new Uint8Array(n * rb);
+    await src.read(r, n, buf);
+    await sink.write(buf);
+  }
+  await sink.end();
+}
+
 /** Rows per chunk of a parameter. */
 function chunkRowsOf(rowElems: number, srcItem: number, chunkBytes: number): number {
   return Math.max(1, Math.floor(chunkBytes / (rowElems * srcItem)));
@@ -572,7 +594,9 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
         checkpoint,
         opts.directReads === true && !(exec instanceof BackendExecutor),
       );
-      if (!FLOAT.has(src.dtype)) throw new Error(`Parameter ${pp.param.name}: cannot convert ${src.dtype}`);
+      if (!FLOAT.has(src.dtype) && !pp.param.raw) {
+        throw new Error(`Parameter ${pp.param.name}: cannot convert ${src.dtype}`);
+      }
       const srcDtype = src.dtype as FloatDType;
       const srcItem = itemSize(srcDtype);
       const md = pp.dtype as FloatDType;
@@ -606,7 +630,7 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
       });
       // in place: the outputs' regions are reserved in the shard buffers at once and the kernel
       // workers fill them; the writer writes and hashes a shard once its regions are filled
-      const inPlace = exec instanceof WorkerExecutor && pp.quant !== "KN" &&
+      const inPlace = !pp.param.raw && exec instanceof WorkerExecutor && pp.quant !== "KN" &&
         pp.outputs.every((o) => writer.reservable(o.shape, o.dtype));
       if (inPlace) {
         paramsInPlace++;
@@ -633,6 +657,9 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
           await sink.end();
         }
         for (const c of chunks) (await submit(c.job)).ready.then(c.ok, c.fail);
+      } else if (pp.param.raw) {
+        writerQueued = true;
+        ordered(() => copyRaw(src, pp.outputs[0], writer, chunkBytes));
       } else if (!pp.quant) {
         writerQueued = true;
         const [out] = pp.outputs;

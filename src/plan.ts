@@ -13,6 +13,7 @@ import type { Checkpoint, SourceTensor } from "./checkpoint.ts";
 import { type DType, itemSize } from "./dtype.ts";
 import { unsupportedDtypeReason } from "./safetensors.ts";
 import { groupConstants, type QuantScheme } from "./quant/schemes.ts";
+import { importParams, rawSourceProblem } from "./quant/import_params.ts";
 
 /** One tensor the conversion writes. */
 export interface PlannedOutput {
@@ -184,7 +185,9 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   if (scheme.kind === "group-quant" && !arch.quantKinds.includes("group-quant")) {
     problems.push(`Model type ${arch.name} does not support group quantization (${scheme.name})`);
   }
-  const params = arch.params(config);
+  const params = scheme.kind === "awq" || scheme.kind === "block-scale-quant"
+    ? importParams(arch, config, scheme, problems)
+    : arch.params(config);
   const unused = (n: string) => arch.isUnused?.(n, config) ?? false;
 
   // missing sources, all at once
@@ -243,13 +246,17 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   let sourceBytes = 0;
   const counted = new Set<string>();
   for (const p of ordered) {
-    const sources = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
-    if (sources.length !== p.sources.length) continue; // reported as missing
+    const found = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
+    if (found.length !== p.sources.length) continue; // reported as missing
+    // (pre-quantized imports copy the bytes: the source is read as the parameter's dtype)
+    const sources = p.raw ? found.map((s) => ({ ...s, dtype: p.dtype })) : found;
     let bad = false;
     for (const s of sources) {
-      if (!s.dtype) {
+      const rawWhy = rawSourceProblem(p, s, scheme.name);
+      if (rawWhy || !s.dtype) {
         problems.push(
-          `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
+          rawWhy ??
+            `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
         );
         bad = true;
       }

@@ -20,7 +20,9 @@ import { QUANTIZATIONS } from "./quant/schemes.ts";
 export function isSupported(arch: string, quant: string): boolean {
   const a = ARCHITECTURES[arch];
   const q = QUANTIZATIONS[quant];
-  if (!a || !q || !a.quantKinds.includes(q.kind)) return false;
+  if (!a || !q || (q.kind !== "no-quant" && q.kind !== "group-quant") || !a.quantKinds.includes(q.kind)) {
+    return false;
+  }
   return !(q.kind === "group-quant" && q.layout === "KN" && a.refusesKnLayout === "always");
 }
 

@@ -719,7 +719,13 @@ export async function verifyConversion(opts: VerifyOptions): Promise<VerifyRepor
     try {
       const chosen = await chooseScheme(opts, model, checkpoint, byName);
       if (chosen.problem) problems.push(chosen.problem);
-      if (chosen.scheme) {
+      if (chosen.scheme?.kind === "awq" || chosen.scheme?.kind === "block-scale-quant") {
+        // (the tensors are copies of the checkpoint's: compare them with `cmp`-like tools)
+        problems.push(
+          `verify does not check pre-quantized imports (${chosen.scheme.name}) yet: their tensors are ` +
+            "byte copies of the checkpoint's quantized tensors",
+        );
+      } else if (chosen.scheme) {
         const scheme = chosen.scheme;
         quantization = scheme.name;
         quantizationFrom = chosen.from ?? null;

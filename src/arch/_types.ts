@@ -49,8 +49,11 @@ export interface ArchParam {
   readonly name: string;
   /** Expected shape before quantization. */
   readonly shape: readonly Dim[];
-  /** Pinned dtype (e.g. `float32` for gpt_neox MLP biases); default: the model dtype. */
-  readonly dtype?: "float32";
+  /**
+   * Pinned dtype (e.g. `float32` for gpt_neox MLP biases); default: the model dtype. Pre-quantized
+   * imports also pin `uint32`, `float8_e4m3fn`, `float16` or `bfloat16`.
+   */
+  readonly dtype?: DType;
   /** HF tensor names this parameter is built from (`param_map` entry). */
   readonly sources: readonly string[];
   /** Value transform; default `concat`. */
@@ -61,6 +64,11 @@ export interface ArchParam {
    * layout).
    */
   readonly quant?: "linear" | "embedding" | "experts";
+  /**
+   * Pre-quantized imports (AWQ, FP8 block-scale): the safetensors dtype every source must have;
+   * the bytes are copied unchanged as {@link ArchParam.dtype} (MLC's same-bits `astype`).
+   */
+  readonly raw?: string;
 }
 
 /** An architecture of the registry (one MLC `MODELS` key). */

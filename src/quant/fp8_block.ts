@@ -14,6 +14,7 @@
  * @module
  */
 import type { ArchParam } from "../arch/_types.ts";
+import type { DType } from "../dtype.ts";
 
 /** One MLC parameter of a block-scale FP8 model (sources concatenated along axis 0). */
 export interface BlockScaleParam {
@@ -22,7 +23,7 @@ export interface BlockScaleParam {
   /** Shape (symbolic dims of non-quantized params kept). */
   readonly shape: readonly (number | string)[];
   /** Stored dtype (float32 is bf16-encoded on disk by the cache writer, as MLC's is). */
-  readonly dtype: "float8_e4m3fn" | "float32" | "bfloat16";
+  readonly dtype: DType;
   /** HF tensor names, concatenated along axis 0. */
   readonly sources: readonly string[];
 }
