@@ -1,0 +1,235 @@
+// Pre-quantized imports end to end: a tiny AutoAWQ GEMM llama (q4f16_autoawq, --source-format awq)
+// and a tiny FP8 block-scale qwen3 (fp8_e4m3fn_bf16_block_scale), built by
+// src/testing/prequantized_gen.ts, converted through the library (reference; cpu with 2 workers
+// reading the files) and the CLI. MLC's conversion of both is a pure copy, so the expected bytes
+// are derived by hand from its source (mlc-ai/mlc-llm at 79d603f0):
+// - quantization/awq_quantization.py L191-205 (AWQQuantizeLinear: qweight (K, N/8) uint32,
+//   qzeros (K/128, N/8) uint32, scales (K/128, N) float16);
+// - model/llama/llama_loader.py::awq L56-102: qkv_proj.{qweight,qzeros,scales} =
+//   np.concatenate([q, k, v], axis=1) ("AWQ GEMM would transpose the weight", L67),
+//   gate_up_proj.* = [gate, up] axis=1 (L88), the rest 1:1 `.astype(mlc_param.dtype)` (L102):
+//   int32 -> uint32 keeps the bits;
+// - quantization/block_scale_quantization.py L198-209 (BlockScaleQuantizeLinear: weight (N, K)
+//   float8_e4m3fn, weight_scale_inv ((N + b0 - 1) // b0, (K + b1 - 1) // b1) float32), the
+//   _Mutator (nn.Linear not final fc / moe gate) and quantization.py L188-200 (bfloat16);
+// - model/qwen3/qwen3_loader.py L75-98 (add_weight_and_scale_mapping: the weight and its
+//   `_scale_inv` concatenated alike, axis=0, L109), L47-52 ("not fp8 block quantized");
+// - loader/huggingface_loader.py _loading_order (emission order: a parameter at its first
+//   source tensor in the file's order) and stats.total_param_num (every tensor of a loaded file),
+//   interface/convert_weight.py _metadata_callback (ParamBytes counts float32 as 4 bytes);
+// - tvm python/tvm/contrib/tvmjs.py dump_tensor_cache (f32-to-bf16: float32 stored as bf16 RNE).
+import { assertEquals, assertOk } from "./_assert.ts";
+import { main } from "../cli.ts";
+import type { Io } from "../src/cli/_common.ts";
+import { convertWeight } from "../src/convert.ts";
+import { denoSource } from "../src/io/deno_fs.ts";
+import { memoryOutput } from "../src/io/memory.ts";
+import { WasmBackend } from "../src/kernels/wasm.ts";
+import { loadModelConfig, openWeights } from "../src/model.ts";
+import { planConversion } from "../src/plan.ts";
+import { ReferenceBackend } from "../src/quant/reference.ts";
+import { getQuantization } from "../src/quant/schemes.ts";
+import {
+  AWQ_LLAMA_CONFIG,
+  awqLlamaTensors,
+  awqWord,
+  f16Bits,
+  f8Byte,
+  FP8_QWEN3_CONFIG,
+  fp8Qwen3Tensors,
+  type GenTensor,
+  writePrequantized,
+} from "../src/testing/prequantized_gen.ts";
+
+type Files = Map<string, Uint8Array>;
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir();
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function planDir(dir: string, quant: string) {
+  const store = denoSource();
+  const model = await loadModelConfig(store, dir);
+  const { checkpoint } = await openWeights(store, model.dir, "auto", "auto");
+  const plan = planConversion({
+    arch: model.arch,
+    config: model.config,
+    scheme: getQuantization(quant),
+    checkpoint,
+  });
+  return { plan, checkpoint };
+}
+
+/** Converts with the reference backend and with 2 cpu workers reading the files; both must agree. */
+async function convertDir(dir: string, quant: string): Promise<Files> {
+  const results: Files[] = [];
+  for (const threads of [1, 2]) {
+    const { plan, checkpoint } = await planDir(dir, quant);
+    assertEquals(plan.problems, []);
+    const output = memoryOutput();
+    const backend = threads === 1 ? new ReferenceBackend() : new WasmBackend();
+    try {
+      await convertWeight({ plan, checkpoint, backend, output, threads, directReads: threads > 1 });
+    } finally {
+      await backend.close();
+      checkpoint.close();
+    }
+    results.push(output.files);
+  }
+  assertEquals([...results[1].keys()].sort(), [...results[0].keys()].sort());
+  for (const [f, b] of results[0]) assertOk(equal(results[1].get(f)!, b), `cpu workers differ in ${f}`);
+  return results[0];
+}
+
+const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+interface Rec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  format: string;
+  nbytes: number;
+  byteOffset: number;
+}
+
+/** The records of a one-shard cache and a reader of each tensor's stored bytes. */
+function readCache(files: Files) {
+  const cache = JSON.parse(new TextDecoder().decode(files.get("tensor-cache.json")!));
+  assertEquals(cache.records.length, 1);
+  const shard = files.get(cache.records[0].dataPath)!;
+  const recs: Rec[] = cache.records[0].records;
+  const bytes = (name: string) => {
+    const r = recs.find((x) => x.name === name)!;
+    return shard.slice(r.byteOffset, r.byteOffset + r.nbytes);
+  };
+  return { cache, recs, bytes };
+}
+
+const u32 = (b: Uint8Array) => new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
+const u16 = (b: Uint8Array) => new Uint16Array(b.buffer, b.byteOffset, b.length / 2);
+const srcOf = (tensors: GenTensor[], name: string) => tensors.find((t) => t.name === name)!.data;
+
+const L = "model.layers.0";
+
+Deno.test("awq llama: MLC's AWQ records in loading order, axis-1 fused words and scales, int32 bits as uint32", async () => {
+  await withDir(async (dir) => {
+    const tensors = awqLlamaTensors();
+    await writePrequantized(dir, AWQ_LLAMA_CONFIG, tensors);
+    const files = await convertDir(dir, "q4f16_autoawq");
+    const { cache, recs, bytes } = readCache(files);
+    // sorted file order: lm_head first; qkv at k_proj.* (k < o < q), gate_up at gate_proj.*
+    assertEquals(recs.map((r) => `${r.name} [${r.shape}] ${r.dtype} ${r.format} ${r.nbytes}`), [
+      "lm_head.weight [32,128] float16 f32-to-bf16 8192",
+      "model.embed_tokens.weight [32,128] float16 f32-to-bf16 8192",
+      `${L}.input_layernorm.weight [128] float16 f32-to-bf16 256`,
+      `${L}.mlp.down_proj.qweight [256,16] uint32 f32-to-bf16 16384`,
+      `${L}.mlp.down_proj.qzeros [2,16] uint32 f32-to-bf16 128`,
+      `${L}.mlp.down_proj.scales [2,128] float16 f32-to-bf16 512`,
+      `${L}.mlp.gate_up_proj.qweight [128,64] uint32 f32-to-bf16 32768`,
+      `${L}.mlp.gate_up_proj.qzeros [1,64] uint32 f32-to-bf16 256`,
+      `${L}.mlp.gate_up_proj.scales [1,512] float16 f32-to-bf16 1024`,
+      `${L}.post_attention_layernorm.weight [128] float16 f32-to-bf16 256`,
+      `${L}.self_attn.qkv_proj.qweight [128,32] uint32 f32-to-bf16 16384`,
+      `${L}.self_attn.qkv_proj.qzeros [1,32] uint32 f32-to-bf16 128`,
+      `${L}.self_attn.qkv_proj.scales [1,256] float16 f32-to-bf16 512`,
+      `${L}.self_attn.o_proj.qweight [128,16] uint32 f32-to-bf16 8192`,
+      `${L}.self_attn.o_proj.qzeros [1,16] uint32 f32-to-bf16 64`,
+      `${L}.self_attn.o_proj.scales [1,128] float16 f32-to-bf16 256`,
+      "model.norm.weight [128] float16 f32-to-bf16 256",
+    ]);
+    // ParamBytes = sum of the records (no float32); total_param_num counts every tensor of the
+    // file: floats 2*32*128 + 3*128 = 8576, q 2048+16+128, k and v 1024+8+64 each, o 2048+16+128,
+    // gate and up 4096+32+256 each, down 4096+32+256: 28304 in all
+    assertEquals(cache.metadata, { ParamSize: 17, ParamBytes: 93760, BitsPerParam: 93760 * 8 / 28304 });
+    const text = new TextDecoder().decode(files.get("tensor-cache.json")!);
+    assertOk(text.includes('"ParamBytes": 93760.0,\n        "BitsPerParam": 26.500847936687393'));
+    assertEquals(files.has("tensor-cache-b16.json"), false);
+
+    // qkv qweight row r = q row r (16 words, tag 0x81) | k (8 words, 0x82) | v (8 words, 0x83)
+    const qkv = u32(bytes(`${L}.self_attn.qkv_proj.qweight`));
+    assertEquals([qkv[0], qkv[15], qkv[16], qkv[24], qkv[32 + 16]], [
+      0x81000000,
+      0x8100000f,
+      0x82000000,
+      0x83000000,
+      0x82000100,
+    ]);
+    assertEquals(qkv[127 * 32 + 31], 0x83007f07);
+    for (let r = 0; r < 128; r++) {
+      for (let c = 0; c < 32; c++) {
+        const want = c < 16
+          ? awqWord(0x81, r, c)
+          : c < 24
+          ? awqWord(0x82, r, c - 16)
+          : awqWord(0x83, r, c - 24);
+        if (qkv[r * 32 + c] !== want) throw new Error(`qkv qweight [${r}, ${c}]`);
+      }
+    }
+    // gate_up qzeros: gate (0x15) then up (0x16) along N/8; scales: gate then up along N
+    const gz = u32(bytes(`${L}.mlp.gate_up_proj.qzeros`));
+    assertEquals([gz[0], gz[31], gz[32], gz[63]], [0x15000000, 0x1500001f, 0x16000000, 0x1600001f]);
+    const gs = u16(bytes(`${L}.mlp.gate_up_proj.scales`));
+    assertEquals([gs[0], gs[255], gs[256], gs[511]], [f16Bits(5, 0, 0), f16Bits(5, 0, 255), 0x4400, 0x44ff]);
+    // unfused: the bytes as they are (down_proj has 2 groups of 128 along K)
+    assertEquals(bytes(`${L}.mlp.down_proj.qweight`), srcOf(tensors, `${L}.mlp.down_proj.qweight`));
+    assertEquals(u32(bytes(`${L}.mlp.down_proj.qweight`))[255 * 16 + 15], 0x8700ff0f);
+    assertEquals(bytes(`${L}.mlp.down_proj.scales`), srcOf(tensors, `${L}.mlp.down_proj.scales`));
+    assertEquals(bytes("lm_head.weight"), srcOf(tensors, "lm_head.weight"));
+  });
+});
+
+Deno.test("fp8 qwen3: float8_e4m3fn weights copied, axis-0 fused with their weight_scale_inv, float32 scales bf16-encoded", async () => {
+  await withDir(async (dir) => {
+    const tensors = fp8Qwen3Tensors();
+    await writePrequantized(dir, FP8_QWEN3_CONFIG, tensors);
+    const files = await convertDir(dir, "fp8_e4m3fn_bf16_block_scale");
+    const { cache, recs, bytes } = readCache(files);
+    // blocks [32, 64]: c_attn (128, 64) -> (4, 1); gate_up (192, 64) -> (6, 1); down (64, 96) -> (2, 2)
+    assertEquals(recs.map((r) => `${r.name} [${r.shape}] ${r.dtype} ${r.nbytes}`), [
+      "lm_head.weight [32,64] bfloat16 4096",
+      "model.embed_tokens.weight [32,64] bfloat16 4096",
+      `${L}.input_layernorm.weight [64] bfloat16 128`,
+      `${L}.mlp.down_proj.weight [64,96] float8_e4m3fn 6144`,
+      `${L}.mlp.down_proj.weight_scale_inv [2,2] float32 8`,
+      `${L}.mlp.gate_up_proj.weight [192,64] float8_e4m3fn 12288`,
+      `${L}.mlp.gate_up_proj.weight_scale_inv [6,1] float32 12`,
+      `${L}.post_attention_layernorm.weight [64] bfloat16 128`,
+      `${L}.self_attn.k_norm.weight [32] bfloat16 64`,
+      `${L}.self_attn.c_attn.weight [128,64] float8_e4m3fn 8192`,
+      `${L}.self_attn.c_attn.weight_scale_inv [4,1] float32 8`,
+      `${L}.self_attn.o_proj.weight [64,64] float8_e4m3fn 4096`,
+      `${L}.self_attn.o_proj.weight_scale_inv [2,1] float32 4`,
+      `${L}.self_attn.q_norm.weight [32] bfloat16 64`,
+      "model.norm.weight [64] bfloat16 128",
+    ]);
+    // ParamBytes counts float32 as 4: 39488; total_param_num: floats 2*32*64 + 3*64 + 2*32 = 4352,
+    // q 4096+2, k and v 2048+1 each, o 4096+2, gate and up 6144+3 each, down 6144+4: 35088
+    assertEquals(cache.metadata, { ParamSize: 15, ParamBytes: 39488, BitsPerParam: 39488 * 8 / 35088 });
+    // the -b16 side file: float32 records as raw bfloat16 (tvmjs.py)
+    const b16 = JSON.parse(new TextDecoder().decode(files.get("tensor-cache-b16.json")!));
+    const s16 = b16.records[0].records.find((r: Rec) => r.name.endsWith("down_proj.weight_scale_inv"));
+    assertEquals([s16.dtype, s16.format], ["bfloat16", "raw"]);
+
+    // c_attn = q rows 0-63, k rows 64-95, v rows 96-127 (axis 0)
+    const w = bytes(`${L}.self_attn.c_attn.weight`);
+    assertEquals([w[0], w[1], w[64 * 64], w[127 * 64 + 63]], [0x10, 0x93, 0x20, 0x85]);
+    for (let r = 0; r < 128; r++) {
+      for (let c = 0; c < 64; c++) {
+        const want = r < 64 ? f8Byte(1, r, c) : r < 96 ? f8Byte(2, r - 64, c) : f8Byte(3, r - 96, c);
+        if (w[r * 64 + c] !== want) throw new Error(`c_attn.weight [${r}, ${c}]`);
+      }
+    }
+    // scale_inv: q's 2 rows then k's and v's; 0x3c088000 is a tie to even (0x3c08), 0x3c098000
+    // rounds up to even (0x3c0a)
+    assertEquals([...u16(bytes(`${L}.self_attn.c_attn.weight_scale_inv`))], [0x3c08, 0x3c0a, 0x3c10, 0x3c18]);
+    // down_proj (tag 7): column 1 is just above the tie
+    assertEquals([...u16(bytes(`${L}.mlp.down_proj.weight_scale_inv`))], [0x3c38, 0x3c39, 0x3c3a, 0x3c3a]);
+    assertEquals(bytes(`${L}.mlp.down_proj.weight`), srcOf(tensors, `${L}.mlp.down_proj.weight`));
+    assertEquals(bytes("lm_head.weight"), srcOf(tensors, "lm_head.weight"));
+  });
+});
