@@ -233,3 +233,157 @@ Deno.test("fp8 qwen3: float8_e4m3fn weights copied, axis-0 fused with their weig
     assertEquals(bytes("lm_head.weight"), srcOf(tensors, "lm_head.weight"));
   });
 });
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), progress: () => {}, isTerminal: false };
+  const code = await main(args, io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+async function dirFiles(dir: string): Promise<Files> {
+  const files: Files = new Map();
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile) files.set(e.name, await Deno.readFile(`${dir}/${e.name}`));
+  }
+  return files;
+}
+
+Deno.test("cli: convert_weight --source-format awq / the fp8 block-scale scheme write the library's bytes; gen_config records the quantization", async () => {
+  await withDir(async (dir) => {
+    const cases = [
+      { cfg: AWQ_LLAMA_CONFIG, t: awqLlamaTensors(), q: "q4f16_autoawq", extra: ["--source-format", "awq"] },
+      { cfg: FP8_QWEN3_CONFIG, t: fp8Qwen3Tensors(), q: "fp8_e4m3fn_bf16_block_scale", extra: [] },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const model = `${dir}/m${i}`;
+      await writePrequantized(model, c.cfg, c.t);
+      const r = await cli(["convert_weight", model, "--quantization", c.q, ...c.extra, "-o", `${dir}/o${i}`]);
+      assertEquals(r.code, 0, r.err);
+      const lib = await convertDir(model, c.q);
+      const got = await dirFiles(`${dir}/o${i}`);
+      for (const [f, b] of lib) assertOk(got.has(f) && equal(got.get(f)!, b), `${c.q}: ${f}`);
+      const g = await cli([
+        "gen_config",
+        model,
+        "--quantization",
+        c.q,
+        "--conv-template",
+        "LM",
+        "-o",
+        `${dir}/o${i}`,
+      ]);
+      assertEquals(g.code, 0, g.err);
+      const chat = JSON.parse(await Deno.readTextFile(`${dir}/o${i}/mlc-chat-config.json`));
+      assertEquals(chat.quantization, c.q);
+      if (i === 1) assertEquals(chat.model_config.weight_block_size, [32, 64]);
+    }
+    // MLC reads AutoAWQ checkpoints with its awq loader only, and that loader only for AWQ
+    const noFlag = await cli([
+      "convert_weight",
+      `${dir}/m0`,
+      "--quantization",
+      "q4f16_autoawq",
+      "-o",
+      `${dir}/x`,
+    ]);
+    assertEquals(noFlag.code, 2);
+    assertOk(
+      noFlag.err.includes("q4f16_autoawq imports AutoAWQ checkpoints: pass --source-format awq"),
+      noFlag.err,
+    );
+    const wrong = await cli([
+      "convert_weight",
+      `${dir}/m0`,
+      "--quantization",
+      "q4f16_1",
+      "--source-format",
+      "awq",
+      "-o",
+      `${dir}/x`,
+    ]);
+    assertEquals(wrong.code, 2);
+    assertOk(wrong.err.includes("--source-format awq reads AutoAWQ checkpoints: it goes with"), wrong.err);
+    assertEquals(await Deno.stat(`${dir}/x`).then(() => true, () => false), false);
+  });
+});
+
+/** Plan problems of a modified checkpoint. */
+async function problemsOf(
+  cfg: Readonly<Record<string, unknown>>,
+  tensors: GenTensor[],
+  quant: string,
+): Promise<string[]> {
+  return await withDir(async (dir) => {
+    await writePrequantized(dir, cfg, tensors);
+    const { plan, checkpoint } = await planDir(dir, quant);
+    checkpoint.close();
+    return plan.problems.map((p) => p.replaceAll(dir, "DIR"));
+  });
+}
+
+Deno.test("malformed AWQ and FP8 checkpoints are refused with the file, the tensor and what is wrong", async () => {
+  const awq = awqLlamaTensors();
+  const k = `${L}.self_attn.k_proj`;
+  // a k_proj.qweight with 9 words a row: the fused qkv would be 33 words wide, not N/8 = 32
+  const wide = awq.map((t) =>
+    t.name === `${k}.qweight` ? { ...t, shape: [128, 9], data: new Uint8Array(128 * 9 * 4) } : t
+  );
+  assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, wide, "q4f16_autoawq"), [
+    `Parameter ${L}.self_attn.qkv_proj.qweight has shape [128, 33], but expected [128, 32] (built from ` +
+    `${L}.self_attn.q_proj.qweight [128, 16], ${k}.qweight [128, 9], ${L}.self_attn.v_proj.qweight [128, 8])`,
+  ]);
+  // missing scales
+  const noScales = awq.filter((t) => t.name !== `${L}.self_attn.o_proj.scales`);
+  assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, noScales, "q4f16_autoawq"), [
+    "The following extern parameters do not exist in the weight files (DIR/model.safetensors): " +
+    `${L}.self_attn.o_proj.scales`,
+  ]);
+  // a float16 (not AutoAWQ) qweight
+  const f16 = awq.map((t) => t.name === `${k}.qweight` ? { ...t, stDtype: "F16", shape: [128, 16] } : t);
+  assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, f16, "q4f16_autoawq"), [
+    `Tensor ${k}.qweight in DIR/model.safetensors has dtype F16, but q4f16_autoawq copies ` +
+    `${L}.self_attn.qkv_proj.qweight (uint32) from I32 tensors: the checkpoint is not quantized the way ` +
+    "q4f16_autoawq imports",
+  ]);
+  // model types without an AWQ loader in MLC
+  const qwen3 = await problemsOf(FP8_QWEN3_CONFIG, fp8Qwen3Tensors(), "q4f16_autoawq");
+  assertEquals(qwen3, [
+    "Model type qwen3 cannot use q4f16_autoawq: MLC has no AWQ loader for qwen3; q4f16_autoawq imports " +
+    "AutoAWQ checkpoints for llama, olmo only",
+  ]);
+
+  const fp8 = fp8Qwen3Tensors();
+  // no weight_block_size (a config without quantization_config): qwen3_loader.py L47-52
+  const { quantization_config: _, ...plain } = FP8_QWEN3_CONFIG;
+  const noBlocks = await problemsOf(plain, fp8, "fp8_e4m3fn_bf16_block_scale");
+  assertEquals(noBlocks.length, 1);
+  assertOk(noBlocks[0].startsWith("The input model is not fp8 block quantized"), noBlocks[0]);
+  // a missing weight_scale_inv
+  const noInv = fp8.filter((t) => t.name !== `${L}.mlp.down_proj.weight_scale_inv`);
+  assertEquals(await problemsOf(FP8_QWEN3_CONFIG, noInv, "fp8_e4m3fn_bf16_block_scale"), [
+    "The following extern parameters do not exist in the weight files (DIR/model.safetensors): " +
+    `${L}.mlp.down_proj.weight_scale_inv`,
+  ]);
+  // a scale_inv whose blocks do not match weight_block_size
+  const badInv = fp8.map((t) =>
+    t.name === `${L}.self_attn.o_proj.weight_scale_inv` ? { ...t, shape: [1, 2], data: new Uint8Array(8) } : t
+  );
+  assertEquals(await problemsOf(FP8_QWEN3_CONFIG, badInv, "fp8_e4m3fn_bf16_block_scale"), [
+    `Parameter ${L}.self_attn.o_proj.weight_scale_inv has shape [1, 2], but expected [2, 1] (built from ` +
+    `${L}.self_attn.o_proj.weight_scale_inv [1, 2])`,
+  ]);
+  // the static-activation variant needs activation_scale per fused module, which HF checkpoints
+  // name per projection (MLC maps `<module>.activation_scale` 1:1): missing, as in MLC
+  const stat = await problemsOf(FP8_QWEN3_CONFIG, fp8, "fp8_e4m3fn_bf16_block_scale_static_activation");
+  assertEquals(stat, [
+    "The following extern parameters do not exist in the weight files (DIR/model.safetensors): " +
+    `${L}.self_attn.c_attn.activation_scale, ${L}.self_attn.o_proj.activation_scale, ` +
+    `${L}.mlp.gate_up_proj.activation_scale, ${L}.mlp.down_proj.activation_scale`,
+  ]);
+  // block-scale for a model type MLC does not allow it for / has not been wired here
+  assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, awq, "fp8_e4m3fn_bf16_block_scale"), [
+    "Model type llama cannot use fp8_e4m3fn_bf16_block_scale: MLC does not allow block-scale quantization for llama",
+  ]);
+});
