@@ -29,6 +29,7 @@ import { loadModelConfig, openWeights } from "../src/model.ts";
 import { planConversion } from "../src/plan.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
+import { mlcKindsTableMarkdown } from "../src/support.ts";
 import {
   AWQ_LLAMA_CONFIG,
   awqLlamaTensors,
@@ -386,4 +387,66 @@ Deno.test("malformed AWQ and FP8 checkpoints are refused with the file, the tens
   assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, awq, "fp8_e4m3fn_bf16_block_scale"), [
     "Model type llama cannot use fp8_e4m3fn_bf16_block_scale: MLC does not allow block-scale quantization for llama",
   ]);
+});
+
+Deno.test("olmo AWQ (olmo_loader.awq: the same axis-1 fusion, no norm weights) and Qwen3-Embedding FP8 (HF names without model.) plan as MLC maps them", async () => {
+  await withDir(async (dir) => {
+    // OLMo: AWQ_LLAMA_CONFIG's dimensions; LayerNorm without weights (olmo_model.py L203-213)
+    const olmo = { ...AWQ_LLAMA_CONFIG, model_type: "olmo", rope_theta: 10000, clip_qkv: null };
+    const tensors = awqLlamaTensors().filter((t) => !t.name.endsWith("norm.weight"));
+    await writePrequantized(`${dir}/olmo`, olmo, tensors);
+    const files = await convertDir(`${dir}/olmo`, "q4f16_autoawq");
+    const { recs, bytes } = readCache(files);
+    assertEquals(recs.length, 14);
+    assertEquals(
+      u32(bytes(`${L}.self_attn.qkv_proj.qzeros`)).slice(14, 26),
+      new Uint32Array([
+        0x1100000e,
+        0x1100000f,
+        0x12000000,
+        0x12000001,
+        0x12000002,
+        0x12000003,
+        0x12000004,
+        0x12000005,
+        0x12000006,
+        0x12000007,
+        0x13000000,
+        0x13000001,
+      ]),
+    );
+    // Qwen3-Embedding: qwen3_loader.huggingface_embedding, to_hf strips `model.` from every name,
+    // the `_scale_inv` ones included
+    const emb = fp8Qwen3Tensors().filter((t) => t.name !== "lm_head.weight")
+      .map((t) => ({ ...t, name: t.name.replace(/^model\./, "") }));
+    await writePrequantized(`${dir}/emb`, { ...FP8_QWEN3_CONFIG, tie_word_embeddings: true }, emb);
+    const store = denoSource();
+    const model = await loadModelConfig(store, `${dir}/emb`, "qwen3-embedding");
+    const { checkpoint } = await openWeights(store, model.dir, "auto", "auto");
+    const plan = planConversion({
+      arch: model.arch,
+      config: model.config,
+      scheme: getQuantization("fp8_e4m3fn_bf16_block_scale"),
+      checkpoint,
+    });
+    checkpoint.close();
+    assertEquals(plan.problems, []);
+    const inv = plan.params.find((p) => p.param.name === `${L}.self_attn.c_attn.weight_scale_inv`)!;
+    assertEquals(inv.sources.map((s) => s.name), [
+      "layers.0.self_attn.q_proj.weight_scale_inv",
+      "layers.0.self_attn.k_proj.weight_scale_inv",
+      "layers.0.self_attn.v_proj.weight_scale_inv",
+    ]);
+  });
+});
+
+Deno.test("MLC kinds table: the AWQ and block-scale columns are ✓ where the import is wired", () => {
+  const rows = mlcKindsTableMarkdown().split("\n");
+  const row = (k: string) => rows.find((r) => r.startsWith(`| \`${k}\` |`));
+  assertEquals(row("llama"), "| `llama` | ✓ | ✓ | MLC only | ✓ | MLC only | – |");
+  assertEquals(row("olmo"), "| `olmo` | ✓ | ✓ | MLC only | ✓ | MLC only | – |");
+  assertEquals(row("qwen3"), "| `qwen3` | ✓ | ✓ | MLC only | – | – | ✓ |");
+  assertEquals(row("qwen3_moe"), "| `qwen3_moe` | ✓ | ✓ | MLC only | – | – | MLC only |");
+  // eagle_loader.awq exists in MLC but is not wired here (refused with that reason)
+  assertEquals(row("eagle"), "| `eagle` | ✓ | ✓ | MLC only | MLC only | – | – |");
 });

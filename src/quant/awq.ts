@@ -31,6 +31,7 @@ const AWQ_REFUSALS: Readonly<Record<string, string>> = {
   mixtral: "MLC's mixtral sets supports_awq but has no awq source loader (it raises NotImplementedError)",
   nemotron: "MLC's nemotron sets supports_awq but has no awq source loader",
   cohere: "MLC's cohere_loader.awq exists but is not registered in model.py",
+  eagle: "MLC's eagle_loader.awq is not wired here yet",
 };
 
 /**

@@ -62,9 +62,15 @@ function blockScaleImport(
   staticActivation: boolean,
 ): ArchParam[] {
   const byName = new Map(base.map((p) => [p.name, p]));
+  // qwen3_loader's to_hf: without the `model.` prefix where the architecture's HF names lack it
+  // (Qwen3-Embedding); activation scales are mapped 1:1 through it
+  const noPrefix = base.some((p) => p.name.startsWith("model.") && p.sources[0] === p.name.slice(6));
   return blockScaleParams(base, blocks, staticActivation).map((p) => {
     const original = byName.get(p.name);
     if (original && p.dtype !== "float8_e4m3fn") return original;
+    if (p.name.endsWith(".activation_scale") && noPrefix) {
+      return { name: p.name, shape: p.shape, dtype: p.dtype, sources: [p.name.slice(6)], raw: "F32" };
+    }
     // qwen3_loader: np.concatenate([q, k, v], axis=0) for the weight and its *_scale_inv alike
     return { name: p.name, shape: p.shape, dtype: p.dtype, sources: p.sources, raw: RAW_SOURCE[p.dtype] };
   });
