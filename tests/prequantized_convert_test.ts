@@ -251,7 +251,7 @@ async function dirFiles(dir: string): Promise<Files> {
   return files;
 }
 
-Deno.test("cli: convert_weight --source-format awq / the fp8 block-scale scheme write the library's bytes; gen_config records the quantization", async () => {
+Deno.test("cli: convert_weight --source-format awq / the fp8 block-scale scheme write the library's bytes; gen_config records the quantization; verify compares the copies", async () => {
   await withDir(async (dir) => {
     const cases = [
       { cfg: AWQ_LLAMA_CONFIG, t: awqLlamaTensors(), q: "q4f16_autoawq", extra: ["--source-format", "awq"] },
@@ -279,7 +279,23 @@ Deno.test("cli: convert_weight --source-format awq / the fp8 block-scale scheme 
       const chat = JSON.parse(await Deno.readTextFile(`${dir}/o${i}/mlc-chat-config.json`));
       assertEquals(chat.quantization, c.q);
       if (i === 1) assertEquals(chat.model_config.weight_block_size, [32, 64]);
+      // verify: every stored tensor is the source's bytes (the scheme from mlc-chat-config.json)
+      const v = await cli(["verify", `${dir}/o${i}`, "--source", model]);
+      assertEquals(v.code, 0, v.out + v.err);
+      assertOk(v.out.includes(`parameter(s) compared with the source as ${c.q}`), v.out);
     }
+    // one flipped bit in the fused qkv words (k_proj's first word of row 0) is found
+    const cache = JSON.parse(await Deno.readTextFile(`${dir}/o0/tensor-cache.json`));
+    const rec = cache.records[0].records.find((r: Rec) => r.name === `${L}.self_attn.qkv_proj.qweight`);
+    const shard = await Deno.readFile(`${dir}/o0/params_shard_0.bin`);
+    shard[rec.byteOffset + 16 * 4] ^= 1;
+    await Deno.writeFile(`${dir}/o0/params_shard_0.bin`, shard);
+    const bad = await cli(["verify", `${dir}/o0`, "--source", `${dir}/m0`]);
+    assertEquals(bad.code, 1, bad.out + bad.err);
+    assertOk(
+      (bad.out + bad.err).includes(`${L}.self_attn.qkv_proj.qweight: stored values differ`),
+      bad.out + bad.err,
+    );
     // MLC reads AutoAWQ checkpoints with its awq loader only, and that loader only for AWQ
     const noFlag = await cli([
       "convert_weight",
