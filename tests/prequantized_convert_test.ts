@@ -37,6 +37,8 @@ import {
   f16Bits,
   f8Byte,
   FP8_QWEN3_CONFIG,
+  FP8_QWEN3_MOE_CONFIG,
+  fp8Qwen3MoeTensors,
   fp8Qwen3Tensors,
   type GenTensor,
   writePrequantized,
@@ -462,7 +464,49 @@ Deno.test("MLC kinds table: the AWQ and block-scale columns are ✓ where the im
   assertEquals(row("llama"), "| `llama` | ✓ | ✓ | MLC only | ✓ | MLC only | – |");
   assertEquals(row("olmo"), "| `olmo` | ✓ | ✓ | MLC only | ✓ | MLC only | – |");
   assertEquals(row("qwen3"), "| `qwen3` | ✓ | ✓ | MLC only | – | – | ✓ |");
-  assertEquals(row("qwen3_moe"), "| `qwen3_moe` | ✓ | ✓ | MLC only | – | – | MLC only |");
+  assertEquals(row("qwen3_moe"), "| `qwen3_moe` | ✓ | ✓ | MLC only | – | – | ✓ |");
+  assertEquals(row("deepseek_v3"), "| `deepseek_v3` | ✓ | ✓ | MLC only | – | – | MLC only |");
   // eagle_loader.awq exists in MLC but is not wired here (refused with that reason)
   assertEquals(row("eagle"), "| `eagle` | ✓ | ✓ | MLC only | MLC only | – | – |");
+});
+
+Deno.test("fp8 qwen3_moe: experts stacked as qwen3_moe_loader does (gate|up per expert, then np.stack), with their weight_scale_inv stacked alike; the router stays bfloat16", async () => {
+  // block_scale_quantization.py BlockScaleQuantizeMixtralExperts: weight (E, N, K) float8_e4m3fn,
+  // weight_scale_inv (E, ceil(N/b0), ceil(K/b1)) float32, no bias, no activation scale;
+  // qwen3_moe_loader.py combine_expert_gate_up / np.stack through add_weight_and_scale_mapping
+  await withDir(async (dir) => {
+    const tensors = fp8Qwen3MoeTensors();
+    await writePrequantized(dir, FP8_QWEN3_MOE_CONFIG, tensors);
+    const files = await convertDir(dir, "fp8_e4m3fn_bf16_block_scale");
+    const { recs, bytes } = readCache(files);
+    assertEquals(recs.slice(3, 8).map((r) => `${r.name} [${r.shape}] ${r.dtype}`), [
+      `${L}.mlp.moe_down_proj.weight [2,64,32] float8_e4m3fn`,
+      `${L}.mlp.moe_down_proj.weight_scale_inv [2,2,1] float32`,
+      `${L}.mlp.moe_gate_up_proj.weight [2,64,64] float8_e4m3fn`,
+      `${L}.mlp.moe_gate_up_proj.weight_scale_inv [2,2,1] float32`,
+      `${L}.mlp.gate.weight [2,64] bfloat16`,
+    ]);
+    // expert e, rows 0-31 gate (tag 0x10 (e + 1) + 5), rows 32-63 up (+ 6)
+    const gu = bytes(`${L}.mlp.moe_gate_up_proj.weight`);
+    assertEquals([gu[0], gu[32 * 64], gu[64 * 64], gu[(64 + 32) * 64]], [
+      f8Byte(0x15, 0, 0),
+      f8Byte(0x16, 0, 0),
+      f8Byte(0x25, 0, 0),
+      0x64, // f8Byte(0x26, 0, 0) = (0x260 % 0x7f)
+    ]);
+    assertEquals([...u16(bytes(`${L}.mlp.moe_gate_up_proj.weight_scale_inv`))], [
+      0x3ca8,
+      0x3cb0,
+      0x3d28,
+      0x3d30,
+    ]);
+    // down (64, 32) per expert: 2 row blocks; 0x3cb98000 and 0x3d398000 are ties rounding to even
+    assertEquals([...u16(bytes(`${L}.mlp.moe_down_proj.weight_scale_inv`))], [
+      0x3cb8,
+      0x3cba,
+      0x3d38,
+      0x3d3a,
+    ]);
+    assertEquals(bytes(`${L}.mlp.gate.weight`), srcOf(tensors, `${L}.mlp.gate.weight`));
+  });
 });

@@ -86,6 +86,10 @@ export function blockScaleParams(
       p.name === `${pendingActivation.name.slice(0, -17)}.bias`;
     if (!isBias) flush();
     const gate = module?.endsWith("gate") && typeof p.shape[0] === "number" && p.shape[0] <= 256;
+    if (p.quant === "experts" && module !== undefined) {
+      out.push(...expertParams(p, [b0, b1]));
+      continue;
+    }
     if (p.quant !== "linear" || module === undefined || FINAL_FC.has(module) || gate) {
       out.push({ name: p.name, shape: p.shape, dtype: p.dtype ?? "bfloat16", sources: p.sources });
       continue;
@@ -116,4 +120,27 @@ export function blockScaleParams(
   }
   flush();
   return out;
+}
+
+/**
+ * `BlockScaleQuantizeMixtralExperts` (block_scale_quantization.py): stacked weight `(E, N, K)`
+ * float8_e4m3fn and `weight_scale_inv (E, ceil(N/b0), ceil(K/b1))` float32, no bias and no
+ * activation scale (also under the static-activation scheme).
+ */
+function expertParams(p: ArchParam, [b0, b1]: readonly [number, number]): BlockScaleParam[] {
+  const [e, n, k] = p.shape;
+  if (p.shape.length !== 3 || typeof e !== "number" || typeof n !== "number" || typeof k !== "number") {
+    throw new Error(
+      `${p.name}: block-scale FP8 experts need a fixed (E, N, K) shape, got ${JSON.stringify(p.shape)}`,
+    );
+  }
+  return [
+    { name: p.name, shape: [e, n, k], dtype: "float8_e4m3fn", sources: p.sources },
+    {
+      name: `${p.name}_scale_inv`,
+      shape: [e, Math.ceil(n / b0), Math.ceil(k / b1)],
+      dtype: "float32",
+      sources: p.sources.map((s) => `${s}_scale_inv`),
+    },
+  ];
 }

@@ -14,12 +14,15 @@ import { awqParams, awqRefusal, concatAxis1 } from "./awq.ts";
 import { blockScaleParams, weightBlockSize } from "./fp8_block.ts";
 import type { ImportScheme } from "./schemes.ts";
 
-/** Model types whose block-scale import is wired here (dense Linear layers only). */
-export const BLOCK_SCALE_ARCHITECTURES: ReadonlySet<string> = new Set(["qwen3", "qwen3-embedding"]);
+/** Model types whose block-scale import is wired here (Linear layers and stacked experts). */
+export const BLOCK_SCALE_ARCHITECTURES: ReadonlySet<string> = new Set([
+  "qwen3",
+  "qwen3-embedding",
+  "qwen3_moe",
+]);
 
 /** Why a block-scale import is refused for a model type MLC does allow it for. */
 const BLOCK_SCALE_REFUSALS: Readonly<Record<string, string>> = {
-  qwen3_moe: "importing FP8 block-scale stacked experts (qwen3_moe) is not supported yet",
   deepseek_v3:
     "importing FP8 block-scale DeepSeek-V3 (stacked experts, MLA w_uk / w_uv) is not supported yet",
 };
@@ -71,8 +74,17 @@ function blockScaleImport(
     if (p.name.endsWith(".activation_scale") && noPrefix) {
       return { name: p.name, shape: p.shape, dtype: p.dtype, sources: [p.name.slice(6)], raw: "F32" };
     }
-    // qwen3_loader: np.concatenate([q, k, v], axis=0) for the weight and its *_scale_inv alike
-    return { name: p.name, shape: p.shape, dtype: p.dtype, sources: p.sources, raw: RAW_SOURCE[p.dtype] };
+    // qwen3_loader: np.concatenate([q, k, v], axis=0) for the weight and its *_scale_inv alike;
+    // qwen3_moe_loader: the experts' weights and scales stacked alike (the weight's transform)
+    const transform = byName.get(p.name.replace(/_scale_inv$/, ""))?.transform;
+    return {
+      name: p.name,
+      shape: p.shape,
+      dtype: p.dtype,
+      sources: p.sources,
+      raw: RAW_SOURCE[p.dtype],
+      ...(transform ? { transform } : {}),
+    };
   });
 }
 

@@ -284,3 +284,63 @@ export async function writePrequantized(
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config, null, 2));
   await Deno.writeFile(`${dir}/model.safetensors`, encodeSafetensors(tensors));
 }
+
+/** A tiny FP8 qwen3_moe: {@link FP8_QWEN3_CONFIG}'s attention, 2 experts of 32 (blocks [32, 64]). */
+export const FP8_QWEN3_MOE_CONFIG: Readonly<Record<string, unknown>> = {
+  ...FP8_QWEN3_CONFIG,
+  architectures: ["Qwen3MoeForCausalLM"],
+  model_type: "qwen3_moe",
+  moe_intermediate_size: 32,
+  num_experts: 2,
+  num_experts_per_tok: 1,
+  decoder_sparse_step: 1,
+  norm_topk_prob: true,
+};
+
+/**
+ * The tensors of the tiny FP8 qwen3_moe ({@link FP8_QWEN3_MOE_CONFIG}), sorted by name: the
+ * attention of {@link fp8Qwen3Tensors}, a bfloat16 router `mlp.gate` and per expert `e` FP8
+ * gate / up / down projections (tags `0x10 * (e + 1)` plus gate 5, up 6, down 7) with their
+ * `weight_scale_inv`.
+ *
+ * @example
+ * ```ts
+ * import { fp8Qwen3MoeTensors } from "./prequantized_gen.ts";
+ * fp8Qwen3MoeTensors().find((t) => t.name.endsWith("experts.1.down_proj.weight"))!.shape; // [64, 32]
+ * ```
+ */
+export function fp8Qwen3MoeTensors(): GenTensor[] {
+  const cfg = FP8_QWEN3_MOE_CONFIG;
+  const [b0, b1] = (cfg.quantization_config as { weight_block_size: number[] }).weight_block_size;
+  const h = cfg.hidden_size as number, i = cfg.moe_intermediate_size as number;
+  const out = fp8Qwen3Tensors().filter((t) => !t.name.includes(".mlp."));
+  const e = cfg.num_experts as number;
+  out.push({
+    name: "model.layers.0.mlp.gate.weight",
+    stDtype: "BF16",
+    shape: [e, h],
+    data: fill([e, h], 2, (r, c) => 0x3c00 + r * 64 + c),
+  });
+  for (let x = 0; x < e; x++) {
+    for (const [m, n, k] of [["gate_proj", i, h], ["up_proj", i, h], ["down_proj", h, i]] as const) {
+      const p = `model.layers.0.mlp.experts.${x}.${m}`;
+      const tag = 0x10 * (x + 1) + TAGS[m];
+      const ss = [Math.ceil(n / b0), Math.ceil(k / b1)];
+      out.push(
+        {
+          name: `${p}.weight`,
+          stDtype: "F8_E4M3",
+          shape: [n, k],
+          data: fill([n, k], 1, (r, c) => f8Byte(tag, r, c)),
+        },
+        {
+          name: `${p}.weight_scale_inv`,
+          stDtype: "F32",
+          shape: ss,
+          data: fill(ss, 4, (r, c) => scaleBits(tag & 0x3f, r, c)),
+        },
+      );
+    }
+  }
+  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
