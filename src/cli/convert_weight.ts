@@ -105,10 +105,12 @@ function printPlan(plan: ConversionPlan, io: Io, peak: number): void {
   const w = (s: string) => io.out(s);
   w(`Plan: ${plan.arch.name}, ${plan.scheme.name}: ${plan.outputs.length} tensors in ${plan.shardSizes.length} shards`);
   const nameW = Math.min(64, Math.max(4, ...plan.outputs.map((o) => o.name.length)));
-  w(`${"name".padEnd(nameW)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(8)}  ${"bytes".padStart(11)}  shard`);
+  // (float8_e4m3fn of pre-quantized imports is wider than the usual 8)
+  const dtW = Math.max(8, ...plan.outputs.map((o) => o.dtype.length));
+  w(`${"name".padEnd(nameW)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(dtW)}  ${"bytes".padStart(11)}  shard`);
   for (const o of plan.outputs) {
     w(
-      `${o.name.padEnd(nameW)}  ${`[${o.shape.join(", ")}]`.padEnd(16)}  ${o.dtype.padEnd(8)}  ${
+      `${o.name.padEnd(nameW)}  ${`[${o.shape.join(", ")}]`.padEnd(16)}  ${o.dtype.padEnd(dtW)}  ${
         String(o.nbytes).padStart(11)
       }  ${o.shard}`,
     );
