@@ -30,6 +30,10 @@ import { planConversion } from "../src/plan.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { mlcKindsTableMarkdown } from "../src/support.ts";
+import { MOE_TINY } from "./_moe_tiny.ts";
+
+/** A tiny DeepSeek-V3 (q_lora_rank 48, 4 heads, MLA nope = v = 16, rank 32; layer 1 MoE). */
+const DEEPSEEK_V3_TINY = { ...MOE_TINY.deepseek_v3, num_attention_heads: 4, num_key_value_heads: 4 };
 import {
   AWQ_LLAMA_CONFIG,
   awqLlamaTensors,
@@ -38,6 +42,7 @@ import {
   f8Byte,
   FP8_QWEN3_CONFIG,
   FP8_QWEN3_MOE_CONFIG,
+  fp8CheckpointTensors,
   fp8Qwen3MoeTensors,
   fp8Qwen3Tensors,
   type GenTensor,
@@ -403,7 +408,29 @@ Deno.test("malformed AWQ and FP8 checkpoints are refused with the file, the tens
   ]);
   // block-scale for a model type MLC does not allow it for / has not been wired here
   assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, awq, "fp8_e4m3fn_bf16_block_scale"), [
-    "Model type llama cannot use fp8_e4m3fn_bf16_block_scale: MLC does not allow block-scale quantization for llama",
+    "Model type llama cannot use fp8_e4m3fn_bf16_block_scale: MLC does not allow block-scale quantization for " +
+    "llama (it does for qwen3, qwen3-embedding, qwen3_moe, deepseek_v3)",
+  ]);
+  // DeepSeek MLA: qk_nope_head_dim (16) not a multiple of weight_block_size[0] (32), as MLC's
+  // _Mutator raises
+  const ds = {
+    ...DEEPSEEK_V3_TINY,
+    quantization_config: {
+      activation_scheme: "dynamic",
+      fmt: "e4m3",
+      quant_method: "fp8",
+      weight_block_size: [16, 16],
+    },
+  };
+  const dsProblems = await problemsOf(
+    { ...ds, quantization_config: { ...ds.quantization_config, weight_block_size: [32, 16] } },
+    fp8CheckpointTensors("deepseek_v3", ds),
+    "fp8_e4m3fn_bf16_block_scale",
+  );
+  assertEquals(dsProblems, [
+    "Invalid DeepSeek model config: qk_nope_head_dim must be multiple of weight_block_size[0], and " +
+    "v_head_dim must be multiple of weight_block_size[1]. However, qk_nope_head_dim is 16, weight_block_size " +
+    "is [32, 16].",
   ]);
 });
 
@@ -465,7 +492,7 @@ Deno.test("MLC kinds table: the AWQ and block-scale columns are ✓ where the im
   assertEquals(row("olmo"), "| `olmo` | ✓ | ✓ | MLC only | ✓ | MLC only | – |");
   assertEquals(row("qwen3"), "| `qwen3` | ✓ | ✓ | MLC only | – | – | ✓ |");
   assertEquals(row("qwen3_moe"), "| `qwen3_moe` | ✓ | ✓ | MLC only | – | – | ✓ |");
-  assertEquals(row("deepseek_v3"), "| `deepseek_v3` | ✓ | ✓ | MLC only | – | – | MLC only |");
+  assertEquals(row("deepseek_v3"), "| `deepseek_v3` | ✓ | ✓ | MLC only | – | – | ✓ |");
   // eagle_loader.awq exists in MLC but is not wired here (refused with that reason)
   assertEquals(row("eagle"), "| `eagle` | ✓ | ✓ | MLC only | MLC only | – | – |");
 });
@@ -508,5 +535,89 @@ Deno.test("fp8 qwen3_moe: experts stacked as qwen3_moe_loader does (gate|up per 
       0x3d3a,
     ]);
     assertEquals(bytes(`${L}.mlp.gate.weight`), srcOf(tensors, `${L}.mlp.gate.weight`));
+  });
+});
+
+/** TVM's f32-to-bf16 storage encoding (tvmjs.py _convert_f32_to_bf16, spec quant.md 6.5). */
+const bf16Storage = (u: number) =>
+  (u & 0x7fffffff) < 0x7f7f0000 ? ((u + ((u >>> 16) & 1) + 0x7fff) >>> 16) & 0xffff : u >>> 16;
+
+Deno.test("fp8 deepseek_v3: MLA w_uk / w_uv and their scale_inv split from kv_b_proj as deepseek_v2_loader does; experts, shared experts and the float32 e_score_correction_bias", async () => {
+  // block_scale_quantization.py _Mutator (hasattr(node, "w_uk")): w_uk (H, rank, nope) and
+  // w_uv (H, v, rank) float8_e4m3fn, w_uk_scale_inv (H, rank // b1, nope // b0), w_uv_scale_inv
+  // (H, v // b0, rank // b1) float32; deepseek_v2_loader.py: kv_b_proj (and its scale_inv with
+  // the dims divided by the blocks) reshaped to (Nkv, nope + v, rank), split at nope on axis 1,
+  // w_uk transposed (0, 2, 1); kv_b_proj itself stays a BlockScaleQuantizeLinear
+  const cfg = {
+    ...DEEPSEEK_V3_TINY,
+    quantization_config: {
+      activation_scheme: "dynamic",
+      fmt: "e4m3",
+      quant_method: "fp8",
+      weight_block_size: [16, 16],
+    },
+  };
+  await withDir(async (dir) => {
+    const tensors = fp8CheckpointTensors("deepseek_v3", cfg);
+    await writePrequantized(dir, cfg, tensors);
+    const files = await convertDir(dir, "fp8_e4m3fn_bf16_block_scale");
+    const { recs, bytes } = readCache(files);
+    const a = `${L}.self_attn`;
+    const at = recs.findIndex((r) => r.name === `${a}.w_uk`);
+    assertEquals(recs.slice(at, at + 6).map((r) => `${r.name} [${r.shape}] ${r.dtype}`), [
+      `${a}.w_uk [4,32,16] float8_e4m3fn`,
+      `${a}.w_uv [4,16,32] float8_e4m3fn`,
+      `${a}.kv_b_proj.weight [128,32] float8_e4m3fn`,
+      `${a}.w_uk_scale_inv [4,2,1] float32`,
+      `${a}.w_uv_scale_inv [4,1,2] float32`,
+      `${a}.kv_b_proj.weight_scale_inv [8,2] float32`,
+    ]);
+    // kv_b_proj (4 heads x (nope 16 + v 16) rows, rank 32): w_uk[h][r][n] = kvb[32h + n][r],
+    // w_uv[h][n][r] = kvb[32h + 16 + n][r]
+    const kvb = srcOf(tensors, `${a}.kv_b_proj.weight`);
+    const uk = bytes(`${a}.w_uk`), uv = bytes(`${a}.w_uv`);
+    for (let h = 0; h < 4; h++) {
+      for (let r = 0; r < 32; r++) {
+        for (let n = 0; n < 16; n++) {
+          if (uk[(h * 32 + r) * 16 + n] !== kvb[(32 * h + n) * 32 + r]) {
+            throw new Error(`w_uk [${h}, ${r}, ${n}]`);
+          }
+          if (uv[(h * 16 + n) * 32 + r] !== kvb[(32 * h + 16 + n) * 32 + r]) {
+            throw new Error(`w_uv [${h}, ${n}, ${r}]`);
+          }
+        }
+      }
+    }
+    assertEquals(bytes(`${a}.kv_b_proj.weight`), kvb);
+    // scale_inv S (8, 2) = (4 heads x 2 row blocks, 2 rank blocks): w_uk_scale_inv[h][r][0] = S[2h][r],
+    // w_uv_scale_inv[h][0][r] = S[2h + 1][r], each bf16-encoded
+    const s = u32(srcOf(tensors, `${a}.kv_b_proj.weight_scale_inv`).slice());
+    const enc = (i: number) => bf16Storage(s[i]);
+    assertEquals([...u16(bytes(`${a}.w_uk_scale_inv`))], [0, 1, 4, 5, 8, 9, 12, 13].map(enc));
+    assertEquals([...u16(bytes(`${a}.w_uv_scale_inv`))], [2, 3, 6, 7, 10, 11, 14, 15].map(enc));
+    // column 0 of the generated scales is a tie, column 1 just above it
+    assertEquals(enc(0), ((s[0] >>> 16) + ((s[0] >>> 16) & 1)) & 0xffff);
+    assertEquals(enc(1), (s[1] >>> 16) + 1);
+    // the MoE layer: experts stacked with their scales, the router in bfloat16, the bias in float32
+    const l1 = "model.layers.1.mlp";
+    const byName = new Map(recs.map((r) => [r.name, `[${r.shape}] ${r.dtype}`]));
+    assertEquals(
+      [
+        "moe_gate_up_proj.weight",
+        "moe_gate_up_proj.weight_scale_inv",
+        "moe_down_proj.weight_scale_inv",
+        "shared_experts.gate_up_proj.weight_scale_inv",
+        "gate.weight",
+        "e_score_correction_bias",
+      ].map((n) => byName.get(`${l1}.${n}`)),
+      [
+        "[4,64,64] float8_e4m3fn",
+        "[4,4,4] float32",
+        "[4,4,2] float32",
+        "[4,4] float32",
+        "[4,64] bfloat16",
+        "[4] float32",
+      ],
+    );
   });
 });

@@ -9,23 +9,22 @@
  * @module
  */
 import type { ModelConfig } from "../arch/_config.ts";
-import type { Architecture, ArchParam } from "../arch/_types.ts";
+import type { Architecture, ArchParam, ParamTransform } from "../arch/_types.ts";
+import { splitKvB } from "../arch/deepseek_v2.ts";
 import { awqParams, awqRefusal, concatAxis1 } from "./awq.ts";
 import { blockScaleParams, weightBlockSize } from "./fp8_block.ts";
 import type { ImportScheme } from "./schemes.ts";
 
-/** Model types whose block-scale import is wired here (Linear layers and stacked experts). */
+/**
+ * Model types whose block-scale import is wired here (Linear layers, stacked experts, DeepSeek's
+ * MLA `w_uk` / `w_uv`): every model type MLC allows it for.
+ */
 export const BLOCK_SCALE_ARCHITECTURES: ReadonlySet<string> = new Set([
   "qwen3",
   "qwen3-embedding",
   "qwen3_moe",
+  "deepseek_v3",
 ]);
-
-/** Why a block-scale import is refused for a model type MLC does allow it for. */
-const BLOCK_SCALE_REFUSALS: Readonly<Record<string, string>> = {
-  deepseek_v3:
-    "importing FP8 block-scale DeepSeek-V3 (stacked experts, MLA w_uk / w_uv) is not supported yet",
-};
 
 /** The safetensors dtype MLC's AWQ / FP8 loaders copy into each stored dtype. */
 const RAW_SOURCE: Readonly<Record<string, string>> = {
@@ -59,7 +58,24 @@ function awqImport(base: readonly ArchParam[]): ArchParam[] {
   });
 }
 
+/**
+ * deepseek_v2_loader.py (w_uk_scale_inv / w_uv_scale_inv): `kv_b_proj.weight_scale_inv`
+ * reshaped to `(Nkv, (nope + v) // b0, rank // b1)`, split at `nope // b0` on axis 1, the first
+ * part transposed (0, 2, 1) for `w_uk`.
+ */
+function mlaScaleTransform(config: ModelConfig, [b0]: [number, number], part: "uk" | "uv"): ParamTransform {
+  const heads = config.num_key_value_heads as number;
+  const nope = (config.qk_nope_head_dim as number) / b0;
+  const v = (config.v_head_dim as number) / b0;
+  return {
+    kind: "whole",
+    apply: ([t]) => splitKvB(t, heads, nope, v, part),
+    outShape: ([[, rank]]) => part === "uk" ? [heads, rank, nope] : [heads, v, rank],
+  };
+}
+
 function blockScaleImport(
+  config: ModelConfig,
   base: readonly ArchParam[],
   blocks: [number, number],
   staticActivation: boolean,
@@ -76,7 +92,9 @@ function blockScaleImport(
     }
     // qwen3_loader: np.concatenate([q, k, v], axis=0) for the weight and its *_scale_inv alike;
     // qwen3_moe_loader: the experts' weights and scales stacked alike (the weight's transform)
-    const transform = byName.get(p.name.replace(/_scale_inv$/, ""))?.transform;
+    const transform = /\.w_u[kv]_scale_inv$/.test(p.name)
+      ? mlaScaleTransform(config, blocks, p.name.endsWith("w_uk_scale_inv") ? "uk" : "uv")
+      : byName.get(p.name.replace(/_scale_inv$/, ""))?.transform;
     return {
       name: p.name,
       shape: p.shape,
@@ -114,14 +132,15 @@ export function importParams(
       return awqImport(arch.params(config));
     }
     if (!BLOCK_SCALE_ARCHITECTURES.has(arch.name)) {
-      const why = BLOCK_SCALE_REFUSALS[arch.name] ??
-        `MLC does not allow block-scale quantization for ${arch.name}`;
-      throw new Error(`Model type ${arch.name} cannot use ${scheme.name}: ${why}`);
+      throw new Error(
+        `Model type ${arch.name} cannot use ${scheme.name}: MLC does not allow block-scale quantization for ` +
+          `${arch.name} (it does for ${[...BLOCK_SCALE_ARCHITECTURES].join(", ")})`,
+      );
     }
     // MLC's loader: "The input Qwen3 model is not fp8 block quantized" without weight_block_size
     const blocks = weightBlockSize(config);
     const base = arch.params({ ...config, weight_block_size: null });
-    return blockScaleImport(base, blocks, scheme.staticActivation === true);
+    return blockScaleImport(config, base, blocks, scheme.staticActivation === true);
   } catch (e) {
     problems.push((e as Error).message);
     return [];

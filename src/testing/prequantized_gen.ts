@@ -8,7 +8,12 @@
  *
  * @module
  */
+import { fromDict } from "../arch/_config.ts";
+import { ARCHITECTURES } from "../arch/registry.ts";
+import { importParams } from "../quant/import_params.ts";
+import { IMPORT_QUANTIZATIONS } from "../quant/schemes.ts";
 import { encodeSafetensors } from "../safetensors.ts";
+import { hfTensors } from "./hf_layouts.ts";
 
 /** One generated tensor. */
 export interface GenTensor {
@@ -343,4 +348,56 @@ export function fp8Qwen3MoeTensors(): GenTensor[] {
     }
   }
   return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/**
+ * An FP8 block-scale checkpoint of any architecture MLC imports block-scale for, from its HF
+ * layout ({@link hfTensors}): the sources of the float8_e4m3fn parameters become F8_E4M3 (with a
+ * `weight_scale_inv` F32 of `(ceil(N/b0), ceil(K/b1))` blocks), the rest BF16; tensor `i` (in
+ * layout order) has tag `i % 60 + 1`. Sorted by name. `hfConfig` must carry
+ * `quantization_config.weight_block_size`.
+ *
+ * @example
+ * ```ts ignore
+ * const tensors = fp8CheckpointTensors("deepseek_v3", { ...cfg, quantization_config: qc });
+ * ```
+ */
+export function fp8CheckpointTensors(arch: string, hfConfig: Record<string, unknown>): GenTensor[] {
+  const a = ARCHITECTURES[arch];
+  const config = fromDict(a.configClass, hfConfig);
+  const problems: string[] = [];
+  const params = importParams(a, config, IMPORT_QUANTIZATIONS.fp8_e4m3fn_bf16_block_scale, problems);
+  if (problems.length) throw new Error(problems.join("\n"));
+  const fp8 = new Set(params.filter((p) => p.dtype === "float8_e4m3fn").flatMap((p) => p.sources));
+  const [b0, b1] = (hfConfig.quantization_config as { weight_block_size: number[] }).weight_block_size;
+  const out: GenTensor[] = [];
+  hfTensors(arch, hfConfig).forEach((t, i) => {
+    const tag = i % 60 + 1;
+    if (!fp8.has(t.name)) {
+      out.push({
+        name: t.name,
+        stDtype: "BF16",
+        shape: t.shape,
+        data: fill(t.shape, 2, (r, c) => 0x3c00 + ((tag * 5 + r * 7 + c) & 0x3ff)),
+      });
+      return;
+    }
+    const [n, k] = t.shape;
+    const ss = [Math.ceil(n / b0), Math.ceil(k / b1)];
+    out.push(
+      {
+        name: t.name,
+        stDtype: "F8_E4M3",
+        shape: t.shape,
+        data: fill(t.shape, 1, (r, c) => f8Byte(tag, r, c)),
+      },
+      {
+        name: `${t.name}_scale_inv`,
+        stDtype: "F32",
+        shape: ss,
+        data: fill(ss, 4, (r, c) => scaleBits(tag, r, c)),
+      },
+    );
+  });
+  return out.sort((x, y) => x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
 }
