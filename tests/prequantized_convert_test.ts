@@ -36,6 +36,7 @@ import { MOE_TINY } from "./_moe_tiny.ts";
 const DEEPSEEK_V3_TINY = { ...MOE_TINY.deepseek_v3, num_attention_heads: 4, num_key_value_heads: 4 };
 import {
   AWQ_LLAMA_CONFIG,
+  awqCheckpointTensors,
   awqLlamaTensors,
   awqWord,
   f16Bits,
@@ -375,7 +376,7 @@ Deno.test("malformed AWQ and FP8 checkpoints are refused with the file, the tens
   const qwen3 = await problemsOf(FP8_QWEN3_CONFIG, fp8Qwen3Tensors(), "q4f16_autoawq");
   assertEquals(qwen3, [
     "Model type qwen3 cannot use q4f16_autoawq: MLC has no AWQ loader for qwen3; q4f16_autoawq imports " +
-    "AutoAWQ checkpoints for llama, olmo only",
+    "AutoAWQ checkpoints for llama, olmo, eagle only",
   ]);
 
   const fp8 = fp8Qwen3Tensors();
@@ -493,8 +494,7 @@ Deno.test("MLC kinds table: the AWQ and block-scale columns are ✓ where the im
   assertEquals(row("qwen3"), "| `qwen3` | ✓ | ✓ | MLC only | – | – | ✓ |");
   assertEquals(row("qwen3_moe"), "| `qwen3_moe` | ✓ | ✓ | MLC only | – | – | ✓ |");
   assertEquals(row("deepseek_v3"), "| `deepseek_v3` | ✓ | ✓ | MLC only | – | – | ✓ |");
-  // eagle_loader.awq exists in MLC but is not wired here (refused with that reason)
-  assertEquals(row("eagle"), "| `eagle` | ✓ | ✓ | MLC only | MLC only | – | – |");
+  assertEquals(row("eagle"), "| `eagle` | ✓ | ✓ | MLC only | ✓ | – | – |");
 });
 
 Deno.test("fp8 qwen3_moe: experts stacked as qwen3_moe_loader does (gate|up per expert, then np.stack), with their weight_scale_inv stacked alike; the router stays bfloat16", async () => {
@@ -617,6 +617,64 @@ Deno.test("fp8 deepseek_v3: MLA w_uk / w_uv and their scale_inv split from kv_b_
         "[4,4] float32",
         "[4,64] bfloat16",
         "[4] float32",
+      ],
+    );
+  });
+});
+
+Deno.test("eagle AWQ (eagle_loader.awq: llama's axis-1 fusion under layers.*, fc (2H -> H) quantized, its bias kept)", async () => {
+  const cfg = {
+    model_type: "llama",
+    hidden_size: 128,
+    intermediate_size: 256,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    num_hidden_layers: 2,
+    rms_norm_eps: 1e-5,
+    vocab_size: 32,
+    max_position_embeddings: 64,
+    bias: true,
+    hidden_act: "silu",
+  };
+  await withDir(async (dir) => {
+    const tensors = awqCheckpointTensors("eagle", cfg);
+    await writePrequantized(dir, cfg, tensors);
+    const store = denoSource();
+    const model = await loadModelConfig(store, dir, "eagle");
+    const { checkpoint } = await openWeights(store, model.dir, "auto", "auto");
+    const plan = planConversion({
+      arch: model.arch,
+      config: model.config,
+      scheme: getQuantization("q4f16_autoawq"),
+      checkpoint,
+    });
+    assertEquals(plan.problems, []);
+    assertEquals(plan.warnings, []);
+    assertEquals(plan.outputs.slice(0, 5).map((o) => `${o.name} [${o.shape}] ${o.dtype}`), [
+      "embed_tokens.weight [32,128] float16",
+      "fc.bias [128] float16",
+      "fc.qweight [256,16] uint32", // K = 2H = 256, N / 8 = 16
+      "fc.qzeros [2,16] uint32",
+      "fc.scales [2,128] float16",
+    ]);
+    const output = memoryOutput();
+    try {
+      await convertWeight({ plan, checkpoint, backend: new ReferenceBackend(), output });
+    } finally {
+      checkpoint.close();
+    }
+    const { bytes } = readCache(output.files);
+    assertEquals(bytes("fc.qweight"), srcOf(tensors, "fc.qweight"));
+    // layers.1 qkv: q's 16 words then k's 8 and v's 8 per row
+    const qkv = u32(bytes("layers.1.self_attn.qkv_proj.qweight"));
+    const word = (name: string, r: number, c: number, cols: number) =>
+      u32(srcOf(tensors, name).slice())[r * cols + c];
+    assertEquals(
+      [qkv[5 * 32 + 15], qkv[5 * 32 + 16], qkv[5 * 32 + 31]],
+      [
+        word("layers.1.self_attn.q_proj.qweight", 5, 15, 16),
+        word("layers.1.self_attn.k_proj.qweight", 5, 0, 8),
+        word("layers.1.self_attn.v_proj.qweight", 5, 7, 8),
       ],
     );
   });

@@ -22,7 +22,7 @@ export const AWQ_PACK = 8;
 export const AWQ_ORDER: readonly number[] = [0, 2, 4, 6, 1, 3, 5, 7];
 
 /** MLC model types whose loader registers an `awq` source and whose model supports AWQ. */
-export const AWQ_ARCHITECTURES: ReadonlySet<string> = new Set(["llama", "olmo"]);
+export const AWQ_ARCHITECTURES: ReadonlySet<string> = new Set(["llama", "olmo", "eagle"]);
 
 /** Why MLC cannot import AWQ for the other model types that mention it (spec/models.md table). */
 const AWQ_REFUSALS: Readonly<Record<string, string>> = {
@@ -31,7 +31,6 @@ const AWQ_REFUSALS: Readonly<Record<string, string>> = {
   mixtral: "MLC's mixtral sets supports_awq but has no awq source loader (it raises NotImplementedError)",
   nemotron: "MLC's nemotron sets supports_awq but has no awq source loader",
   cohere: "MLC's cohere_loader.awq exists but is not registered in model.py",
-  eagle: "MLC's eagle_loader.awq is not wired here yet",
 };
 
 /**

@@ -401,3 +401,68 @@ export function fp8CheckpointTensors(arch: string, hfConfig: Record<string, unkn
   });
   return out.sort((x, y) => x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
 }
+
+/**
+ * An AutoAWQ GEMM checkpoint of any architecture MLC imports AWQ for, from its HF layout
+ * ({@link hfTensors}): each quantized Linear `(N, K)` becomes `qweight (K, N/8)` / `qzeros
+ * (K/128, N/8)` I32 and `scales (K/128, N)` F16 (tag `0x80 | i % 100 + 1`, `0x10 + i % 100 + 1`
+ * and `i % 7 + 1` for tensor `i` in layout order), the rest F16. Sorted by name.
+ *
+ * @example
+ * ```ts ignore
+ * const tensors = awqCheckpointTensors("eagle", cfg);
+ * ```
+ */
+export function awqCheckpointTensors(arch: string, hfConfig: Record<string, unknown>): GenTensor[] {
+  const a = ARCHITECTURES[arch];
+  const problems: string[] = [];
+  const params = importParams(
+    a,
+    fromDict(a.configClass, hfConfig),
+    IMPORT_QUANTIZATIONS.q4f16_autoawq,
+    problems,
+  );
+  if (problems.length) throw new Error(problems.join("\n"));
+  const quantized = new Set(
+    params.filter((p) => p.name.endsWith(".qweight")).flatMap((p) =>
+      p.sources.map((s) => s.replace(/qweight$/, "weight"))
+    ),
+  );
+  const out: GenTensor[] = [];
+  hfTensors(arch, hfConfig).forEach((t, i) => {
+    const tag = i % 100 + 1;
+    if (!quantized.has(t.name)) {
+      out.push({
+        name: t.name,
+        stDtype: "F16",
+        shape: t.shape,
+        data: fill(t.shape, 2, (r, c) => f16Bits(tag % 7 + 1, r, c)),
+      });
+      return;
+    }
+    const [n, k] = t.shape;
+    const p = t.name.slice(0, -".weight".length);
+    const qs = [k / 128, n / 8];
+    out.push(
+      {
+        name: `${p}.qweight`,
+        stDtype: "I32",
+        shape: [k, n / 8],
+        data: fill([k, n / 8], 4, (r, c) => awqWord(0x80 | tag, r, c)),
+      },
+      {
+        name: `${p}.qzeros`,
+        stDtype: "I32",
+        shape: qs,
+        data: fill(qs, 4, (r, c) => awqWord(0x10 + tag, r, c)),
+      },
+      {
+        name: `${p}.scales`,
+        stDtype: "F16",
+        shape: [k / 128, n],
+        data: fill([k / 128, n], 2, (r, c) => f16Bits(tag % 7 + 1, r, c)),
+      },
+    );
+  });
+  return out.sort((x, y) => x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+}
