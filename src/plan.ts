@@ -348,6 +348,7 @@ function builtShape(
 ): number[] | undefined {
   const t = p.transform ?? { kind: "concat" };
   if (t.kind === "stack") return stackedShape(p, t.experts, sources, problems);
+  if (t.kind === "concat1") return axis1Shape(p, sources, problems);
   if (t.kind === "concat") {
     const first = sources[0].shape;
     for (const s of sources.slice(1)) {
@@ -413,4 +414,22 @@ function stackedShape(
   }
   const g0 = group(0);
   return [experts, g0.reduce((a, s) => a + (s.shape[0] ?? 1), 0), ...g0[0].shape.slice(1)];
+}
+
+/** `np.concatenate(axis=1)` of 2-D sources: `(rows, sum of columns)`. */
+function axis1Shape(
+  p: ArchParam,
+  sources: readonly SourceTensor[],
+  problems: string[],
+): number[] | undefined {
+  const rows = sources[0].shape[0];
+  if (sources.some((s) => s.shape.length !== 2 || s.shape[0] !== rows)) {
+    problems.push(
+      `Parameter ${p.name}: cannot concatenate ${
+        sources.map((x) => `${x.name} ${fmtShape(x.shape)}`).join(", ")
+      } along axis 1 (they must be 2-D with the same number of rows)`,
+    );
+    return undefined;
+  }
+  return [rows, sources.reduce((a, s) => a + s.shape[1], 0)];
 }

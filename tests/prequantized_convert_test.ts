@@ -74,7 +74,10 @@ async function planDir(dir: string, quant: string) {
   return { plan, checkpoint };
 }
 
-/** Converts with the reference backend and with 2 cpu workers reading the files; both must agree. */
+/**
+ * Converts with the reference backend and with 2 cpu workers reading the files in 4 KiB chunks;
+ * both must agree.
+ */
 async function convertDir(dir: string, quant: string): Promise<Files> {
   const results: Files[] = [];
   for (const threads of [1, 2]) {
@@ -83,7 +86,17 @@ async function convertDir(dir: string, quant: string): Promise<Files> {
     const output = memoryOutput();
     const backend = threads === 1 ? new ReferenceBackend() : new WasmBackend();
     try {
-      await convertWeight({ plan, checkpoint, backend, output, threads, directReads: threads > 1 });
+      // (the second run also copies in chunks of 4 KiB: row ranges of the axis-1 concatenations)
+      const chunkBytes = threads > 1 ? 4096 : undefined;
+      await convertWeight({
+        plan,
+        checkpoint,
+        backend,
+        output,
+        threads,
+        directReads: threads > 1,
+        chunkBytes,
+      });
     } finally {
       await backend.close();
       checkpoint.close();
@@ -358,6 +371,15 @@ Deno.test("malformed AWQ and FP8 checkpoints are refused with the file, the tens
   assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, wide, "q4f16_autoawq"), [
     `Parameter ${L}.self_attn.qkv_proj.qweight has shape [128, 33], but expected [128, 32] (built from ` +
     `${L}.self_attn.q_proj.qweight [128, 16], ${k}.qweight [128, 9], ${L}.self_attn.v_proj.qweight [128, 8])`,
+  ]);
+  // a k_proj.qweight with 64 rows (K / 2): np.concatenate(axis=1) needs equal row counts
+  const short = awq.map((t) =>
+    t.name === `${k}.qweight` ? { ...t, shape: [64, 8], data: new Uint8Array(64 * 8 * 4) } : t
+  );
+  assertEquals(await problemsOf(AWQ_LLAMA_CONFIG, short, "q4f16_autoawq"), [
+    `Parameter ${L}.self_attn.qkv_proj.qweight: cannot concatenate ${L}.self_attn.q_proj.qweight [128, 16], ` +
+    `${k}.qweight [64, 8], ${L}.self_attn.v_proj.qweight [128, 8] along axis 1 (they must be 2-D with the ` +
+    "same number of rows)",
   ]);
   // missing scales
   const noScales = awq.filter((t) => t.name !== `${L}.self_attn.o_proj.scales`);

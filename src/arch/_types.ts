@@ -32,9 +32,13 @@ export interface HostTensor {
  *   concatenated along axis 0 and the results are stacked on a new axis 0, giving
  *   `(experts, groupRows, ...)`. Its bytes are the sources' bytes one after another, so it is
  *   read row range by row range straight from the sources, like `concat`.
+ * - `concat1`: `np.concatenate(axis=1)` of 2-D sources with equal row counts (AWQ's fused
+ *   `qweight` / `qzeros` / `scales`): an output row is the sources' rows side by side, so it is
+ *   read row range by row range too.
  */
 export type ParamTransform =
   | { readonly kind: "concat"; readonly addOne?: boolean }
+  | { readonly kind: "concat1" }
   | { readonly kind: "stack"; readonly experts: number }
   | {
     readonly kind: "whole";

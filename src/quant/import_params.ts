@@ -11,7 +11,7 @@
 import type { ModelConfig } from "../arch/_config.ts";
 import type { Architecture, ArchParam, ParamTransform } from "../arch/_types.ts";
 import { splitKvB } from "../arch/deepseek_v2.ts";
-import { awqParams, awqRefusal, concatAxis1 } from "./awq.ts";
+import { awqParams, awqRefusal } from "./awq.ts";
 import { blockScaleParams, weightBlockSize } from "./fp8_block.ts";
 import type { ImportScheme } from "./schemes.ts";
 
@@ -34,18 +34,11 @@ const RAW_SOURCE: Readonly<Record<string, string>> = {
   float32: "F32",
 };
 
-/** `np.concatenate(axis=1)` of 2-D sources: the output shape, or `[-1, -1]` when they do not fit. */
-function axis1Shape(shapes: number[][]): number[] {
-  const ok = shapes.every((s) => s.length === 2 && s[0] === shapes[0][0]);
-  return ok ? [shapes[0][0], shapes.reduce((a, s) => a + s[1], 0)] : [-1, -1];
-}
-
 function awqImport(base: readonly ArchParam[]): ArchParam[] {
   const byName = new Map(base.map((p) => [p.name, p]));
   return awqParams(base).map((p) => {
     const original = byName.get(p.name);
     if (original && p.axis === 0) return original;
-    const whole = p.sources.length > 1;
     return {
       name: p.name,
       shape: p.shape,
@@ -53,7 +46,7 @@ function awqImport(base: readonly ArchParam[]): ArchParam[] {
       sources: p.sources,
       raw: RAW_SOURCE[p.dtype],
       // llama_loader.awq: np.concatenate([q, k, v], axis=1) (one source: itself)
-      ...(whole ? { transform: { kind: "whole" as const, apply: concatAxis1, outShape: axis1Shape } } : {}),
+      ...(p.sources.length > 1 ? { transform: { kind: "concat1" as const } } : {}),
     };
   });
 }
