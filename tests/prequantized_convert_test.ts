@@ -317,6 +317,24 @@ Deno.test("cli: convert_weight --source-format awq / the fp8 block-scale scheme 
       (bad.out + bad.err).includes(`${L}.self_attn.qkv_proj.qweight: stored values differ`),
       bad.out + bad.err,
     );
+    // MLC's awq source is a file path (spec quant.md 5.1): --source model.safetensors gives the same bytes
+    const f = await cli([
+      "convert_weight",
+      `${dir}/m0`,
+      "--source",
+      `${dir}/m0/model.safetensors`,
+      "--quantization",
+      "q4f16_autoawq",
+      "--source-format",
+      "awq",
+      "-o",
+      `${dir}/f0`,
+    ]);
+    assertEquals(f.code, 0, f.err);
+    assertEquals(
+      await Deno.readFile(`${dir}/f0/params_shard_0.bin`),
+      (await convertDir(`${dir}/m0`, "q4f16_autoawq")).get("params_shard_0.bin"),
+    );
     // MLC reads AutoAWQ checkpoints with its awq loader only, and that loader only for AWQ
     const noFlag = await cli([
       "convert_weight",
