@@ -39,6 +39,7 @@ import {
   awqCheckpointTensors,
   awqLlamaTensors,
   awqWord,
+  encodeTorchBin,
   f16Bits,
   f8Byte,
   FP8_QWEN3_CONFIG,
@@ -717,5 +718,25 @@ Deno.test("eagle AWQ (eagle_loader.awq: llama's axis-1 fusion under layers.*, fc
         word("layers.1.self_attn.v_proj.qweight", 5, 7, 8),
       ],
     );
+  });
+});
+
+Deno.test("pytorch_model.bin: the AutoAWQ llama and the FP8 qwen3 as torch.save files (IntStorage, Float8_e4m3fnStorage) convert to the bytes of their safetensors twins", async () => {
+  await withDir(async (dir) => {
+    const cases = [
+      { cfg: AWQ_LLAMA_CONFIG, t: awqLlamaTensors(), q: "q4f16_autoawq" },
+      { cfg: FP8_QWEN3_CONFIG, t: fp8Qwen3Tensors(), q: "fp8_e4m3fn_bf16_block_scale" },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await writePrequantized(`${dir}/s${i}`, c.cfg, c.t);
+      await Deno.mkdir(`${dir}/t${i}`);
+      await Deno.writeTextFile(`${dir}/t${i}/config.json`, JSON.stringify(c.cfg));
+      // (a lone pytorch_model.bin: its pickled order, here the same sorted order)
+      await Deno.writeFile(`${dir}/t${i}/pytorch_model.bin`, encodeTorchBin(c.t));
+      const s = await convertDir(`${dir}/s${i}`, c.q);
+      const t = await convertDir(`${dir}/t${i}`, c.q);
+      assertEquals([...t.keys()].sort(), [...s.keys()].sort());
+      for (const [f, b] of s) assertOk(equal(t.get(f)!, b), `${c.q}: ${f} differs`);
+    }
   });
 });

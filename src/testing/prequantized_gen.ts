@@ -14,6 +14,7 @@ import { importParams } from "../quant/import_params.ts";
 import { IMPORT_QUANTIZATIONS } from "../quant/schemes.ts";
 import { encodeSafetensors } from "../safetensors.ts";
 import { hfTensors } from "./hf_layouts.ts";
+import { encodeStateDictPickle, encodeStoredZip, type PickledTensor, zipBytes } from "./torch_writer.ts";
 
 /** One generated tensor. */
 export interface GenTensor {
@@ -465,4 +466,42 @@ export function awqCheckpointTensors(arch: string, hfConfig: Record<string, unkn
     );
   });
   return out.sort((x, y) => x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+}
+
+/** torch storage classes of the generated dtypes. */
+const TORCH_STORAGE: Readonly<Record<string, string>> = {
+  I32: "IntStorage",
+  F16: "HalfStorage",
+  BF16: "BFloat16Storage",
+  F32: "FloatStorage",
+  F8_E4M3: "Float8_e4m3fnStorage",
+};
+
+/**
+ * The bytes of a `pytorch_model.bin` (torch.save's zip format, stored entries) holding
+ * `tensors` in order, each in its own storage: the pre-quantized checkpoints as `.bin`.
+ *
+ * @example
+ * ```ts
+ * import { awqLlamaTensors, encodeTorchBin } from "./prequantized_gen.ts";
+ * encodeTorchBin(awqLlamaTensors().slice(0, 1))[0]; // 0x50 ("PK")
+ * ```
+ */
+export function encodeTorchBin(tensors: readonly GenTensor[]): Uint8Array {
+  const pickled: PickledTensor[] = tensors.map((t, i) => ({
+    name: t.name,
+    storageClass: TORCH_STORAGE[t.stDtype],
+    key: String(i),
+    numel: t.shape.reduce((a, b) => a * b, 1),
+    offset: 0,
+    shape: t.shape,
+    stride: t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1)),
+  }));
+  const text = (s: string) => new TextEncoder().encode(s);
+  return zipBytes(encodeStoredZip([
+    { name: "archive/data.pkl", data: encodeStateDictPickle(pickled) },
+    { name: "archive/byteorder", data: text("little") },
+    ...tensors.map((t, i) => ({ name: `archive/data/${i}`, data: t.data })),
+    { name: "archive/version", data: text("3\n") },
+  ]));
 }
