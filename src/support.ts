@@ -103,6 +103,7 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   medusa: "N",
   bert: "NGF",
   "bert-bge": "NGF",
+  llava: "NGA",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

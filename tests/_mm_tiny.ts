@@ -17,6 +17,19 @@ const BERT = {
   type_vocab_size: 2,
 };
 
+/** A tiny CLIP vision tower (image 8, patch 4: 4 patches + the class token). */
+const CLIP = {
+  hidden_size: 32,
+  image_size: 8,
+  intermediate_size: 48,
+  num_attention_heads: 2,
+  num_hidden_layers: 1,
+  patch_size: 4,
+  projection_dim: 32,
+  vocab_size: 1,
+  model_type: "clip_vision_model",
+};
+
 /** A tiny config.json per multimodal / embedding / speculative registry key. */
 export const MM_TINY: Record<string, Record<string, unknown>> = {
   "qwen3-embedding": {
@@ -32,4 +45,11 @@ export const MM_TINY: Record<string, Record<string, unknown>> = {
   medusa: { medusa_num_heads: 2, medusa_num_layers: 1, hidden_size: 64, vocab_size: 96 },
   bert: BERT,
   "bert-bge": BERT,
+  llava: {
+    model_type: "llava",
+    image_token_index: 95,
+    vocab_size: 96,
+    text_config: { model_type: "llama", ...LLAMA },
+    vision_config: CLIP,
+  },
 };

@@ -43,6 +43,7 @@ import { bert, bertBge } from "./bert.ts";
 import { eagle } from "./eagle.ts";
 import { medusa } from "./medusa.ts";
 import { qwen3Embedding } from "./qwen3_embedding.ts";
+import { llava } from "./llava.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -87,6 +88,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   medusa,
   bert,
   "bert-bge": bertBge,
+  llava,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

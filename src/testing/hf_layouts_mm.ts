@@ -87,6 +87,15 @@ export function clipVision(cfg: Cfg, prefix: string): GenTensor[] {
   return out;
 }
 
+/** transformers LlamaConfig defaults (the sizes of Llama-2-7B). */
+const LLAMA_DEFAULTS: Cfg = {
+  hidden_size: 4096,
+  intermediate_size: 11008,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  vocab_size: 32000,
+};
+
 /** HF layouts by MLC registry key. */
 export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> = {
   // transformers BertModel (with its pooler; `embeddings.position_ids` is a non-persistent buffer
@@ -147,5 +156,20 @@ export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> 
       ...range(layers).flatMap((l) => lin(`medusa_head.${head}.${l}.linear`, h, h, true)),
       t(`medusa_head.${head}.${layers}.weight`, n(cfg, "vocab_size"), h),
     ]);
+  },
+  // transformers LlavaForConditionalGeneration as llava-hf checkpoints were saved (before the
+  // 4.52 key rename): vision_tower, multi_modal_projector, language_model. The text model's
+  // missing sizes are transformers LlamaConfig's defaults (Llama-2-7B's).
+  llava: (cfg) => {
+    const text = { ...LLAMA_DEFAULTS, ...(cfg.text_config as Cfg) };
+    const vision = cfg.vision_config as Cfg;
+    const th = n(text, "hidden_size");
+    return [
+      ...clipVision(vision, "vision_tower."),
+      ...lin("multi_modal_projector.linear_1", th, n(vision, "hidden_size"), true),
+      ...lin("multi_modal_projector.linear_2", th, th, true),
+      ...llamaBody(text, "language_model.model."),
+      t("language_model.lm_head.weight", n(text, "vocab_size"), th),
+    ];
   },
 };

@@ -1,0 +1,194 @@
+// The vision-language model types llava, phi3_v and ministral3: config parsing as MLC's config
+// classes do it (gen_config's model_config on published configs), the MLC parameter lists
+// (vision tower, projector, language model), which parameters are quantized, hand-derived
+// totals on sparse checkpoints with the real dimensions, tiny conversions, refusals before any
+// tensor is read. MLC sources cited are at mlc-ai/mlc-llm 79d603f0: python/mlc_llm/model/
+// {llava,phi3v,ministral3,vision}/.
+import { assertEquals } from "./_assert.ts";
+import { ARCHITECTURES } from "../src/arch/registry.ts";
+import { fromDict } from "../src/arch/_config.ts";
+import { planConversion } from "../src/plan.ts";
+import { getQuantization } from "../src/quant/schemes.ts";
+import { hfTensors } from "../src/testing/hf_layouts.ts";
+import {
+  assertRealPlan,
+  cat,
+  convertSeeded,
+  modelConfigText,
+  noReadCheckpoint,
+  outLine,
+  parse,
+  planReal,
+  realConfig,
+  summary,
+} from "./_arch_helpers.ts";
+import { MM_TINY } from "./_mm_tiny.ts";
+
+/** Bytes of a q4f16_1 weight `[n, k]`: q_weight n*k/8 uint32 + q_scale n*k/32 float16. */
+const q4 = (n: number, k: number): number => n * k * 4 / 8 + n * k * 2 / 32;
+
+/** Elements of a CLIP tower (clip_vision.py L48-L231) with hidden h, mlp i, l layers, p patch, s image. */
+function clipElements(h: number, i: number, l: number, p: number, s: number): number {
+  const layer = 4 * (h * h + h) + (i * h + i) + (h * i + h) + 4 * h;
+  return l * layer + h + h * 3 * p * p + ((s / p) ** 2 + 1) * h + 4 * h;
+}
+
+// ---------------------------------------------------------------------------------------------
+// llava
+
+Deno.test("llava: model_config of llava-hf/llava-1.5-7b-hf (text config from MLC's llama2_7b preset)", async () => {
+  const logs: string[] = [];
+  const text = modelConfigText("llava", await realConfig("llava-1.5-7b-hf"), logs);
+  // llava_model.py L71-L76: text_config names its model (_name_or_path), so get_hf_config
+  // (L88-L112) replaces it: offline, MODEL_PRESETS["llama2_7b"] (vocab 32000, context 2048)
+  // updates the dict (preset values win, new keys appended); L81 LlamaConfig.from_dict; L83-L86
+  // the top level copies context/prefill from the text config (LlamaConfig has no sliding window).
+  // L55-L63: the vision dict goes through CLIPVisionConfig.from_dict, model_type to its kwargs.
+  assertEquals(
+    text,
+    '{"image_token_index": 32000, "text_config": {"hidden_size": 4096, "intermediate_size": 11008, ' +
+      '"num_attention_heads": 32, "num_hidden_layers": 32, "rms_norm_eps": 1e-05, "vocab_size": 32000, ' +
+      '"tie_word_embeddings": false, "position_embedding_base": 10000, "rope_scaling": null, ' +
+      '"context_window_size": 2048, "prefill_chunk_size": 2048, "num_key_value_heads": 32, "head_dim": 128, ' +
+      '"tensor_parallel_shards": 1, "pipeline_parallel_stages": 1, "max_batch_size": 1, "disaggregation": false, ' +
+      '"kwargs": {"_name_or_path": "meta-llama/Llama-2-7b-hf", "architectures": ["LlamaForCausalLM"], ' +
+      '"max_position_embeddings": 2048, "model_type": "llama", "torch_dtype": "float16", "bos_token_id": 1, ' +
+      '"eos_token_id": 2, "hidden_act": "silu", "initializer_range": 0.02, "pad_token_id": 0, ' +
+      '"pretraining_tp": 1, "transformers_version": "4.31.0.dev0", "use_cache": true}}, ' +
+      '"vision_config": {"hidden_size": 1024, "image_size": 336, "intermediate_size": 4096, ' +
+      '"num_attention_heads": 16, "num_hidden_layers": 24, "patch_size": 14, "projection_dim": 768, ' +
+      '"vocab_size": 32000, "num_channels": 3, "layer_norm_eps": 1e-06, "kwargs": {"model_type": "clip_vision_model"}}, ' +
+      '"vocab_size": 32064, "context_window_size": 2048, "sliding_window_size": -1, "prefill_chunk_size": 2048, ' +
+      '"tensor_parallel_shards": 1, "max_batch_size": 128, "text_architecture": "LlamaForCausalLM"}',
+  );
+  // a text model MLC has no preset for is refused (L107-L110: "Unsupported text model")
+  const hf = await realConfig("llava-1.5-7b-hf");
+  let err = "";
+  try {
+    parse("llava", { ...hf, text_config: { ...(hf.text_config as object), _name_or_path: "x/y" } });
+  } catch (e) {
+    err = (e as Error).message;
+  }
+  assertEquals(err.startsWith('Unsupported text model "x/y"'), true);
+  // lmsys/vicuna-7b-v1.5 maps to the same preset; mistralai/Mistral-7B-v0.1 to mistral_7b, whose
+  // architectures pick MistralConfig (L74-L76, L81) and the sliding window (4096)
+  const m = parse("llava", {
+    ...hf,
+    text_config: { _name_or_path: "mistralai/Mistral-7B-v0.1" },
+  }).cfg;
+  assertEquals([m.text_architecture, m.sliding_window_size, m.context_window_size, m.prefill_chunk_size], [
+    "MistralForCausalLM",
+    4096,
+    -1,
+    128,
+  ]);
+});
+
+Deno.test("llava: vision tower (1:1), projector, language model under language_model. with llama's fusions", () => {
+  // llava_model.py L134-L143 module order; clip_vision.py L48-L231 (k, v, q, out projections with
+  // biases; Conv2D patch embedding without bias; (image/patch)^2 + 1 positions); llava_loader.py
+  // L23-L28: the standard loader with layer_prefix "language_model.model.layers" (q|k|v and
+  // gate|up concatenated on axis 0), everything else 1:1
+  const lines = summary(parse("llava", MM_TINY.llava).params);
+  const v = "vision_tower.vision_model";
+  const L = `${v}.encoder.layers.0`;
+  const lm = "language_model.model.layers.0";
+  assertEquals(lines.slice(0, 7), [
+    `${v}.embeddings.class_embedding [32] <- =`,
+    `${v}.embeddings.patch_embedding.weight [32,3,4,4] <- =`,
+    `${v}.embeddings.position_embedding.weight [5,32] <- =`,
+    `${v}.pre_layrnorm.weight [32] <- =`,
+    `${v}.pre_layrnorm.bias [32] <- =`,
+    `${L}.self_attn.k_proj.weight [32,32] <- =`,
+    `${L}.self_attn.k_proj.bias [32] <- =`,
+  ]);
+  // nothing in the tower is quantizable (CLIPVisionModel.no_quantization, clip_vision.py L223-L224)
+  assertEquals(lines.slice(0, 23).every((l) => !l.includes(" linear ") && !l.includes(" embedding ")), true);
+  assertEquals(lines.slice(21, 30), [
+    `${v}.post_layernorm.weight [32] <- =`,
+    `${v}.post_layernorm.bias [32] <- =`,
+    "multi_modal_projector.linear_1.weight [64,32] linear <- =",
+    "multi_modal_projector.linear_1.bias [64] <- =",
+    "multi_modal_projector.linear_2.weight [64,64] linear <- =",
+    "multi_modal_projector.linear_2.bias [64] <- =",
+    "language_model.model.embed_tokens.weight [vocab_size,64] embedding <- =",
+    `${lm}.self_attn.qkv_proj.weight [128,64] linear <- ${lm}.self_attn.q_proj.weight, ` +
+    `${lm}.self_attn.k_proj.weight, ${lm}.self_attn.v_proj.weight`,
+    `${lm}.self_attn.o_proj.weight [64,64] linear <- =`,
+  ]);
+  assertEquals(lines.at(-1), "language_model.lm_head.weight [vocab_size,64] linear <- =");
+  assertEquals(lines.length, 23 + 4 + 1 + 2 * 6 + 2);
+  // llava_loader.py L26: rotary inv_freq declared unused
+  const { arch, cfg } = parse("llava", MM_TINY.llava);
+  assertEquals(arch.isUnused!(`${lm}.self_attn.rotary_emb.inv_freq`, cfg), true);
+  assertEquals(arch.isUnused!("language_model.model.layers.2.self_attn.rotary_emb.inv_freq", cfg), false);
+});
+
+Deno.test("llava: tiny conversion: tower bytes 1:1, q|k|v and gate|up concatenated", async () => {
+  const { bytes, data } = await convertSeeded("llava", MM_TINY.llava);
+  const lm = "language_model.model.layers.1";
+  assertEquals(
+    bytes.get(`${lm}.self_attn.qkv_proj.weight`),
+    cat(data, ["q", "k", "v"].map((x) => `${lm}.self_attn.${x}_proj.weight`)),
+  );
+  assertEquals(
+    bytes.get(`${lm}.mlp.gate_up_proj.weight`),
+    cat(data, [`${lm}.mlp.gate_proj.weight`, `${lm}.mlp.up_proj.weight`]),
+  );
+  for (
+    const n of [
+      "vision_tower.vision_model.embeddings.patch_embedding.weight",
+      "vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.bias",
+      "multi_modal_projector.linear_2.weight",
+      "language_model.lm_head.weight",
+    ]
+  ) assertEquals(bytes.get(n), data.get(n), n);
+});
+
+Deno.test("llava-1.5-7b plan: tower float16, projector and every language-model linear quantized; totals", async () => {
+  const hf = await realConfig("llava-1.5-7b-hf");
+  const [h, i, vocab] = [4096, 11008, 32064];
+  const tower = clipElements(1024, 4096, 24, 14, 336) * 2;
+  const projector = q4(h, 1024) + q4(h, h) + 2 * h * 2;
+  const layer = q4(3 * h, h) + q4(h, h) + q4(2 * i, h) + q4(h, i) + 2 * h * 2;
+  assertRealPlan("llava", hf, "q4f16_1", [
+    "vision_tower.vision_model.embeddings.patch_embedding.weight [1024,3,14,14] float16",
+    "vision_tower.vision_model.embeddings.position_embedding.weight [577,1024] float16",
+    "vision_tower.vision_model.encoder.layers.23.mlp.fc1.weight [4096,1024] float16",
+    "multi_modal_projector.linear_1.q_weight [4096,128] uint32",
+    "multi_modal_projector.linear_1.bias [4096] float16",
+    "language_model.model.embed_tokens.q_weight [32064,512] uint32",
+    "language_model.model.layers.31.self_attn.qkv_proj.q_weight [12288,512] uint32",
+    "language_model.model.layers.0.mlp.down_proj.q_scale [4096,344] float16",
+    "language_model.lm_head.q_weight [32064,512] uint32",
+  ], [391 + 6 + 2 + 32 * 10 + 1 + 2, tower + projector + 2 * q4(vocab, h) + 32 * layer + h * 2]);
+  // quantization/utils.py L55-L58: "language_model.lm_head" is not a final-FC name, so q4f16_2
+  // quantizes it too; the embedding stays float16 there
+  const q2 = planReal("llava", hf, "q4f16_2").outputs.map(outLine);
+  assertEquals(q2.includes("language_model.lm_head.q_weight [32064,512] uint32"), true);
+  assertEquals(q2.includes("language_model.model.embed_tokens.weight [32064,4096] float16"), true);
+  // AWQ (kind A) is MLC's too, but not a group-quant scheme: the registry offers N and G only
+  assertEquals(ARCHITECTURES.llava.quantKinds, ["no-quant", "group-quant"]);
+});
+
+Deno.test("llava: a text architecture MLC does not know is refused before any tensor is read", () => {
+  const arch = ARCHITECTURES.llava;
+  const cfg = fromDict(arch.configClass, {
+    ...MM_TINY.llava,
+    text_architecture: "LlamaForCausalLM",
+  });
+  const plan = planConversion({
+    arch,
+    config: cfg,
+    scheme: getQuantization("q4f16_1"),
+    checkpoint: noReadCheckpoint(hfTensors("llava", MM_TINY.llava)),
+  });
+  assertEquals(plan.problems, []);
+  let err = "";
+  try {
+    fromDict(arch.configClass, { ...MM_TINY.llava, text_architecture: "GemmaForCausalLM" });
+  } catch (e) {
+    err = (e as Error).message;
+  }
+  assertEquals(err.startsWith('llava text architecture "GemmaForCausalLM" is not supported'), true);
+});
