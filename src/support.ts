@@ -104,6 +104,7 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   bert: "NGF",
   "bert-bge": "NGF",
   llava: "NGA",
+  ministral3: "NGFB",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

@@ -52,4 +52,13 @@ export const MM_TINY: Record<string, Record<string, unknown>> = {
     text_config: { model_type: "llama", ...LLAMA },
     vision_config: CLIP,
   },
+  // text-only (no vision_config): HF names without language_model.; untied head; FP8 absent
+  ministral3: {
+    model_type: "ministral3",
+    ...LLAMA,
+    head_dim: 32,
+    rope_parameters: { rope_theta: 1000000.0, rope_type: "yarn", factor: 16.0, mscale_all_dim: 1.0 },
+    sliding_window: null,
+    tie_word_embeddings: false,
+  },
 };

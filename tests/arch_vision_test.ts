@@ -192,3 +192,152 @@ Deno.test("llava: a text architecture MLC does not know is refused before any te
   }
   assertEquals(err.startsWith('llava text architecture "GemmaForCausalLM" is not supported'), true);
 });
+
+// ---------------------------------------------------------------------------------------------
+// ministral3
+
+Deno.test("ministral3: model_config of mistralai/Ministral-3-3B-Instruct-2512 (text_config merged into the top level)", async () => {
+  const logs: string[] = [];
+  const hf = await realConfig("Ministral-3-3B-Instruct-2512");
+  // ministral3_model.py L52-L67: text_config merged over the top level, the top level's dtype wins
+  // ("bfloat16"); L117-L119 rope_theta popped from rope_parameters (the rest keeps its order);
+  // L124-L128 sliding_window null -> -1; L129-L140 context from max_position_embeddings;
+  // L156-L167 prefill min(262144, 8192); head_dim 128 kept (not 3072 / 32); asdict emits
+  // modules_to_not_convert (a tuple) as [] after the fields
+  assertEquals(
+    modelConfigText("ministral3", hf, logs),
+    '{"hidden_size": 3072, "intermediate_size": 9216, "num_attention_heads": 32, "num_hidden_layers": 26, ' +
+      '"rms_norm_eps": 1e-05, "vocab_size": 131072, "attention_sink_size": 0, "context_window_size": 262144, ' +
+      '"dtype": "bfloat16", "head_dim": 128, "hidden_act": "silu", "max_batch_size": 128, "num_key_value_heads": 8, ' +
+      '"position_embedding_base": 1000000.0, "prefill_chunk_size": 8192, "rope_parameters": {"beta_fast": 32.0, ' +
+      '"beta_slow": 1.0, "factor": 16.0, "llama_4_scaling_beta": 0.1, "mscale": 1.0, "mscale_all_dim": 1.0, ' +
+      '"original_max_position_embeddings": 16384, "rope_type": "yarn", "type": "yarn"}, "sliding_window_size": -1, ' +
+      '"tensor_parallel_shards": 1, "tie_word_embeddings": true, "weight_block_size": null, "modules_to_not_convert": []}',
+  );
+  assertEquals(logs.slice(0, 2), [
+    "context_window_size not found in config.json. Falling back to max_position_embeddings (262144)",
+    "prefill_chunk_size defaults to 8192",
+  ]);
+  // config.json's own object is left alone (Python pops from its parsed copy)
+  assertEquals(
+    ((hf.text_config as Record<string, unknown>).rope_parameters as Record<string, unknown>).rope_theta !==
+      undefined,
+    true,
+  );
+  // model.py: the registry key equals config.json's model_type
+  const { detectArchitecture } = await import("../src/arch/registry.ts");
+  assertEquals(detectArchitecture("auto", hf).name, "ministral3");
+});
+
+Deno.test("ministral3: q|k|v and gate|up fused, head_dim from config, head only when untied; language_model. with a vision_config", () => {
+  // ministral3_loader.py L218-L250 (fusions and 1:1 linears), L255-L264 (the rest 1:1 through hf());
+  // ministral3_model.py L235-L240: qkv rows (32 + 2 * 8) * head_dim here (4 + 2 * 2) * 32
+  const lines = summary(parse("ministral3", MM_TINY.ministral3).params);
+  const p = "model.layers.0";
+  assertEquals(lines.slice(0, 7), [
+    "model.embed_tokens.weight [96,64] embedding <- =",
+    `${p}.self_attn.qkv_proj.weight [256,64] linear <- ${p}.self_attn.q_proj.weight, ${p}.self_attn.k_proj.weight, ` +
+    `${p}.self_attn.v_proj.weight`,
+    `${p}.self_attn.o_proj.weight [64,128] linear <- =`,
+    `${p}.mlp.gate_up_proj.weight [192,64] linear <- ${p}.mlp.gate_proj.weight, ${p}.mlp.up_proj.weight`,
+    `${p}.mlp.down_proj.weight [64,96] linear <- =`,
+    `${p}.input_layernorm.weight [64] <- =`,
+    `${p}.post_attention_layernorm.weight [64] <- =`,
+  ]);
+  assertEquals(lines.slice(-2), ["model.norm.weight [64] <- =", "lm_head.weight [96,64] linear <- ="]);
+  // L89-L94: "vision_config" in kwargs -> every source under language_model.; tied: no lm_head
+  const vis = parse("ministral3", {
+    model_type: "ministral3",
+    vision_config: { hidden_size: 16 },
+    text_config: { ...MM_TINY.ministral3, tie_word_embeddings: true },
+  });
+  const vl = summary(vis.params);
+  assertEquals(
+    vl[0],
+    "model.embed_tokens.weight [96,64] embedding <- language_model.model.embed_tokens.weight",
+  );
+  assertEquals(vl.at(-1), "model.norm.weight [64] <- language_model.model.norm.weight");
+  assertEquals(vl.length, 1 + 2 * 6 + 1);
+  // L253: inv_freq is declared unused under its unprefixed name only
+  assertEquals(vis.arch.isUnused!(`${p}.self_attn.rotary_emb.inv_freq`, vis.cfg), true);
+  assertEquals(vis.arch.isUnused!(`language_model.${p}.self_attn.rotary_emb.inv_freq`, vis.cfg), false);
+});
+
+Deno.test("ministral3: tiny conversion bytes (fusions on axis 0, the rest 1:1)", async () => {
+  const { bytes, data } = await convertSeeded("ministral3", MM_TINY.ministral3);
+  const p = "model.layers.1";
+  assertEquals(
+    bytes.get(`${p}.self_attn.qkv_proj.weight`),
+    cat(data, ["q", "k", "v"].map((x) => `${p}.self_attn.${x}_proj.weight`)),
+  );
+  assertEquals(
+    bytes.get(`${p}.mlp.gate_up_proj.weight`),
+    cat(data, ["gate", "up"].map((x) => `${p}.mlp.${x}_proj.weight`)),
+  );
+  for (const n of ["model.embed_tokens.weight", `${p}.mlp.down_proj.weight`, "lm_head.weight"]) {
+    assertEquals(bytes.get(n), data.get(n), n);
+  }
+});
+
+Deno.test("Ministral-3-3B plan: text model only, vision tower and projector warned as unused; totals", async () => {
+  const hf = await realConfig("Ministral-3-3B-Instruct-2512");
+  const [h, i, d] = [3072, 9216, 128];
+  const layer = q4((32 + 16) * d, h) + q4(h, 32 * d) + q4(2 * i, h) + q4(h, i) + 2 * h * 2;
+  const plan = planReal("ministral3", hf, "q4f16_1");
+  assertEquals(plan.problems, []);
+  // MLC's loader maps no vision_tower.* / multi_modal_projector.* name: "Unused extern parameters"
+  assertEquals(plan.warnings.length, 1);
+  const unused = plan.warnings[0].replace("Unused extern parameters: ", "").split(", ");
+  assertEquals(unused.length, 4 + 2 + 24 * 9);
+  assertEquals(unused.every((n) => /^(vision_tower|multi_modal_projector)\./.test(n)), true);
+  const lines = plan.outputs.map(outLine);
+  for (
+    const l of [
+      "model.embed_tokens.q_weight [131072,384] uint32",
+      "model.layers.25.self_attn.qkv_proj.q_weight [6144,384] uint32",
+      "model.layers.0.self_attn.o_proj.q_scale [3072,128] float16",
+      "model.layers.7.mlp.gate_up_proj.q_weight [18432,384] uint32",
+      "model.norm.weight [3072] float16",
+    ]
+  ) assertEquals(lines.includes(l), true, l);
+  assertEquals(lines.some((l) => l.startsWith("lm_head")), false);
+  assertEquals([plan.paramSize, plan.paramBytes], [2 + 26 * 10 + 1, q4(131072, h) + 26 * layer + h * 2]);
+  // q4f16_2 keeps the (tied) embedding in float16
+  const q2 = planReal("ministral3", hf, "q4f16_2").outputs.map(outLine);
+  assertEquals(q2.includes("model.embed_tokens.weight [131072,3072] float16"), true);
+});
+
+Deno.test("ministral3: an FP8 checkpoint is refused before any tensor is read; other quantization configs at parse", async () => {
+  const hf = await realConfig("Ministral-3-3B-Instruct-2512");
+  const fp8 = { ...hf, quantization_config: { quant_method: "fp8", activation_scheme: "static" } };
+  const arch = ARCHITECTURES.ministral3;
+  const cfg = fromDict(arch.configClass, fp8);
+  // L93-L94: no weight_block_size given -> (128, 128); the loader refuses non-block-scale (L96-L103)
+  assertEquals(cfg.weight_block_size, [128, 128]);
+  let err = "";
+  try {
+    planConversion({
+      arch,
+      config: cfg,
+      scheme: getQuantization("q4f16_1"),
+      checkpoint: noReadCheckpoint(hfTensors("ministral3", JSON.parse(JSON.stringify(hf)))),
+    });
+  } catch (e) {
+    err = (e as Error).message;
+  }
+  assertEquals(err.startsWith("The input Ministral 3 model is fp8 block quantized"), true);
+  err = "";
+  try {
+    fromDict(arch.configClass, {
+      ...hf,
+      quantization_config: { quant_method: "fp8", activation_scheme: "dynamic" },
+    });
+  } catch (e) {
+    err = (e as Error).message;
+  }
+  assertEquals(
+    err,
+    "Invalid Ministral 3 model quantization config: only FP8 static quantization is supported, " +
+      "got activation_scheme=dynamic, quant_method=fp8",
+  );
+});

@@ -44,6 +44,7 @@ import { eagle } from "./eagle.ts";
 import { medusa } from "./medusa.ts";
 import { qwen3Embedding } from "./qwen3_embedding.ts";
 import { llava } from "./llava.ts";
+import { ministral3 } from "./ministral3.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -89,6 +90,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   bert,
   "bert-bge": bertBge,
   llava,
+  ministral3,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

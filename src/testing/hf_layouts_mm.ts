@@ -172,4 +172,40 @@ export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> 
       t("language_model.lm_head.weight", n(text, "vocab_size"), th),
     ];
   },
+  // transformers Mistral3ForConditionalGeneration as MLC's loader reads it: the text model
+  // under language_model. when config.json has a vision_config (its Pixtral tower and patch-
+  // merging projector beside it, which MLC does not map), else a bare Ministral3ForCausalLM.
+  // Head only when untied.
+  ministral3: (cfg) => {
+    const text = { ...cfg, ...(cfg.text_config as Cfg | undefined ?? {}) };
+    const vision = cfg.vision_config as Cfg | undefined;
+    const p = vision ? "language_model." : "";
+    const h = n(text, "hidden_size");
+    const out = llamaBody(text, `${p}model.`);
+    if (text.tie_word_embeddings !== true) out.push(t(`${p}lm_head.weight`, n(text, "vocab_size"), h));
+    if (!vision) return out;
+    const vh = n(vision, "hidden_size");
+    const vi = n(vision, "intermediate_size");
+    const patch = n(vision, "patch_size");
+    return [
+      ...out,
+      t("vision_tower.patch_conv.weight", vh, n(vision, "num_channels", 3), patch, patch),
+      t("vision_tower.ln_pre.weight", vh),
+      ...range(n(vision, "num_hidden_layers")).flatMap((l) => {
+        const q = `vision_tower.transformer.layers.${l}`;
+        return [
+          ...["q", "k", "v", "o"].map((x) => t(`${q}.attention.${x}_proj.weight`, vh, vh)),
+          t(`${q}.attention_norm.weight`, vh),
+          t(`${q}.feed_forward.gate_proj.weight`, vi, vh),
+          t(`${q}.feed_forward.up_proj.weight`, vi, vh),
+          t(`${q}.feed_forward.down_proj.weight`, vh, vi),
+          t(`${q}.ffn_norm.weight`, vh),
+        ];
+      }),
+      t("multi_modal_projector.norm.weight", vh),
+      t("multi_modal_projector.patch_merger.merging_layer.weight", vh, 4 * vh),
+      t("multi_modal_projector.linear_1.weight", h, vh),
+      t("multi_modal_projector.linear_2.weight", h, h),
+    ];
+  },
 };
