@@ -105,6 +105,7 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   "bert-bge": "NGF",
   llava: "NGA",
   ministral3: "NGFB",
+  phi3_v: "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

@@ -61,4 +61,10 @@ export const MM_TINY: Record<string, Record<string, unknown>> = {
     sliding_window: null,
     tie_word_embeddings: false,
   },
+  phi3_v: {
+    model_type: "phi3_v",
+    ...LLAMA,
+    num_key_value_heads: 4,
+    img_processor: { image_dim_out: 32, model_name: "openai/clip-vit-large-patch14-336" },
+  },
 };

@@ -10,10 +10,12 @@ import { fromDict } from "../src/arch/_config.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
+import { tensorData } from "../src/testing/checkpoint_gen.ts";
 import {
   assertRealPlan,
   cat,
   convertSeeded,
+  convertTiny,
   modelConfigText,
   noReadCheckpoint,
   outLine,
@@ -340,4 +342,123 @@ Deno.test("ministral3: an FP8 checkpoint is refused before any tensor is read; o
     "Invalid Ministral 3 model quantization config: only FP8 static quantization is supported, " +
       "got activation_scheme=dynamic, quant_method=fp8",
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// phi3_v
+
+Deno.test("phi3_v: model_config of microsoft/Phi-3.5-vision-instruct (built-in CLIP config, phi3's longrope rules)", async () => {
+  const logs: string[] = [];
+  const text = modelConfigText("phi3_v", await realConfig("Phi-3.5-vision-instruct"), logs);
+  const short = text.replace(/"long_factor": \[[^\]]*\]/, '"long_factor": L').replace(
+    /"short_factor": \[[^\]]*\]/,
+    '"short_factor": S',
+  );
+  // phi3v_model.py L63-L73: config.json has no vision_config, so CLIPVISION_DEFAULT_CONFIG (L25-L35,
+  // vocab_size None, layer_norm_eps 1e-05) with empty kwargs; L75-L97 rope_theta, "su" -> longrope
+  // with rope_type / max_position_embeddings / original_max_position_embeddings added; L99-L108
+  // context = max_position_embeddings, prefill min(ctx, 8192); L120 head_dim 3072 / 32
+  assertEquals(
+    short,
+    '{"model_type": "phi3_v", "hidden_size": 3072, "vocab_size": 32064, "num_hidden_layers": 32, ' +
+      '"num_attention_heads": 32, "intermediate_size": 8192, "rms_norm_eps": 1e-05, "num_key_value_heads": 32, ' +
+      '"max_position_embeddings": 131072, "vision_config": {"hidden_size": 1024, "image_size": 336, ' +
+      '"intermediate_size": 4096, "num_attention_heads": 16, "num_hidden_layers": 24, "patch_size": 14, ' +
+      '"projection_dim": 768, "vocab_size": null, "num_channels": 3, "layer_norm_eps": 1e-05, "kwargs": {}}, ' +
+      '"img_processor": {"image_dim_out": 1024, "model_name": "openai/clip-vit-large-patch14-336", ' +
+      '"name": "clip_vision_model", "num_img_tokens": 144}, "position_embedding_base": 10000.0, ' +
+      '"rope_scaling": {"long_factor": L, "short_factor": S, "type": "longrope", "rope_type": "longrope", ' +
+      '"max_position_embeddings": 131072, "original_max_position_embeddings": 4096}, ' +
+      '"original_max_position_embeddings": 4096, "context_window_size": 131072, "prefill_chunk_size": 8192, ' +
+      '"head_dim": 96, "tensor_parallel_shards": 1, "max_batch_size": 128}',
+  );
+  assertEquals(logs[0], "prefill_chunk_size defaults to 8192");
+  // a vision_config dict in config.json is not a CLIPVisionConfig: ignored (L65-L68)
+  const own = parse("phi3_v", { ...MM_TINY.phi3_v, vision_config: { hidden_size: 32 } }).cfg;
+  assertEquals((own.vision_config as Record<string, unknown>).hidden_size, 1024);
+});
+
+Deno.test("phi3_v: phi3 decoder under model., lm_head, then the image embedding from model.vision_embed_tokens.*", () => {
+  // phi3v_loader.py L55-L80 (decoder renames), L82-L111 (tower and separators under "model."),
+  // L113-L117 (img_projection.{0,2} -> linear_{1,2}), L119-L128 (model.norm, lm_head 1:1);
+  // phi3v_image.py L15-L22 (projection 4 * 1024 -> hidden), L58-L64 (glb_GN, sub_GN: 4 * image_dim_out)
+  const { arch, cfg, params } = parse("phi3_v", MM_TINY.phi3_v);
+  const lines = summary(params);
+  const e = "vision_embed_tokens";
+  assertEquals(lines.slice(0, 3), [
+    "model.embd.weight [96,64] embedding <- model.embed_tokens.weight",
+    "model.h.0.ln.weight [64] <- model.layers.0.input_layernorm.weight",
+    "model.h.0.mixer.qkv_proj.weight [192,64] linear <- model.layers.0.self_attn.qkv_proj.weight",
+  ]);
+  assertEquals(lines.slice(13, 16), [
+    "model.norm.weight [64] <- =",
+    "lm_head.weight [vocab_size,64] linear <- =",
+    `${e}.img_processor.vision_model.embeddings.class_embedding [1024] <- model.${e}.img_processor.vision_model.embeddings.class_embedding`,
+  ]);
+  assertEquals(lines.slice(-6), [
+    `${e}.glb_GN [1,1,128] <- model.${e}.glb_GN`,
+    `${e}.sub_GN [1,1,1,128] <- model.${e}.sub_GN`,
+    `${e}.img_projection.linear_1.weight [64,4096] linear <- model.${e}.img_projection.0.weight`,
+    `${e}.img_projection.linear_1.bias [64] <- model.${e}.img_projection.0.bias`,
+    `${e}.img_projection.linear_2.weight [64,64] linear <- model.${e}.img_projection.2.weight`,
+    `${e}.img_projection.linear_2.bias [64] <- model.${e}.img_projection.2.bias`,
+  ]);
+  // the tower: 24 layers of CLIP-ViT-L/14-336, never quantizable (clip_vision.py L223-L224)
+  const tower = lines.filter((l) => l.startsWith(`${e}.img_processor.`));
+  assertEquals(tower.length, 7 + 24 * 16);
+  assertEquals(tower.some((l) => / (linear|embedding) </.test(l)), false);
+  // L130: model.embed_tokens.weight is also declared unused (it is the source of model.embd)
+  assertEquals(arch.isUnused!("model.embed_tokens.weight", cfg), true);
+});
+
+Deno.test("phi3_v: tiny conversion: renamed bytes, separators and projection 1:1", async () => {
+  const e = "model.vision_embed_tokens";
+  const names = [
+    "model.embed_tokens.weight",
+    "model.layers.1.self_attn.qkv_proj.weight",
+    `${e}.glb_GN`,
+    `${e}.sub_GN`,
+    `${e}.img_projection.0.weight`,
+    `${e}.img_projection.2.bias`,
+    `${e}.img_processor.vision_model.encoder.layers.23.mlp.fc2.bias`,
+  ];
+  const tensors = hfTensors("phi3_v", MM_TINY.phi3_v);
+  // seeded finite float16 values for the named tensors, zeros elsewhere (the 303M-element tower)
+  const data = new Map(
+    names.map((n, k) => [n, tensorData(tensors.find((x) => x.name === n)!, "F16", 11 + k)]),
+  );
+  const { bytes } = await convertTiny("phi3_v", MM_TINY.phi3_v, "q0f16", data, "float16");
+  const mlc = [
+    "model.embd.weight",
+    "model.h.1.mixer.qkv_proj.weight",
+    "vision_embed_tokens.glb_GN",
+    "vision_embed_tokens.sub_GN",
+    "vision_embed_tokens.img_projection.linear_1.weight",
+    "vision_embed_tokens.img_projection.linear_2.bias",
+    "vision_embed_tokens.img_processor.vision_model.encoder.layers.23.mlp.fc2.bias",
+  ];
+  mlc.forEach((m, k) => assertEquals(bytes.get(m), data.get(names[k]), m));
+});
+
+Deno.test("Phi-3.5-vision plan: tower and separators float16, projection and decoder quantized; totals", async () => {
+  const hf = await realConfig("Phi-3.5-vision-instruct");
+  const [h, i, v] = [3072, 8192, 32064];
+  const layer = q4(3 * h, h) + q4(h, h) + q4(2 * i, h) + q4(h, i) + 2 * h * 2;
+  const image = clipElements(1024, 4096, 24, 14, 336) * 2 + 2 * 4096 * 2 + q4(h, 4096) + q4(h, h) + 2 * h * 2;
+  assertRealPlan("phi3_v", hf, "q4f16_1", [
+    "model.embd.q_weight [32064,384] uint32",
+    "model.h.31.mixer.qkv_proj.q_weight [9216,384] uint32",
+    "model.h.0.mlp.down_proj.q_scale [3072,256] float16",
+    "lm_head.q_weight [32064,384] uint32",
+    "vision_embed_tokens.img_processor.vision_model.embeddings.patch_embedding.weight [1024,3,14,14] float16",
+    "vision_embed_tokens.img_processor.vision_model.encoder.layers.0.self_attn.q_proj.weight [1024,1024] float16",
+    "vision_embed_tokens.glb_GN [1,1,4096] float16",
+    "vision_embed_tokens.sub_GN [1,1,1,4096] float16",
+    "vision_embed_tokens.img_projection.linear_1.q_weight [3072,512] uint32",
+    "vision_embed_tokens.img_projection.linear_1.bias [3072] float16",
+  ], [2 + 32 * 10 + 1 + 2 + 391 + 2 + 6, 2 * q4(v, h) + 32 * layer + h * 2 + image]);
+  // q4f16_2: lm_head is a final FC (kept float16), the image projection is still quantized
+  const q2 = planReal("phi3_v", hf, "q4f16_2").outputs.map(outLine);
+  assertEquals(q2.includes("lm_head.weight [32064,3072] float16"), true);
+  assertEquals(q2.includes("vision_embed_tokens.img_projection.linear_2.q_weight [3072,384] uint32"), true);
 });

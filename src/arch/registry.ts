@@ -45,6 +45,7 @@ import { medusa } from "./medusa.ts";
 import { qwen3Embedding } from "./qwen3_embedding.ts";
 import { llava } from "./llava.ts";
 import { ministral3 } from "./ministral3.ts";
+import { phi3V } from "./phi3_v.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -91,6 +92,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   "bert-bge": bertBge,
   llava,
   ministral3,
+  phi3_v: phi3V,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

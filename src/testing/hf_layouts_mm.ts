@@ -96,6 +96,16 @@ const LLAMA_DEFAULTS: Cfg = {
   vocab_size: 32000,
 };
 
+/** openai/clip-vit-large-patch14-336's vision config (Phi-3-vision's `img_processor`). */
+const CLIP_L14_336: Cfg = {
+  hidden_size: 1024,
+  image_size: 336,
+  intermediate_size: 4096,
+  num_attention_heads: 16,
+  num_hidden_layers: 24,
+  patch_size: 14,
+};
+
 /** HF layouts by MLC registry key. */
 export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> = {
   // transformers BertModel (with its pooler; `embeddings.position_ids` is a non-persistent buffer
@@ -206,6 +216,39 @@ export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> 
       t("multi_modal_projector.patch_merger.merging_layer.weight", vh, 4 * vh),
       t("multi_modal_projector.linear_1.weight", h, vh),
       t("multi_modal_projector.linear_2.weight", h, h),
+    ];
+  },
+  // Phi3VForCausalLM (the model repository's modeling_phi3_v.py): embed_tokens, the image
+  // embedding (CLIP-ViT-L/14-336, glb_GN / sub_GN, img_projection = Linear, GELU, Linear), the
+  // Phi-3 layers (fused qkv_proj, gate_up_proj), norm, lm_head
+  phi3_v: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const nq = n(cfg, "num_attention_heads");
+    const nkv = n(cfg, "num_key_value_heads", nq);
+    const d = h / nq;
+    const i = n(cfg, "intermediate_size");
+    const dimOut = n(cfg.img_processor as Cfg, "image_dim_out");
+    const e = "model.vision_embed_tokens";
+    return [
+      t("model.embed_tokens.weight", n(cfg, "vocab_size"), h),
+      ...clipVision(CLIP_L14_336, `${e}.img_processor.`),
+      t(`${e}.glb_GN`, 1, 1, 4 * dimOut),
+      t(`${e}.sub_GN`, 1, 1, 1, 4 * dimOut),
+      ...lin(`${e}.img_projection.0`, h, 4 * n(CLIP_L14_336, "hidden_size"), true),
+      ...lin(`${e}.img_projection.2`, h, h, true),
+      ...range(n(cfg, "num_hidden_layers")).flatMap((l) => {
+        const p = `model.layers.${l}`;
+        return [
+          t(`${p}.self_attn.o_proj.weight`, h, nq * d),
+          t(`${p}.self_attn.qkv_proj.weight`, (nq + 2 * nkv) * d, h),
+          t(`${p}.mlp.gate_up_proj.weight`, 2 * i, h),
+          t(`${p}.mlp.down_proj.weight`, h, i),
+          t(`${p}.input_layernorm.weight`, h),
+          t(`${p}.post_attention_layernorm.weight`, h),
+        ];
+      }),
+      t("model.norm.weight", h),
+      t("lm_head.weight", n(cfg, "vocab_size"), h),
     ];
   },
 };
