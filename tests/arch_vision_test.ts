@@ -462,3 +462,41 @@ Deno.test("Phi-3.5-vision plan: tower and separators float16, projection and dec
   assertEquals(q2.includes("lm_head.weight [32064,3072] float16"), true);
   assertEquals(q2.includes("vision_embed_tokens.img_projection.linear_2.q_weight [3072,384] uint32"), true);
 });
+
+Deno.test("hostile vision configs are refused with the field named, before any tensor is read", async () => {
+  const { checkConfigBounds } = await import("../src/config_bounds.ts");
+  const refusal = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  };
+  // vision_config is bounds-checked like text_config (a huge tower would be planned otherwise)
+  const huge = {
+    ...MM_TINY.llava,
+    vision_config: { ...(MM_TINY.llava.vision_config as object), num_hidden_layers: 1e9 },
+  };
+  assertEquals(
+    refusal(() => checkConfigBounds(huge, "config.json")).startsWith(
+      "config.json: vision_config.num_hidden_layers ",
+    ),
+    true,
+  );
+  // patch_size 0 would divide by zero (MLC: ZeroDivisionError)
+  const zero = {
+    ...MM_TINY.llava,
+    vision_config: { ...(MM_TINY.llava.vision_config as object), patch_size: 0 },
+  };
+  assertEquals(
+    refusal(() => parse("llava", zero)),
+    "vision_config: image_size 8 and patch_size 0 must satisfy 1 <= patch_size <= image_size <= 65536",
+  );
+  // phi3_v without img_processor: MLC's config.img_processor["image_dim_out"] fails (TypeError)
+  const { img_processor: _i, ...noImg } = MM_TINY.phi3_v;
+  assertEquals(
+    refusal(() => parse("phi3_v", noImg)),
+    "phi3_v needs img_processor.image_dim_out in config.json, got img_processor null",
+  );
+});

@@ -108,8 +108,14 @@ export function clipVisionParams(vision: ModelConfig, mlcPrefix: string, hfPrefi
       `embed_dim must be divisible by num_heads (got \`embed_dim\`: ${h} and \`num_heads\`: ${heads}).`,
     );
   }
+  const image = intField(vision, "image_size");
+  if (!(patch >= 1 && image >= patch && image <= 65_536)) {
+    throw new ConfigError(
+      `vision_config: image_size ${image} and patch_size ${patch} must satisfy 1 <= patch_size <= image_size <= 65536`,
+    );
+  }
   const v = "vision_model";
-  const positions = Math.floor(intField(vision, "image_size") / patch) ** 2 + 1;
+  const positions = Math.floor(image / patch) ** 2 + 1;
   const out: ArchParam[] = [
     same(`${v}.embeddings.class_embedding`, [h]),
     same(`${v}.embeddings.patch_embedding.weight`, [h, intField(vision, "num_channels"), patch, patch]),

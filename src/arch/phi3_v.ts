@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type ConfigClass, intField, type ModelConfig, REQUIRED } from "./_config.ts";
+import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./_config.ts";
 import { CLIP_VISION_CONFIG, clipVisionParams, nestedFromDict } from "./_clip.ts";
 import { from, linear, same } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
@@ -77,7 +77,19 @@ export const phi3V: Architecture = {
     const nkv = intField(cfg, "num_key_value_heads");
     const d = intField(cfg, "head_dim");
     const vision = cfg.vision_config as ModelConfig;
-    const dimOut = intField(cfg.img_processor as ModelConfig, "image_dim_out"); // phi3v_image.py L59
+    const ip = cfg.img_processor;
+    if (ip === null || typeof ip !== "object" || Array.isArray(ip) || !Object.hasOwn(ip, "image_dim_out")) {
+      // phi3v_image.py L59 reads config.img_processor["image_dim_out"]
+      throw new ConfigError(
+        `phi3_v needs img_processor.image_dim_out in config.json, got img_processor ${JSON.stringify(ip)}`,
+      );
+    }
+    const dimOut = intField(ip as ModelConfig, "image_dim_out");
+    if (!(dimOut >= 1 && dimOut <= 131_072)) {
+      throw new ConfigError(
+        `img_processor.image_dim_out must be a positive integer (at most 131,072), got ${dimOut}`,
+      );
+    }
     const out: ArchParam[] = [
       from("model.embd.weight", [intField(cfg, "vocab_size"), h], ["model.embed_tokens.weight"], {
         quant: "embedding",
