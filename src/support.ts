@@ -111,6 +111,9 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   llama4: "NGFP",
   qwen3_5: "NGF",
   qwen3_5_text: "NGF",
+  llava: "NGA",
+  ministral3: "NGFB",
+  phi3_v: "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */
