@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash } from "./_md5_hash.ts";
 import {
   type CacheFileNames,
   cacheJsonText,
@@ -227,7 +227,8 @@ export class TensorCacheWriter {
    */
   reservable(shape: readonly number[], dtype: DType): boolean {
     return this.#rotate && this.#hasher !== undefined && dtype !== "float32" &&
-      storedBytes(shape, dtype) <= this.#cap && this.#shared[0].buffer instanceof SharedArrayBuffer;
+      storedBytes(shape, dtype) <= this.#cap && typeof SharedArrayBuffer !== "undefined" &&
+      this.#shared[0].buffer instanceof SharedArrayBuffer;
   }
 
   /** Starts a tensor; data follows through the returned sink. */
