@@ -103,6 +103,18 @@ export class Browser {
     return b;
   }
 
+  /** Closes the page (as a user closing the tab) and opens a fresh one (same profile). */
+  async reopen(): Promise<void> {
+    const { targetInfos } = await this.send("Target.getTargets", {}, false);
+    const pages = (targetInfos as { targetId: string; type: string }[]).filter((t) => t.type === "page");
+    for (const t of pages) await this.send("Target.closeTarget", { targetId: t.targetId }, false);
+    const { targetId } = await this.send("Target.createTarget", { url: "about:blank" }, false);
+    const { sessionId } = await this.send("Target.attachToTarget", { targetId, flatten: true }, false);
+    this.#session = sessionId as string;
+    await this.send("Runtime.enable");
+    await this.send("Page.enable");
+  }
+
   /** Sends a command (to the page unless `page` is false). */
   send(method: string, params: Record<string, unknown> = {}, page = true): Promise<Record<string, unknown>> {
     const id = ++this.#id;

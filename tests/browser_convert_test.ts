@@ -159,6 +159,45 @@ Deno.test({
       assertEquals(r3.threads, 1);
       const zip3 = b64(await b.eval<string>(`(${BLOB_B64})(mlcConvertApp.zip)`));
       assertSameFiles(unzip(zip3), expected, "WASM one thread/zip");
+      // 4. the tab closed while a shard is being written (its close() never returns), into an OPFS
+      //    folder holding an earlier complete-looking output: nothing there looks complete after
+      await b.goto(`http://127.0.0.1:${isolated.addr.port}/`);
+      await b.eval(`(async () => {
+        const root = await navigator.storage.getDirectory();
+        await root.removeEntry("model-q4f16_1-MLC", { recursive: true }); // (run 1's output)
+        const dir = await root.getDirectoryHandle("model-q4f16_1-MLC", { create: true });
+        for (const n of ["tensor-cache.json", "ndarray-cache.json", "mlc-chat-config.json"]) {
+          const w = await (await dir.getFileHandle(n, { create: true })).createWritable();
+          await w.write("{}");
+          await w.close();
+        }
+        FileSystemWritableFileStream.prototype.close = function () {
+          globalThis.closing = true;
+          return new Promise(() => {});
+        };
+      })()`);
+      await b.waitFor(`globalThis.mlcConvertApp?.phase === "ready"`, 10_000);
+      await b.setFiles("#files", [modelDir]);
+      await b.waitFor(`!document.getElementById("convert").disabled`, 10_000);
+      await b.eval(`(() => {
+        document.getElementById("device").value = "cpu";
+        document.getElementById("target").value = "opfs";
+        document.getElementById("convert").click();
+      })()`);
+      await b.waitFor(`globalThis.closing`, 30_000);
+      await b.reopen();
+      await b.goto(`http://127.0.0.1:${isolated.addr.port}/`);
+      const left = await b.eval<Record<string, number>>(`(async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle("model-q4f16_1-MLC");
+        const sizes = {};
+        for await (const [name, h] of dir.entries()) sizes[name] = (await h.getFile()).size;
+        return sizes;
+      })()`);
+      for (const n of ["tensor-cache.json", "ndarray-cache.json", "mlc-chat-config.json"]) {
+        assert(!(n in left), `${n} left after the tab closed: ${JSON.stringify(left)}`);
+      }
+      // (the shard's handle exists from getFileHandle({ create: true }); its bytes were never committed)
+      assertEquals(left["params_shard_0.bin"] ?? 0, 0, JSON.stringify(left));
       console.log(`browser test: ${((performance.now() - t0) / 1000).toFixed(1)} s, screenshot ${shot}`);
     } finally {
       await b.close();
