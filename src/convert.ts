@@ -287,7 +287,6 @@ class LocalWasmExecutor implements Executor {
     }
     const t1 = performance.now();
     const sdt = DTYPE_CODE[job.srcDtype], mdt = DTYPE_CODE[job.modelDtype];
-    const nonFinite = k.exports.count_nonfinite(pIn, sdt, job.rows * job.k, 1);
     const rc = job.kind === "quant"
       ? k.exports.cast_group_quantize(
         pIn,
@@ -303,9 +302,13 @@ class LocalWasmExecutor implements Executor {
         kernelTieFlags(job),
       )
       : k.exports.cast(pIn, sdt, pOut, mdt, job.rows * job.k);
-    if (rc !== 0) {
+    if (rc < 0) {
       throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
     }
+    // the quantizer reports groups holding NaN/Inf (0 proves the source finite): count only then
+    const nonFinite = job.kind === "quant" && rc === 0
+      ? 0
+      : k.exports.count_nonfinite(pIn, sdt, job.rows * job.k, 1);
     this.#t.readMs += t1 - t0;
     this.#t.computeMs += performance.now() - t1;
     const mem = k.exports.memory.buffer;

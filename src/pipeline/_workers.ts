@@ -80,8 +80,6 @@ export function quantWorkerMain(): void {
         new Uint8Array(ex.memory.buffer, pIn, inBytes).set(new Uint8Array(slots[job.slot], 0, inBytes));
       }
       readMs += performance.now() - t1;
-      // (NaN/Inf among the source values, counted while the part is in the core's cache)
-      nonFinite += ex.count_nonfinite(pIn, job.srcDtype, rows * job.k, 1);
       const rc = job.kind === "quant"
         ? ex.cast_group_quantize(
           pIn,
@@ -97,9 +95,12 @@ export function quantWorkerMain(): void {
           job.tie,
         )
         : ex.cast(pIn, job.srcDtype, pWords + r0 * job.outRowBytes, job.modelDtype, rows * job.k);
-      if (rc !== 0) {
+      if (rc < 0) {
         throw new Error(`kernel rejected a ${job.kind} job (bits ${job.bits}, group ${job.groupSize})`);
       }
+      // NaN/Inf among the source values, counted while the part is in the core's cache; the
+      // quantizer reports the groups holding them (0 proves the part finite), a cast does not
+      if (job.kind !== "quant" || rc > 0) nonFinite += ex.count_nonfinite(pIn, job.srcDtype, rows * job.k, 1);
     }
     if (job.destAt === undefined) {
       new Uint8Array(slots[job.slot], job.outAt, job.outBytes).set(
