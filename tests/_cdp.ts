@@ -23,6 +23,10 @@ export class Browser {
   #pending = new Map<number, Pending>();
   #session = "";
   #profile: string;
+  /** The chromium process id. */
+  get pid(): number {
+    return this.#proc.pid;
+  }
   /** Console messages and uncaught exceptions of the page. */
   readonly console: string[] = [];
 
