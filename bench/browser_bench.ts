@@ -5,6 +5,7 @@
 // renderer) and all of chromium's processes together, sampled from /proc every 100 ms.
 //
 //   deno run -A bench/browser_bench.ts [--model DIR] [--device cpu|webgpu] [--isolated true|false]
+//                                      [--target opfs|zip]
 import { llamaHfTensors, TINYLLAMA_1_1B_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
 import { Browser, findChromium } from "../tests/_cdp.ts";
 import { buildWebBundle, serveWeb } from "../tools/web_serve.ts";
@@ -17,6 +18,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const model = arg("model", `${ROOT}dist/bench/tinyllama-1.1b-bf16`);
 const device = arg("device", "cpu");
 const isolatedPage = arg("isolated", "true") === "true";
+const target = arg("target", "opfs");
 const chromium = findChromium();
 if (!chromium) throw new Error("no chromium (apt-get install chromium, or set CHROMIUM)");
 
@@ -123,19 +125,24 @@ try {
     await b.setFiles("#files", [model]);
     await b.waitFor(`!document.getElementById("convert").disabled`, 30_000);
     // the library on the picked files (gen_config needs tokenizer files this checkpoint lacks)
-    const run = b.eval<{ seconds: number; threads: number; device: string }>(`(async () => {
+    const run = b.eval<{ seconds: number; threads: number; device: string; size: number }>(`(async () => {
       const m = await import("./mlc-convert.js");
       const files = [...document.getElementById("files").files];
       const root = await navigator.storage.getDirectory();
-      const out = await m.directoryOutput(await root.getDirectoryHandle("bench", { create: true }));
+      const out = ${JSON.stringify(target)} === "zip"
+        ? m.zipOutput(await (await root.getFileHandle("bench.zip", { create: true })).createWritable())
+        : await m.directoryOutput(await root.getDirectoryHandle("bench", { create: true }));
       const t0 = performance.now();
       const r = await m.convertInBrowser({ source: m.fileSource(files), model: m.findModelDir(files.map((f) => f.webkitRelativePath)),
         quantization: "q4f16_1", device: ${JSON.stringify(device)}, output: out, genConfig: false });
-      return { seconds: (performance.now() - t0) / 1000, threads: r.threads, device: r.device.name };
+      if (out.finish) await out.finish(); // (the zip streamed into OPFS, as the app does)
+      const size = out.finish ? (await (await root.getFileHandle("bench.zip")).getFile()).size : 0;
+      return { seconds: (performance.now() - t0) / 1000, threads: r.threads, device: r.device.name, size };
     })()`);
     const s = await sampled(b.pid, run);
     console.log(
-      `browser ${s.value.device} (${s.value.threads} threads, page ${isolatedPage ? "" : "not "}isolated): ` +
+      `browser ${s.value.device} (${s.value.threads} threads, page ${isolatedPage ? "" : "not "}isolated, ` +
+        `to ${target}${s.value.size ? ` of ${gb(s.value.size)} GB` : ""}): ` +
         `${s.value.seconds.toFixed(1)} s, ${gb(sourceBytes / s.value.seconds)} GB/s, ` +
         `peak: largest process ${gb(s.maxProc)} GB (${s.which}), all chromium processes ${gb(s.maxSum)} GB`,
     );

@@ -5,22 +5,9 @@
 // missing file is a `NotFound` error, not "Deno is not defined".
 import { assertEquals, assertOk as assert } from "./_assert.ts";
 import { buildWebBundle } from "../tools/web_serve.ts";
+import { unzip } from "./_zip.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-
-/** The entries of a stored zip (local headers in order). */
-function unzipLocal(zip: Uint8Array): Map<string, Uint8Array> {
-  const v = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
-  const out = new Map<string, Uint8Array>();
-  let at = 0;
-  while (v.getUint32(at, true) === 0x04034b50) {
-    const size = v.getUint32(at + 18, true), nameLen = v.getUint16(at + 26, true);
-    const name = new TextDecoder().decode(zip.subarray(at + 30, at + 30 + nameLen));
-    out.set(name, zip.subarray(at + 30 + nameLen, at + 30 + nameLen + size));
-    at += 30 + nameLen + size;
-  }
-  return out;
-}
 
 // (runs in the worker; `Deno` is gone before the bundle is imported)
 const WORKER = `delete globalThis.Deno;
@@ -36,7 +23,7 @@ onmessage = async (e) => {
   const out = m.zipOutput();
   const r = await m.convertInBrowser({ source: m.fileSource(files), quantization: "q4f16_1",
     convTemplate: "llama-2", device: "cpu", output: out });
-  const zip = new Uint8Array(await out.toBlob().arrayBuffer());
+  const zip = new Uint8Array(await (await out.finish()).arrayBuffer());
   postMessage({ zip, files: r.files, threads: r.threads, missing, deno: typeof Deno });
 };`;
 
@@ -83,7 +70,7 @@ Deno.test("the browser bundle has no node: import and converts without Deno, as 
     ).finally(() => w.terminate());
     assertEquals(r.deno, "undefined");
     assertEquals(r.missing, "NotFound: No such file: nope.json (not among the picked files)");
-    const got = unzipLocal(r.zip);
+    const got = unzip(r.zip);
     assertEquals(r.files, [...got.keys()]);
     const names: string[] = [];
     for await (const e of Deno.readDir(`${dir}/cli`)) names.push(e.name);

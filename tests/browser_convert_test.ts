@@ -6,6 +6,7 @@
 // byte. Skipped, saying so, where chromium is not installed.
 import { assertEquals, assertOk as assert } from "./_assert.ts";
 import { Browser, findChromium } from "./_cdp.ts";
+import { unzip } from "./_zip.ts";
 import { buildWebBundle, serveWeb } from "../tools/web_serve.ts";
 
 const CHROMIUM = findChromium();
@@ -42,28 +43,6 @@ async function readDir(dir: string): Promise<Map<string, Uint8Array>> {
     if (e.isFile) files.set(e.name, await Deno.readFile(`${dir}/${e.name}`));
   }
   return files;
-}
-
-/** The entries of a stored (uncompressed) zip, through its central directory. */
-function unzip(zip: Uint8Array): Map<string, Uint8Array> {
-  const v = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
-  const end = zip.length - 22;
-  assertEquals(v.getUint32(end, true), 0x06054b50, "end of central directory");
-  const count = v.getUint16(end + 10, true);
-  let at = v.getUint32(end + 16, true);
-  const out = new Map<string, Uint8Array>();
-  for (let i = 0; i < count; i++) {
-    assertEquals(v.getUint32(at, true), 0x02014b50);
-    assertEquals(v.getUint16(at + 10, true), 0, "stored");
-    const size = v.getUint32(at + 24, true), nameLen = v.getUint16(at + 28, true);
-    const local = v.getUint32(at + 42, true);
-    const name = new TextDecoder().decode(zip.subarray(at + 46, at + 46 + nameLen));
-    assertEquals(v.getUint32(local, true), 0x04034b50);
-    const dataAt = local + 30 + v.getUint16(local + 26, true) + v.getUint16(local + 28, true);
-    out.set(name, zip.subarray(dataAt, dataAt + size));
-    at += 46 + nameLen;
-  }
-  return out;
 }
 
 const b64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -110,7 +89,7 @@ async function convertInPage(
 
 Deno.test({
   name:
-    "the web app converts a tiny Llama in chromium: WASM (workers, one thread) and WebGPU give the CLI's bytes",
+    "the web app in chromium: WASM (workers, one thread) and WebGPU give the CLI's bytes; a closed tab leaves nothing complete",
   ignore: !CHROMIUM,
   sanitizeResources: false,
   sanitizeOps: false,

@@ -82,8 +82,18 @@ function showPlan(p) {
 }
 
 async function outputFor(target) {
-  if (target === "zip") return { out: zipOutput(), label: "zip" };
   const name = `${modelDir.split("/").pop() || "model"}-${$("quant").value}-MLC`;
+  if (target === "zip") {
+    // streamed into a file of the origin private file system (on disk), downloaded from there;
+    // in memory where there is none
+    const file = await navigator.storage?.getDirectory?.()
+      .then((root) => root.getFileHandle(`${name}.zip`, { create: true }))
+      .catch(() => undefined);
+    if (file?.createWritable) {
+      return { out: zipOutput(await file.createWritable()), label: "zip", zipFile: file };
+    }
+    return { out: zipOutput(), label: "zip" };
+  }
   if (target === "opfs") {
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle(name, { create: true });
@@ -110,7 +120,7 @@ async function run(dryRun) {
       state.phase = "planned";
       return;
     }
-    const { out, label } = await outputFor($("target").value);
+    const { out, label, zipFile } = await outputFor($("target").value);
     $("status").textContent = "Starting…";
     const t0 = performance.now();
     const r = await convertInBrowser(options({
@@ -137,7 +147,7 @@ async function run(dryRun) {
       ...r.files.map((n) => Object.assign(document.createElement("li"), { textContent: n })),
     );
     if (label === "zip") {
-      const blob = out.toBlob();
+      const blob = (await out.finish()) ?? await zipFile.getFile();
       state.zip = blob;
       const a = Object.assign(document.createElement("a"), {
         href: URL.createObjectURL(blob),

@@ -117,7 +117,7 @@ function defaultThreads(): number {
  * import { convertInBrowser, fileSource, zipOutput } from "@mlc-deno/convert/web";
  * const out = zipOutput();
  * await convertInBrowser({ source: fileSource(input.files!), quantization: "q4f16_1", output: out });
- * const url = URL.createObjectURL(out.toBlob());
+ * const url = URL.createObjectURL((await out.finish())!);
  * ```
  */
 export async function convertInBrowser(opts: BrowserConvertOptions): Promise<BrowserConvertResult> {
