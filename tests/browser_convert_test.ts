@@ -108,6 +108,17 @@ Deno.test({
       // 1. WASM with kernel workers (cross-origin isolated page), into the origin private file system
       await b.goto(`http://127.0.0.1:${isolated.addr.port}/`);
       assertEquals(await b.eval(`crossOriginIsolated`), true);
+      // (the plan first: the dry run)
+      await b.waitFor(`globalThis.mlcConvertApp?.phase === "ready"`, 30_000);
+      await b.setFiles("#files", [modelDir]);
+      await b.waitFor(`!document.getElementById("plan").disabled`, 10_000);
+      await b.eval(`document.getElementById("plan").click()`);
+      await b.waitFor(`globalThis.mlcConvertApp.phase === "planned"`, 30_000);
+      assertEquals(
+        await b.eval(`document.getElementById("planText").textContent`),
+        "model_type: llama\nparameters: 15, tensors: 25, shards: 1\n" +
+          "read 543360 B, write 154432 B (4.547 bits/param)",
+      );
       const r1 = await convertInPage(b, modelDir, { device: "cpu", target: "opfs" });
       assertEquals(r1.device.name, "cpu");
       assert(r1.threads > 1 || navigator.hardwareConcurrency === 1, `threads: ${r1.threads}`);
@@ -119,6 +130,23 @@ Deno.test({
       })()`);
       assertSameFiles(new Map(Object.entries(opfs).map(([n, s]) => [n, b64(s)])), expected, "WASM/OPFS");
       assertEquals(r1.files.at(-1), "mlc-chat-config.json");
+
+      // (the library on a directory handle: the model copied into OPFS, read by directorySource)
+      const viaHandle = await b.eval<string>(`(async () => {
+        const m = await import("./mlc-convert.js");
+        const root = await navigator.storage.getDirectory();
+        const src = await root.getDirectoryHandle("src-model", { create: true });
+        for (const f of document.getElementById("files").files) {
+          const w = await (await src.getFileHandle(f.name, { create: true })).createWritable();
+          await w.write(f);
+          await w.close();
+        }
+        const out = m.zipOutput();
+        await m.convertInBrowser({ source: m.directorySource(root), model: "src-model", quantization: "q4f16_1",
+          convTemplate: "llama-2", device: "cpu", output: out });
+        return (${BLOB_B64})(await out.finish());
+      })()`);
+      assertSameFiles(unzip(b64(viaHandle)), expected, "directorySource/zip");
 
       // 2. WebGPU (SwiftShader), to a zip
       const r2 = await convertInPage(b, modelDir, { device: "webgpu", target: "zip" });
