@@ -44,13 +44,13 @@ export interface ServeWebOptions {
   extra?: Map<string, string>;
 }
 
-/** Serves web/ (GET only, no directory listing, no path outside web/) on 127.0.0.1. */
+/** Serves web/ (GET and HEAD only, no directory listing, no path outside web/) on 127.0.0.1. */
 export function serveWeb(opts: ServeWebOptions = {}): Deno.HttpServer<Deno.NetAddr> {
   const isolated = opts.isolated ?? true;
   return Deno.serve({ hostname: "127.0.0.1", port: opts.port ?? 0, onListen: () => {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
     const headers = new Headers(isolated ? ISOLATION_HEADERS : {});
-    if (req.method !== "GET" || path.split("/").includes("..")) {
+    if ((req.method !== "GET" && req.method !== "HEAD") || path.split("/").includes("..")) {
       return new Response("not allowed", { status: 405, headers });
     }
     const file = opts.extra?.get(path) ??
