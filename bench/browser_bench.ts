@@ -5,7 +5,7 @@
 // renderer) and all of chromium's processes together, sampled from /proc every 100 ms.
 //
 //   deno run -A bench/browser_bench.ts [--model DIR] [--device cpu|webgpu] [--isolated true|false]
-//                                      [--target opfs|zip]
+//                                      [--target opfs|zip] [--readers N (0: Blob.slice on the page)]
 import { llamaHfTensors, TINYLLAMA_1_1B_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
 import { Browser, findChromium } from "../tests/_cdp.ts";
 import { buildWebBundle, serveWeb } from "../tools/web_serve.ts";
@@ -19,6 +19,7 @@ const model = arg("model", `${ROOT}dist/bench/tinyllama-1.1b-bf16`);
 const device = arg("device", "cpu");
 const isolatedPage = arg("isolated", "true") === "true";
 const target = arg("target", "opfs");
+const readers = Number(arg("readers", "2"));
 const chromium = findChromium();
 if (!chromium) throw new Error("no chromium (apt-get install chromium, or set CHROMIUM)");
 
@@ -133,7 +134,7 @@ try {
         ? m.zipOutput(await (await root.getFileHandle("bench.zip", { create: true })).createWritable())
         : await m.directoryOutput(await root.getDirectoryHandle("bench", { create: true }));
       const t0 = performance.now();
-      const r = await m.convertInBrowser({ source: m.fileSource(files), model: m.findModelDir(files.map((f) => f.webkitRelativePath)),
+      const r = await m.convertInBrowser({ source: m.fileSource(files, { readers: ${readers} }), model: m.findModelDir(files.map((f) => f.webkitRelativePath)),
         quantization: "q4f16_1", device: ${JSON.stringify(device)}, output: out, genConfig: false });
       if (out.finish) await out.finish(); // (the zip streamed into OPFS, as the app does)
       const size = out.finish ? (await (await root.getFileHandle("bench.zip")).getFile()).size : 0;
@@ -142,7 +143,7 @@ try {
     const s = await sampled(b.pid, run);
     console.log(
       `browser ${s.value.device} (${s.value.threads} threads, page ${isolatedPage ? "" : "not "}isolated, ` +
-        `to ${target}${s.value.size ? ` of ${gb(s.value.size)} GB` : ""}): ` +
+        `${readers} reader workers, to ${target}${s.value.size ? ` of ${gb(s.value.size)} GB` : ""}): ` +
         `${s.value.seconds.toFixed(1)} s, ${gb(sourceBytes / s.value.seconds)} GB/s, ` +
         `peak: largest process ${gb(s.maxProc)} GB (${s.which}), all chromium processes ${gb(s.maxSum)} GB`,
     );

@@ -131,7 +131,8 @@ Deno.test({
       assertSameFiles(new Map(Object.entries(opfs).map(([n, s]) => [n, b64(s)])), expected, "WASM/OPFS");
       assertEquals(r1.files.at(-1), "mlc-chat-config.json");
 
-      // (the library on a directory handle: the model copied into OPFS, read by directorySource)
+      // (the library on a directory handle: the model copied into OPFS, read by directorySource through
+      // reader workers)
       const viaHandle = await b.eval<string>(`(async () => {
         const m = await import("./mlc-convert.js");
         const root = await navigator.storage.getDirectory();
@@ -142,7 +143,8 @@ Deno.test({
           await w.close();
         }
         const out = m.zipOutput();
-        await m.convertInBrowser({ source: m.directorySource(root), model: "src-model", quantization: "q4f16_1",
+        // (every read by the reader workers, each split in two)
+        await m.convertInBrowser({ source: m.directorySource(root, { readers: 2, readerMinBytes: 1 }), model: "src-model", quantization: "q4f16_1",
           convTemplate: "llama-2", device: "cpu", output: out });
         return (${BLOB_B64})(await out.finish());
       })()`);

@@ -58,7 +58,7 @@ $("files").addEventListener("change", () => {
 
 function options(extra) {
   return {
-    source: fileSource(picked),
+    source: fileSource(picked, { readers: 2 }), // (weights read by two reader workers)
     model: modelDir,
     quantization: $("quant").value,
     convTemplate: $("template").value,
