@@ -186,130 +186,18 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   }
   const params = arch.params(config);
   const unused = (n: string) => arch.isUnused?.(n, config) ?? false;
-
-  // missing sources, all at once
-  const missing: string[] = [];
-  for (const p of params) for (const s of p.sources) if (!checkpoint.tensors.has(s)) missing.push(s);
-  if (missing.length) {
-    problems.push(
-      `The following extern parameters do not exist in the weight files (${checkpoint.location}): ${
-        [...new Set(missing)].join(", ")
-      }`,
-    );
-  }
-
-  // param_map: hf name -> MLC params in insertion order
-  const torchToMlc = new Map<string, ArchParam[]>();
-  for (const p of params) {
-    for (const s of p.sources) {
-      const l = torchToMlc.get(s);
-      if (l) l.push(p);
-      else torchToMlc.set(s, [p]);
-    }
-  }
-  // unused-tensor warnings
+  const missing = missingSources(params, checkpoint);
+  if (missing) problems.push(missing);
+  const torchToMlc = paramMap(params);
   const unusedNames = checkpoint.order.filter((n) => !torchToMlc.has(n) && !unused(n));
   if (unusedNames.length) warnings.push(`Unused extern parameters: ${unusedNames.join(", ")}`);
-
-  // loading order: files by first appearance, tensors in order, first-seen MLC param
-  const fileOrder: string[] = [];
-  const byFile = new Map<string, string[]>();
-  for (const n of checkpoint.order) {
-    const f = checkpoint.tensors.get(n)!.file;
-    let l = byFile.get(f);
-    if (!l) {
-      l = [];
-      byFile.set(f, l);
-      fileOrder.push(f);
-    }
-    l.push(n);
-  }
-  const ordered: ArchParam[] = [];
-  const seen = new Set<string>();
-  for (const f of fileOrder) {
-    for (const n of byFile.get(f)!) {
-      for (const p of torchToMlc.get(n) ?? []) {
-        if (!seen.has(p.name)) {
-          seen.add(p.name);
-          ordered.push(p);
-        }
-      }
-    }
-  }
-
-  // shapes, dtypes, outputs
-  const planned: PlannedParam[] = [];
-  const knExperts: string[] = [];
-  let sourceBytes = 0;
-  const counted = new Set<string>();
-  for (const p of ordered) {
-    const sources = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
-    if (sources.length !== p.sources.length) continue; // reported as missing
-    let bad = false;
-    for (const s of sources) {
-      if (!s.dtype) {
-        problems.push(
-          `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
-        );
-        bad = true;
-      }
-      if (!counted.has(s.name)) {
-        counted.add(s.name);
-        sourceBytes += s.nbytes;
-      }
-    }
-    if (bad) continue;
-    const shape = builtShape(p, sources, problems);
-    if (!shape) continue;
-    if (
-      shape.length !== p.shape.length ||
-      p.shape.some((d, i) => typeof d === "number" && d !== shape[i])
-    ) {
-      problems.push(
-        `Parameter ${p.name} has shape ${fmtShape(shape)}, but expected ${fmtShape(p.shape)} (built from ${
-          sources.map((s) => `${s.name} ${fmtShape(s.shape)}`).join(", ")
-        })`,
-      );
-      continue;
-    }
-    const dtype: DType = p.dtype ?? scheme.modelDtype;
-    const layout = quantLayoutFor(p, shape, scheme);
-    if (layout === "KN" && p.quant === "experts") knExperts.push(p.name);
-    planned.push({
-      param: p,
-      sources,
-      shape,
-      dtype,
-      quant: layout,
-      outputs: quantizedOutputs(p.name, shape, dtype, scheme, layout),
-    });
-  }
-
-  if (knExperts.length) {
-    // group_quantization.py GroupQuantizeMixtralExperts.__init__ raises NotImplementedError
-    problems.push(
-      `${scheme.name} uses the KN layout, which MLC's group quantization of stacked MoE experts does not ` +
-        `support ("GroupQuantizeMixtralExperts does not support KN layout now"): ${knExperts.join(", ")}`,
-    );
-  }
-
-  // BitsPerParam denominator: emulate the loader's file cache
-  let totalParamNum = 0;
-  const loaded = new Set<string>();
-  for (const pp of planned) {
-    const required = new Set(pp.sources.map((s) => s.file));
-    const toLoad = [...required].filter((f) => !loaded.has(f));
-    if (toLoad.length) {
-      for (const f of [...loaded]) if (!required.has(f)) loaded.delete(f);
-      for (const f of toLoad) {
-        loaded.add(f);
-        for (const t of checkpoint.fileTensors.get(f) ?? []) {
-          if (!unused(t.name)) totalParamNum += t.shape.reduce((a, b) => a * b, 1);
-        }
-      }
-    }
-  }
-
+  const { planned, sourceBytes } = planParams(
+    loadingOrder(checkpoint, torchToMlc),
+    checkpoint,
+    scheme,
+    problems,
+  );
+  const totalParamNum = loadedParamCount(planned, checkpoint, unused);
   const outputs = planned.flatMap((p) => p.outputs);
   const layout = layoutShards(outputs.map((o) => o.nbytes), opts.shardCap);
   outputs.forEach((o, i) => {
@@ -332,6 +220,161 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
     bitsPerParam: paramBytes * 8 / totalParamNum,
     sourceBytes,
   };
+}
+
+/** The problem naming every missing source tensor, all at once (undefined: none missing). */
+function missingSources(params: readonly ArchParam[], checkpoint: Checkpoint): string | undefined {
+  const missing: string[] = [];
+  for (const p of params) for (const s of p.sources) if (!checkpoint.tensors.has(s)) missing.push(s);
+  if (!missing.length) return undefined;
+  return `The following extern parameters do not exist in the weight files (${checkpoint.location}): ${
+    [...new Set(missing)].join(", ")
+  }`;
+}
+
+/** MLC's param_map: source tensor name -> the MLC parameters built from it, in declaration order. */
+function paramMap(params: readonly ArchParam[]): Map<string, ArchParam[]> {
+  const torchToMlc = new Map<string, ArchParam[]>();
+  for (const p of params) {
+    for (const s of p.sources) {
+      const l = torchToMlc.get(s);
+      if (l) l.push(p);
+      else torchToMlc.set(s, [p]);
+    }
+  }
+  return torchToMlc;
+}
+
+/**
+ * MLC's loading order: files by first appearance of their tensors, each file's tensors in
+ * order, each tensor's MLC parameters when first seen.
+ */
+function loadingOrder(checkpoint: Checkpoint, torchToMlc: ReadonlyMap<string, ArchParam[]>): ArchParam[] {
+  const byFile = new Map<string, string[]>(); // (a Map keeps first-appearance order)
+  for (const n of checkpoint.order) {
+    const f = checkpoint.tensors.get(n)!.file;
+    let l = byFile.get(f);
+    if (!l) byFile.set(f, l = []);
+    l.push(n);
+  }
+  const ordered: ArchParam[] = [];
+  const seen = new Set<string>();
+  for (const names of byFile.values()) {
+    for (const n of names) {
+      for (const p of torchToMlc.get(n) ?? []) {
+        if (!seen.has(p.name)) {
+          seen.add(p.name);
+          ordered.push(p);
+        }
+      }
+    }
+  }
+  return ordered;
+}
+
+/**
+ * Shapes, dtypes and outputs of the parameters in loading order (problems collected; a
+ * parameter with one is left out), and the source bytes they read (each tensor once).
+ */
+function planParams(
+  ordered: readonly ArchParam[],
+  checkpoint: Checkpoint,
+  scheme: QuantScheme,
+  problems: string[],
+): { planned: PlannedParam[]; sourceBytes: number } {
+  const planned: PlannedParam[] = [];
+  const knExperts: string[] = [];
+  let sourceBytes = 0;
+  const counted = new Set<string>();
+  for (const p of ordered) {
+    const sources = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
+    if (sources.length !== p.sources.length) continue; // reported as missing
+    for (const s of sources) {
+      if (!counted.has(s.name)) {
+        counted.add(s.name);
+        sourceBytes += s.nbytes;
+      }
+    }
+    const shape = checkedShape(p, sources, problems);
+    if (!shape) continue;
+    const dtype: DType = p.dtype ?? scheme.modelDtype;
+    const layout = quantLayoutFor(p, shape, scheme);
+    if (layout === "KN" && p.quant === "experts") knExperts.push(p.name);
+    planned.push({
+      param: p,
+      sources,
+      shape,
+      dtype,
+      quant: layout,
+      outputs: quantizedOutputs(p.name, shape, dtype, scheme, layout),
+    });
+  }
+  if (knExperts.length) {
+    // group_quantization.py GroupQuantizeMixtralExperts.__init__ raises NotImplementedError
+    problems.push(
+      `${scheme.name} uses the KN layout, which MLC's group quantization of stacked MoE experts does not ` +
+        `support ("GroupQuantizeMixtralExperts does not support KN layout now"): ${knExperts.join(", ")}`,
+    );
+  }
+  return { planned, sourceBytes };
+}
+
+/**
+ * The shape `p` is built with from `sources`, when their dtypes are supported and it matches
+ * the declared shape; else undefined, with the problems pushed.
+ */
+function checkedShape(
+  p: ArchParam,
+  sources: readonly SourceTensor[],
+  problems: string[],
+): number[] | undefined {
+  let bad = false;
+  for (const s of sources) {
+    if (!s.dtype) {
+      problems.push(
+        `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
+      );
+      bad = true;
+    }
+  }
+  if (bad) return undefined;
+  const shape = builtShape(p, sources, problems);
+  if (!shape) return undefined;
+  if (shape.length !== p.shape.length || p.shape.some((d, i) => typeof d === "number" && d !== shape[i])) {
+    problems.push(
+      `Parameter ${p.name} has shape ${fmtShape(shape)}, but expected ${fmtShape(p.shape)} (built from ${
+        sources.map((s) => `${s.name} ${fmtShape(s.shape)}`).join(", ")
+      })`,
+    );
+    return undefined;
+  }
+  return shape;
+}
+
+/**
+ * BitsPerParam's denominator: the elements of every tensor MLC's loader loads, emulating its
+ * file cache (a parameter's files are loaded, the files it does not need dropped).
+ */
+function loadedParamCount(
+  planned: readonly PlannedParam[],
+  checkpoint: Checkpoint,
+  unused: (name: string) => boolean,
+): number {
+  let total = 0;
+  const loaded = new Set<string>();
+  for (const pp of planned) {
+    const required = new Set(pp.sources.map((s) => s.file));
+    const toLoad = [...required].filter((f) => !loaded.has(f));
+    if (!toLoad.length) continue;
+    for (const f of [...loaded]) if (!required.has(f)) loaded.delete(f);
+    for (const f of toLoad) {
+      loaded.add(f);
+      for (const t of checkpoint.fileTensors.get(f) ?? []) {
+        if (!unused(t.name)) total += t.shape.reduce((a, b) => a * b, 1);
+      }
+    }
+  }
+  return total;
 }
 
 function builtShape(

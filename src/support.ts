@@ -103,6 +103,9 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   medusa: "N",
   bert: "NGF",
   "bert-bge": "NGF",
+  llama4: "NGFP",
+  qwen3_5: "NGF",
+  qwen3_5_text: "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */

@@ -17,6 +17,25 @@ const BERT = {
   type_vocab_size: 2,
 };
 
+/** A tiny Qwen3.5 text config: layer 0 linear attention (GatedDeltaNet), layer 1 full attention. */
+const QWEN35_TEXT = {
+  model_type: "qwen3_5_text",
+  ...LLAMA,
+  head_dim: 16,
+  rms_norm_eps: 1e-6,
+  hidden_act: "silu",
+  attention_bias: false,
+  full_attention_interval: 2,
+  linear_key_head_dim: 16,
+  linear_value_head_dim: 16,
+  linear_num_key_heads: 2,
+  linear_num_value_heads: 4,
+  linear_conv_kernel_dim: 4,
+  tie_word_embeddings: false,
+  dtype: "bfloat16",
+  rope_parameters: { rope_type: "default", rope_theta: 10000000, partial_rotary_factor: 0.25 },
+};
+
 /** A tiny config.json per multimodal / embedding / speculative registry key. */
 export const MM_TINY: Record<string, Record<string, unknown>> = {
   "qwen3-embedding": {
@@ -32,4 +51,6 @@ export const MM_TINY: Record<string, Record<string, unknown>> = {
   medusa: { medusa_num_heads: 2, medusa_num_layers: 1, hidden_size: 64, vocab_size: 96 },
   bert: BERT,
   "bert-bge": BERT,
+  qwen3_5: { model_type: "qwen3_5", text_config: QWEN35_TEXT, tie_word_embeddings: false },
+  qwen3_5_text: QWEN35_TEXT,
 };

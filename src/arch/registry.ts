@@ -43,6 +43,8 @@ import { bert, bertBge } from "./bert.ts";
 import { eagle } from "./eagle.ts";
 import { medusa } from "./medusa.ts";
 import { qwen3Embedding } from "./qwen3_embedding.ts";
+import { llama4 } from "./llama4.ts";
+import { qwen35, qwen35Text } from "./qwen3_5.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -87,6 +89,9 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   medusa,
   bert,
   "bert-bge": bertBge,
+  llama4,
+  qwen3_5: qwen35,
+  qwen3_5_text: qwen35Text,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

@@ -10,7 +10,7 @@ import { DEVICES, selectBackend } from "../device.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
 import { loadModelConfig, openWeights, resolveConfigPath } from "../model.ts";
-import { MD5_LANES, WORKER_SHARD_BUFFERS } from "../pipeline/pool.ts";
+import { estimatePeakMemory } from "../pipeline/sizes.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
 import { getQuantization } from "../quant/schemes.ts";
 import type { QuantBackend } from "../quant/backend.ts";
@@ -67,38 +67,6 @@ export function planToJson(plan: ConversionPlan, peakMemory: number): Record<str
     metadata: { ParamSize: plan.paramSize, ParamBytes: plan.paramBytes, BitsPerParam: plan.bitsPerParam },
     expected_peak_memory_bytes: peakMemory,
   };
-}
-
-/**
- * Estimated peak memory of a conversion: the runtime baseline, the shard buffers in rotation,
- * the chunk buffers (or, with worker threads, each kernel worker's runtime, kernel memory and
- * slots), the I/O worker, and for the largest parameter its whole scale array (and words, for KN
- * layouts; parameters written in place by the kernel workers need neither).
- *
- * @example
- * ```ts ignore
- * console.log(estimatePeakMemory(plan, 8 << 20, 2));
- * ```
- */
-export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, threads = 1): number {
-  let perParam = 0;
-  for (const p of plan.params) {
-    const scale = p.outputs.length > 1 ? p.outputs[1].nbytes : 0;
-    const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
-    const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
-    perParam = Math.max(perParam, scale + words + whole);
-  }
-  const MiB = 1 << 20;
-  const baseline = 60 * MiB; // Deno runtime and module code
-  const workers = threads > 1;
-  const chunk = chunkBytes ?? 8 * MiB;
-  // shard buffers: a batch of shards being hashed, one filling (two with kernel workers)
-  const shards = (workers ? WORKER_SHARD_BUFFERS : MD5_LANES + 1) * 32 * MiB;
-  // a kernel worker: its runtime, the part of a chunk it reads at a time and a chunk's outputs
-  // (at most a chunk; most are written in place, into the shard buffers); on one thread the
-  // chunk buffers; the I/O worker that writes shards
-  const pipeline = (workers ? threads * (16 * MiB + chunk) : 3 * chunk) + 10 * MiB;
-  return baseline + shards + pipeline + perParam;
 }
 
 function printPlan(plan: ConversionPlan, io: Io, peak: number): void {

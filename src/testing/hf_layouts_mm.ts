@@ -87,6 +87,66 @@ export function clipVision(cfg: Cfg, prefix: string): GenTensor[] {
   return out;
 }
 
+/** The text weights of a Qwen3.5 checkpoint (config.json's `text_config`, or the config itself). */
+function qwen35Text(top: Cfg): GenTensor[] {
+  const cfg = (top.text_config ?? top) as Cfg;
+  const h = n(cfg, "hidden_size");
+  const nq = n(cfg, "num_attention_heads");
+  const nkv = n(cfg, "num_key_value_heads");
+  const d = n(cfg, "head_dim");
+  const i = n(cfg, "intermediate_size");
+  const nk = n(cfg, "linear_num_key_heads");
+  const nv = n(cfg, "linear_num_value_heads");
+  const dk = n(cfg, "linear_key_head_dim");
+  const dv = n(cfg, "linear_value_head_dim");
+  const every = n(cfg, "full_attention_interval", 4);
+  const types = (cfg.layer_types as string[] | undefined) ??
+    range(n(cfg, "num_hidden_layers")).map((l) => (l + 1) % every ? "linear_attention" : "full_attention");
+  const bias = cfg.attention_bias === true;
+  const m = "model.language_model";
+  const out: GenTensor[] = [t(`${m}.embed_tokens.weight`, n(cfg, "vocab_size"), h)];
+  types.forEach((type, l) => {
+    const p = `${m}.layers.${l}`;
+    if (type === "full_attention") {
+      const a = `${p}.self_attn`;
+      out.push(
+        ...lin(`${a}.q_proj`, 2 * nq * d, h, bias),
+        ...lin(`${a}.k_proj`, nkv * d, h, bias),
+        ...lin(`${a}.v_proj`, nkv * d, h, bias),
+        ...lin(`${a}.o_proj`, h, nq * d, bias),
+        t(`${a}.q_norm.weight`, d),
+        t(`${a}.k_norm.weight`, d),
+      );
+    } else {
+      const a = `${p}.linear_attn`;
+      const conv = 2 * nk * dk + nv * dv;
+      out.push(
+        t(`${a}.conv1d.weight`, conv, 1, n(cfg, "linear_conv_kernel_dim")),
+        t(`${a}.dt_bias`, nv),
+        t(`${a}.A_log`, nv),
+        t(`${a}.norm.weight`, dv),
+        t(`${a}.out_proj.weight`, h, nv * dv),
+        t(`${a}.in_proj_qkv.weight`, conv, h),
+        t(`${a}.in_proj_z.weight`, nv * dv, h),
+        t(`${a}.in_proj_b.weight`, nv, h),
+        t(`${a}.in_proj_a.weight`, nv, h),
+      );
+    }
+    out.push(
+      t(`${p}.mlp.gate_proj.weight`, i, h),
+      t(`${p}.mlp.up_proj.weight`, i, h),
+      t(`${p}.mlp.down_proj.weight`, h, i),
+      t(`${p}.input_layernorm.weight`, h),
+      t(`${p}.post_attention_layernorm.weight`, h),
+    );
+  });
+  out.push(t(`${m}.norm.weight`, h));
+  if (!(top.tie_word_embeddings ?? cfg.tie_word_embeddings)) {
+    out.push(t("lm_head.weight", n(cfg, "vocab_size"), h));
+  }
+  return out;
+}
+
 /** HF layouts by MLC registry key. */
 export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> = {
   // transformers BertModel (with its pooler; `embeddings.position_ids` is a non-persistent buffer
@@ -148,4 +208,10 @@ export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> 
       t(`medusa_head.${head}.${layers}.weight`, n(cfg, "vocab_size"), h),
     ]);
   },
+  // transformers Qwen3_5ForConditionalGeneration, text model (`model.language_model.*`; layer types
+  // from `layer_types`, default linear_attention unless (i + 1) % full_attention_interval == 0;
+  // Qwen3_5GatedDeltaNet / Qwen3_5Attention (q_proj with the output gate: 2 * heads * head_dim rows))
+  qwen3_5: (cfg) => qwen35Text(cfg),
+  // MLC reads the same `model.language_model.*` names under this key
+  qwen3_5_text: (cfg) => qwen35Text(cfg),
 };
