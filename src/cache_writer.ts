@@ -68,7 +68,7 @@ export interface ShardHasher {
   urge(buf: Uint8Array): void;
   /**
    * Starts hashing one shard piece by piece: a tensor larger than the shard buffers (collected
-   * and written a buffer at a time; without `stream`, hashed with `node:crypto` on this thread
+   * and written a buffer at a time; without `stream`, hashed with the WASM md5 (`createHash`) on this thread
    * and written as they come), and the last shard while it fills (see
    * `WriterOptions.expectedShards`).
    */
