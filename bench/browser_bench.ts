@@ -5,7 +5,7 @@
 // renderer) and all of chromium's processes together, sampled from /proc every 100 ms.
 //
 //   deno run -A bench/browser_bench.ts [--model DIR] [--device cpu|webgpu] [--isolated true|false]
-//                                      [--target opfs|zip] [--readers N (0: Blob.slice on the page)]
+//                                      [--target opfs|zip|none] [--readers N (0: Blob.slice on the page)]
 import { llamaHfTensors, TINYLLAMA_1_1B_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
 import { Browser, findChromium } from "../tests/_cdp.ts";
 import { buildWebBundle, serveWeb } from "../tools/web_serve.ts";
@@ -130,7 +130,8 @@ try {
       const m = await import("./mlc-convert.js");
       const files = [...document.getElementById("files").files];
       const root = await navigator.storage.getDirectory();
-      const out = ${JSON.stringify(target)} === "zip"
+      const discard = { create: async () => ({ write: async () => {}, close: async () => {} }), writeTextFile: async () => {} };
+      const out = ${JSON.stringify(target)} === "none" ? discard : ${JSON.stringify(target)} === "zip"
         ? m.zipOutput(await (await root.getFileHandle("bench.zip", { create: true })).createWritable())
         : await m.directoryOutput(await root.getDirectoryHandle("bench", { create: true }));
       const t0 = performance.now();
