@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash } from "./_md5_hash.ts";
 import { type RowSource, rowSourceFor } from "./_param_rows.ts";
 import type { CacheRecord, ShardRecord, TensorCache } from "./cache_json.ts";
 import { storedBytes } from "./shard_layout.ts";
