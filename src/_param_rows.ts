@@ -7,8 +7,9 @@
  *
  * @module
  */
-import type { HostTensor } from "./arch/_types.ts";
+import type { HostTensor, ParamTransform } from "./arch/_types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
+import type { FileRange } from "./io/direct_read.ts";
 import { bf16Round, type DType, f32Bits, f32BitsToBf16, itemSize, numberToF16 } from "./dtype.ts";
 import type { PlannedParam } from "./plan.ts";
 import { bf16Value, f16Value } from "./quant/reference.ts";
@@ -81,8 +82,11 @@ export interface RowSource {
   rows: number;
   rowElems: number;
   read(rowStart: number, rows: number, into: Uint8Array): Promise<void>;
-  /** The file ranges holding rows `[rowStart, rowStart + rows)`, when read directly. */
-  segments?(rowStart: number, rows: number): [string, number, number][];
+  /**
+   * The local file ranges holding rows `[rowStart, rowStart + rows)`, where threads may read
+   * them directly (see `Checkpoint.localPath`).
+   */
+  segments?(rowStart: number, rows: number): FileRange[];
 }
 
 /**
@@ -106,8 +110,9 @@ export function rowLayout(shape: readonly number[]): { rows: number; rowElems: n
 
 /**
  * Opens the rows of a planned parameter. Whole-tensor transforms load their sources fully;
- * concatenations read row ranges, straddling sources. With `direct`, `segments` gives the file
- * ranges of a row range (for readers that fill their own memory).
+ * concatenations read row ranges, straddling sources. With `direct`, when the checkpoint has
+ * local paths for the source files, `segments` gives the file ranges of a row range (for
+ * readers that fill their own memory).
  *
  * @example
  * ```ts ignore
@@ -118,64 +123,24 @@ export function rowLayout(shape: readonly number[]): { rows: number; rowElems: n
  */
 export async function rowSourceFor(
   pp: PlannedParam,
-  ckpt: Pick<Checkpoint, "read">,
+  ckpt: Pick<Checkpoint, "read" | "localPath">,
   direct = false,
 ): Promise<RowSource> {
   const t = pp.param.transform ?? { kind: "concat" as const };
+  if (t.kind === "whole") return await wholeRowSource(pp, ckpt, t);
   // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
   // (fused q/k/v biases) straddle their sources like 2-D ones.
   const { rows, rowElems } = rowLayout(pp.shape);
-  if (t.kind === "whole") {
-    const hosts: HostTensor[] = [];
-    // (in the dtype MLC's map function receives: PyTorch bfloat16 arrives as float32)
-    for (const s of pp.sources) {
-      const dtype = s.loaderDtype ?? s.dtype!;
-      const data = new Uint8Array(s.nbytes / itemSize(s.dtype!) * itemSize(dtype));
-      await readAs(ckpt, s, 0, data, dtype);
-      hosts.push({ dtype, shape: [...s.shape], data });
-    }
-    const r = t.apply(hosts, pp.dtype);
-    const rb = rowElems * itemSize(r.dtype);
-    return {
-      dtype: r.dtype,
-      rows,
-      rowElems,
-      read(start, n, into) {
-        into.set(r.data.subarray(start * rb, (start + n) * rb));
-        return Promise.resolve();
-      },
-    };
-  }
+  if (t.kind === "concat1") return axis1Rows(pp, ckpt, rows, rowElems);
   const addOne = t.kind === "concat" && t.addOne === true;
   const { dtype, widen } = computeDtype(pp, addOne);
   const rb = rowElems * itemSize(dtype);
   // a source's rows in the same layout (a concatenation along axis 0, or a stack of
   // per-expert concatenations, is the sources' rows one after another)
-  const srcRows = pp.sources.map((s) => s.shape.reduce((a, b) => a * b, 1) / rowElems);
-  const bounds: number[] = [];
-  let acc = 0;
-  for (const n of srcRows) {
-    bounds.push(acc);
-    acc += n;
-  }
-  /** Calls `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range. */
-  const pieces = (
-    start: number,
-    n: number,
-    f: (si: number, local: number, take: number, done: number) => void,
-  ) => {
-    // rows may straddle sources
-    let done = 0;
-    while (done < n) {
-      const row = start + done;
-      let si = bounds.length - 1;
-      while (bounds[si] > row) si--;
-      const local = row - bounds[si];
-      const take = Math.min(n - done, srcRows[si] - local);
-      f(si, local, take, done);
-      done += take;
-    }
-  };
+  const pieces = rowPieces(pp.sources.map((s) => s.shape.reduce((a, b) => a * b, 1) / rowElems));
+  // local paths of the sources' files, when all have one (direct reads)
+  const local = direct ? pp.sources.map((s) => ckpt.localPath?.(s.file)) : [];
+  const paths = direct && local.every((p) => p !== undefined) ? local as string[] : undefined;
   return {
     dtype,
     rows,
@@ -192,15 +157,103 @@ export async function rowSourceFor(
       if (addOne) addOneInPlace(into, dtype, n * rowElems);
     },
     // (strided sources are gathered by the checkpoint's read, not as file ranges)
-    segments: direct && !addOne && !widen && pp.sources.every((s) => !s.strides)
+    segments: paths && !addOne && !widen && pp.sources.every((s) => !s.strides)
       ? (start, n) => {
-        const out: [string, number, number][] = [];
+        const out: FileRange[] = [];
         pieces(start, n, (si, local, take) => {
           const s = pp.sources[si];
-          out.push([s.file, s.offset + local * rb, take * rb]);
+          out.push([paths[si], s.offset + local * rb, take * rb]);
         });
         return out;
       }
       : undefined,
+  };
+}
+
+/**
+ * A whole-tensor transform's rows: its sources loaded fully (in the dtype MLC's map function
+ * receives: PyTorch bfloat16 arrives as float32), the transform applied once.
+ */
+async function wholeRowSource(
+  pp: PlannedParam,
+  ckpt: Pick<Checkpoint, "read">,
+  t: Extract<ParamTransform, { kind: "whole" }>,
+): Promise<RowSource> {
+  const { rows, rowElems } = rowLayout(pp.shape);
+  const hosts: HostTensor[] = [];
+  for (const s of pp.sources) {
+    const dtype = s.loaderDtype ?? s.dtype!;
+    const data = new Uint8Array(s.nbytes / itemSize(s.dtype!) * itemSize(dtype));
+    await readAs(ckpt, s, 0, data, dtype);
+    hosts.push({ dtype, shape: [...s.shape], data });
+  }
+  const r = t.apply(hosts, pp.dtype);
+  const rb = rowElems * itemSize(r.dtype);
+  return {
+    dtype: r.dtype,
+    rows,
+    rowElems,
+    read(start, n, into) {
+      into.set(r.data.subarray(start * rb, (start + n) * rb));
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * For sources of `srcRows` rows one after another: a function calling
+ * `f(source, firstLocalRow, rows, rowsDone)` for the pieces of a row range (rows may straddle
+ * sources).
+ */
+function rowPieces(
+  srcRows: readonly number[],
+): (start: number, n: number, f: (si: number, local: number, take: number, done: number) => void) => void {
+  const bounds: number[] = [];
+  let acc = 0;
+  for (const n of srcRows) {
+    bounds.push(acc);
+    acc += n;
+  }
+  return (start, n, f) => {
+    let done = 0;
+    while (done < n) {
+      const row = start + done;
+      let si = bounds.length - 1;
+      while (bounds[si] > row) si--;
+      const local = row - bounds[si];
+      const take = Math.min(n - done, srcRows[si] - local);
+      f(si, local, take, done);
+      done += take;
+    }
+  };
+}
+
+/**
+ * `np.concatenate(axis=1)` of 2-D sources of one dtype, by row ranges: each source's rows are
+ * read and laid side by side (bounded by the range, not the tensor).
+ */
+function axis1Rows(
+  pp: PlannedParam,
+  ckpt: Pick<Checkpoint, "read">,
+  rows: number,
+  rowElems: number,
+): RowSource {
+  const dtype = pp.sources[0].dtype!;
+  const widths = pp.sources.map((s) => s.shape[1] * itemSize(dtype));
+  const rb = rowElems * itemSize(dtype);
+  return {
+    dtype,
+    rows,
+    rowElems,
+    async read(start, n, into) {
+      let col = 0;
+      for (const [i, s] of pp.sources.entries()) {
+        const w = widths[i];
+        const part = new Uint8Array(n * w);
+        await ckpt.read(s.name, start * w, part);
+        for (let r = 0; r < n; r++) into.set(part.subarray(r * w, (r + 1) * w), r * rb + col);
+        col += w;
+      }
+    },
   };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash } from "./_md5_hash.ts";
 import {
   type CacheFileNames,
   cacheJsonText,
@@ -68,7 +68,7 @@ export interface ShardHasher {
   urge(buf: Uint8Array): void;
   /**
    * Starts hashing one shard piece by piece: a tensor larger than the shard buffers (collected
-   * and written a buffer at a time; without `stream`, hashed with `node:crypto` on this thread
+   * and written a buffer at a time; without `stream`, hashed with the WASM md5 (`createHash`) on this thread
    * and written as they come), and the last shard while it fills (see
    * `WriterOptions.expectedShards`).
    */
@@ -227,7 +227,8 @@ export class TensorCacheWriter {
    */
   reservable(shape: readonly number[], dtype: DType): boolean {
     return this.#rotate && this.#hasher !== undefined && dtype !== "float32" &&
-      storedBytes(shape, dtype) <= this.#cap && this.#shared[0].buffer instanceof SharedArrayBuffer;
+      storedBytes(shape, dtype) <= this.#cap && typeof SharedArrayBuffer !== "undefined" &&
+      this.#shared[0].buffer instanceof SharedArrayBuffer;
   }
 
   /** Starts a tensor; data follows through the returned sink. */
@@ -260,31 +261,20 @@ export class TensorCacheWriter {
       if (this.#rotate && n <= this.#cap) return await this.#bufferedOutOfBand(record, encode, check);
       const stream = this.#rotate ? this.#hasher?.stream?.() : undefined;
       if (stream) return await this.#streamedOutOfBand(record, encode, check, stream);
-      const shard = this.#ownShard(record);
-      const file: FileSink = await this.#out.create(shard.dataPath);
-      const md5 = createHash("md5");
-      return {
-        write: async (chunk) => {
-          const data = encode(chunk);
-          check(data.length);
-          const t0 = performance.now();
-          md5.update(data);
-          const t1 = performance.now();
-          await file.write(data);
-          this.stats.md5Ms += t1 - t0;
-          this.stats.writeMs += performance.now() - t1;
-        },
-        end: async () => {
-          if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
-          await file.close();
-          shard.md5sum = md5.digest("hex");
-          this.#shards.push(shard);
-          this.stats.bytesWritten += n;
-          this.#busy = false;
-        },
-      };
+      return await this.#unbufferedOutOfBand(record, encode, check);
     }
     if (where === "commit") await this.#commit();
+    return this.#inPending(record, encode, check);
+  }
+
+  /** A tensor placed in the pending shard (the buffer filling now). */
+  #inPending(
+    record: CacheRecord,
+    encode: (c: Uint8Array) => Uint8Array,
+    check: (len: number) => void,
+  ): TensorSink {
+    const n = record.nbytes, name = record.name;
+    let placed = 0;
     this.#checkOffset(record);
     record.byteOffset = this.#pendingLen;
     this.#pendingRecords.push(record);
@@ -294,25 +284,61 @@ export class TensorCacheWriter {
     return {
       write: (chunk) => {
         const data = encode(chunk);
-        const at = start + written;
+        const at = start + placed;
         check(data.length);
+        placed += data.length;
         this.#pending.set(data, at);
         return Promise.resolve();
       },
-      reserve: this.reservable(shape, dtype)
+      reserve: this.reservable(record.shape, record.dtype as DType)
         ? (bytes, filled) => {
-          const at = start + written;
+          const at = start + placed;
           check(bytes);
+          placed += bytes;
           this.#addFill(pending, at, filled);
           return pending.subarray(at, at + bytes);
         }
         : undefined,
       end: () => {
-        if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
+        if (placed !== n) throw new Error(`tensor ${name}: got ${placed} bytes, expected ${n}`);
         this.#pendingLen += n;
         this.#busy = false;
         this.#pumpLast();
         return Promise.resolve();
+      },
+    };
+  }
+
+  /** A tensor in a shard of its own, hashed and written chunk by chunk as it comes. */
+  async #unbufferedOutOfBand(
+    record: CacheRecord,
+    encode: (c: Uint8Array) => Uint8Array,
+    check: (len: number) => void,
+  ): Promise<TensorSink> {
+    const n = record.nbytes, name = record.name;
+    const shard = this.#ownShard(record);
+    const file: FileSink = await this.#out.create(shard.dataPath);
+    const md5 = createHash("md5");
+    let written = 0;
+    return {
+      write: async (chunk) => {
+        const data = encode(chunk);
+        check(data.length);
+        written += data.length;
+        const t0 = performance.now();
+        md5.update(data);
+        const t1 = performance.now();
+        await file.write(data);
+        this.stats.md5Ms += t1 - t0;
+        this.stats.writeMs += performance.now() - t1;
+      },
+      end: async () => {
+        if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
+        await file.close();
+        shard.md5sum = md5.digest("hex");
+        this.#shards.push(shard);
+        this.stats.bytesWritten += n;
+        this.#busy = false;
       },
     };
   }

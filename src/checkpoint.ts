@@ -54,6 +54,11 @@ export interface Checkpoint {
   readonly warnings?: readonly string[];
   /** Reads `into.length` bytes of tensor `name` starting at byte `start` of its data. */
   read(name: string, start: number, into: Uint8Array): Promise<void>;
+  /**
+   * A local path of tensor file `file` (a `SourceTensor.file`) that threads may read directly,
+   * when the store has one (see `SourceStore.localPath`).
+   */
+  localPath?(file: string): string | undefined;
   /** Closes all files. */
   close(): void;
 }
@@ -131,73 +136,24 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
   const handles = new Map<string, RandomAccessFile>();
   const headers = new Map<string, WeightFile>();
   const openFile = async (p: string) => {
-    let h = handles.get(p);
-    if (!h) {
-      if (!(await store.exists(p))) throw new SafetensorsError(p, "file not found");
-      h = await store.open(p);
-      handles.set(p, h);
-      headers.set(p, await formatOfFile(p).read(h, p));
-    }
-    return h;
+    if (handles.has(p)) return;
+    if (!(await store.exists(p))) throw new SafetensorsError(p, "file not found");
+    handles.set(p, await store.open(p));
+    headers.set(p, await formatOfFile(p).read(handles.get(p)!, p));
   };
-  const order: string[] = [];
-  const fileOf = new Map<string, string>();
   try {
+    let fileOf: Map<string, string>;
     if (path.endsWith(".json")) {
-      let index: { weight_map?: Record<string, unknown> };
-      try {
-        index = JSON.parse(await store.readTextFile(path));
-      } catch (e) {
-        throw new SafetensorsError(path, `not a valid index JSON (${(e as Error).message})`);
-      }
-      if (
-        !index || typeof index.weight_map !== "object" || index.weight_map === null ||
-        Array.isArray(index.weight_map)
-      ) {
-        throw new SafetensorsError(path, `has no "weight_map" object`);
-      }
-      const dir = dirname(path);
-      for (const [name, f] of Object.entries(index.weight_map)) {
-        if (typeof f !== "string") {
-          throw new SafetensorsError(path, `weight_map["${name}"] is not a file name`);
-        }
-        if (f.includes("..") || f.startsWith("/")) {
-          throw new SafetensorsError(path, `weight_map["${name}"] points outside the model directory: ${f}`);
-        }
-        order.push(name);
-        fileOf.set(name, join(dir, f));
-      }
+      fileOf = await readIndex(store, path);
       for (const f of new Set(fileOf.values())) await openFile(f);
     } else {
       await openFile(path);
       // the file's own order (pickled order; safetensors: data-offset order, as the index
       // MLC's detector writes for a lone model.safetensors)
-      for (const name of headers.get(path)!.order) {
-        order.push(name);
-        fileOf.set(name, path);
-      }
+      fileOf = new Map(headers.get(path)!.order.map((name) => [name, path]));
     }
-    const tensors = new Map<string, SourceTensor>();
-    const fileTensors = new Map<string, SourceTensor[]>();
-    for (const [file, { entries }] of headers) {
-      const list: SourceTensor[] = [];
-      for (const e of entries) {
-        const t: SourceTensor = {
-          name: e.name,
-          file,
-          stDtype: e.stDtype,
-          dtype: SUPPORTED_SOURCE_DTYPES[e.stDtype],
-          shape: e.shape,
-          offset: e.offset,
-          nbytes: e.nbytes,
-          ...(e.strides ? { strides: e.strides } : {}),
-          ...(e.loaderDtype ? { loaderDtype: e.loaderDtype } : {}),
-        };
-        list.push(t);
-        if (fileOf.get(e.name) === file) tensors.set(e.name, t);
-      }
-      fileTensors.set(file, list);
-    }
+    const order = [...fileOf.keys()];
+    const { tensors, fileTensors } = sourceTensors(headers, fileOf);
     const missing = order.filter((n) => !tensors.has(n));
     if (missing.length) {
       throw new SafetensorsError(
@@ -222,6 +178,7 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
         const item = t.nbytes / t.shape.reduce((a, b) => a * b, 1);
         await readStrided(h, { offset: t.offset, shape: t.shape, strides: t.strides, item }, start, into);
       },
+      localPath: store.localPath && ((file) => store.localPath!(file)),
       close() {
         for (const h of handles.values()) h.close();
       },
@@ -230,4 +187,64 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
     for (const h of handles.values()) h.close();
     throw e;
   }
+}
+
+/** An index JSON's weight map, in its order: tensor name -> file path (beside the index). */
+async function readIndex(store: SourceStore, path: string): Promise<Map<string, string>> {
+  let index: { weight_map?: Record<string, unknown> };
+  try {
+    index = JSON.parse(await store.readTextFile(path));
+  } catch (e) {
+    throw new SafetensorsError(path, `not a valid index JSON (${(e as Error).message})`);
+  }
+  if (
+    !index || typeof index.weight_map !== "object" || index.weight_map === null ||
+    Array.isArray(index.weight_map)
+  ) {
+    throw new SafetensorsError(path, `has no "weight_map" object`);
+  }
+  const dir = dirname(path);
+  const fileOf = new Map<string, string>();
+  for (const [name, f] of Object.entries(index.weight_map)) {
+    if (typeof f !== "string") {
+      throw new SafetensorsError(path, `weight_map["${name}"] is not a file name`);
+    }
+    if (f.includes("..") || f.startsWith("/")) {
+      throw new SafetensorsError(path, `weight_map["${name}"] points outside the model directory: ${f}`);
+    }
+    fileOf.set(name, join(dir, f));
+  }
+  return fileOf;
+}
+
+/**
+ * The source tensors of every file (in file order), and by name those the weight map assigns
+ * to the file they are in.
+ */
+function sourceTensors(
+  headers: ReadonlyMap<string, WeightFile>,
+  fileOf: ReadonlyMap<string, string>,
+): { tensors: Map<string, SourceTensor>; fileTensors: Map<string, SourceTensor[]> } {
+  const tensors = new Map<string, SourceTensor>();
+  const fileTensors = new Map<string, SourceTensor[]>();
+  for (const [file, { entries }] of headers) {
+    const list: SourceTensor[] = [];
+    for (const e of entries) {
+      const t: SourceTensor = {
+        name: e.name,
+        file,
+        stDtype: e.stDtype,
+        dtype: SUPPORTED_SOURCE_DTYPES[e.stDtype],
+        shape: e.shape,
+        offset: e.offset,
+        nbytes: e.nbytes,
+        ...(e.strides ? { strides: e.strides } : {}),
+        ...(e.loaderDtype ? { loaderDtype: e.loaderDtype } : {}),
+      };
+      list.push(t);
+      if (fileOf.get(e.name) === file) tensors.set(e.name, t);
+    }
+    fileTensors.set(file, list);
+  }
+  return { tensors, fileTensors };
 }

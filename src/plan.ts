@@ -13,6 +13,7 @@ import type { Checkpoint, SourceTensor } from "./checkpoint.ts";
 import { type DType, itemSize } from "./dtype.ts";
 import { unsupportedDtypeReason } from "./safetensors.ts";
 import { groupConstants, type QuantScheme } from "./quant/schemes.ts";
+import { importParams, rawSourceProblem } from "./quant/import_params.ts";
 
 /** One tensor the conversion writes. */
 export interface PlannedOutput {
@@ -184,132 +185,22 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   if (scheme.kind === "group-quant" && !arch.quantKinds.includes("group-quant")) {
     problems.push(`Model type ${arch.name} does not support group quantization (${scheme.name})`);
   }
-  const params = arch.params(config);
+  const params = scheme.kind === "awq" || scheme.kind === "block-scale-quant"
+    ? importParams(arch, config, scheme, problems)
+    : arch.params(config);
   const unused = (n: string) => arch.isUnused?.(n, config) ?? false;
-
-  // missing sources, all at once
-  const missing: string[] = [];
-  for (const p of params) for (const s of p.sources) if (!checkpoint.tensors.has(s)) missing.push(s);
-  if (missing.length) {
-    problems.push(
-      `The following extern parameters do not exist in the weight files (${checkpoint.location}): ${
-        [...new Set(missing)].join(", ")
-      }`,
-    );
-  }
-
-  // param_map: hf name -> MLC params in insertion order
-  const torchToMlc = new Map<string, ArchParam[]>();
-  for (const p of params) {
-    for (const s of p.sources) {
-      const l = torchToMlc.get(s);
-      if (l) l.push(p);
-      else torchToMlc.set(s, [p]);
-    }
-  }
-  // unused-tensor warnings
+  const missing = missingSources(params, checkpoint);
+  if (missing) problems.push(missing);
+  const torchToMlc = paramMap(params);
   const unusedNames = checkpoint.order.filter((n) => !torchToMlc.has(n) && !unused(n));
   if (unusedNames.length) warnings.push(`Unused extern parameters: ${unusedNames.join(", ")}`);
-
-  // loading order: files by first appearance, tensors in order, first-seen MLC param
-  const fileOrder: string[] = [];
-  const byFile = new Map<string, string[]>();
-  for (const n of checkpoint.order) {
-    const f = checkpoint.tensors.get(n)!.file;
-    let l = byFile.get(f);
-    if (!l) {
-      l = [];
-      byFile.set(f, l);
-      fileOrder.push(f);
-    }
-    l.push(n);
-  }
-  const ordered: ArchParam[] = [];
-  const seen = new Set<string>();
-  for (const f of fileOrder) {
-    for (const n of byFile.get(f)!) {
-      for (const p of torchToMlc.get(n) ?? []) {
-        if (!seen.has(p.name)) {
-          seen.add(p.name);
-          ordered.push(p);
-        }
-      }
-    }
-  }
-
-  // shapes, dtypes, outputs
-  const planned: PlannedParam[] = [];
-  const knExperts: string[] = [];
-  let sourceBytes = 0;
-  const counted = new Set<string>();
-  for (const p of ordered) {
-    const sources = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
-    if (sources.length !== p.sources.length) continue; // reported as missing
-    let bad = false;
-    for (const s of sources) {
-      if (!s.dtype) {
-        problems.push(
-          `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
-        );
-        bad = true;
-      }
-      if (!counted.has(s.name)) {
-        counted.add(s.name);
-        sourceBytes += s.nbytes;
-      }
-    }
-    if (bad) continue;
-    const shape = builtShape(p, sources, problems);
-    if (!shape) continue;
-    if (
-      shape.length !== p.shape.length ||
-      p.shape.some((d, i) => typeof d === "number" && d !== shape[i])
-    ) {
-      problems.push(
-        `Parameter ${p.name} has shape ${fmtShape(shape)}, but expected ${fmtShape(p.shape)} (built from ${
-          sources.map((s) => `${s.name} ${fmtShape(s.shape)}`).join(", ")
-        })`,
-      );
-      continue;
-    }
-    const dtype: DType = p.dtype ?? scheme.modelDtype;
-    const layout = quantLayoutFor(p, shape, scheme);
-    if (layout === "KN" && p.quant === "experts") knExperts.push(p.name);
-    planned.push({
-      param: p,
-      sources,
-      shape,
-      dtype,
-      quant: layout,
-      outputs: quantizedOutputs(p.name, shape, dtype, scheme, layout),
-    });
-  }
-
-  if (knExperts.length) {
-    // group_quantization.py GroupQuantizeMixtralExperts.__init__ raises NotImplementedError
-    problems.push(
-      `${scheme.name} uses the KN layout, which MLC's group quantization of stacked MoE experts does not ` +
-        `support ("GroupQuantizeMixtralExperts does not support KN layout now"): ${knExperts.join(", ")}`,
-    );
-  }
-
-  // BitsPerParam denominator: emulate the loader's file cache
-  let totalParamNum = 0;
-  const loaded = new Set<string>();
-  for (const pp of planned) {
-    const required = new Set(pp.sources.map((s) => s.file));
-    const toLoad = [...required].filter((f) => !loaded.has(f));
-    if (toLoad.length) {
-      for (const f of [...loaded]) if (!required.has(f)) loaded.delete(f);
-      for (const f of toLoad) {
-        loaded.add(f);
-        for (const t of checkpoint.fileTensors.get(f) ?? []) {
-          if (!unused(t.name)) totalParamNum += t.shape.reduce((a, b) => a * b, 1);
-        }
-      }
-    }
-  }
-
+  const { planned, sourceBytes } = planParams(
+    loadingOrder(checkpoint, torchToMlc),
+    checkpoint,
+    scheme,
+    problems,
+  );
+  const totalParamNum = loadedParamCount(planned, checkpoint, unused);
   const outputs = planned.flatMap((p) => p.outputs);
   const layout = layoutShards(outputs.map((o) => o.nbytes), opts.shardCap);
   outputs.forEach((o, i) => {
@@ -334,6 +225,166 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   };
 }
 
+/** The problem naming every missing source tensor, all at once (undefined: none missing). */
+function missingSources(params: readonly ArchParam[], checkpoint: Checkpoint): string | undefined {
+  const missing: string[] = [];
+  for (const p of params) for (const s of p.sources) if (!checkpoint.tensors.has(s)) missing.push(s);
+  if (!missing.length) return undefined;
+  return `The following extern parameters do not exist in the weight files (${checkpoint.location}): ${
+    [...new Set(missing)].join(", ")
+  }`;
+}
+
+/** MLC's param_map: source tensor name -> the MLC parameters built from it, in declaration order. */
+function paramMap(params: readonly ArchParam[]): Map<string, ArchParam[]> {
+  const torchToMlc = new Map<string, ArchParam[]>();
+  for (const p of params) {
+    for (const s of p.sources) {
+      const l = torchToMlc.get(s);
+      if (l) l.push(p);
+      else torchToMlc.set(s, [p]);
+    }
+  }
+  return torchToMlc;
+}
+
+/**
+ * MLC's loading order: files by first appearance of their tensors, each file's tensors in
+ * order, each tensor's MLC parameters when first seen.
+ */
+function loadingOrder(checkpoint: Checkpoint, torchToMlc: ReadonlyMap<string, ArchParam[]>): ArchParam[] {
+  const byFile = new Map<string, string[]>(); // (a Map keeps first-appearance order)
+  for (const n of checkpoint.order) {
+    const f = checkpoint.tensors.get(n)!.file;
+    let l = byFile.get(f);
+    if (!l) byFile.set(f, l = []);
+    l.push(n);
+  }
+  const ordered: ArchParam[] = [];
+  const seen = new Set<string>();
+  for (const names of byFile.values()) {
+    for (const n of names) {
+      for (const p of torchToMlc.get(n) ?? []) {
+        if (!seen.has(p.name)) {
+          seen.add(p.name);
+          ordered.push(p);
+        }
+      }
+    }
+  }
+  return ordered;
+}
+
+/**
+ * Shapes, dtypes and outputs of the parameters in loading order (problems collected; a
+ * parameter with one is left out), and the source bytes they read (each tensor once).
+ */
+function planParams(
+  ordered: readonly ArchParam[],
+  checkpoint: Checkpoint,
+  scheme: QuantScheme,
+  problems: string[],
+): { planned: PlannedParam[]; sourceBytes: number } {
+  const planned: PlannedParam[] = [];
+  const knExperts: string[] = [];
+  let sourceBytes = 0;
+  const counted = new Set<string>();
+  for (const p of ordered) {
+    const found = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
+    if (found.length !== p.sources.length) continue; // reported as missing
+    // (pre-quantized imports copy the bytes: the source is read as the parameter's dtype)
+    const sources = p.raw ? found.map((s) => ({ ...s, dtype: p.dtype })) : found;
+    for (const s of sources) {
+      if (!counted.has(s.name)) {
+        counted.add(s.name);
+        sourceBytes += s.nbytes;
+      }
+    }
+    const shape = checkedShape(p, sources, scheme.name, problems);
+    if (!shape) continue;
+    const dtype: DType = p.dtype ?? scheme.modelDtype;
+    const layout = quantLayoutFor(p, shape, scheme);
+    if (layout === "KN" && p.quant === "experts") knExperts.push(p.name);
+    planned.push({
+      param: p,
+      sources,
+      shape,
+      dtype,
+      quant: layout,
+      outputs: quantizedOutputs(p.name, shape, dtype, scheme, layout),
+    });
+  }
+  if (knExperts.length) {
+    // group_quantization.py GroupQuantizeMixtralExperts.__init__ raises NotImplementedError
+    problems.push(
+      `${scheme.name} uses the KN layout, which MLC's group quantization of stacked MoE experts does not ` +
+        `support ("GroupQuantizeMixtralExperts does not support KN layout now"): ${knExperts.join(", ")}`,
+    );
+  }
+  return { planned, sourceBytes };
+}
+
+/**
+ * The shape `p` is built with from `sources`, when their dtypes are supported and it matches
+ * the declared shape; else undefined, with the problems pushed.
+ */
+function checkedShape(
+  p: ArchParam,
+  sources: readonly SourceTensor[],
+  schemeName: string,
+  problems: string[],
+): number[] | undefined {
+  let bad = false;
+  for (const s of sources) {
+    const rawWhy = rawSourceProblem(p, s, schemeName);
+    if (rawWhy || !s.dtype) {
+      problems.push(
+        rawWhy ??
+          `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
+      );
+      bad = true;
+    }
+  }
+  if (bad) return undefined;
+  const shape = builtShape(p, sources, problems);
+  if (!shape) return undefined;
+  if (shape.length !== p.shape.length || p.shape.some((d, i) => typeof d === "number" && d !== shape[i])) {
+    problems.push(
+      `Parameter ${p.name} has shape ${fmtShape(shape)}, but expected ${fmtShape(p.shape)} (built from ${
+        sources.map((s) => `${s.name} ${fmtShape(s.shape)}`).join(", ")
+      })`,
+    );
+    return undefined;
+  }
+  return shape;
+}
+
+/**
+ * BitsPerParam's denominator: the elements of every tensor MLC's loader loads, emulating its
+ * file cache (a parameter's files are loaded, the files it does not need dropped).
+ */
+function loadedParamCount(
+  planned: readonly PlannedParam[],
+  checkpoint: Checkpoint,
+  unused: (name: string) => boolean,
+): number {
+  let total = 0;
+  const loaded = new Set<string>();
+  for (const pp of planned) {
+    const required = new Set(pp.sources.map((s) => s.file));
+    const toLoad = [...required].filter((f) => !loaded.has(f));
+    if (!toLoad.length) continue;
+    for (const f of [...loaded]) if (!required.has(f)) loaded.delete(f);
+    for (const f of toLoad) {
+      loaded.add(f);
+      for (const t of checkpoint.fileTensors.get(f) ?? []) {
+        if (!unused(t.name)) total += t.shape.reduce((a, b) => a * b, 1);
+      }
+    }
+  }
+  return total;
+}
+
 function builtShape(
   p: ArchParam,
   sources: readonly SourceTensor[],
@@ -341,6 +392,7 @@ function builtShape(
 ): number[] | undefined {
   const t = p.transform ?? { kind: "concat" };
   if (t.kind === "stack") return stackedShape(p, t.experts, sources, problems);
+  if (t.kind === "concat1") return axis1Shape(p, sources, problems);
   if (t.kind === "concat") {
     const first = sources[0].shape;
     for (const s of sources.slice(1)) {
@@ -406,4 +458,22 @@ function stackedShape(
   }
   const g0 = group(0);
   return [experts, g0.reduce((a, s) => a + (s.shape[0] ?? 1), 0), ...g0[0].shape.slice(1)];
+}
+
+/** `np.concatenate(axis=1)` of 2-D sources: `(rows, sum of columns)`. */
+function axis1Shape(
+  p: ArchParam,
+  sources: readonly SourceTensor[],
+  problems: string[],
+): number[] | undefined {
+  const rows = sources[0].shape[0];
+  if (sources.some((s) => s.shape.length !== 2 || s.shape[0] !== rows)) {
+    problems.push(
+      `Parameter ${p.name}: cannot concatenate ${
+        sources.map((x) => `${x.name} ${fmtShape(x.shape)}`).join(", ")
+      } along axis 1 (they must be 2-D with the same number of rows)`,
+    );
+    return undefined;
+  }
+  return [rows, sources.reduce((a, s) => a + s.shape[1], 0)];
 }

@@ -124,6 +124,31 @@ export const MOE_TINY: Record<string, Record<string, unknown>> = {
     num_experts_per_tok: 2,
     ...IDS,
   },
+  llama4: {
+    model_type: "llama4",
+    text_config: {
+      model_type: "llama4_text",
+      ...LLAMA,
+      intermediate_size: 32,
+      intermediate_size_mlp: 96,
+      head_dim: 16,
+      hidden_act: "silu",
+      rope_theta: 500000.0,
+      rope_scaling: {
+        factor: 8.0,
+        high_freq_factor: 4.0,
+        low_freq_factor: 1.0,
+        original_max_position_embeddings: 64,
+        rope_type: "llama3",
+      },
+      use_qk_norm: true,
+      interleave_moe_layer_step: 1,
+      num_experts_per_tok: 1,
+      num_local_experts: 4,
+      tie_word_embeddings: false,
+    },
+    tie_word_embeddings: false,
+  },
 };
 
 /** The tiny config of a MoE type with one layer (two for the DeepSeek types), plus `extra`. */

@@ -5,7 +5,7 @@ import { cacheJsonText } from "../src/cache_json.ts";
 import { layoutShards, SHARD_CAP } from "../src/shard_layout.ts";
 import { f32BitsToBf16Storage } from "../src/dtype.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { BatchMd5 } from "../src/pipeline/pool.ts";
+import { BatchMd5 } from "../src/pipeline/hashing.ts";
 
 const MiB = 1 << 20;
 

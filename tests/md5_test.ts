@@ -4,7 +4,9 @@ import { WasmKernels } from "../src/kernels/wasm.ts";
 import { md5InPlace, md5Streams, md5StreamState } from "../src/kernels/_md5.ts";
 import { TensorCacheWriter } from "../src/cache_writer.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { BatchMd5, MD5_LANES, Md5WorkerPool, QuantWorkerPool } from "../src/pipeline/pool.ts";
+import { BatchMd5, MD5_LANES } from "../src/pipeline/hashing.ts";
+import { PipelineMemory } from "../src/pipeline/memory.ts";
+import { Md5WorkerPool, QuantWorkerPool } from "../src/pipeline/pool.ts";
 
 const K = WasmKernels.createSync();
 const nodeMd5 = (d: Uint8Array): string => createHash("md5").update(d).digest("hex");
@@ -216,33 +218,28 @@ Deno.test("md5 worker pool: close waits for the workers to acknowledge and exit;
 });
 
 Deno.test("kernel worker pool: shards in its memory are hashed in place, others copied in", async () => {
-  const pool = new QuantWorkerPool({
-    threads: 2,
-    slotsPerWorker: 1,
-    slotBytes: 1024,
-    workBytes: 4096,
-    shardBuffers: 3,
-    shardBytes: 100_000,
-  });
+  const memory = new PipelineMemory({ workers: 2, workBytes: 4096, shardBuffers: 3, shardBytes: 100_000 });
+  const pool = new QuantWorkerPool(memory, { slotsPerWorker: 1, slotBytes: 1024 });
+  const shardBuffers = memory.shardBuffers;
   try {
-    assertEquals(pool.shardBuffers.map((b) => [b.byteOffset % 65536, b.length]), [[0, 131072], [0, 131072], [
+    assertEquals(shardBuffers.map((b) => [b.byteOffset % 65536, b.length]), [[0, 131072], [0, 131072], [
       0,
       131072,
     ]]);
-    assertEquals(pool.shardBuffers.every((b) => b.buffer === pool.memory.buffer), true);
+    assertEquals(shardBuffers.every((b) => b.buffer === memory.buffer), true);
     // laid out once: the memory ends with the last shard buffer and cannot grow
-    const last = pool.shardBuffers[2];
-    assertEquals(pool.memory.buffer.byteLength, last.byteOffset + last.length);
+    const last = shardBuffers[2];
+    assertEquals(memory.buffer.byteLength, last.byteOffset + last.length);
     let grew = "";
     try {
-      pool.memory.grow(1);
+      memory.memory.grow(1);
     } catch (e) {
       grew = (e as Error).name;
     }
     assertEquals(grew, "RangeError");
     const ds = [100_000, 65, 99_999].map((n, i) => randomBytes(n, 50 + i));
-    ds.forEach((d, i) => pool.shardBuffers[i].set(d));
-    const inPlace = pool.md5.hashMany(ds.map((d, i) => pool.shardBuffers[i].subarray(0, d.length)));
+    ds.forEach((d, i) => shardBuffers[i].set(d));
+    const inPlace = pool.md5.hashMany(ds.map((d, i) => shardBuffers[i].subarray(0, d.length)));
     const outside = ds.map((d) => {
       const s = new Uint8Array(new SharedArrayBuffer(d.length + 3), 3);
       s.set(d);

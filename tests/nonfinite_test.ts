@@ -6,7 +6,7 @@
 import { assertEquals, assertOk } from "./_assert.ts";
 import { planTinyLlama } from "./_tiny.ts";
 import { type ConvertResult, convertWeight } from "../src/convert.ts";
-import { ReferenceBackend } from "../src/quant/reference.ts";
+import { castReference, ReferenceBackend } from "../src/quant/reference.ts";
 import { DTYPE_CODE, WasmBackend } from "../src/kernels/wasm.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 import { countNonFinite, NonFiniteError } from "../src/quant/nonfinite.ts";
@@ -79,6 +79,82 @@ Deno.test("count_nonfinite: f32 boundaries, long runs (lane counters flushed), b
   new Uint16Array(k.exports.memory.buffer, big, n).fill(0x7e00);
   for (const simd of [0, 1]) assertEquals(k.exports.count_nonfinite(big, DTYPE_CODE.float16, n, simd), n);
   assertEquals(k.exports.count_nonfinite(at, 7, 10, 1) >>> 0, 0xffff_ffff); // (u32::MAX)
+});
+
+/** Groups (of `gs` along rows of `k`) holding a value with all exponent bits set. */
+function nonFiniteGroups(bytes: Uint8Array, dtype: FloatDType, rows: number, k: number, gs: number): number {
+  const bits = dtype === "float32"
+    ? new Uint32Array(bytes.buffer, bytes.byteOffset, rows * k)
+    : new Uint16Array(bytes.buffer, bytes.byteOffset, rows * k);
+  let groups = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let g0 = 0; g0 < k; g0 += gs) {
+      let bad = false;
+      for (let j = g0; j < Math.min(k, g0 + gs); j++) bad ||= nonFiniteByDefinition(bits[r * k + j], dtype);
+      groups += bad ? 1 : 0;
+    }
+  }
+  return groups;
+}
+
+Deno.test("the quantizers count the groups holding NaN/Inf after the cast (0 proves the source finite): every path", () => {
+  // The workers skip count_nonfinite when cast_group_quantize returns 0 (kernels/src/quantize.rs
+  // scalar_group: every SIMD path leaves a non-finite group to it), so the count must be exact.
+  const k = new WasmBackend().kernels;
+  const sizes: Record<FloatDType, number> = { float16: 2, bfloat16: 2, float32: 4 };
+  // specials by source dtype: NaN, +Inf, -Inf, and a finite value that overflows f16
+  const specials: Record<FloatDType, number[]> = {
+    float16: [0x7e00, 0x7c00, 0xfc00, 0x7bff],
+    bfloat16: [0x7fc0, 0x7f80, 0xff80, 0x4780],
+    float32: [0x7fc0_0000, 0x7f80_0000, 0xff80_0000, 0x4780_0000],
+  };
+  let seed = 7;
+  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  let cases = 0, counted = 0;
+  for (const src of ["float16", "bfloat16", "float32"] as const) {
+    for (const model of ["float16", "bfloat16", "float32"] as const) {
+      for (const [bits, gs] of [[4, 32], [3, 40], [4, 64]] as const) {
+        for (const kk of [256, 104]) {
+          for (const planted of [0, 1, 5]) {
+            const rows = 3;
+            const n = rows * kk;
+            const f = new Float32Array(n).map(() => (rand() - 0.5) * 0.1);
+            const input = new Uint8Array(n * sizes[src]);
+            castReference(new Uint8Array(f.buffer), "float32", input, src, n);
+            const view = src === "float32" ? new Uint32Array(input.buffer) : new Uint16Array(input.buffer);
+            for (let i = 0; i < planted; i++) {
+              view[Math.floor(rand() * n)] = specials[src][Math.floor(rand() * 4)];
+            }
+            const cast = new Uint8Array(n * sizes[model]);
+            castReference(input, src, cast, model, n);
+            const expected = nonFiniteGroups(cast, model, rows, kk, gs);
+            const groups = Math.ceil(kk / gs);
+            const job = {
+              rows,
+              k: kk,
+              words: new Uint32Array(rows * groups * (bits === 4 ? gs / 8 : gs / 10)),
+              scales: model === "float32" ? new Float32Array(rows * groups) : new Uint16Array(rows * groups),
+              bits,
+              groupSize: gs,
+              modelDtype: model,
+              tie: "even" as const,
+            };
+            const label = `${src}->${model} q${bits} gs${gs} k${kk} planted ${planted}`;
+            assertEquals(k.castGroupQuantize(input, src, job), expected, label);
+            if (src === model) {
+              const same = src === "float32" ? new Float32Array(input.buffer) : new Uint16Array(input.buffer);
+              assertEquals(k.groupQuantize({ ...job, input: same }), expected, label);
+            }
+            if (expected === 0) assertEquals(countNonFinite(input, src, n), 0, label);
+            if (planted === 0) assertEquals(expected, 0, label);
+            cases++;
+            counted += expected;
+          }
+        }
+      }
+    }
+  }
+  assertEquals([cases, counted], [162, 233]); // 233 non-finite groups planted over the cases
 });
 
 /** Overwrites elements `at` of tensor `name` in the safetensors file with `bits` (per the dtype). */

@@ -140,8 +140,8 @@ unsafe fn q4_block4<const F16: bool, const AWAY: bool>(
     p: *const u16,
     words: *mut u32,
     scales: *mut u16,
-    general: impl Fn(usize),
-) {
+    general: impl Fn(usize) -> u32,
+) -> u32 {
     let mut mx = [u32x4_splat(0); 4];
     let mut small = 0u32;
     for g in 0..4 {
@@ -205,11 +205,12 @@ unsafe fn q4_block4<const F16: bool, const AWAY: bool>(
         group(1, i32x4_shuffle::<1, 1, 1, 1>(sv, sv));
         group(2, i32x4_shuffle::<2, 2, 2, 2>(sv, sv));
         group(3, i32x4_shuffle::<3, 3, 3, 3>(sv, sv));
-        return;
+        return 0;
     }
+    let mut non_finite = 0;
     for g in 0..4 {
         if bad & (1 << g) != 0 {
-            general(g);
+            non_finite += general(g);
         } else {
             let s = match g {
                 0 => i32x4_shuffle::<0, 0, 0, 0>(sv, sv),
@@ -220,6 +221,7 @@ unsafe fn q4_block4<const F16: bool, const AWAY: bool>(
             group(g, s);
         }
     }
+    non_finite
 }
 
 /// Rows of int4 groups of 32 into f16 codes and scales (bf16 source, or f16 when `F16`): four
@@ -233,9 +235,10 @@ unsafe fn q4_rows<const F16: bool, const AWAY: bool>(
     k: usize,
     words: *mut u32,
     scales: *mut u16,
-    general: impl Fn(*const u16, *mut u32, *mut u16, usize),
-) {
+    general: impl Fn(*const u16, *mut u32, *mut u16, usize) -> u32,
+) -> u32 {
     let groups = (k + 31) / 32;
+    let mut non_finite = 0;
     for r in 0..rows {
         let row = src.add(r * k);
         let rw = words.add(r * groups * 4);
@@ -244,7 +247,7 @@ unsafe fn q4_rows<const F16: bool, const AWAY: bool>(
         let full = k / 32;
         let mut g0 = 0;
         while g0 + 4 <= full {
-            q4_block4::<F16, AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| at(g0 + g, 32));
+            non_finite += q4_block4::<F16, AWAY>(row.add(g0 * 32), rw.add(g0 * 4), rs.add(g0), |g| at(g0 + g, 32));
             g0 += 4;
         }
         for g in g0..groups {
@@ -252,9 +255,10 @@ unsafe fn q4_rows<const F16: bool, const AWAY: bool>(
             if !F16 && n == 32 && bf16_f16_q4_group::<AWAY>(row.add(g * 32), rw.add(g * 4), rs.add(g)) {
                 continue;
             }
-            at(g, n);
+            non_finite += at(g, n);
         }
     }
+    non_finite
 }
 
 /// bf16 rows -> f16 int4 groups of 32; a group the fast paths cannot take is cast into `scratch`
@@ -267,11 +271,11 @@ unsafe fn bf16_f16_q4_rows<const AWAY: bool>(
     scratch: *mut u8,
     words: *mut u32,
     scales: *mut u16,
-) {
+) -> u32 {
     q4_rows::<false, AWAY>(src, rows, k, words, scales, |p, w, s, n| {
         crate::convert::cvt_bf16_f16(p, scratch as *mut u16, n);
-        group_quantize(scratch, 1, n, w, s as *mut u8, 4, 32, DT_F16, AWAY as u32);
-    });
+        group_quantize(scratch, 1, n, w, s as *mut u8, 4, 32, DT_F16, AWAY as u32) as u32
+    })
 }
 
 /// f16 int4 groups of 32 from f16 rows (`group_quantize`'s `q4f16` case), four groups at a time
@@ -283,16 +287,17 @@ pub(crate) unsafe fn f16_q4_rows<const AWAY: bool>(
     k: usize,
     words: *mut u32,
     scales: *mut u16,
-) {
+) -> u32 {
     q4_rows::<true, AWAY>(src, rows, k, words, scales, |p, w, s, n| {
-        crate::quantize::run::<4, 8, AWAY>(p as *const u8, 1, n, w, s as *mut u8, DT_F16, false);
-    });
+        crate::quantize::run::<4, 8, AWAY>(p as *const u8, 1, n, w, s as *mut u8, DT_F16, false)
+    })
 }
 
 /// Casts `rows * k` elements at `src` from `src_dtype` to `dtype` and group-quantizes them
 /// (NK layout), exactly as `cast` then `group_quantize`. `scratch` must hold `k` elements of
 /// `dtype` (16-byte aligned). Dtype codes: 0 f16, 1 bf16, 2 f32. `tie`: the flags of
-/// `group_quantize`. Returns 0, or -1 for unsupported parameters.
+/// `group_quantize`. Returns the number of groups holding NaN or infinity after the cast (0 when
+/// the source is finite and fits the model dtype), or -1 for unsupported parameters.
 #[no_mangle]
 pub unsafe extern "C" fn cast_group_quantize(
     src: *const u8,
@@ -318,25 +323,27 @@ pub unsafe extern "C" fn cast_group_quantize(
     }
     if src_dtype == DT_BF16 && dtype == DT_F16 && bits == 4 && gs == 32 {
         let (s, w, sc) = (src as *const u16, words, scales as *mut u16);
-        if tie & TIE_AWAY != 0 {
-            bf16_f16_q4_rows::<true>(s, rows, k, scratch, w, sc);
+        let non_finite = if tie & TIE_AWAY != 0 {
+            bf16_f16_q4_rows::<true>(s, rows, k, scratch, w, sc)
         } else {
-            bf16_f16_q4_rows::<false>(s, rows, k, scratch, w, sc);
-        }
-        return 0;
+            bf16_f16_q4_rows::<false>(s, rows, k, scratch, w, sc)
+        };
+        return non_finite as i32;
     }
     let ssize = if src_dtype == DT_F32 { 4 } else { 2 };
     let msize = if dtype == DT_F32 { 4 } else { 2 };
     let groups = (k + gs - 1) / gs;
     let wpr = groups * (gs / (32 / bits as usize));
+    let mut non_finite = 0;
     for r in 0..rows {
         cast_into(src.add(r * k * ssize), src_dtype, scratch, dtype, k);
         let rc = group_quantize(scratch, 1, k, words.add(r * wpr), scales.add(r * groups * msize), bits, gs, dtype, tie);
-        if rc != 0 {
+        if rc < 0 {
             return rc;
         }
+        non_finite += rc;
     }
-    0
+    non_finite
 }
 
 /// Casts `n` elements at `src` from `src_dtype` to `dtype` (`castReference` semantics).

@@ -284,6 +284,8 @@ unsafe fn load_bits(src: *const u8, dtype: u32, i: usize) -> u32 {
 }
 
 /// One group of `n <= gs` elements starting at element `base`, exactly as the reference.
+/// Returns 1 when the group holds NaN or infinity, else 0 (every SIMD path leaves such a group
+/// to this one: the drivers' counts of them are exact).
 #[inline(never)]
 unsafe fn scalar_group(
     src: *const u8,
@@ -297,12 +299,14 @@ unsafe fn scalar_group(
     words: *mut u32,
     scales: *mut u8,
     g: usize,
-) {
+) -> u32 {
     let max_int = ((1u32 << (bits - 1)) - 1) as f32;
     let max_code = 2.0 * max_int;
     let mut acc = f32::NEG_INFINITY.to_bits();
+    let mut non_finite = 0u32;
     for j in 0..n {
         let v = load_bits(src, dtype, base + j) & 0x7fff_ffff;
+        non_finite |= (v >= 0x7f80_0000) as u32;
         if !(f32::from_bits(acc) > f32::from_bits(v)) {
             acc = v;
         }
@@ -353,6 +357,7 @@ unsafe fn scalar_group(
         }
         *words.add(w) = word;
     }
+    non_finite
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,9 +372,10 @@ pub(crate) unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
     scales: *mut u8,
     dtype: u32,
     f32_scale: bool,
-) {
+) -> u32 {
     let gs = 4 * NV;
     let groups = (k + gs - 1) / gs;
+    let mut non_finite = 0u32;
     for r in 0..rows {
         for g in 0..groups {
             let base = r * k + g * gs;
@@ -387,18 +393,19 @@ pub(crate) unsafe fn run<const BITS: u32, const NV: usize, const AWAY: bool>(
                     _ => simd_group_f32::<BITS, NV, AWAY>((src as *const u32).add(base), wp, (scales as *mut u32).add(gi)),
                 };
             if !ok {
-                scalar_group(src, base, n, gs, BITS, dtype, AWAY, f32_scale, wp, scales, gi);
+                non_finite += scalar_group(src, base, n, gs, BITS, dtype, AWAY, f32_scale, wp, scales, gi);
             }
         }
     }
+    non_finite
 }
 
 /// Group-quantizes `rows` rows of `k` model-dtype elements at `src` (NK layout).
 ///
 /// `words` receives `rows * ceil(k / gs) * (gs * bits / 32)` words, `scales` receives
 /// `rows * ceil(k / gs)` scales (2 bytes for f16/bf16, 4 for f32). `dtype`: 0 f16, 1 bf16,
-/// 2 f32. `tie`: flags, [`TIE_AWAY`] (else ties to even) and [`F32_SCALE`]. Returns 0, or -1 for
-/// unsupported parameters.
+/// 2 f32. `tie`: flags, [`TIE_AWAY`] (else ties to even) and [`F32_SCALE`]. Returns the number of
+/// groups holding NaN or infinity (0 for finite input), or -1 for unsupported parameters.
 #[no_mangle]
 pub unsafe extern "C" fn group_quantize(
     src: *const u8,
@@ -416,7 +423,7 @@ pub unsafe extern "C" fn group_quantize(
     }
     let away = tie & TIE_AWAY != 0;
     let f32_scale = tie & F32_SCALE != 0;
-    match (bits, gs, away) {
+    let non_finite = match (bits, gs, away) {
         (4, 32, false) if dtype == DT_F16 => {
             crate::fused::f16_q4_rows::<false>(src as *const u16, rows, k, words, scales as *mut u16)
         }
@@ -430,14 +437,16 @@ pub unsafe extern "C" fn group_quantize(
         _ => {
             let groups = (k + gs - 1) / gs;
             let wpg = gs / if bits == 4 { 8 } else { 10 };
+            let mut nf = 0u32;
             for r in 0..rows {
                 for g in 0..groups {
                     let n = if k - g * gs < gs { k - g * gs } else { gs };
                     let gi = r * groups + g;
-                    scalar_group(src, r * k + g * gs, n, gs, bits, dtype, away, f32_scale, words.add(gi * wpg), scales, gi);
+                    nf += scalar_group(src, r * k + g * gs, n, gs, bits, dtype, away, f32_scale, words.add(gi * wpg), scales, gi);
                 }
             }
+            nf
         }
-    }
-    0
+    };
+    non_finite as i32
 }

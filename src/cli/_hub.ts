@@ -156,6 +156,7 @@ function routed(hub: GenConfigSource, local: GenConfigSource, root: string): Gen
     open: (p): Promise<RandomAccessFile> => pick(p).open(p),
     exists: (p) => pick(p).exists(p),
     listDir: (d) => pick(d).listDir!(d),
+    localPath: (p) => pick(p).localPath?.(p),
   };
 }
 

@@ -10,7 +10,7 @@ import { DEVICES, selectBackend } from "../device.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
 import { loadModelConfig, openWeights, resolveConfigPath } from "../model.ts";
-import { MD5_LANES, WORKER_SHARD_BUFFERS } from "../pipeline/pool.ts";
+import { estimatePeakMemory } from "../pipeline/sizes.ts";
 import { type ConversionPlan, planConversion } from "../plan.ts";
 import { getQuantization } from "../quant/schemes.ts";
 import type { QuantBackend } from "../quant/backend.ts";
@@ -69,46 +69,16 @@ export function planToJson(plan: ConversionPlan, peakMemory: number): Record<str
   };
 }
 
-/**
- * Estimated peak memory of a conversion: the runtime baseline, the shard buffers in rotation,
- * the chunk buffers (or, with worker threads, each kernel worker's runtime, kernel memory and
- * slots), the I/O worker, and for the largest parameter its whole scale array (and words, for KN
- * layouts; parameters written in place by the kernel workers need neither).
- *
- * @example
- * ```ts ignore
- * console.log(estimatePeakMemory(plan, 8 << 20, 2));
- * ```
- */
-export function estimatePeakMemory(plan: ConversionPlan, chunkBytes?: number, threads = 1): number {
-  let perParam = 0;
-  for (const p of plan.params) {
-    const scale = p.outputs.length > 1 ? p.outputs[1].nbytes : 0;
-    const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
-    const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
-    perParam = Math.max(perParam, scale + words + whole);
-  }
-  const MiB = 1 << 20;
-  const baseline = 60 * MiB; // Deno runtime and module code
-  const workers = threads > 1;
-  const chunk = chunkBytes ?? 8 * MiB;
-  // shard buffers: a batch of shards being hashed, one filling (two with kernel workers)
-  const shards = (workers ? WORKER_SHARD_BUFFERS : MD5_LANES + 1) * 32 * MiB;
-  // a kernel worker: its runtime, the part of a chunk it reads at a time and a chunk's outputs
-  // (at most a chunk; most are written in place, into the shard buffers); on one thread the
-  // chunk buffers; the I/O worker that writes shards
-  const pipeline = (workers ? threads * (16 * MiB + chunk) : 3 * chunk) + 10 * MiB;
-  return baseline + shards + pipeline + perParam;
-}
-
 function printPlan(plan: ConversionPlan, io: Io, peak: number): void {
   const w = (s: string) => io.out(s);
   w(`Plan: ${plan.arch.name}, ${plan.scheme.name}: ${plan.outputs.length} tensors in ${plan.shardSizes.length} shards`);
   const nameW = Math.min(64, Math.max(4, ...plan.outputs.map((o) => o.name.length)));
-  w(`${"name".padEnd(nameW)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(8)}  ${"bytes".padStart(11)}  shard`);
+  // (float8_e4m3fn of pre-quantized imports is wider than the usual 8)
+  const dtW = Math.max(8, ...plan.outputs.map((o) => o.dtype.length));
+  w(`${"name".padEnd(nameW)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(dtW)}  ${"bytes".padStart(11)}  shard`);
   for (const o of plan.outputs) {
     w(
-      `${o.name.padEnd(nameW)}  ${`[${o.shape.join(", ")}]`.padEnd(16)}  ${o.dtype.padEnd(8)}  ${
+      `${o.name.padEnd(nameW)}  ${`[${o.shape.join(", ")}]`.padEnd(16)}  ${o.dtype.padEnd(dtW)}  ${
         String(o.nbytes).padStart(11)
       }  ${o.shard}`,
     );
@@ -157,9 +127,10 @@ const SPEC = {
       type: "string",
       metavar: "F",
       default: "auto",
-      choices: ["auto", "huggingface-safetensor", "huggingface-torch"],
-      check: (v: string) => v === "awq" ? "not supported: AWQ checkpoints cannot be imported yet" : "",
-      help: "auto (PyTorch files first, as MLC) | huggingface-torch |\nhuggingface-safetensor",
+      choices: ["auto", "huggingface-safetensor", "huggingface-torch", "awq"],
+      help:
+        "auto (PyTorch files first, as MLC) | huggingface-torch |\nhuggingface-safetensor | awq (AutoAWQ " +
+        "checkpoints, with\n--quantization q4f16_autoawq)",
     },
     device: deviceOption(
       DEVICES,
@@ -254,6 +225,26 @@ function sourceRoots(source: string): string[] {
   return [/\.(json|safetensors)$/.test(s) ? resolveConfigPath(s).dir : s];
 }
 
+/**
+ * MLC reads AutoAWQ checkpoints with its `awq` loader only (`--source-format awq` goes with
+ * `--quantization q4f16_autoawq`, and back): the files are found as with `auto`.
+ */
+function awqSourceFormat(
+  format: string,
+  quantization: string,
+): "auto" | "huggingface-safetensor" | "huggingface-torch" {
+  const awq = quantization === "q4f16_autoawq";
+  if (awq !== (format === "awq")) {
+    throw new UsageError(
+      awq
+        ? "--quantization q4f16_autoawq imports AutoAWQ checkpoints: pass --source-format awq (as MLC requires)"
+        : `--source-format awq reads AutoAWQ checkpoints: it goes with --quantization q4f16_autoawq, not ${quantization}`,
+      SPEC.name,
+    );
+  }
+  return awq ? "auto" : format as "auto" | "huggingface-safetensor" | "huggingface-torch";
+}
+
 /** The conversion's run: permissions, the output check, the model, then a dry run or a conversion. */
 async function run(ctx: Ctx): Promise<number> {
   const o = resolveOptions(ctx);
@@ -266,7 +257,7 @@ async function run(ctx: Ctx): Promise<number> {
   // the output first: a refused OUT is reported before anything is read or probed
   if (!o.dryRun) checkOutputDir(out, await inspectOutputDir(out), { overwrite: ctx.values.overwrite });
   let integrity: (() => string) | undefined;
-  const fmt = ctx.values["source-format"] as "auto" | "huggingface-safetensor" | "huggingface-torch";
+  const fmt = awqSourceFormat(ctx.values["source-format"], ctx.values.quantization);
   let opened;
   try {
     const src = await openModelSource(

@@ -7,7 +7,7 @@
  * @module
  */
 // deno-lint-ignore-file no-explicit-any
-import { shutDown, startWorker } from "../pipeline/_workers.ts";
+import { shutDown, startWorker } from "../worker_start.ts";
 
 /** Alignment of direct writes (file offset, length and memory address). */
 export const DIRECT_IO_ALIGN = 4096;

@@ -61,6 +61,7 @@ export function denoSource(): SourceStore {
   return {
     readTextFile: (p) => Deno.readTextFile(p),
     open: openRandomAccess,
+    localPath: (p) => p,
     async exists(p) {
       try {
         return (await Deno.stat(p)).isFile;

@@ -182,7 +182,7 @@ async function linkTarget(p: string): Promise<string | undefined> {
  * the inner store touches it: `readTextFile` and `open` refuse what is outside the roots, not a
  * regular file (FIFO, device) or not readable without a prompt; `readTextFile` also refuses
  * files over {@link MAX_TEXT_FILE_BYTES}; `exists` is false for a missing path or a directory
- * and throws for the rest.
+ * and throws for the rest; `localPath` answers only for files `open` has checked.
  *
  * @example
  * ```ts ignore
@@ -197,6 +197,7 @@ export function scopedSource<S extends SourceStore & { listDir?(dir: string): Pr
   roots: readonly string[],
 ): S {
   const scope = new InputScope(roots);
+  const opened = new Set<string>();
   const file = async (p: string): Promise<number> => {
     const c = await scope.check(p);
     if (c.kind === "missing") throw new Deno.errors.NotFound(`${p}: no such file`);
@@ -217,11 +218,14 @@ export function scopedSource<S extends SourceStore & { listDir?(dir: string): Pr
     },
     async open(p: string): Promise<RandomAccessFile> {
       await file(p);
+      opened.add(p);
       return inner.open(p);
     },
     async exists(p: string): Promise<boolean> {
       return (await scope.check(p)).kind === "file";
     },
+    // (direct reads only of files that passed the check, when `open` was asked for them)
+    localPath: (p: string) => opened.has(p) ? inner.localPath?.(p) : undefined,
   };
   if (inner.listDir) {
     const list = inner.listDir.bind(inner);

@@ -1,6 +1,7 @@
 /**
  * Injected I/O: the pipeline reads and writes only through these interfaces, so it works on
- * files, in-memory buffers or any other store.
+ * files, in-memory buffers or any other store (a store with local files may let threads read
+ * them directly: {@link SourceStore.localPath}).
  *
  * @module
  */
@@ -23,6 +24,12 @@ export interface SourceStore {
   open(path: string): Promise<RandomAccessFile>;
   /** Whether a regular file exists at `path`. */
   exists(path: string): Promise<boolean>;
+  /**
+   * Optional: a local file-system path of `path` that any thread of this program may open and
+   * read itself (direct reads into kernel memory, by the conversion's workers), when the store
+   * has one; else undefined (reads go through {@link SourceStore.open}).
+   */
+  localPath?(path: string): string | undefined;
 }
 
 /** A file being written sequentially. */

@@ -352,7 +352,8 @@ export class WasmKernels {
   }
 
   /**
-   * Group quantization (NK layout), byte-identical to `groupQuantizeReference`.
+   * Group quantization (NK layout), byte-identical to `groupQuantizeReference`. Returns the
+   * number of groups that hold NaN or infinity (0 for finite input).
    *
    * @example
    * ```ts
@@ -365,7 +366,7 @@ export class WasmKernels {
    * words[0].toString(16); // "eeeeeeee"
    * ```
    */
-  groupQuantize(job: GroupQuantJob): void {
+  groupQuantize(job: GroupQuantJob): number {
     const { rows, k, bits, groupSize, modelDtype } = job;
     const { groups, wpg, inSize, scaleSize } = layout(job);
     const rowsPerChunk = Math.max(1, Math.floor(this.chunkElems / Math.max(1, k)));
@@ -376,6 +377,7 @@ export class WasmKernels {
     const inView = new Uint8Array(job.input.buffer, job.input.byteOffset, rows * k * inSize);
     const wordsView = new Uint8Array(job.words.buffer, job.words.byteOffset, rows * groups * wpg * 4);
     const scalesView = new Uint8Array(job.scales.buffer, job.scales.byteOffset, rows * groups * scaleSize);
+    let nonFiniteGroups = 0;
     for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
       const n = Math.min(rowsPerChunk, rows - r0);
       const pIn = base, pW = base + inBytes(n), pS = pW + wordBytes(n);
@@ -391,16 +393,20 @@ export class WasmKernels {
         DTYPE_CODE[modelDtype],
         kernelTieFlags(job),
       );
-      if (rc !== 0) throw new Error(`group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);
+      if (rc < 0) throw new Error(`group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);
+      nonFiniteGroups += rc;
       wordsView.set(this.#u8(pW, n * groups * wpg * 4), r0 * groups * wpg * 4);
       scalesView.set(this.#u8(pS, n * groups * scaleSize), r0 * groups * scaleSize);
     }
+    return nonFiniteGroups;
   }
 
   /**
    * Fused cast + group quantization (NK layout) of `src` (little-endian `srcDtype` elements),
    * byte-identical to casting to `job.modelDtype` with `castReference` and then
-   * `groupQuantizeReference`.
+   * `groupQuantizeReference`. Returns the number of groups that hold NaN or infinity after the
+   * cast: 0 proves the source finite (a cast keeps NaN and infinity; a positive count may also
+   * come from values the cast overflowed).
    *
    * @example
    * ```ts
@@ -413,7 +419,7 @@ export class WasmKernels {
    * words[0].toString(16); // "eeeeeeee"
    * ```
    */
-  castGroupQuantize(src: Uint8Array, srcDtype: FloatDType, job: Omit<GroupQuantJob, "input">): void {
+  castGroupQuantize(src: Uint8Array, srcDtype: FloatDType, job: Omit<GroupQuantJob, "input">): number {
     const { rows, k, bits, groupSize, modelDtype } = job;
     const { groups, wpg, inSize, scaleSize } = layout(job);
     const sSize = srcDtype === "float32" ? 4 : 2;
@@ -427,6 +433,7 @@ export class WasmKernels {
     );
     const wordsView = new Uint8Array(job.words.buffer, job.words.byteOffset, rows * groups * wpg * 4);
     const scalesView = new Uint8Array(job.scales.buffer, job.scales.byteOffset, rows * groups * scaleSize);
+    let nonFiniteGroups = 0;
     for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
       const n = Math.min(rowsPerChunk, rows - r0);
       const pIn = base + scratch, pW = pIn + inBytes(n), pS = pW + wordBytes(n);
@@ -444,12 +451,14 @@ export class WasmKernels {
         DTYPE_CODE[modelDtype],
         kernelTieFlags(job),
       );
-      if (rc !== 0) {
+      if (rc < 0) {
         throw new Error(`cast_group_quantize: unsupported parameters bits=${bits} group=${groupSize}`);
       }
+      nonFiniteGroups += rc;
       wordsView.set(this.#u8(pW, n * groups * wpg * 4), r0 * groups * wpg * 4);
       scalesView.set(this.#u8(pS, n * groups * scaleSize), r0 * groups * scaleSize);
     }
+    return nonFiniteGroups;
   }
 
   /**

@@ -5,6 +5,7 @@
  * @module
  */
 import type { DType, FloatDType } from "../dtype.ts";
+import type { WasmKernels } from "../kernels/wasm.ts";
 
 /** How `round` breaks ties: current MLC (TVM >= 2026-04) is `even`; older CPU builds `away`. */
 export type TieRounding = "even" | "away";
@@ -82,6 +83,12 @@ export interface QuantBackend {
    * `srcDtype`; must equal `cast` to `job.modelDtype` followed by `groupQuantize`.
    */
   castGroupQuantize?(src: Uint8Array, srcDtype: DType, job: Omit<GroupQuantJob, "input">): Promise<void>;
+  /**
+   * Optional: the WebAssembly kernels this backend computes with. The conversion pipeline then
+   * runs its chunk jobs with them itself (the fused job runner, source rows read straight into
+   * kernel memory, on this thread or in kernel workers writing into the shard buffers).
+   */
+  readonly kernels?: WasmKernels;
   /** Releases resources (workers, GPU device). */
   close(): Promise<void>;
 }

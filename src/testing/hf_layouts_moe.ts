@@ -179,21 +179,30 @@ export const MOE_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>>
     ], !cfg.tie_word_embeddings);
   },
   // transformers Llama4ForConditionalGeneration, text tower (Llama4TextMoe: experts, router,
-  // shared_expert); the vision tower is not listed
+  // shared_expert, in the layers of `moe_layers` (default range(step - 1, L, step)); the other
+  // layers are Llama4TextMLP of width intermediate_size_mlp); the vision tower is not listed
   llama4: (cfg) => {
     const tc = cfg.text_config as Cfg;
     const h = n(tc, "hidden_size");
     const i = n(tc, "intermediate_size");
     const e = n(tc, "num_local_experts");
+    const step = n(tc, "interleave_moe_layer_step", 1);
+    const moe = Array.isArray(tc.moe_layers)
+      ? (tc.moe_layers as unknown[]).map(Number)
+      : Array.from({ length: n(tc, "num_hidden_layers") }, (_, l) => l).filter((l) => (l + 1) % step === 0);
     const m = (p: string) => `${p}.feed_forward`;
     return decoder(
       tc,
-      (p) => [
+      (p, l) => [
         ...qkvo(tc, `${p}.self_attn`),
-        t(`${m(p)}.experts.gate_up_proj`, e, h, 2 * i),
-        t(`${m(p)}.experts.down_proj`, e, i, h),
-        t(`${m(p)}.router.weight`, e, h),
-        ...gud(`${m(p)}.shared_expert`, h, i),
+        ...(moe.includes(l)
+          ? [
+            t(`${m(p)}.experts.gate_up_proj`, e, h, 2 * i),
+            t(`${m(p)}.experts.down_proj`, e, i, h),
+            t(`${m(p)}.router.weight`, e, h),
+            ...gud(`${m(p)}.shared_expert`, h, i),
+          ]
+          : gud(m(p), h, n(tc, "intermediate_size_mlp", i))),
       ],
       !(cfg.tie_word_embeddings ?? tc.tie_word_embeddings),
       "language_model.",

@@ -1,0 +1,248 @@
+/**
+ * The conversion of one planned parameter, by one of three paths:
+ *
+ * - {@link convertInPlace}: the outputs' regions are placed in the shard buffers at once and
+ *   the executor's kernels fill them (kernel workers; outputs that fit a shard buffer, NK).
+ * - {@link convertCast}: each chunk's cast elements are written in order.
+ * - {@link convertQuantized}: each chunk's words are written in order (or, for KN layouts,
+ *   collected and transposed), its scales collected and written after the words.
+ *
+ * @module
+ */
+import { rowSourceFor } from "../_param_rows.ts";
+import type { TensorCacheWriter, TensorSink } from "../cache_writer.ts";
+import type { Checkpoint } from "../checkpoint.ts";
+import { type DType, type FloatDType, itemSize } from "../dtype.ts";
+import type { PlannedParam } from "../plan.ts";
+import type { TieRounding } from "../quant/backend.ts";
+import { groupConstants, type QuantScheme } from "../quant/schemes.ts";
+import type { GrowableBuffers } from "./buffers.ts";
+import type { ChunkJob, Executor } from "./executors.ts";
+import type { ChunkScheduler } from "./scheduler.ts";
+import { chunkRowsOf } from "./sizes.ts";
+
+/** What the per-parameter paths work with. */
+export interface ParamContext {
+  /** The source (reads of this thread). */
+  checkpoint: Pick<Checkpoint, "read" | "localPath">;
+  /** The quantization scheme. */
+  scheme: QuantScheme;
+  /** Tie rule of `round`. */
+  tie: TieRounding;
+  /** Source bytes per chunk. */
+  chunkBytes: number;
+  /** The executor. */
+  exec: Executor;
+  /** The scheduler on its slots. */
+  sched: ChunkScheduler;
+  /** The writer. */
+  writer: TensorCacheWriter;
+  /** Whole-tensor buffers (scales, KN layouts). */
+  bufs: GrowableBuffers;
+}
+
+/** A parameter cut into chunk jobs. */
+export interface ParamChunks {
+  /** Rows of the parameter. */
+  rows: number;
+  /** Rows per chunk. */
+  chunkRows: number;
+  /** Groups per row (quantized). */
+  groups: number;
+  /** Words per row (quantized). */
+  wordsPerRow: number;
+  /** Bytes per model-dtype element. */
+  modelItem: number;
+  /** The job for rows `[r, r + n)`. */
+  jobFor(r: number, n: number): ChunkJob;
+}
+
+const FLOAT: ReadonlySet<DType> = new Set(["float16", "bfloat16", "float32"]);
+
+/**
+ * Opens the rows of `pp` and cuts them into chunk jobs: cast and quantize, or cast only.
+ *
+ * @example
+ * ```ts ignore
+ * const { rows, chunkRows, jobFor } = await paramChunks(ctx, plan.params[0]);
+ * ```
+ */
+export async function paramChunks(ctx: ParamContext, pp: PlannedParam): Promise<ParamChunks> {
+  const src = await rowSourceFor(pp, ctx.checkpoint, ctx.exec.directReads);
+  if (!FLOAT.has(src.dtype)) throw new Error(`Parameter ${pp.param.name}: cannot convert ${src.dtype}`);
+  const srcDtype = src.dtype as FloatDType;
+  const md = pp.dtype as FloatDType;
+  const modelItem = itemSize(md);
+  const k = src.rowElems;
+  const gs = ctx.scheme.kind === "group-quant" ? ctx.scheme : undefined;
+  if (pp.quant && !gs) throw new Error("unreachable: quantized param without group scheme");
+  const groups = gs ? Math.ceil(k / gs.groupSize) : 0;
+  const wordsPerRow = gs ? groups * groupConstants(gs).wordsPerGroup : 0;
+  const jobFor = (r: number, n: number): ChunkJob => ({
+    srcDtype,
+    modelDtype: md,
+    k,
+    tie: ctx.tie,
+    outputTranspose: pp.quant === "KN",
+    rows: n,
+    param: pp.param.name,
+    fill: (into: Uint8Array) => src.read(r, n, into),
+    reads: src.segments?.(r, n), // (direct reads only)
+    ...(pp.quant && gs
+      ? {
+        kind: "quant",
+        bits: gs.bits,
+        groupSize: gs.groupSize,
+        outBytes: n * wordsPerRow * 4,
+        scaleBytes: n * groups * modelItem,
+      }
+      : { kind: "cast", bits: 4, groupSize: 32, outBytes: n * k * modelItem, scaleBytes: 0 }),
+  });
+  const chunkRows = chunkRowsOf(k, itemSize(srcDtype), ctx.chunkBytes);
+  return { rows: src.rows, chunkRows, groups, wordsPerRow, modelItem, jobFor };
+}
+
+/** The row ranges `[r, n]` of chunks of `chunkRows` rows over `rows` rows. */
+export function* chunkRanges(rows: number, chunkRows: number): Generator<[number, number]> {
+  for (let r = 0; r < rows; r += chunkRows) yield [r, Math.min(chunkRows, rows - r)];
+}
+
+/**
+ * Whether `pp` can be converted in place: its outputs' regions placed in the executor's shard
+ * buffers (an executor with shared memory, NK layout, outputs the writer can place there).
+ */
+export function canConvertInPlace(ctx: ParamContext, pp: PlannedParam): boolean {
+  return ctx.exec.memory !== undefined && pp.quant !== "KN" &&
+    pp.outputs.every((o) => ctx.writer.reservable(o.shape, o.dtype));
+}
+
+/**
+ * In place: a region per output and chunk is placed in the shard buffers at once, filled by
+ * the chunk's job (the writer learns which parts of a shard are ready chunk by chunk, and
+ * writes and hashes a shard once its regions are filled).
+ */
+export async function convertInPlace(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
+  await ctx.sched.drain(); // (writer calls of earlier parameters come first)
+  const chunks = [...chunkRanges(c.rows, c.chunkRows)].map(([r, n]) => {
+    const filled = Promise.withResolvers<void>();
+    filled.promise.catch(() => {}); // (a failed job fails the conversion through the scheduler)
+    return { job: c.jobFor(r, n), filled };
+  });
+  for (const [i, o] of pp.outputs.entries()) {
+    const sink = await ctx.writer.begin(o.name, o.shape, o.dtype);
+    for (const { job, filled } of chunks) {
+      const view = sink.reserve!(i === 0 ? job.outBytes : job.scaleBytes, filled.promise);
+      if (i === 0) job.dest = view;
+      else job.scaleDest = view;
+    }
+    await sink.end();
+  }
+  for (const { job, filled } of chunks) {
+    (await ctx.sched.submit(job)).done.then(() => filled.resolve(), (e) => filled.reject(e));
+  }
+}
+
+/** Cast only: each chunk's elements are written in order. */
+export async function convertCast(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
+  const [out] = pp.outputs;
+  let sink: TensorSink;
+  ctx.sched.ordered(async () => void (sink = await ctx.writer.begin(out.name, out.shape, out.dtype)));
+  for (const [r, n] of chunkRanges(c.rows, c.chunkRows)) {
+    await ctx.sched.submit(c.jobFor(r, n), (o) => sink.write(o.out));
+  }
+  ctx.sched.ordered(() => sink.end());
+}
+
+/**
+ * Quantized, outputs applied on this thread: words written in order (NK) or collected and
+ * transposed (KN), scales collected and written after the words.
+ */
+export async function convertQuantized(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
+  const [qw, qs] = pp.outputs;
+  const kn = pp.quant === "KN";
+  const { rows, groups, wordsPerRow: wpr, modelItem } = c;
+  let sink: TensorSink | undefined;
+  let scaleAll: Uint8Array, wordsAll: Uint8Array | undefined;
+  ctx.sched.ordered(async () => {
+    // (buffers of the previous parameter are no longer in use: steps run in order)
+    scaleAll = ctx.bufs.get("scales", rows * groups * modelItem);
+    wordsAll = kn ? ctx.bufs.get("wordsAll", rows * wpr * 4) : undefined;
+    sink = kn ? undefined : await ctx.writer.begin(qw.name, qw.shape, qw.dtype);
+  });
+  for (const [r, n] of chunkRanges(rows, c.chunkRows)) {
+    await ctx.sched.submit(c.jobFor(r, n), async (o) => {
+      scaleAll.set(o.scales, r * groups * modelItem);
+      if (wordsAll) wordsAll.set(o.out, r * wpr * 4);
+      else await sink!.write(o.out);
+    });
+  }
+  ctx.sched.ordered(async () => {
+    if (sink) await sink.end();
+    if (wordsAll) {
+      const tw = ctx.bufs.get("transpose", wordsAll.length);
+      transpose(wordsAll, rows, wpr, 4, tw);
+      await ctx.writer.add(qw.name, qw.shape, qw.dtype, tw);
+      const ts = ctx.bufs.get("transpose", scaleAll.length);
+      transpose(scaleAll, rows, groups, modelItem, ts);
+      await ctx.writer.add(qs.name, qs.shape, qs.dtype, ts);
+    } else {
+      await ctx.writer.add(qs.name, qs.shape, qs.dtype, scaleAll);
+    }
+  });
+}
+
+/**
+ * Pre-quantized imports (AWQ, FP8 block-scale): the rows copied unchanged, chunk by chunk, in
+ * order (MLC's `astype` to the same bits; float32 scales still go through the writer's bf16
+ * encoding).
+ */
+export async function convertRaw(ctx: ParamContext, pp: PlannedParam): Promise<void> {
+  const src = await rowSourceFor(pp, ctx.checkpoint, ctx.exec.directReads);
+  const [out] = pp.outputs;
+  const rb = src.rowElems * itemSize(src.dtype);
+  const step = chunkRowsOf(src.rowElems, itemSize(src.dtype), ctx.chunkBytes);
+  ctx.sched.ordered(async () => {
+    const sink = await ctx.writer.begin(out.name, out.shape, out.dtype);
+    for (const [r, n] of chunkRanges(src.rows, step)) {
+      const buf = new Uint8Array(n * rb);
+      await src.read(r, n, buf);
+      await sink.write(buf);
+    }
+    await sink.end();
+  });
+}
+
+function transpose(src: Uint8Array, rows: number, cols: number, elem: number, dst: Uint8Array): void {
+  if (elem === 4) {
+    const s = new Uint32Array(src.buffer, src.byteOffset, rows * cols);
+    const d = new Uint32Array(dst.buffer, dst.byteOffset, rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
+  } else {
+    const s = new Uint16Array(src.buffer, src.byteOffset, rows * cols);
+    const d = new Uint16Array(dst.buffer, dst.byteOffset, rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
+  }
+}
+
+/**
+ * Converts `pp` by the path that fits it (see the module's description).
+ *
+ * @example
+ * ```ts ignore
+ * for (const pp of plan.params) await convertParam(ctx, pp);
+ * ```
+ */
+export async function convertParam(ctx: ParamContext, pp: PlannedParam): Promise<"in place" | "ordered"> {
+  if (pp.param.raw) {
+    await convertRaw(ctx, pp);
+    return "ordered";
+  }
+  const chunks = await paramChunks(ctx, pp);
+  if (canConvertInPlace(ctx, pp)) {
+    await convertInPlace(ctx, pp, chunks);
+    return "in place";
+  }
+  if (pp.quant) await convertQuantized(ctx, pp, chunks);
+  else await convertCast(ctx, pp, chunks);
+  return "ordered";
+}

@@ -1,0 +1,138 @@
+/**
+ * The conversion pipeline's sizes, in one place: chunks, parts, slot and work regions, shard
+ * buffers. The executors are laid out with them and the dry run's memory estimate
+ * (`estimatePeakMemory`) counts with them.
+ *
+ * @module
+ */
+import { rowLayout } from "../_param_rows.ts";
+import type { ConversionPlan } from "../plan.ts";
+import { SHARD_CAP } from "../shard_layout.ts";
+import { MD5_LANES } from "./hashing.ts";
+
+/** Source bytes per chunk of rows (default of `ConvertOptions.chunkBytes`). */
+export const DEFAULT_CHUNK_BYTES = 8 << 20;
+
+/**
+ * Shard buffers of a conversion by kernel workers: a batch of {@link MD5_LANES} shards being
+ * hashed, and two more, so that the workers keep filling shards (the next jobs' outputs are
+ * placed ahead) while a batch is hashed, which takes longer than filling one shard.
+ */
+export const WORKER_SHARD_BUFFERS: number = MD5_LANES + 2;
+
+/** Shard buffers on one thread (or with an md5 worker): a batch being hashed, one filling. */
+export const LOCAL_SHARD_BUFFERS: number = MD5_LANES + 1;
+
+/** Slot buffers per kernel worker (chunks in flight). */
+export const SLOTS_PER_WORKER = 3;
+
+/**
+ * Rows per chunk of a parameter whose rows hold `rowElems` source elements of `srcItem` bytes
+ * (at least one row).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chunkRowsOf } from "./sizes.ts";
+ * assert.equal(chunkRowsOf(2048, 2, 8 << 20), 2048);
+ * assert.equal(chunkRowsOf(1 << 23, 2, 8 << 20), 1);
+ * ```
+ */
+export function chunkRowsOf(rowElems: number, srcItem: number, chunkBytes: number): number {
+  return Math.max(1, Math.floor(chunkBytes / (rowElems * srcItem)));
+}
+
+/**
+ * Source bytes a kernel worker reads and converts at a time (512 KiB, or an eighth of a small
+ * chunk): each part is still in the core's cache when the kernel takes it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { partBytesOf } from "./sizes.ts";
+ * assert.deepEqual([partBytesOf(8 << 20), partBytesOf(1000)], [512 << 10, 125]);
+ * ```
+ */
+export function partBytesOf(chunkBytes: number): number {
+  return Math.max(1, Math.min(512 << 10, Math.floor(chunkBytes / 8)));
+}
+
+/** The largest chunk of a plan, as the executors' buffers must hold it. */
+export interface ChunkBounds {
+  /** Bytes of the largest chunk input (4 bytes an element). */
+  input: number;
+  /** Bytes of the largest chunk output (outputs then scales, 4 bytes an element each). */
+  output: number;
+  /** Bytes of the longest row (4 bytes an element: the kernel's scratch row). */
+  row: number;
+}
+
+/**
+ * Bounds of the chunks of `plan`'s parameters: rows per chunk are largest for 2-byte sources;
+ * buffers hold them at 4 bytes an element.
+ *
+ * @example
+ * ```ts ignore
+ * const { input, output, row } = chunkBounds(plan, DEFAULT_CHUNK_BYTES);
+ * ```
+ */
+export function chunkBounds(plan: Pick<ConversionPlan, "params">, chunkBytes: number): ChunkBounds {
+  const align16 = (n: number) => (n + 15) & ~15;
+  let input = 0, output = 0, row = 0;
+  for (const pp of plan.params) {
+    const { rows, rowElems } = rowLayout(pp.shape);
+    const n = Math.min(rows, chunkRowsOf(rowElems, 2, chunkBytes));
+    input = Math.max(input, n * rowElems * 4);
+    output = Math.max(output, align16(n * rowElems * 4) + n * rowElems * 4);
+    row = Math.max(row, rowElems * 4);
+  }
+  return { input, output, row };
+}
+
+/**
+ * Estimated peak memory of a conversion, counted with the pipeline's own sizes: the runtime
+ * baseline, the shard buffers in rotation ({@link WORKER_SHARD_BUFFERS} or
+ * {@link LOCAL_SHARD_BUFFERS} of `SHARD_CAP` bytes), the chunk buffers (or, with kernel
+ * workers, each worker's runtime, kernel memory and slots, whose output regions hold a chunk's
+ * outputs of the parameters not written in place), the I/O worker, and for the largest
+ * parameter its whole scale array (and words, for KN layouts; parameters written in place by
+ * the kernel workers need neither). The bench prints it beside the measured peak RSS.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(estimatePeakMemory(plan, 8 << 20, 2));
+ * ```
+ */
+export function estimatePeakMemory(
+  plan: Pick<ConversionPlan, "params">,
+  chunkBytes: number = DEFAULT_CHUNK_BYTES,
+  threads = 1,
+): number {
+  let perParam = 0, slotOutput = 0;
+  for (const p of plan.params) {
+    const scale = p.outputs.length > 1 ? p.outputs[1].nbytes : 0;
+    const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
+    const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
+    perParam = Math.max(perParam, scale + words + whole);
+    // outputs not placed in a shard buffer by the kernel workers (KN layouts, float32, more
+    // than a shard buffer holds) come back through the slot buffers, a chunk's worth each
+    const inPlace = p.quant !== "KN" &&
+      p.outputs.every((o) => o.dtype !== "float32" && o.nbytes <= SHARD_CAP);
+    if (!inPlace) {
+      const { rows, rowElems } = rowLayout(p.shape);
+      const chunkRows = Math.min(rows, chunkRowsOf(rowElems, 2, chunkBytes));
+      slotOutput = Math.max(slotOutput, p.outputs.reduce((a, o) => a + o.nbytes, 0) / rows * chunkRows);
+    }
+  }
+  const MiB = 1 << 20;
+  const baseline = 60 * MiB; // Deno runtime and module code
+  const workers = threads > 1;
+  const shards = (workers ? WORKER_SHARD_BUFFERS : LOCAL_SHARD_BUFFERS) * SHARD_CAP;
+  // a kernel worker: its runtime, the part of a chunk it reads at a time and a chunk's outputs
+  // (at most a chunk; most are written in place, into the shard buffers); on one thread the
+  // chunk buffers; the I/O worker that writes shards
+  const pipeline =
+    (workers ? threads * (16 * MiB + chunkBytes + SLOTS_PER_WORKER * slotOutput) : 3 * chunkBytes) +
+    10 * MiB;
+  return baseline + shards + pipeline + perParam;
+}
