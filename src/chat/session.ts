@@ -44,6 +44,8 @@ export interface GenerateResult {
   firstTokenSeconds: number;
   /** Seconds of the whole call. */
   seconds: number;
+  /** The prompt's token ids, as the conversation template and tokenizer made them. */
+  promptTokens: number[];
 }
 
 /** An open chat. */
@@ -203,6 +205,10 @@ async function loadRuntime(
     adapter: adapter.info.description || adapter.info.vendor,
     library: meta,
     async generate(prompt, opts = {}, onText) {
+      const p = pipeline();
+      let promptTokens: number[] = [];
+      const getInputTokens = p.getInputTokens;
+      p.getInputTokens = (g: unknown) => (promptTokens = getInputTokens.call(p, g));
       const t0 = performance.now();
       let first = 0;
       let shown = "";
@@ -229,6 +235,7 @@ async function loadRuntime(
         tokens: pipeline().curRoundDecodingTotalTokens + 1,
         firstTokenSeconds: ((first || t1) - t0) / 1000,
         seconds: (t1 - t0) / 1000,
+        promptTokens: [...promptTokens],
       };
     },
     async forwardGreedy(ids, prefill) {
@@ -242,6 +249,7 @@ async function loadRuntime(
     reset: () => engine.resetChat(),
     async close() {
       try {
+        engine.deviceLostIsError = false; // (else the runtime logs "Device was lost" on a normal unload)
         await engine.unload();
       } finally {
         env.restore();

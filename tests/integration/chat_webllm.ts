@@ -122,19 +122,20 @@ Deno.test({
         "a chat turn (LM template, greedy): the reply is the reference's 3 argmax tokens",
         async () => {
           await chat.reset();
+          let streamed = "";
+          const r = await chat.generate("hello", { maxTokens: 3, temperature: 0 }, (d) => (streamed += d));
           const r0 = new LlamaRef(ref.tensors, ref.config);
           const ids: number[] = [];
-          let input = [1, 0];
+          let input = r.promptTokens;
           for (let i = 0; i < 3; i++) {
             input = [argmax(r0.forward(input))];
             ids.push(input[0]);
           }
-          let streamed = "";
-          const r = await chat.generate("hello", { maxTokens: 3, temperature: 0 }, (d) => (streamed += d));
           console.log(
-            `reply ${JSON.stringify(r.text)} (reference ids ${ids}): ${r.tokens} tokens, first after ` +
-              `${r.firstTokenSeconds.toFixed(1)} s, ${r.seconds.toFixed(1)} s in all`,
+            `prompt ${r.promptTokens}, reply ${JSON.stringify(r.text)} (reference ids ${ids}): ${r.tokens} ` +
+              `tokens, first after ${r.firstTokenSeconds.toFixed(1)} s, ${r.seconds.toFixed(1)} s in all`,
           );
+          assertEquals(r.promptTokens, [1, 0]);
           assertEquals(r.tokens, 3);
           assertEquals(r.text, ids.map(chatModelToken).join(" "));
           assertEquals(streamed, r.text);
