@@ -209,13 +209,18 @@ async function loadRuntime(
       let promptTokens: number[] = [];
       const getInputTokens = p.getInputTokens;
       p.getInputTokens = (g: unknown) => (promptTokens = getInputTokens.call(p, g));
-      const t0 = performance.now();
       let first = 0;
+      // the first token is sampled at the end of the prefill (the runtime reports text after decodes only)
+      const prefillStep = p.prefillStep;
+      p.prefillStep = async (...a: unknown[]) => {
+        await prefillStep.apply(p, a);
+        first = performance.now();
+      };
+      const t0 = performance.now();
       let shown = "";
       const text: string = await engine.generate(
         prompt,
         (_step: number, message: string) => {
-          if (!first) first = performance.now();
           if (message.startsWith(shown) && message.length > shown.length) {
             onText?.(message.slice(shown.length));
             shown = message;
@@ -227,6 +232,8 @@ async function loadRuntime(
           ...(opts.maxTokens !== undefined ? { max_gen_len: opts.maxTokens } : {}),
         },
       );
+      p.getInputTokens = getInputTokens;
+      p.prefillStep = prefillStep;
       gpuCheck(env, "generation");
       if (text.startsWith(shown) && text.length > shown.length) onText?.(text.slice(shown.length));
       const t1 = performance.now();

@@ -120,6 +120,7 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
       await turn(line);
       write("> ");
     }
+    write("\n");
     return 0;
   } finally {
     await chat.close();
