@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { CHAT_ORIGIN, installWebLlmEnv, type WebLlmEnv } from "./_deno_env.ts";
 import { type CacheParam, type LibraryMetadata, libraryProblems, readLibraryMetadata } from "./library.ts";
 
@@ -65,6 +64,8 @@ export interface ChatSession {
   /** Releases the runtime. */
   close(): Promise<void>;
 }
+
+const join = (dir: string, name: string): string => `${dir.replace(/\/+$/, "")}/${name}`;
 
 interface CacheJson {
   records: { dataPath: string; records: CacheParam[] }[];
