@@ -9,6 +9,7 @@ import { readStrided } from "./formats/_strided.ts";
 import { formatOfFile, SOURCE_FORMATS, type SourceFormat, type WeightFile } from "./formats/registry.ts";
 import type { RandomAccessFile, SourceStore } from "./io/types.ts";
 import { SafetensorsError, SUPPORTED_SOURCE_DTYPES } from "./safetensors.ts";
+import { listOf } from "./_text.ts";
 
 export type { SourceFormat } from "./formats/registry.ts";
 
@@ -159,7 +160,7 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
       throw new SafetensorsError(
         path,
         `the index lists tensors that are not in their files: ${
-          missing.map((n) => `${n} (in ${fileOf.get(n)})`).join(", ")
+          listOf(missing.map((n) => `${n} (in ${fileOf.get(n)})`))
         }`,
       );
     }

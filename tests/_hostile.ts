@@ -92,6 +92,8 @@ export interface HostileCase {
   code?: number;
   /** Patterns the error output must match. */
   expect: RegExp[];
+  /** More checks of the run (returns problems). */
+  check?(r: CliRun): string[];
 }
 
 /** The default command of a case. */
@@ -156,6 +158,11 @@ export function judge(c: HostileCase, r: CliRun): string[] {
   for (const re of c.expect) if (!re.test(r.err)) problems.push(`stderr lacks ${re}`);
   if (/Deno requests|Allow\?|\[y\/n/.test(r.err)) problems.push("a permission prompt was shown");
   if (/\n\s+at .*\.ts:\d+:\d+/.test(r.err)) problems.push("a stack trace was printed");
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.err + r.out)) {
+    problems.push("a raw control character was printed");
+  }
+  problems.push(...(c.check?.(r) ?? []));
   return problems.map((p) => `${c.name}: ${p}\n--- stderr:\n${r.err.slice(0, 2000)}`);
 }
 

@@ -328,6 +328,49 @@ export const FILE_CASES: HostileCase[] = [
   },
 ];
 
+const ESC = "evil\u001b[2J\u001b]0;pwned\u0007\u009b31m\u202eexe.txt";
+const smallStderr = (max: number) => (r: { err: string }) =>
+  r.err.length > max ? [`stderr is ${r.err.length} characters (at most ${max})`] : [];
+
+/** Output hygiene: escapes from inputs never reach the terminal raw; long names and lists are capped. */
+export const OUTPUT_CASES: HostileCase[] = [
+  {
+    name: "escape sequences in a tensor name",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        const end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        return JSON.stringify({ ...json, [ESC]: { dtype: "F16", shape: [1], data_offsets: [end, end + 2] } });
+      }, (d) => new Uint8Array([...d, 0, 0])),
+    code: 0,
+    expect: [/Unused extern parameters: evil\\u001b\[2J\\u001b\]0;pwned\\u0007\\u009b31m\\u202eexe\.txt/],
+  },
+  {
+    name: "escape sequences in model_type",
+    setup: (_dir, model) => patchConfig(model, { model_type: ESC }),
+    expect: [/Unknown model type "evil\\u001b\[2J/],
+  },
+  {
+    name: "a 1 MB model_type",
+    setup: (_dir, model) => patchConfig(model, { model_type: "m".repeat(1 << 20) }),
+    expect: [/Unknown model type "m{200}\.\.\. \(1,048,376 more characters\)"/],
+    check: smallStderr(4000),
+  },
+  {
+    name: "200,000 unused tensor names",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        let end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        for (let i = 0; i < 200_000; i++) {
+          json[`extra.${i}`] = { dtype: "F16", shape: [1], data_offsets: [end, end += 2] } as never;
+        }
+        return JSON.stringify(json);
+      }, (d) => new Uint8Array([...d, ...new Uint8Array(400_000)])),
+    code: 0,
+    expect: [/Warning: Unused extern parameters: extra\.0, extra\.1, .*extra\.19, and 199,980 more/],
+    check: smallStderr(8000),
+  },
+];
+
 /** Cases that must convert (the checks must not refuse ordinary layouts). */
 export const ACCEPTED_CASES: HostileCase[] = [
   {
