@@ -2,6 +2,8 @@
 // would leave it. Used by tests/hostile_test.ts (every case refused clearly) and by
 // bench/hostile_bench.ts (time and peak RSS of each refusal).
 import { genArgs, type HostileCase, patchChatTemplate, patchConfig, rewriteSafetensors } from "./_hostile.ts";
+import { llamaHfTensors, TINY_LLAMA_CONFIG } from "../src/testing/checkpoint_gen.ts";
+import { writeTorchFile } from "../src/testing/torch_writer.ts";
 
 const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
   await Deno.mkdir(`${dir}/outside`, { recursive: true });
@@ -388,5 +390,81 @@ export const ACCEPTED_CASES: HostileCase[] = [
     setup: (_dir, model) => patchConfig(model, { vocab_size: 300 }),
     code: 0,
     expect: [/Warning: vocab_size is 300 in config\.json, but model\.embed_tokens\.weight has 256 rows/],
+  },
+];
+
+/** The tiny model with `pytorch_model.bin` (torch.save zip) in place of `model.safetensors`. */
+const toTorch = async (model: string, extra: { name: string; shape: number[] }[] = []): Promise<string> => {
+  await Deno.remove(`${model}/model.safetensors`);
+  const path = `${model}/pytorch_model.bin`;
+  await writeTorchFile(path, [...llamaHfTensors(TINY_LLAMA_CONFIG), ...extra], { dtype: "BF16", seed: 1 });
+  return path;
+};
+
+/** Bytes of a file with `f` applied. */
+const editFile = async (path: string, f: (b: Uint8Array) => Uint8Array): Promise<void> => {
+  await Deno.writeFile(path, f(await Deno.readFile(path)));
+};
+
+/** PyTorch `.bin` checkpoints (the zip + pickle reader): the same scope and damage rules. */
+export const TORCH_CASES: HostileCase[] = [
+  {
+    name: "pytorch_model.bin is a symlink outside",
+    async setup(dir, model) {
+      await toTorch(model);
+      const target = await moveOut(dir, model, "pytorch_model.bin");
+      await Deno.symlink(target, `${model}/pytorch_model.bin`);
+    },
+    expect: [/pytorch_model\.bin is a symbolic link to .*outside\/pytorch_model\.bin, outside/],
+  },
+  {
+    name: "pytorch_model.bin is a FIFO",
+    async setup(_dir, model) {
+      await Deno.remove(`${model}/model.safetensors`);
+      await new Deno.Command("mkfifo", { args: [`${model}/pytorch_model.bin`] }).output();
+    },
+    expect: [/pytorch_model\.bin is a FIFO \(named pipe\), not a regular file/],
+  },
+  {
+    name: "a .bin index names a shard through ..",
+    async setup(dir, model) {
+      await toTorch(model);
+      await moveOut(dir, model, "pytorch_model.bin");
+      await Deno.writeTextFile(
+        `${model}/pytorch_model.bin.index.json`,
+        JSON.stringify({ weight_map: { "model.norm.weight": "../outside/pytorch_model.bin" } }),
+      );
+    },
+    expect: [/points outside the model directory: \.\.\/outside\/pytorch_model\.bin/],
+  },
+  {
+    name: "pytorch_model.bin cut in half",
+    setup: async (_dir, model) => await editFile(await toTorch(model), (b) => b.subarray(0, b.length >> 1)),
+    expect: [/pytorch_model\.bin: no zip end-of-central-directory record: the file is truncated/],
+  },
+  {
+    name: "pytorch_model.bin with its pickle bytes scrambled",
+    setup: async (_dir, model) =>
+      await editFile(await toTorch(model), (b) => {
+        const c = b.slice();
+        // the first record is archive/data.pkl: scramble its stored bytes (after the local header)
+        for (let i = 80; i < 400; i += 7) c[i] ^= 0x5a;
+        return c;
+      }),
+    expect: [/pytorch_model\.bin: archive\/data\.pkl: refuses global .*nothing is imported or run/],
+  },
+  {
+    name: "pytorch_model.bin that is not a zip (a text file)",
+    setup: async (_dir, model) => {
+      await Deno.remove(`${model}/model.safetensors`);
+      await Deno.writeTextFile(`${model}/pytorch_model.bin`, "version https://git-lfs.github.com/spec/v1\n");
+    },
+    expect: [/pytorch_model\.bin: not a PyTorch checkpoint: torch\.save writes a zip archive/],
+  },
+  {
+    name: "escape sequences in a state-dict key (.bin)",
+    setup: async (_dir, model) => void await toTorch(model, [{ name: ESC, shape: [1] }]),
+    code: 0,
+    expect: [/Unused extern parameters: evil\\u001b\[2J\\u001b\]0;pwned\\u0007/],
   },
 ];

@@ -11,6 +11,7 @@ import {
   OUTPUT_CASES,
   SCOPE_CASES,
   TEMPLATE_CASES,
+  TORCH_CASES,
 } from "./_hostile_corpus.ts";
 import { normalizePath } from "../src/io/scope.ts";
 
@@ -21,11 +22,12 @@ for (
     ...TEMPLATE_CASES,
     ...FILE_CASES,
     ...OUTPUT_CASES,
+    ...TORCH_CASES,
     ...ACCEPTED_CASES,
   ]
 ) {
   Deno.test(`hostile input: ${c.name}`, async () => {
-    const r = await runCase(c);
+    const r = await runCase(c, { rss: true });
     const problems = judge(c, r);
     assertEquals(problems, [], problems.join("\n"));
   });
