@@ -1,4 +1,4 @@
-// Shared helper of the hostile-input tests and bench/hostile_bench.ts: a tiny model directory
+// Shared helper of the hostile-input tests (tests/hostile_test.ts): a tiny model directory
 // (a copy of the tiny Llama with tokenizer files) that each case damages in one way, the CLI run
 // as a subprocess with permissions scoped to the case's directory, and the corpus of cases
 // (each a defect, the command, the exit code and the words the refusal must have).
