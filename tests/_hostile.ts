@@ -76,7 +76,7 @@ export async function cli(
   let rssBytes: number | undefined;
   let cpuSeconds: number | undefined;
   const m =
-    /(\nCommand (exited with non-zero status \d+|terminated by signal \d+))?\nMAXRSS (\d+) CPU ([\d.]+) ([\d.]+)\n?$/
+    /(\nCommand (exited with non-zero status \d+|terminated by signal \d+)\n)?\nMAXRSS (\d+) CPU ([\d.]+) ([\d.]+)\n?$/
       .exec(err);
   if (m) {
     rssBytes = Number(m[3]) * 1024;

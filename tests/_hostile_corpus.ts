@@ -358,6 +358,34 @@ export const OUTPUT_CASES: HostileCase[] = [
     check: smallStderr(4000),
   },
   {
+    name: "a 1 MB tensor name",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        const end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        const big = "n".repeat(1 << 20);
+        return JSON.stringify({ ...json, [big]: { dtype: "F16", shape: [1], data_offsets: [end, end + 2] } });
+      }, (d) => new Uint8Array([...d, 0, 0])),
+    code: 0,
+    expect: [/Unused extern parameters: n{200}\.\.\. \(1,048,376 more characters\)/],
+    check: smallStderr(4000),
+  },
+  {
+    name: "a 1 MB tensor name in a refusal (a hole after it)",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        const end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        const big = "\u001b[31m" + "n".repeat(1 << 20);
+        return JSON.stringify({
+          ...json,
+          [big]: { dtype: "F16", shape: [1], data_offsets: [end + 2, end + 4] },
+        });
+      }, (d) => new Uint8Array([...d, 0, 0, 0, 0])),
+    expect: [
+      /model\.safetensors: bytes \d+-\d+ of the data area belong to no tensor \(a hole before "\\u001b\[31mn{195}\.\.\. \(1,048,381 more characters\)"\)/,
+    ],
+    check: smallStderr(4000),
+  },
+  {
     name: "200,000 unused tensor names",
     setup: (_dir, model) =>
       rewriteSafetensors(model, (_t, json) => {
