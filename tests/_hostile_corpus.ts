@@ -3,7 +3,14 @@
 // 150 MB peak RSS and 2 s of CPU, measured with /usr/bin/time).
 import { genArgs, type HostileCase, patchChatTemplate, patchConfig, rewriteSafetensors } from "./_hostile.ts";
 import { llamaHfTensors, TINY_LLAMA_CONFIG } from "../src/testing/checkpoint_gen.ts";
-import { writeTorchFile } from "../src/testing/torch_writer.ts";
+import {
+  encodeStateDictPickle,
+  encodeStoredZip,
+  type PickledTensor,
+  writeTorchFile,
+  zipBytes,
+} from "../src/testing/torch_writer.ts";
+import { tensorData } from "../src/_gen_tensors.ts";
 
 const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
   await Deno.mkdir(`${dir}/outside`, { recursive: true });
@@ -429,6 +436,38 @@ const toTorch = async (model: string, extra: { name: string; shape: number[] }[]
   return path;
 };
 
+/**
+ * The tiny model as `pytorch_model.bin` built by hand, with `extra` views (each on its own
+ * one-element bf16 storage keyed `x<i>`) appended to the state dict.
+ */
+const toTorchWithViews = async (
+  model: string,
+  extra: Omit<PickledTensor, "storageClass" | "key" | "numel">[],
+) => {
+  await Deno.remove(`${model}/model.safetensors`);
+  const tensors = llamaHfTensors(TINY_LLAMA_CONFIG);
+  const pickled: PickledTensor[] = [
+    ...tensors.map((t, i) => ({
+      name: t.name,
+      storageClass: "BFloat16Storage",
+      key: String(i),
+      numel: t.shape.reduce((a, b) => a * b, 1),
+      offset: 0,
+      shape: t.shape,
+      stride: t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1)),
+    })),
+    ...extra.map((v, i) => ({ ...v, storageClass: "BFloat16Storage", key: `x${i}`, numel: 1 })),
+  ];
+  const records = [
+    { name: "archive/data.pkl", data: encodeStateDictPickle(pickled) },
+    { name: "archive/byteorder", data: new TextEncoder().encode("little") },
+    ...tensors.map((t, i) => ({ name: `archive/data/${i}`, data: tensorData(t, "BF16", 1) })),
+    ...extra.map((_, i) => ({ name: `archive/data/x${i}`, data: new Uint8Array(2) })),
+    { name: "archive/version", data: new TextEncoder().encode("3\n") },
+  ];
+  await Deno.writeFile(`${model}/pytorch_model.bin`, zipBytes(encodeStoredZip(records)));
+};
+
 /** Bytes of a file with `f` applied. */
 const editFile = async (path: string, f: (b: Uint8Array) => Uint8Array): Promise<void> => {
   await Deno.writeFile(path, f(await Deno.readFile(path)));
@@ -488,6 +527,21 @@ export const TORCH_CASES: HostileCase[] = [
       await Deno.writeTextFile(`${model}/pytorch_model.bin`, "version https://git-lfs.github.com/spec/v1\n");
     },
     expect: [/pytorch_model\.bin: not a PyTorch checkpoint: torch\.save writes a zip archive/],
+  },
+  {
+    name: "a .bin view whose shape product overflows 2^53 (stride 0 on one element)",
+    setup: (_dir, model) =>
+      toTorchWithViews(model, [{ name: "extra", offset: 0, shape: [2 ** 27, 2 ** 27], stride: [0, 0] }]),
+    expect: [
+      /pytorch_model\.bin: archive\/data\.pkl: tensor extra: size \[134217728,134217728\] x BF16 is 36028797018963968 bytes, beyond any checkpoint/,
+    ],
+  },
+  {
+    name: "a .bin view expanded to 2 TB from one element (stride 0, unused)",
+    setup: (_dir, model) =>
+      toTorchWithViews(model, [{ name: "extra", offset: 0, shape: [2 ** 20, 2 ** 20], stride: [0, 0] }]),
+    code: 0,
+    expect: [/Unused extern parameters: extra/],
   },
   {
     name: "escape sequences in a state-dict key (.bin)",
