@@ -138,24 +138,27 @@ function makeContext<S extends CommandSpec>(
 }
 
 /**
- * `io` with control characters escaped in everything printed (newlines and tabs kept in
- * `out`/`err`, whose lines are ours; none in a progress line): names from a checkpoint can
- * never drive the terminal. JSON stays valid (the escapes are JSON's own `\u00XX`).
+ * `io` with control characters escaped in everything printed (newlines and tabs kept: line
+ * breaks are ours; the progress line's redraw codes are added after this): names from a
+ * checkpoint can never drive the terminal. JSON stays valid (the escapes are JSON's own `\u00XX`).
  *
  * @example
  * ```ts
  * import { hygienicIo } from "./_command.ts";
  * const lines: string[] = [];
- * const io = hygienicIo({ out: (l) => lines.push(l), err: () => {}, progress() {}, isTerminal: false });
+ * const push = (l: string) => void lines.push(l);
+ * const io = hygienicIo({ out: push, err: () => {}, progress: push, isTerminal: false });
  * io.out("a\u001b[2Jb");
+ * io.progress("a line above the bar\n[#### ] 40% \u009b");
  * if (lines[0] !== "a\\u001b[2Jb") throw new Error(lines[0]);
+ * if (lines[1] !== "a line above the bar\n[#### ] 40% \\u009b") throw new Error(lines[1]);
  * ```
  */
 export function hygienicIo(io: Io): Io {
   return {
     out: (l) => io.out(escapeControl(l, { keepLines: true })),
     err: (l) => io.err(escapeControl(l, { keepLines: true })),
-    progress: (l) => io.progress(escapeControl(l)),
+    progress: (l) => io.progress(escapeControl(l, { keepLines: true })),
     isTerminal: io.isTerminal,
   };
 }
