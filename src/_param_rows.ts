@@ -131,6 +131,7 @@ export async function rowSourceFor(
   // 1-D tensors are read element-wise (rows of one element), so 1-D concatenations
   // (fused q/k/v biases) straddle their sources like 2-D ones.
   const { rows, rowElems } = rowLayout(pp.shape);
+  if (t.kind === "concat1") return axis1Rows(pp, ckpt, rows, rowElems);
   const addOne = t.kind === "concat" && t.addOne === true;
   const { dtype, widen } = computeDtype(pp, addOne);
   const rb = rowElems * itemSize(dtype);
@@ -224,5 +225,35 @@ function rowPieces(
       f(si, local, take, done);
       done += take;
     }
+  };
+}
+
+/**
+ * `np.concatenate(axis=1)` of 2-D sources of one dtype, by row ranges: each source's rows are
+ * read and laid side by side (bounded by the range, not the tensor).
+ */
+function axis1Rows(
+  pp: PlannedParam,
+  ckpt: Pick<Checkpoint, "read">,
+  rows: number,
+  rowElems: number,
+): RowSource {
+  const dtype = pp.sources[0].dtype!;
+  const widths = pp.sources.map((s) => s.shape[1] * itemSize(dtype));
+  const rb = rowElems * itemSize(dtype);
+  return {
+    dtype,
+    rows,
+    rowElems,
+    async read(start, n, into) {
+      let col = 0;
+      for (const [i, s] of pp.sources.entries()) {
+        const w = widths[i];
+        const part = new Uint8Array(n * w);
+        await ckpt.read(s.name, start * w, part);
+        for (let r = 0; r < n; r++) into.set(part.subarray(r * w, (r + 1) * w), r * rb + col);
+        col += w;
+      }
+    },
   };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash } from "./_md5_hash.ts";
 import {
   type CacheFileNames,
   cacheJsonText,
@@ -68,7 +68,7 @@ export interface ShardHasher {
   urge(buf: Uint8Array): void;
   /**
    * Starts hashing one shard piece by piece: a tensor larger than the shard buffers (collected
-   * and written a buffer at a time; without `stream`, hashed with `node:crypto` on this thread
+   * and written a buffer at a time; without `stream`, hashed with the WASM md5 (`createHash`) on this thread
    * and written as they come), and the last shard while it fills (see
    * `WriterOptions.expectedShards`).
    */
@@ -227,7 +227,8 @@ export class TensorCacheWriter {
    */
   reservable(shape: readonly number[], dtype: DType): boolean {
     return this.#rotate && this.#hasher !== undefined && dtype !== "float32" &&
-      storedBytes(shape, dtype) <= this.#cap && this.#shared[0].buffer instanceof SharedArrayBuffer;
+      storedBytes(shape, dtype) <= this.#cap && typeof SharedArrayBuffer !== "undefined" &&
+      this.#shared[0].buffer instanceof SharedArrayBuffer;
   }
 
   /** Starts a tensor; data follows through the returned sink. */

@@ -146,9 +146,11 @@ export function checkConfigBounds(config: Record<string, unknown>, where: string
     }
   };
   check(config, "");
-  const text = config.text_config;
-  if (text && typeof text === "object" && !Array.isArray(text)) {
-    check(text as Record<string, unknown>, "text_config.");
+  for (const key of ["text_config", "vision_config"]) {
+    const nested = config[key];
+    if (nested && typeof nested === "object" && !Array.isArray(nested)) {
+      check(nested as Record<string, unknown>, `${key}.`);
+    }
   }
 }
 

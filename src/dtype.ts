@@ -6,7 +6,7 @@
  */
 
 /** Element types that appear in sources and outputs. */
-export type DType = "float16" | "bfloat16" | "float32" | "uint32";
+export type DType = "float16" | "bfloat16" | "float32" | "uint32" | "float8_e4m3fn";
 
 /** Floating-point model dtypes a quantization scheme computes in. */
 export type FloatDType = "float16" | "bfloat16" | "float32";
@@ -17,6 +17,7 @@ export const ITEM_SIZE: Readonly<Record<DType, number>> = {
   bfloat16: 2,
   float32: 4,
   uint32: 4,
+  float8_e4m3fn: 1,
 };
 
 /**

@@ -11,6 +11,7 @@ import { detectArchitecture } from "./arch/registry.ts";
 import { type Checkpoint, detectSource, openCheckpoint, type SourceFormat } from "./checkpoint.ts";
 import type { SourceStore } from "./io/types.ts";
 import { parsePyJson } from "./pyjson.ts";
+import { isNotFound } from "./io/not_found.ts";
 
 /** An opened model. */
 export interface OpenedModel {
@@ -71,7 +72,7 @@ export async function loadModelConfig(
   try {
     text = await store.readTextFile(configPath);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+    if (isNotFound(e)) {
       throw new Error(
         `${configPath}: not found. CONFIG must be a model directory holding config.json, or that file.`,
       );

@@ -14,6 +14,7 @@ import type { Checkpoint, SourceTensor } from "./checkpoint.ts";
 import { type DType, itemSize } from "./dtype.ts";
 import { unsupportedDtypeReason } from "./safetensors.ts";
 import { groupConstants, type QuantScheme } from "./quant/schemes.ts";
+import { importParams, rawSourceProblem } from "./quant/import_params.ts";
 
 /** One tensor the conversion writes. */
 export interface PlannedOutput {
@@ -189,7 +190,9 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   if (scheme.kind === "group-quant" && !arch.quantKinds.includes("group-quant")) {
     problems.push(`Model type ${arch.name} does not support group quantization (${scheme.name})`);
   }
-  const params = arch.params(config);
+  const params = scheme.kind === "awq" || scheme.kind === "block-scale-quant"
+    ? importParams(arch, config, scheme, problems)
+    : arch.params(config);
   const unused = (n: string) => arch.isUnused?.(n, config) ?? false;
   const missing = missingSources(params, checkpoint);
   if (missing.length) {
@@ -297,15 +300,17 @@ function planParams(
   let sourceBytes = 0;
   const counted = new Set<string>();
   for (const p of ordered) {
-    const sources = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
-    if (sources.length !== p.sources.length) continue; // reported as missing
+    const found = p.sources.map((s) => checkpoint.tensors.get(s)).filter((t): t is SourceTensor => !!t);
+    if (found.length !== p.sources.length) continue; // reported as missing
+    // (pre-quantized imports copy the bytes: the source is read as the parameter's dtype)
+    const sources = p.raw ? found.map((s) => ({ ...s, dtype: p.dtype })) : found;
     for (const s of sources) {
       if (!counted.has(s.name)) {
         counted.add(s.name);
         sourceBytes += s.nbytes;
       }
     }
-    const shape = checkedShape(p, sources, problems);
+    const shape = checkedShape(p, sources, scheme.name, problems);
     if (!shape) continue;
     const dtype: DType = p.dtype ?? scheme.modelDtype;
     const layout = quantLayoutFor(p, shape, scheme);
@@ -336,13 +341,16 @@ function planParams(
 function checkedShape(
   p: ArchParam,
   sources: readonly SourceTensor[],
+  schemeName: string,
   problems: string[],
 ): number[] | undefined {
   let bad = false;
   for (const s of sources) {
-    if (!s.dtype) {
+    const rawWhy = rawSourceProblem(p, s, schemeName);
+    if (rawWhy || !s.dtype) {
       problems.push(
-        `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
+        rawWhy ??
+          `Tensor ${s.name} in ${s.file} has dtype ${s.stDtype}, ${unsupportedDtypeReason(s.stDtype)}`,
       );
       bad = true;
     }
@@ -394,6 +402,7 @@ function builtShape(
 ): number[] | undefined {
   const t = p.transform ?? { kind: "concat" };
   if (t.kind === "stack") return stackedShape(p, t.experts, sources, problems);
+  if (t.kind === "concat1") return axis1Shape(p, sources, problems);
   if (t.kind === "concat") {
     const first = sources[0].shape;
     for (const s of sources.slice(1)) {
@@ -459,4 +468,22 @@ function stackedShape(
   }
   const g0 = group(0);
   return [experts, g0.reduce((a, s) => a + (s.shape[0] ?? 1), 0), ...g0[0].shape.slice(1)];
+}
+
+/** `np.concatenate(axis=1)` of 2-D sources: `(rows, sum of columns)`. */
+function axis1Shape(
+  p: ArchParam,
+  sources: readonly SourceTensor[],
+  problems: string[],
+): number[] | undefined {
+  const rows = sources[0].shape[0];
+  if (sources.some((s) => s.shape.length !== 2 || s.shape[0] !== rows)) {
+    problems.push(
+      `Parameter ${p.name}: cannot concatenate ${
+        sources.map((x) => `${x.name} ${fmtShape(x.shape)}`).join(", ")
+      } along axis 1 (they must be 2-D with the same number of rows)`,
+    );
+    return undefined;
+  }
+  return [rows, sources.reduce((a, s) => a + s.shape[1], 0)];
 }

@@ -6,6 +6,8 @@
  */
 import { ARCHITECTURES } from "./arch/registry.ts";
 import { QUANTIZATIONS } from "./quant/schemes.ts";
+import { AWQ_ARCHITECTURES } from "./quant/awq.ts";
+import { BLOCK_SCALE_ARCHITECTURES } from "./quant/import_params.ts";
 
 /**
  * Whether `arch` can be converted with quantization `quant`.
@@ -20,7 +22,9 @@ import { QUANTIZATIONS } from "./quant/schemes.ts";
 export function isSupported(arch: string, quant: string): boolean {
   const a = ARCHITECTURES[arch];
   const q = QUANTIZATIONS[quant];
-  if (!a || !q || !a.quantKinds.includes(q.kind)) return false;
+  if (!a || !q || (q.kind !== "no-quant" && q.kind !== "group-quant") || !a.quantKinds.includes(q.kind)) {
+    return false;
+  }
   return !(q.kind === "group-quant" && q.layout === "KN" && a.refusesKnLayout === "always");
 }
 
@@ -56,8 +60,9 @@ export function supportTableMarkdown(): string {
 /**
  * MLC's quantization kinds per model type (`python/mlc_llm/model/model.py`, the flags of
  * `make_quantization_functions`): `N` no-quant, `G` group-quant, `F` ft-quant, `A` awq, `P`
- * per-tensor-quant, `B` block-scale-quant. We convert the `N` and `G` kinds; the others need
- * CUDA preprocessing, calibration or pre-quantized checkpoints.
+ * per-tensor-quant, `B` block-scale-quant. We convert the `N` and `G` kinds, and import `A`
+ * (AutoAWQ checkpoints) and `B` (FP8 block-scale checkpoints) where the import is wired; `F` needs
+ * CUDA preprocessing and `P` calibration.
  */
 export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   llama: "NGFAP",
@@ -106,6 +111,9 @@ export const MLC_QUANT_KINDS: Readonly<Record<string, string>> = {
   llama4: "NGFP",
   qwen3_5: "NGF",
   qwen3_5_text: "NGF",
+  llava: "NGA",
+  ministral3: "NGFB",
+  phi3_v: "NGF",
 };
 
 /** The kinds' columns: letter, MLC's kind name, the quantizations MLC offers under it. */
@@ -119,7 +127,7 @@ const KIND_COLUMNS: readonly [string, string][] = [
 ];
 
 /**
- * The model types x MLC quantization kinds table in Markdown: `✓` converted here, `MLC only`
+ * The model types x MLC quantization kinds table in Markdown: `✓` converted (or imported) here, `MLC only`
  * allowed by MLC but not offered here, `–` not allowed by MLC for that type.
  *
  * @example
@@ -137,7 +145,8 @@ export function mlcKindsTableMarkdown(): string {
     const mlc = MLC_QUANT_KINDS[key] ?? "";
     const cells = KIND_COLUMNS.map(([k]) => {
       const ours = (k === "N" && a.quantKinds.includes("no-quant")) ||
-        (k === "G" && a.quantKinds.includes("group-quant"));
+        (k === "G" && a.quantKinds.includes("group-quant")) ||
+        (k === "A" && AWQ_ARCHITECTURES.has(key)) || (k === "B" && BLOCK_SCALE_ARCHITECTURES.has(key));
       return ours ? "✓" : mlc.includes(k) ? "MLC only" : "–";
     });
     lines.push(`| \`${key}\` | ${cells.join(" | ")} |`);

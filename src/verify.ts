@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash } from "./_md5_hash.ts";
 import { type RowSource, rowSourceFor } from "./_param_rows.ts";
 import type { CacheRecord, ShardRecord, TensorCache } from "./cache_json.ts";
 import { storedBytes } from "./shard_layout.ts";
@@ -17,7 +17,13 @@ import { type DType, type FloatDType, itemSize } from "./dtype.ts";
 import type { RandomAccessFile, SourceStore } from "./io/types.ts";
 import { loadModelConfig, type OpenedModel, openWeights } from "./model.ts";
 import { type ConversionPlan, planConversion, type PlannedParam } from "./plan.ts";
-import { getQuantization, groupConstants, QUANTIZATIONS, type QuantScheme } from "./quant/schemes.ts";
+import {
+  getQuantization,
+  groupConstants,
+  IMPORT_QUANTIZATIONS,
+  QUANTIZATIONS,
+  type QuantScheme,
+} from "./quant/schemes.ts";
 import { createVerifyKernels, type VerifyKernels } from "./verify_kernels.ts";
 import { fnv1a, Rng } from "./_rng.ts";
 
@@ -474,6 +480,46 @@ async function compareCast(ctx: CompareContext, pp: PlannedParam, loc: Located):
   };
 }
 
+/**
+ * Pre-quantized imports (AWQ, FP8 block-scale): the stored bytes must be the source's (float32
+ * through TVM's f32-to-bf16 storage encoding); values are not decoded, so the error statistics
+ * are 0 (equal) or NaN (different).
+ */
+async function compareRaw(ctx: CompareContext, pp: PlannedParam, loc: Located): Promise<TensorCheck> {
+  const rows = await rowSourceFor(pp, ctx.checkpoint);
+  const f32 = pp.outputs[0].dtype === "float32";
+  const item = itemSize(rows.dtype);
+  const sb = f32 ? 2 : item;
+  const per = Math.max(1, Math.floor(ctx.chunkElems / Math.max(1, rows.rowElems)));
+  let exact = true;
+  for (let r0 = 0; r0 < rows.rows && exact; r0 += per) {
+    const count = Math.min(per, rows.rows - r0) * rows.rowElems;
+    const src = ctx.bufs.bytes("src", count * item);
+    await rows.read(r0, count / rows.rowElems, src);
+    const stored = ctx.bufs.bytes("stored", count * sb);
+    await ctx.reader.read(loc, r0 * rows.rowElems * sb, stored);
+    exact = f32 ? sameEncoding(stored, src, "float32", count) : stored.every((b, i) => b === src[i]);
+  }
+  const err = exact ? 0 : NaN;
+  return {
+    name: pp.param.name,
+    stored: [pp.outputs[0].name],
+    shape: pp.shape,
+    dtype: pp.dtype as FloatDType,
+    elements: rows.rows * rows.rowElems,
+    maxAbsError: err,
+    rmsError: err,
+    snrDb: exact ? Infinity : NaN,
+    quantization: ctx.scheme.name,
+    layout: null,
+    matmulRelError: null,
+    exact,
+    error: null,
+    sourceNonFinite: 0,
+    introducedNonFinite: 0,
+  };
+}
+
 /** Stored bits vs the cast bits (float32: vs TVM's f32-to-bf16 storage encoding). */
 function sameEncoding(stored: Uint8Array, cast: Uint8Array, dtype: FloatDType, count: number): boolean {
   if (dtype !== "float32") {
@@ -608,12 +654,11 @@ async function chooseScheme(
   if (await opts.store.exists(chat)) {
     try {
       const q = JSON.parse(await opts.store.readTextFile(chat))?.quantization;
-      if (typeof q === "string" && QUANTIZATIONS[q]) {
-        return { scheme: QUANTIZATIONS[q], from: "mlc-chat-config.json" };
-      }
+      const named = typeof q === "string" ? QUANTIZATIONS[q] ?? IMPORT_QUANTIZATIONS[q] : undefined;
+      if (named) return { scheme: named, from: "mlc-chat-config.json" };
     } catch { /* fall through to the records */ }
   }
-  const fits = Object.values(QUANTIZATIONS).filter((s) =>
+  const fits = [...Object.values(QUANTIZATIONS), ...Object.values(IMPORT_QUANTIZATIONS)].filter((s) =>
     planMatches(planConversion({ arch: model.arch, config: model.config, scheme: s, checkpoint }), byName)
   );
   if (fits.length === 1) return { scheme: fits[0], from: "records" };
@@ -768,7 +813,9 @@ export async function verifyConversion(opts: VerifyOptions): Promise<VerifyRepor
             check = fail(`shard ${cache.records[locs[0]!.shard].dataPath} is missing or truncated`);
           } else {
             try {
-              check = pp.quant
+              check = pp.param.raw
+                ? await compareRaw(ctx, pp, locs[0]!)
+                : pp.quant
                 ? await compareQuantized(ctx, pp, locs[0]!, locs[1]!)
                 : await compareCast(ctx, pp, locs[0]!);
             } catch (e) {

@@ -36,6 +36,19 @@ const QWEN35_TEXT = {
   rope_parameters: { rope_type: "default", rope_theta: 10000000, partial_rotary_factor: 0.25 },
 };
 
+/** A tiny CLIP vision tower (image 8, patch 4: 4 patches + the class token). */
+const CLIP = {
+  hidden_size: 32,
+  image_size: 8,
+  intermediate_size: 48,
+  num_attention_heads: 2,
+  num_hidden_layers: 1,
+  patch_size: 4,
+  projection_dim: 32,
+  vocab_size: 1,
+  model_type: "clip_vision_model",
+};
+
 /** A tiny config.json per multimodal / embedding / speculative registry key. */
 export const MM_TINY: Record<string, Record<string, unknown>> = {
   "qwen3-embedding": {
@@ -53,4 +66,26 @@ export const MM_TINY: Record<string, Record<string, unknown>> = {
   "bert-bge": BERT,
   qwen3_5: { model_type: "qwen3_5", text_config: QWEN35_TEXT, tie_word_embeddings: false },
   qwen3_5_text: QWEN35_TEXT,
+  llava: {
+    model_type: "llava",
+    image_token_index: 95,
+    vocab_size: 96,
+    text_config: { model_type: "llama", ...LLAMA },
+    vision_config: CLIP,
+  },
+  // text-only (no vision_config): HF names without language_model.; untied head; FP8 absent
+  ministral3: {
+    model_type: "ministral3",
+    ...LLAMA,
+    head_dim: 32,
+    rope_parameters: { rope_theta: 1000000.0, rope_type: "yarn", factor: 16.0, mscale_all_dim: 1.0 },
+    sliding_window: null,
+    tie_word_embeddings: false,
+  },
+  phi3_v: {
+    model_type: "phi3_v",
+    ...LLAMA,
+    num_key_value_heads: 4,
+    img_processor: { image_dim_out: 32, model_name: "openai/clip-vit-large-patch14-336" },
+  },
 };

@@ -9,8 +9,8 @@
 // - awq_quantization.py L133-156 (_dequantize: convert_uint_to_float(..., ft_reorder=True));
 // - python/mlc_llm/model/model.py L142 llama and L697 olmo register `"awq"` sources with
 //   supports_awq (L146, L701); L170 mistral's has no awq quantize entry; mixtral (L263-264) and
-//   nemotron (L715-730) set supports_awq without an awq source. (llava L550 and eagle L591 are
-//   not model types here.)
+//   nemotron (L715-730) set supports_awq without an awq source. (llava L550 is not a model type here;
+//   eagle L591 registers eagle_loader.awq: tests/prequantized_convert_test.ts converts it.)
 import { assertEquals, assertThrows } from "./_assert.ts";
 import {
   AWQ_ORDER,
@@ -77,7 +77,7 @@ Deno.test("awq: shapes that AWQ cannot hold and model types without an MLC AWQ l
   assertEquals(awqRefusal("olmo"), undefined);
   assertEquals(
     awqRefusal("qwen2"),
-    "MLC has no AWQ loader for qwen2; q4f16_autoawq imports AutoAWQ checkpoints for llama, olmo only",
+    "MLC has no AWQ loader for qwen2; q4f16_autoawq imports AutoAWQ checkpoints for llama, olmo, eagle only",
   );
   assertEquals(awqRefusal("mistral")!.includes("mistral_loader.awq crashes"), true);
   assertEquals(awqRefusal("mixtral")!.includes("no awq source loader"), true);

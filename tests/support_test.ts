@@ -124,6 +124,15 @@ function gemma3Tensors(prefix: string): GenTensor[] {
   });
 }
 
+/**
+ * phi3_v's CLIP tower is MLC's built-in CLIP-ViT-L/14-336 whatever config.json says
+ * (`CLIPVISION_DEFAULT_CONFIG`, phi3v_model.py L25-L35, L63-L73): 303M parameters even in a tiny
+ * checkpoint. Its tensors hold zeros here (no seeded data), and phi3_v converts one cell
+ * (q4f16_1: the tower's cast path and the group-quantized projector and decoder) on reference and
+ * cpu; its other cells are planned. The same CLIP code converts at tiny size under llava.
+ */
+const HUGE_TOWER = /^model\.vision_embed_tokens\.img_processor\./;
+
 function tensorsFor(arch: string): GenTensor[] {
   if (arch === "gemma3") return gemma3Tensors("language_model.");
   if (arch === "gemma3_text") return gemma3Tensors("");
@@ -174,13 +183,20 @@ Deno.test("every supported cell converts a tiny checkpoint end to end; cpu and w
   if (!gpu) console.log("no WebGPU adapter: webgpu comparison skipped");
   for (const [key, arch] of Object.entries(ARCHITECTURES)) {
     const tensors = tensorsFor(key);
-    const data = new Map(tensors.map((t) => [t.name, tensorData(t, "BF16", 3)]));
+    const data = new Map(
+      tensors.filter((t) => !HUGE_TOWER.test(t.name)).map((t) => [t.name, tensorData(t, "BF16", 3)]),
+    );
     const checkpoint = syntheticCheckpoint([{ file: "model.safetensors", tensors }], { data });
     const config = fromDict(arch.configClass, TINY[key]);
     for (const quant of Object.keys(QUANTIZATIONS)) {
       if (!isSupported(key, quant)) continue;
       const scheme = QUANTIZATIONS[quant];
       const plan = planConversion({ arch, config, scheme, checkpoint });
+      if (key === "phi3_v" && quant !== "q4f16_1") {
+        // planned only (see HUGE_TOWER): every cell is a valid plan; q4f16_1 converts below
+        assertEquals([plan.problems, plan.warnings], [[], []], `${key} ${quant}`);
+        continue;
+      }
       if (arch.refusesKnLayout === "moe" && scheme.kind === "group-quant" && scheme.layout === "KN") {
         // the tiny config is a MoE one: refused as by MLC (a dense one converts)
         assertOk(/KN layout/.test(plan.problems.join("\n")), `${key} ${quant}`);
@@ -196,7 +212,7 @@ Deno.test("every supported cell converts a tiny checkpoint end to end; cpu and w
       const ref = await run(new ReferenceBackend());
       assertEquals(ref.r.cache.metadata.ParamSize, plan.outputs.length, `${key} ${quant}`);
       assertOk(ref.r.cache.records.length >= 1);
-      const others = [cpu, ...(gpu && quant === "q4f16_1" ? [gpu] : [])];
+      const others = [cpu, ...(gpu && quant === "q4f16_1" && key !== "phi3_v" ? [gpu] : [])];
       for (const b of others) {
         const o = await run(b);
         assertEquals(o.r.cache, ref.r.cache, `${key} ${quant} ${b.name}`);

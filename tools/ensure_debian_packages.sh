@@ -5,7 +5,8 @@
 # Usage: tools/ensure_debian_packages.sh PACKAGE...
 #   kernels/build.sh: rustc cargo libstd-rust-dev-wasm32 lld   (rustc links wasm with rust-lld -> lld-14)
 #   .ci/run:          the above, gcc libc6-dev (kernels/check_rounding.c), and libegl1 libegl-mesa0
-#                     libgl1-mesa-dri (the llvmpipe WebGPU adapter the WebGPU tests run on)
+#                     libgl1-mesa-dri (the llvmpipe WebGPU adapter the WebGPU tests run on),
+#                     chromium (tests/browser_convert_test.ts drives the web app in it, headless)
 set -euo pipefail
 
 missing=()

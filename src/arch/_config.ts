@@ -25,6 +25,11 @@ export interface ConfigClass {
   readonly className: string;
   /** Fields in declaration order. */
   readonly fields: readonly ConfigField[];
+  /**
+   * A `from_dict` classmethod override: rewrites the source dict before the fields are split
+   * (ministral3 merges its `text_config` into the top level).
+   */
+  readonly prepare?: (src: Record<string, unknown>) => Record<string, unknown>;
   /** `__post_init__`: may read and pop `kwargs`, mutate `cfg`, log, throw. */
   postInit(cfg: ModelConfig, kwargs: Record<string, unknown>, log: ConfigLog): void;
 }
@@ -50,9 +55,10 @@ export class ConfigError extends Error {
  */
 export function fromDict(
   cls: ConfigClass,
-  src: Record<string, unknown>,
+  source: Record<string, unknown>,
   log: ConfigLog = () => {},
 ): ModelConfig {
+  const src = cls.prepare ? cls.prepare(source) : source;
   const cfg: ModelConfig = {};
   const kwargs: Record<string, unknown> = {};
   const names = new Set(cls.fields.map(([n]) => n));

@@ -32,9 +32,13 @@ export interface HostTensor {
  *   concatenated along axis 0 and the results are stacked on a new axis 0, giving
  *   `(experts, groupRows, ...)`. Its bytes are the sources' bytes one after another, so it is
  *   read row range by row range straight from the sources, like `concat`.
+ * - `concat1`: `np.concatenate(axis=1)` of 2-D sources with equal row counts (AWQ's fused
+ *   `qweight` / `qzeros` / `scales`): an output row is the sources' rows side by side, so it is
+ *   read row range by row range too.
  */
 export type ParamTransform =
   | { readonly kind: "concat"; readonly addOne?: boolean }
+  | { readonly kind: "concat1" }
   | { readonly kind: "stack"; readonly experts: number }
   | {
     readonly kind: "whole";
@@ -49,8 +53,11 @@ export interface ArchParam {
   readonly name: string;
   /** Expected shape before quantization. */
   readonly shape: readonly Dim[];
-  /** Pinned dtype (e.g. `float32` for gpt_neox MLP biases); default: the model dtype. */
-  readonly dtype?: "float32";
+  /**
+   * Pinned dtype (e.g. `float32` for gpt_neox MLP biases); default: the model dtype. Pre-quantized
+   * imports also pin `uint32`, `float8_e4m3fn`, `float16` or `bfloat16`.
+   */
+  readonly dtype?: DType;
   /** HF tensor names this parameter is built from (`param_map` entry). */
   readonly sources: readonly string[];
   /** Value transform; default `concat`. */
@@ -61,6 +68,11 @@ export interface ArchParam {
    * layout).
    */
   readonly quant?: "linear" | "embedding" | "experts";
+  /**
+   * Pre-quantized imports (AWQ, FP8 block-scale): the safetensors dtype every source must have;
+   * the bytes are copied unchanged as {@link ArchParam.dtype} (MLC's same-bits `astype`).
+   */
+  readonly raw?: string;
 }
 
 /** An architecture of the registry (one MLC `MODELS` key). */

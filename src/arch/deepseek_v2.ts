@@ -21,9 +21,21 @@ import { qwen3 } from "./qwen3.ts";
 /**
  * `kv_b_proj (Nkv * (nope + v), rank)` reshaped to `(Nkv, nope + v, rank)` and split on axis 1
  * at `nope`: `w_uk` is the first part transposed `(0, 2, 1)`, `w_uv` the second part as it is
- * (deepseek_v2_loader.py L157-L224). Elements move only, so any dtype works.
+ * (deepseek_v2_loader.py L157-L224). Elements move only, so any dtype works (the FP8 import
+ * splits `kv_b_proj.weight_scale_inv` the same way, with the dims divided by the blocks).
+ *
+ * @example
+ * ```ts ignore
+ * splitKvB({ dtype: "float32", shape: [4, 2], data }, 1, 2, 2, "uv").shape; // [1, 2, 2]
+ * ```
  */
-function splitKvB(t: HostTensor, heads: number, nope: number, v: number, part: "uk" | "uv"): HostTensor {
+export function splitKvB(
+  t: HostTensor,
+  heads: number,
+  nope: number,
+  v: number,
+  part: "uk" | "uv",
+): HostTensor {
   const s = itemSize(t.dtype);
   const rank = t.shape[1];
   const out = new Uint8Array(heads * (part === "uk" ? nope : v) * rank * s);
@@ -142,7 +154,7 @@ function params(cfg: ModelConfig) {
     // deepseek_v2_loader.py L54-L61
     throw new ConfigError(
       "The input DeepSeek model is fp8 block quantized (quantization_config fp8/e4m3); only MLC's " +
-        "block-scale quantizations can convert it, and they are not supported here (convert a bf16 copy)",
+        "block-scale quantizations can convert it (--quantization fp8_e4m3fn_bf16_block_scale, for deepseek_v3)",
     );
   }
   const h = intField(cfg, "hidden_size");

@@ -72,7 +72,7 @@ export const qwen3: Architecture = {
     if (cfg.weight_block_size !== null && cfg.weight_block_size !== undefined) {
       throw new ConfigError(
         "This checkpoint is FP8 block-quantized (quantization_config fp8/e4m3); only MLC's block-scale " +
-          "quantizations can convert it, and they are not supported here",
+          "quantizations can convert it (--quantization fp8_e4m3fn_bf16_block_scale)",
       );
     }
     if (intField(cfg, "head_dim") === 0) {

@@ -32,7 +32,7 @@ export const qwen3Moe: Architecture = {
       // qwen3_moe_loader.py L54-L61
       throw new ConfigError(
         "The input Qwen3 model is fp8 block quantized (quantization_config fp8/e4m3); only MLC's " +
-          "block-scale quantizations can convert it, and they are not supported here",
+          "block-scale quantizations can convert it (--quantization fp8_e4m3fn_bf16_block_scale)",
       );
     }
     const h = intField(cfg, "hidden_size");

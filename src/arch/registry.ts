@@ -46,6 +46,9 @@ import { medusa } from "./medusa.ts";
 import { qwen3Embedding } from "./qwen3_embedding.ts";
 import { llama4 } from "./llama4.ts";
 import { qwen35, qwen35Text } from "./qwen3_5.ts";
+import { llava } from "./llava.ts";
+import { ministral3 } from "./ministral3.ts";
+import { phi3V } from "./phi3_v.ts";
 
 /** All supported architectures by registry key, in the order they are listed to users. */
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
@@ -93,6 +96,9 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   llama4,
   qwen3_5: qwen35,
   qwen3_5_text: qwen35Text,
+  llava,
+  ministral3,
+  phi3_v: phi3V,
 };
 
 /** HF `model_type` aliases that MLC rewrites before lookup. */

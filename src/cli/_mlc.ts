@@ -5,7 +5,7 @@
  * @module
  */
 import { ARCHITECTURES } from "../arch/registry.ts";
-import { QUANTIZATIONS, UNSUPPORTED_QUANTIZATIONS } from "../quant/schemes.ts";
+import { IMPORT_QUANTIZATIONS, QUANTIZATIONS, UNSUPPORTED_QUANTIZATIONS } from "../quant/schemes.ts";
 import type { OptionSpec } from "./_args.ts";
 
 /** MLC's (TVM's) GPU device names: here "a real GPU adapter if any", like `auto`. */
@@ -86,9 +86,11 @@ export const QUANTIZATION_OPTION: OptionSpec & { required: true } = {
   type: "string",
   metavar: "Q",
   required: true,
-  choices: Object.keys(QUANTIZATIONS),
+  choices: [...Object.keys(QUANTIZATIONS), ...Object.keys(IMPORT_QUANTIZATIONS)],
   check: (v: string) => UNSUPPORTED_QUANTIZATIONS[v] ? `not supported: ${UNSUPPORTED_QUANTIZATIONS[v]}` : "",
-  help: `one of: ${Object.keys(QUANTIZATIONS).join(", ")}`,
+  help: `one of: ${Object.keys(QUANTIZATIONS).join(", ")}; pre-quantized checkpoints: ${
+    Object.keys(IMPORT_QUANTIZATIONS).join(", ")
+  }`,
 };
 
 /** MLC's `--model-type` option (`auto`: config.json's `model_type`). */

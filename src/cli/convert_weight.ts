@@ -77,10 +77,12 @@ function printPlan(plan: ConversionPlan, io: Io, peak: number): void {
   const w = (s: string) => io.out(s);
   w(`Plan: ${plan.arch.name}, ${plan.scheme.name}: ${plan.outputs.length} tensors in ${plan.shardSizes.length} shards`);
   const nameW = Math.min(64, Math.max(4, ...plan.outputs.map((o) => o.name.length)));
-  w(`${"name".padEnd(nameW)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(8)}  ${"bytes".padStart(11)}  shard`);
+  // (float8_e4m3fn of pre-quantized imports is wider than the usual 8)
+  const dtW = Math.max(8, ...plan.outputs.map((o) => o.dtype.length));
+  w(`${"name".padEnd(nameW)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(dtW)}  ${"bytes".padStart(11)}  shard`);
   for (const o of plan.outputs) {
     w(
-      `${o.name.padEnd(nameW)}  ${`[${o.shape.join(", ")}]`.padEnd(16)}  ${o.dtype.padEnd(8)}  ${
+      `${o.name.padEnd(nameW)}  ${`[${o.shape.join(", ")}]`.padEnd(16)}  ${o.dtype.padEnd(dtW)}  ${
         String(o.nbytes).padStart(11)
       }  ${o.shard}`,
     );
@@ -129,9 +131,10 @@ const SPEC = {
       type: "string",
       metavar: "F",
       default: "auto",
-      choices: ["auto", "huggingface-safetensor", "huggingface-torch"],
-      check: (v: string) => v === "awq" ? "not supported: AWQ checkpoints cannot be imported yet" : "",
-      help: "auto (PyTorch files first, as MLC) | huggingface-torch |\nhuggingface-safetensor",
+      choices: ["auto", "huggingface-safetensor", "huggingface-torch", "awq"],
+      help:
+        "auto (PyTorch files first, as MLC) | huggingface-torch |\nhuggingface-safetensor | awq (AutoAWQ " +
+        "checkpoints, with\n--quantization q4f16_autoawq)",
     },
     device: deviceOption(
       DEVICES,
@@ -226,6 +229,26 @@ function sourceRoots(source: string): string[] {
   return [/\.(json|safetensors)$/.test(s) ? resolveConfigPath(s).dir : s];
 }
 
+/**
+ * MLC reads AutoAWQ checkpoints with its `awq` loader only (`--source-format awq` goes with
+ * `--quantization q4f16_autoawq`, and back): the files are found as with `auto`.
+ */
+function awqSourceFormat(
+  format: string,
+  quantization: string,
+): "auto" | "huggingface-safetensor" | "huggingface-torch" {
+  const awq = quantization === "q4f16_autoawq";
+  if (awq !== (format === "awq")) {
+    throw new UsageError(
+      awq
+        ? "--quantization q4f16_autoawq imports AutoAWQ checkpoints: pass --source-format awq (as MLC requires)"
+        : `--source-format awq reads AutoAWQ checkpoints: it goes with --quantization q4f16_autoawq, not ${quantization}`,
+      SPEC.name,
+    );
+  }
+  return awq ? "auto" : format as "auto" | "huggingface-safetensor" | "huggingface-torch";
+}
+
 /** The conversion's run: permissions, the output check, the model, then a dry run or a conversion. */
 async function run(ctx: Ctx): Promise<number> {
   const o = resolveOptions(ctx);
@@ -238,7 +261,7 @@ async function run(ctx: Ctx): Promise<number> {
   // the output first: a refused OUT is reported before anything is read or probed
   if (!o.dryRun) checkOutputDir(out, await inspectOutputDir(out), { overwrite: ctx.values.overwrite });
   let integrity: (() => string) | undefined;
-  const fmt = ctx.values["source-format"] as "auto" | "huggingface-safetensor" | "huggingface-torch";
+  const fmt = awqSourceFormat(ctx.values["source-format"], ctx.values.quantization);
   let opened;
   try {
     const src = await openModelSource(

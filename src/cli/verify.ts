@@ -5,7 +5,7 @@
  * @module
  */
 import { resolveConfigPath } from "../model.ts";
-import { QUANTIZATIONS } from "../quant/schemes.ts";
+import { IMPORT_QUANTIZATIONS, QUANTIZATIONS } from "../quant/schemes.ts";
 import { formatVerifyReport, verifyConversion, verifyReportJson } from "../verify.ts";
 import { createVerifyKernels, VERIFY_DEVICES } from "../verify_kernels.ts";
 import { type CommandSpec, intValue } from "./_args.ts";
@@ -34,7 +34,7 @@ const SPEC = {
     quantization: {
       type: "string",
       metavar: "Q",
-      choices: Object.keys(QUANTIZATIONS),
+      choices: [...Object.keys(QUANTIZATIONS), ...Object.keys(IMPORT_QUANTIZATIONS)],
       help: "default: mlc-chat-config.json in OUT, else inferred from the records",
     },
     "model-type": { type: "string", metavar: "T", default: "auto", help: "architecture" },

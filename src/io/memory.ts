@@ -4,6 +4,7 @@
  * @module
  */
 import type { FileSink, OutputStore, RandomAccessFile, SourceStore } from "./types.ts";
+import { notFoundError } from "./not_found.ts";
 
 /**
  * A {@link SourceStore} over a map of paths to bytes or text.
@@ -18,7 +19,7 @@ import type { FileSink, OutputStore, RandomAccessFile, SourceStore } from "./typ
 export function memorySource(files: Record<string, Uint8Array | string>): SourceStore {
   const get = (p: string): Uint8Array => {
     const v = files[p];
-    if (v === undefined) throw new Deno.errors.NotFound(`No such file: ${p}`);
+    if (v === undefined) throw notFoundError(`No such file: ${p}`);
     return typeof v === "string" ? new TextEncoder().encode(v) : v;
   };
   return {

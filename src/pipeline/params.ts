@@ -191,6 +191,27 @@ export async function convertQuantized(ctx: ParamContext, pp: PlannedParam, c: P
   });
 }
 
+/**
+ * Pre-quantized imports (AWQ, FP8 block-scale): the rows copied unchanged, chunk by chunk, in
+ * order (MLC's `astype` to the same bits; float32 scales still go through the writer's bf16
+ * encoding).
+ */
+export async function convertRaw(ctx: ParamContext, pp: PlannedParam): Promise<void> {
+  const src = await rowSourceFor(pp, ctx.checkpoint, ctx.exec.directReads);
+  const [out] = pp.outputs;
+  const rb = src.rowElems * itemSize(src.dtype);
+  const step = chunkRowsOf(src.rowElems, itemSize(src.dtype), ctx.chunkBytes);
+  ctx.sched.ordered(async () => {
+    const sink = await ctx.writer.begin(out.name, out.shape, out.dtype);
+    for (const [r, n] of chunkRanges(src.rows, step)) {
+      const buf = new Uint8Array(n * rb);
+      await src.read(r, n, buf);
+      await sink.write(buf);
+    }
+    await sink.end();
+  });
+}
+
 function transpose(src: Uint8Array, rows: number, cols: number, elem: number, dst: Uint8Array): void {
   if (elem === 4) {
     const s = new Uint32Array(src.buffer, src.byteOffset, rows * cols);
@@ -212,6 +233,10 @@ function transpose(src: Uint8Array, rows: number, cols: number, elem: number, ds
  * ```
  */
 export async function convertParam(ctx: ParamContext, pp: PlannedParam): Promise<"in place" | "ordered"> {
+  if (pp.param.raw) {
+    await convertRaw(ctx, pp);
+    return "ordered";
+  }
   const chunks = await paramChunks(ctx, pp);
   if (canConvertInPlace(ctx, pp)) {
     await convertInPlace(ctx, pp, chunks);

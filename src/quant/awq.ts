@@ -12,6 +12,7 @@
  * @module
  */
 import type { ArchParam, HostTensor } from "../arch/_types.ts";
+import type { DType } from "../dtype.ts";
 
 /** AWQ group size (MLC's `q4f16_autoawq`: `group_size=128`). */
 export const AWQ_GROUP_SIZE = 128;
@@ -21,7 +22,7 @@ export const AWQ_PACK = 8;
 export const AWQ_ORDER: readonly number[] = [0, 2, 4, 6, 1, 3, 5, 7];
 
 /** MLC model types whose loader registers an `awq` source and whose model supports AWQ. */
-export const AWQ_ARCHITECTURES: ReadonlySet<string> = new Set(["llama", "olmo"]);
+export const AWQ_ARCHITECTURES: ReadonlySet<string> = new Set(["llama", "olmo", "eagle"]);
 
 /** Why MLC cannot import AWQ for the other model types that mention it (spec/models.md table). */
 const AWQ_REFUSALS: Readonly<Record<string, string>> = {
@@ -56,7 +57,7 @@ export interface AwqParam {
   /** Shape (symbolic dims of non-quantized params kept). */
   readonly shape: readonly (number | string)[];
   /** Stored dtype: uint32 for packed words, float16 for scales and everything else. */
-  readonly dtype: "uint32" | "float16" | "float32";
+  readonly dtype: DType;
   /** AutoAWQ tensor names, in concatenation order. */
   readonly sources: readonly string[];
   /** Concatenation axis: 1 for AWQ tensors (AWQ GEMM stores them transposed), 0 otherwise. */

@@ -14,6 +14,7 @@
  * @module
  */
 import type { ArchParam } from "../arch/_types.ts";
+import type { DType } from "../dtype.ts";
 
 /** One MLC parameter of a block-scale FP8 model (sources concatenated along axis 0). */
 export interface BlockScaleParam {
@@ -22,7 +23,7 @@ export interface BlockScaleParam {
   /** Shape (symbolic dims of non-quantized params kept). */
   readonly shape: readonly (number | string)[];
   /** Stored dtype (float32 is bf16-encoded on disk by the cache writer, as MLC's is). */
-  readonly dtype: "float8_e4m3fn" | "float32" | "bfloat16";
+  readonly dtype: DType;
   /** HF tensor names, concatenated along axis 0. */
   readonly sources: readonly string[];
 }
@@ -85,6 +86,14 @@ export function blockScaleParams(
       p.name === `${pendingActivation.name.slice(0, -17)}.bias`;
     if (!isBias) flush();
     const gate = module?.endsWith("gate") && typeof p.shape[0] === "number" && p.shape[0] <= 256;
+    if (/\.w_u[kv]$/.test(p.name)) {
+      out.push(...mlaParams(p, [b0, b1]));
+      continue;
+    }
+    if (p.quant === "experts" && module !== undefined) {
+      out.push(...expertParams(p, [b0, b1]));
+      continue;
+    }
     if (p.quant !== "linear" || module === undefined || FINAL_FC.has(module) || gate) {
       out.push({ name: p.name, shape: p.shape, dtype: p.dtype ?? "bfloat16", sources: p.sources });
       continue;
@@ -115,4 +124,60 @@ export function blockScaleParams(
   }
   flush();
   return out;
+}
+
+/**
+ * `BlockScaleQuantizeMixtralExperts` (block_scale_quantization.py): stacked weight `(E, N, K)`
+ * float8_e4m3fn and `weight_scale_inv (E, ceil(N/b0), ceil(K/b1))` float32, no bias and no
+ * activation scale (also under the static-activation scheme).
+ */
+function expertParams(p: ArchParam, [b0, b1]: readonly [number, number]): BlockScaleParam[] {
+  const [e, n, k] = p.shape;
+  if (p.shape.length !== 3 || typeof e !== "number" || typeof n !== "number" || typeof k !== "number") {
+    throw new Error(
+      `${p.name}: block-scale FP8 experts need a fixed (E, N, K) shape, got ${JSON.stringify(p.shape)}`,
+    );
+  }
+  return [
+    { name: p.name, shape: [e, n, k], dtype: "float8_e4m3fn", sources: p.sources },
+    {
+      name: `${p.name}_scale_inv`,
+      shape: [e, Math.ceil(n / b0), Math.ceil(k / b1)],
+      dtype: "float32",
+      sources: p.sources.map((s) => `${s}_scale_inv`),
+    },
+  ];
+}
+
+/**
+ * DeepSeek MLA `w_uk (H, rank, nope)` / `w_uv (H, v, rank)` under block-scale
+ * (block_scale_quantization.py `_Mutator`, the `hasattr(node, "w_uk")` branch): the weight in
+ * float8_e4m3fn and `w_uk_scale_inv (H, rank // b1, nope // b0)` / `w_uv_scale_inv
+ * (H, v // b0, rank // b1)` float32; `nope` must be a multiple of b0 and `v` of b1.
+ */
+function mlaParams(p: ArchParam, [b0, b1]: readonly [number, number]): BlockScaleParam[] {
+  const [h, x, y] = p.shape;
+  if (typeof h !== "number" || typeof x !== "number" || typeof y !== "number") {
+    throw new Error(`${p.name}: block-scale FP8 needs a fixed shape, got ${JSON.stringify(p.shape)}`);
+  }
+  const uk = p.name.endsWith("w_uk");
+  const [nope, v, rank] = uk ? [y, undefined, x] : [undefined, x, y];
+  if ((nope !== undefined && nope % b0 !== 0) || (v !== undefined && v % b1 !== 0)) {
+    throw new Error(
+      "Invalid DeepSeek model config: qk_nope_head_dim must be multiple of weight_block_size[0], and " +
+        `v_head_dim must be multiple of weight_block_size[1]. However, ${
+          uk ? `qk_nope_head_dim is ${nope}` : `v_head_dim is ${v}`
+        }, weight_block_size is [${b0}, ${b1}].`,
+    );
+  }
+  const scale = uk ? [h, Math.floor(rank / b1), nope! / b0] : [h, v! / b0, Math.floor(rank / b1)];
+  return [
+    { name: p.name, shape: [h, x, y], dtype: "float8_e4m3fn", sources: p.sources },
+    {
+      name: `${p.name}_scale_inv`,
+      shape: scale,
+      dtype: "float32",
+      sources: p.sources.map((s) => `${s}_scale_inv`),
+    },
+  ];
 }

@@ -39,8 +39,24 @@ export interface GroupQuantScheme {
   readonly quantizeFinalFc: boolean;
 }
 
+/**
+ * A pre-quantized import (MLC `AWQQuantize`, kind `awq`, and `BlockScaleQuantize`, kind
+ * `block-scale-quant`): the quantized parameters are copied from a quantized checkpoint, the
+ * rest is cast to the model dtype.
+ */
+export interface ImportScheme {
+  /** Registry name, e.g. `q4f16_autoawq`. */
+  readonly name: string;
+  /** Kind as in MLC. */
+  readonly kind: "awq" | "block-scale-quant";
+  /** Model dtype of the parameters that are not imported as they are. */
+  readonly modelDtype: FloatDType;
+  /** Block-scale only: `use_activation_scale` (an `activation_scale` per quantized Linear). */
+  readonly staticActivation?: boolean;
+}
+
 /** Any scheme of the registry. */
-export type QuantScheme = NoQuantScheme | GroupQuantScheme;
+export type QuantScheme = NoQuantScheme | GroupQuantScheme | ImportScheme;
 
 const group = (
   name: string,
@@ -75,10 +91,29 @@ export const QUANTIZATIONS: Readonly<Record<string, QuantScheme>> = {
   q4f16_2: group("q4f16_2", 4, "float16", "NK", false, false),
 };
 
+/**
+ * The pre-quantized imports, in MLC's registry order (`quantization.py` QUANTIZATION:
+ * `q4f16_autoawq` AWQQuantize float16 group 128; the two `fp8_e4m3fn_bf16_block_scale*`
+ * BlockScaleQuantize bfloat16). They convert only checkpoints quantized that way, so they are
+ * kept apart from {@link QUANTIZATIONS} (which converts any float checkpoint).
+ */
+export const IMPORT_QUANTIZATIONS: Readonly<Record<string, ImportScheme>> = {
+  q4f16_autoawq: { name: "q4f16_autoawq", kind: "awq", modelDtype: "float16" },
+  fp8_e4m3fn_bf16_block_scale: {
+    name: "fp8_e4m3fn_bf16_block_scale",
+    kind: "block-scale-quant",
+    modelDtype: "bfloat16",
+  },
+  fp8_e4m3fn_bf16_block_scale_static_activation: {
+    name: "fp8_e4m3fn_bf16_block_scale_static_activation",
+    kind: "block-scale-quant",
+    modelDtype: "bfloat16",
+    staticActivation: true,
+  },
+};
+
 /** MLC schemes that exist but cannot be produced offline, with the reason. */
 export const UNSUPPORTED_QUANTIZATIONS: Readonly<Record<string, string>> = {
-  q4f16_autoawq: "importing AutoAWQ checkpoints (--source-format awq) is not supported yet " +
-    "(MLC imports them for llama and olmo only)",
   q4f16_ft: "needs CUTLASS's per-GPU-architecture weight preprocessing (ft_preprocess_weight), which MLC " +
     "runs on CUDA only and which cannot be reproduced offline byte for byte",
   e5m2_e5m2_f16: "per-tensor FP8 is not supported yet (MLC's FP8 cast depends on the device: CUDA sm89+ " +
@@ -89,10 +124,6 @@ export const UNSUPPORTED_QUANTIZATIONS: Readonly<Record<string, string>> = {
   e4m3_e4m3_f16_max_calibrate:
     "needs calibration data: it is the build `mlc_llm calibrate` runs to measure " +
     "activations, not a weight format",
-  fp8_e4m3fn_bf16_block_scale: "importing pre-quantized FP8 block-scale checkpoints (F8_E4M3 weights with " +
-    "weight_scale_inv) is not supported yet",
-  fp8_e4m3fn_bf16_block_scale_static_activation: "importing pre-quantized FP8 block-scale checkpoints with " +
-    "static activation scales is not supported yet",
 };
 
 /** Derived constants of a group scheme. */
@@ -135,13 +166,15 @@ export function groupConstants(s: { bits: number; groupSize: number }): GroupCon
  * ```
  */
 export function getQuantization(name: string): QuantScheme {
-  const s = QUANTIZATIONS[name];
+  const s = QUANTIZATIONS[name] ?? IMPORT_QUANTIZATIONS[name];
   if (s) return s;
   const why = UNSUPPORTED_QUANTIZATIONS[name];
   if (why) {
     throw new Error(
-      `Quantization "${name}" is not supported: ${why}. Supported: ${Object.keys(QUANTIZATIONS).join(", ")}`,
+      `Quantization "${name}" is not supported: ${why}. Supported: ${ALL_NAMES().join(", ")}`,
     );
   }
-  throw new Error(`Unknown quantization "${name}". Valid choices: ${Object.keys(QUANTIZATIONS).join(", ")}`);
+  throw new Error(`Unknown quantization "${name}". Valid choices: ${ALL_NAMES().join(", ")}`);
 }
+
+const ALL_NAMES = (): string[] => [...Object.keys(QUANTIZATIONS), ...Object.keys(IMPORT_QUANTIZATIONS)];

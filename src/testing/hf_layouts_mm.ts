@@ -146,6 +146,24 @@ function qwen35Text(top: Cfg): GenTensor[] {
   }
   return out;
 }
+/** transformers LlamaConfig defaults (the sizes of Llama-2-7B). */
+const LLAMA_DEFAULTS: Cfg = {
+  hidden_size: 4096,
+  intermediate_size: 11008,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  vocab_size: 32000,
+};
+
+/** openai/clip-vit-large-patch14-336's vision config (Phi-3-vision's `img_processor`). */
+const CLIP_L14_336: Cfg = {
+  hidden_size: 1024,
+  image_size: 336,
+  intermediate_size: 4096,
+  num_attention_heads: 16,
+  num_hidden_layers: 24,
+  patch_size: 14,
+};
 
 /** HF layouts by MLC registry key. */
 export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> = {
@@ -214,4 +232,88 @@ export const MM_HF_LAYOUTS: Readonly<Record<string, (cfg: Cfg) => GenTensor[]>> 
   qwen3_5: (cfg) => qwen35Text(cfg),
   // MLC reads the same `model.language_model.*` names under this key
   qwen3_5_text: (cfg) => qwen35Text(cfg),
+  // transformers LlavaForConditionalGeneration as llava-hf checkpoints were saved (before the
+  // 4.52 key rename): vision_tower, multi_modal_projector, language_model. The text model's
+  // missing sizes are transformers LlamaConfig's defaults (Llama-2-7B's).
+  llava: (cfg) => {
+    const text = { ...LLAMA_DEFAULTS, ...(cfg.text_config as Cfg) };
+    const vision = cfg.vision_config as Cfg;
+    const th = n(text, "hidden_size");
+    return [
+      ...clipVision(vision, "vision_tower."),
+      ...lin("multi_modal_projector.linear_1", th, n(vision, "hidden_size"), true),
+      ...lin("multi_modal_projector.linear_2", th, th, true),
+      ...llamaBody(text, "language_model.model."),
+      t("language_model.lm_head.weight", n(text, "vocab_size"), th),
+    ];
+  },
+  // transformers Mistral3ForConditionalGeneration as MLC's loader reads it: the text model
+  // under language_model. when config.json has a vision_config (its Pixtral tower and patch-
+  // merging projector beside it, which MLC does not map), else a bare Ministral3ForCausalLM.
+  // Head only when untied.
+  ministral3: (cfg) => {
+    const text = { ...cfg, ...(cfg.text_config as Cfg | undefined ?? {}) };
+    const vision = cfg.vision_config as Cfg | undefined;
+    const p = vision ? "language_model." : "";
+    const h = n(text, "hidden_size");
+    const out = llamaBody(text, `${p}model.`);
+    if (text.tie_word_embeddings !== true) out.push(t(`${p}lm_head.weight`, n(text, "vocab_size"), h));
+    if (!vision) return out;
+    const vh = n(vision, "hidden_size");
+    const vi = n(vision, "intermediate_size");
+    const patch = n(vision, "patch_size");
+    return [
+      ...out,
+      t("vision_tower.patch_conv.weight", vh, n(vision, "num_channels", 3), patch, patch),
+      t("vision_tower.ln_pre.weight", vh),
+      ...range(n(vision, "num_hidden_layers")).flatMap((l) => {
+        const q = `vision_tower.transformer.layers.${l}`;
+        return [
+          ...["q", "k", "v", "o"].map((x) => t(`${q}.attention.${x}_proj.weight`, vh, vh)),
+          t(`${q}.attention_norm.weight`, vh),
+          t(`${q}.feed_forward.gate_proj.weight`, vi, vh),
+          t(`${q}.feed_forward.up_proj.weight`, vi, vh),
+          t(`${q}.feed_forward.down_proj.weight`, vh, vi),
+          t(`${q}.ffn_norm.weight`, vh),
+        ];
+      }),
+      t("multi_modal_projector.norm.weight", vh),
+      t("multi_modal_projector.patch_merger.merging_layer.weight", vh, 4 * vh),
+      t("multi_modal_projector.linear_1.weight", h, vh),
+      t("multi_modal_projector.linear_2.weight", h, h),
+    ];
+  },
+  // Phi3VForCausalLM (the model repository's modeling_phi3_v.py): embed_tokens, the image
+  // embedding (CLIP-ViT-L/14-336, glb_GN / sub_GN, img_projection = Linear, GELU, Linear), the
+  // Phi-3 layers (fused qkv_proj, gate_up_proj), norm, lm_head
+  phi3_v: (cfg) => {
+    const h = n(cfg, "hidden_size");
+    const nq = n(cfg, "num_attention_heads");
+    const nkv = n(cfg, "num_key_value_heads", nq);
+    const d = h / nq;
+    const i = n(cfg, "intermediate_size");
+    const dimOut = n(cfg.img_processor as Cfg, "image_dim_out");
+    const e = "model.vision_embed_tokens";
+    return [
+      t("model.embed_tokens.weight", n(cfg, "vocab_size"), h),
+      ...clipVision(CLIP_L14_336, `${e}.img_processor.`),
+      t(`${e}.glb_GN`, 1, 1, 4 * dimOut),
+      t(`${e}.sub_GN`, 1, 1, 1, 4 * dimOut),
+      ...lin(`${e}.img_projection.0`, h, 4 * n(CLIP_L14_336, "hidden_size"), true),
+      ...lin(`${e}.img_projection.2`, h, h, true),
+      ...range(n(cfg, "num_hidden_layers")).flatMap((l) => {
+        const p = `model.layers.${l}`;
+        return [
+          t(`${p}.self_attn.o_proj.weight`, h, nq * d),
+          t(`${p}.self_attn.qkv_proj.weight`, (nq + 2 * nkv) * d, h),
+          t(`${p}.mlp.gate_up_proj.weight`, 2 * i, h),
+          t(`${p}.mlp.down_proj.weight`, h, i),
+          t(`${p}.input_layernorm.weight`, h),
+          t(`${p}.post_attention_layernorm.weight`, h),
+        ];
+      }),
+      t("model.norm.weight", h),
+      t("lm_head.weight", n(cfg, "vocab_size"), h),
+    ];
+  },
 };

@@ -1,0 +1,214 @@
+/**
+ * A zip {@link OutputStore} for browsers without the File System Access API's folder picker: a
+ * stored (uncompressed) zip, streamed into a byte sink (e.g. a file in the origin private file
+ * system, which is then downloaded from disk) as files are written, or kept as `Blob` pieces
+ * when no sink is given. Entries carry data descriptors (CRC and sizes after the data), so
+ * nothing is held back but the files opened while another one streams. No zip64: at most 4 GiB.
+ *
+ * @module
+ */
+import type { FileSink, OutputStore } from "../io/types.ts";
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/**
+ * Continues a CRC-32 (zip's) over `data` from `crc` (0 to start).
+ *
+ * @example
+ * ```ts
+ * import { crc32 } from "./zip.ts";
+ * crc32(0, new TextEncoder().encode("123456789")).toString(16); // "cbf43926"
+ * ```
+ */
+export function crc32(crc: number, data: Uint8Array): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** Where a zip streams (e.g. a `FileSystemWritableFileStream`). */
+export interface ByteSink {
+  /** Appends bytes (not reused by the zip after the promise resolves). */
+  write(chunk: Uint8Array<ArrayBuffer>): Promise<void>;
+  /** Ends the zip. */
+  close(): Promise<void>;
+}
+
+/** An {@link OutputStore} whose files become one zip. */
+export interface ZipOutput extends OutputStore {
+  /** Names of the files in the zip so far, in order. */
+  readonly names: string[];
+  /**
+   * Writes the central directory and closes the sink; returns the zip as a `Blob` when it was
+   * kept in memory (no sink given).
+   */
+  finish(): Promise<Blob | undefined>;
+}
+
+interface Entry {
+  name: Uint8Array<ArrayBuffer>;
+  crc: number;
+  size: number;
+  offset: number;
+  closed: boolean;
+  started: boolean;
+  /** Chunks written while an earlier file was streaming. */
+  held: Blob[];
+}
+
+const LIMIT = 0xffffffff;
+const DOS_DATE = (1 << 5) | 1; // 1980-01-01 (fixed: the zip's bytes depend only on the files)
+const FLAGS = 0x0808; // data descriptor follows; UTF-8 names
+
+function bytes(size: number, fill: (v: DataView) => void): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(size);
+  fill(new DataView(b.buffer));
+  return b;
+}
+
+/** The fields local and central headers share (from "version needed" on). */
+function common(v: DataView, at: number, e: Entry, sizes: boolean): void {
+  v.setUint16(at, 20, true);
+  v.setUint16(at + 2, FLAGS, true);
+  v.setUint16(at + 4, 0, true); // stored
+  v.setUint16(at + 8, DOS_DATE, true);
+  if (sizes) {
+    v.setUint32(at + 10, e.crc, true);
+    v.setUint32(at + 14, e.size, true);
+    v.setUint32(at + 18, e.size, true);
+  }
+  v.setUint16(at + 22, e.name.length, true);
+}
+
+/**
+ * Creates a zip output streaming into `sink` (or into memory).
+ *
+ * @example
+ * ```ts
+ * import { zipOutput } from "./zip.ts";
+ * const out = zipOutput();
+ * await out.writeTextFile("a.txt", "hi");
+ * (await out.finish())!.size; // 30 + 5 + 2 + 16 + 46 + 5 + 22
+ * ```
+ */
+export function zipOutput(sink?: ByteSink): ZipOutput {
+  const parts: Blob[] = [];
+  const out: ByteSink = sink ?? {
+    write: (c) => Promise.resolve(void parts.push(new Blob([c]))),
+    close: () => Promise.resolve(),
+  };
+  const entries: Entry[] = [];
+  let head = 0; // the entry streaming now (earlier ones are complete)
+  let offset = 0;
+  let chain: Promise<void> = Promise.resolve();
+  const emit = async (b: Uint8Array<ArrayBuffer>) => {
+    if (offset + b.length > LIMIT) {
+      throw new Error("the zip would exceed 4 GiB (no zip64): write to a folder");
+    }
+    await out.write(b);
+    offset += b.length;
+  };
+  const start = async (e: Entry) => {
+    if (e.started) return;
+    e.started = true;
+    e.offset = offset;
+    await emit(bytes(30, (v) => (v.setUint32(0, 0x04034b50, true), common(v, 4, e, false))));
+    await emit(e.name);
+    for (const b of e.held.splice(0)) await emit(new Uint8Array(await b.arrayBuffer()));
+  };
+  const end = (e: Entry) =>
+    emit(bytes(16, (v) => {
+      v.setUint32(0, 0x08074b50, true);
+      v.setUint32(4, e.crc, true);
+      v.setUint32(8, e.size, true);
+      v.setUint32(12, e.size, true);
+    }));
+  // (every step runs after the previous one: the bytes go out in order)
+  const serial = (f: () => Promise<void>): Promise<void> => {
+    const r = chain.then(f);
+    chain = r.catch(() => {});
+    return r;
+  };
+  /** Finishes the head while it is closed, starting the next one. */
+  const advance = async () => {
+    while (head < entries.length && entries[head].closed) {
+      await end(entries[head]);
+      if (++head < entries.length) await start(entries[head]);
+    }
+  };
+  const create = (name: string): Promise<FileSink> => {
+    const e: Entry = {
+      name: new TextEncoder().encode(name),
+      crc: 0,
+      size: 0,
+      offset: 0,
+      closed: false,
+      started: false,
+      held: [],
+    };
+    entries.push(e);
+    const i = entries.length - 1;
+    return serial(async () => {
+      if (i === head) await start(e);
+    }).then(() => ({
+      write(chunk: Uint8Array) {
+        const copy = new Uint8Array(chunk);
+        e.crc = crc32(e.crc, copy);
+        e.size += copy.length;
+        return serial(async () => {
+          if (i === head) await emit(copy);
+          else e.held.push(new Blob([copy]));
+        });
+      },
+      close() {
+        e.closed = true;
+        return serial(advance);
+      },
+    }));
+  };
+  return {
+    get names() {
+      return entries.map((e) => new TextDecoder().decode(e.name));
+    },
+    create,
+    async writeTextFile(name, text) {
+      const s = await create(name);
+      await s.write(new TextEncoder().encode(text));
+      await s.close();
+    },
+    async finish(): Promise<Blob | undefined> {
+      await serial(async () => {
+        const open = entries.find((e) => !e.closed);
+        if (open) throw new Error(`zip: ${new TextDecoder().decode(open.name)} was never closed`);
+        const cdAt = offset;
+        for (const e of entries) {
+          await emit(bytes(46, (v) => {
+            v.setUint32(0, 0x02014b50, true);
+            v.setUint16(4, 20, true);
+            common(v, 6, e, true);
+            v.setUint32(42, e.offset, true);
+          }));
+          await emit(e.name);
+        }
+        const cdSize = offset - cdAt;
+        await emit(bytes(22, (v) => {
+          v.setUint32(0, 0x06054b50, true);
+          v.setUint16(8, entries.length, true);
+          v.setUint16(10, entries.length, true);
+          v.setUint32(12, cdSize, true);
+          v.setUint32(16, cdAt, true);
+        }));
+        await out.close();
+      });
+      return sink ? undefined : new Blob(parts, { type: "application/zip" });
+    },
+  };
+}
