@@ -408,6 +408,42 @@ export const OUTPUT_CASES: HostileCase[] = [
   },
 ];
 
+const deep = (n: number) => `${"[".repeat(n)}${"]".repeat(n)}`;
+
+/** Deeply nested JSON in the other files read (config, tokenizer files): refused, no stack overflow. */
+export const DEEP_JSON_CASES: HostileCase[] = [
+  {
+    name: "config.json nested 500,000 deep",
+    setup: (_dir, model) => patchConfig(model, `{"model_type":"llama","x":${deep(500_000)}}`),
+    expect: [/config\.json: invalid JSON/],
+  },
+  {
+    name: "tokenizer.json nested 500,000 deep (gen_config)",
+    setup: (_dir, model) =>
+      Deno.writeTextFile(`${model}/tokenizer.json`, `{"added_tokens":${deep(500_000)}}`),
+    args: genArgs(),
+    expect: [
+      /tokenizer\.json nests JSON deeper than 128 levels, which the tokenizers library refuses to load/,
+    ],
+  },
+  {
+    name: "tokenizer_config.json nested 500,000 deep (gen_config)",
+    setup: (_dir, model) =>
+      Deno.writeTextFile(`${model}/tokenizer_config.json`, `{"chat_template":"x","a":${deep(500_000)}}`),
+    args: genArgs(),
+    expect: [/tokenizer_config\.json nests JSON deeper than 128 levels/],
+  },
+  {
+    name: "model.safetensors.index.json nested 500,000 deep",
+    setup: (_dir, model) =>
+      Deno.writeTextFile(
+        `${model}/model.safetensors.index.json`,
+        `{"weight_map":{},"metadata":${deep(500_000)}}`,
+      ),
+    expect: [/model\.safetensors\.index\.json: nests JSON deeper than 16 levels \(an index nests 2\)/],
+  },
+];
+
 /** Cases that must convert (the checks must not refuse ordinary layouts). */
 export const ACCEPTED_CASES: HostileCase[] = [
   {

@@ -7,6 +7,7 @@ import { cli, convertArgs, judge, rewriteSafetensors, runCase, tinyModel } from 
 import {
   ACCEPTED_CASES,
   CONFIG_CASES,
+  DEEP_JSON_CASES,
   FILE_CASES,
   OUTPUT_CASES,
   SCOPE_CASES,
@@ -23,6 +24,7 @@ for (
     ...FILE_CASES,
     ...OUTPUT_CASES,
     ...TORCH_CASES,
+    ...DEEP_JSON_CASES,
     ...ACCEPTED_CASES,
   ]
 ) {
