@@ -209,3 +209,25 @@ Deno.test("hostile output: long lists are capped in text, complete in --json", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("hostile input: verify refuses a shard that is a link leaving the converted directory (with and without --source)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlc-hostile-" });
+  try {
+    const model = await tinyModel(dir);
+    assertEquals((await cli(dir, convertArgs(dir, model))).code, 0);
+    await Deno.mkdir(`${dir}/outside`);
+    await Deno.rename(`${dir}/out/params_shard_0.bin`, `${dir}/outside/params_shard_0.bin`);
+    await Deno.symlink(`${dir}/outside/params_shard_0.bin`, `${dir}/out/params_shard_0.bin`);
+    for (const extra of [[], ["--source", model]]) {
+      const r = await cli(dir, ["verify", `${dir}/out`, ...extra]);
+      assertEquals(r.code, 1, r.err);
+      assertOk(
+        /params_shard_0\.bin is a symbolic link to .*outside\/params_shard_0\.bin, outside the model directory/
+          .test(r.err + r.out),
+        r.err + r.out,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
