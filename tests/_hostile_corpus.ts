@@ -418,6 +418,12 @@ export const DEEP_JSON_CASES: HostileCase[] = [
     expect: [/config\.json: nests JSON deeper than 64 levels/],
   },
   {
+    name: "config.json nested 500,000 deep (gen_config)",
+    setup: (_dir, model) => patchConfig(model, `{"model_type":"llama","x":${deep(500_000)}}`),
+    args: genArgs(),
+    expect: [/config\.json nests JSON deeper than 64 levels/],
+  },
+  {
     name: "tokenizer.json nested 500,000 deep (gen_config)",
     setup: (_dir, model) =>
       Deno.writeTextFile(`${model}/tokenizer.json`, `{"added_tokens":${deep(500_000)}}`),
