@@ -344,6 +344,11 @@ async function convertAndCommit(
   });
   let backend: QuantBackend | undefined;
   try {
+    if (staged.restoredFrom) {
+      ctx.log(
+        `Restored the previous conversion in ${out} from ${staged.restoredFrom} (a run killed while replacing it)`,
+      );
+    }
     for (const n of staged.removedStale) {
       ctx.log(`Removed ${out}/${n}, the staging directory of an interrupted run`);
     }
