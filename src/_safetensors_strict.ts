@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { echo } from "./_text.ts";
 
 /** Deepest nesting of a valid header: `{ name: { shape: [ ... ] } }`. */
 export const MAX_HEADER_DEPTH = 3;
@@ -36,7 +37,7 @@ interface Frame {
   pending?: string;
 }
 
-const show = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}...` : s);
+const show = (s: string) => `"${echo(s)}"`;
 
 /**
  * Scans a header's JSON text (assumed to be syntactically valid JSON or refused later by

@@ -9,6 +9,11 @@ import { readStrided } from "./formats/_strided.ts";
 import { formatOfFile, SOURCE_FORMATS, type SourceFormat, type WeightFile } from "./formats/registry.ts";
 import type { RandomAccessFile, SourceStore } from "./io/types.ts";
 import { SafetensorsError, SUPPORTED_SOURCE_DTYPES } from "./safetensors.ts";
+import { echo, listOf } from "./_text.ts";
+import { nestsDeeperThan } from "./_json_depth.ts";
+
+/** Deepest nesting of an index JSON (real ones nest 2 deep: `{"weight_map": {...}}`). */
+const MAX_INDEX_DEPTH = 16;
 
 export type { SourceFormat } from "./formats/registry.ts";
 
@@ -159,7 +164,7 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
       throw new SafetensorsError(
         path,
         `the index lists tensors that are not in their files: ${
-          missing.map((n) => `${n} (in ${fileOf.get(n)})`).join(", ")
+          listOf(missing.map((n) => `${n} (in ${fileOf.get(n)})`))
         }`,
       );
     }
@@ -193,8 +198,13 @@ export async function openCheckpoint(store: SourceStore, path: string): Promise<
 async function readIndex(store: SourceStore, path: string): Promise<Map<string, string>> {
   let index: { weight_map?: Record<string, unknown> };
   try {
-    index = JSON.parse(await store.readTextFile(path));
+    const text = await store.readTextFile(path);
+    if (nestsDeeperThan(text, MAX_INDEX_DEPTH)) {
+      throw new SafetensorsError(path, `nests JSON deeper than ${MAX_INDEX_DEPTH} levels (an index nests 2)`);
+    }
+    index = JSON.parse(text);
   } catch (e) {
+    if (e instanceof SafetensorsError) throw e;
     throw new SafetensorsError(path, `not a valid index JSON (${(e as Error).message})`);
   }
   if (
@@ -207,10 +217,13 @@ async function readIndex(store: SourceStore, path: string): Promise<Map<string, 
   const fileOf = new Map<string, string>();
   for (const [name, f] of Object.entries(index.weight_map)) {
     if (typeof f !== "string") {
-      throw new SafetensorsError(path, `weight_map["${name}"] is not a file name`);
+      throw new SafetensorsError(path, `weight_map["${echo(name)}"] is not a file name`);
     }
     if (f.includes("..") || f.startsWith("/")) {
-      throw new SafetensorsError(path, `weight_map["${name}"] points outside the model directory: ${f}`);
+      throw new SafetensorsError(
+        path,
+        `weight_map["${echo(name)}"] points outside the model directory: ${echo(f)}`,
+      );
     }
     fileOf.set(name, join(dir, f));
   }

@@ -12,6 +12,10 @@ import { type Checkpoint, detectSource, openCheckpoint, type SourceFormat } from
 import type { SourceStore } from "./io/types.ts";
 import { parsePyJson } from "./pyjson.ts";
 import { isNotFound } from "./io/not_found.ts";
+import { nestsDeeperThan } from "./_json_depth.ts";
+
+/** Deepest nesting of config.json (real ones: 4 or 5, e.g. text_config.rope_scaling lists). */
+const MAX_CONFIG_DEPTH = 64;
 
 /** An opened model. */
 export interface OpenedModel {
@@ -80,6 +84,11 @@ export async function loadModelConfig(
     throw e;
   }
   let hfConfig: Record<string, unknown>;
+  if (nestsDeeperThan(text, MAX_CONFIG_DEPTH)) {
+    throw new Error(
+      `${configPath}: nests JSON deeper than ${MAX_CONFIG_DEPTH} levels (a model config nests under 10)`,
+    );
+  }
   try {
     const v = parsePyJson(text);
     if (typeof v !== "object" || v === null || Array.isArray(v)) throw new SyntaxError("not a JSON object");

@@ -8,6 +8,7 @@
  */
 import type { ModelConfig } from "./arch/_config.ts";
 import type { Architecture, ArchParam, Dim } from "./arch/_types.ts";
+import { listOf } from "./_text.ts";
 import { layoutShards, type ShardLayout, storedBytes } from "./shard_layout.ts";
 import type { Checkpoint, SourceTensor } from "./checkpoint.ts";
 import { type DType, itemSize } from "./dtype.ts";
@@ -65,6 +66,10 @@ export interface ConversionPlan {
   readonly problems: readonly string[];
   /** Warnings (unused tensors, ...). */
   readonly warnings: readonly string[];
+  /** Every source tensor the architecture needs that the checkpoint lacks (the problem shows the first ones). */
+  readonly missing?: readonly string[];
+  /** Every checkpoint tensor nothing uses (the warning shows the first ones). */
+  readonly unused?: readonly string[];
   /** Source parameters counted as MLC counts them (file loads, reloads count twice). */
   readonly totalParamNum: number;
   /** Metadata ParamSize. */
@@ -190,10 +195,16 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
     : arch.params(config);
   const unused = (n: string) => arch.isUnused?.(n, config) ?? false;
   const missing = missingSources(params, checkpoint);
-  if (missing) problems.push(missing);
+  if (missing.length) {
+    problems.push(
+      `The following extern parameters do not exist in the weight files (${checkpoint.location}): ${
+        listOf(missing)
+      }`,
+    );
+  }
   const torchToMlc = paramMap(params);
   const unusedNames = checkpoint.order.filter((n) => !torchToMlc.has(n) && !unused(n));
-  if (unusedNames.length) warnings.push(`Unused extern parameters: ${unusedNames.join(", ")}`);
+  if (unusedNames.length) warnings.push(`Unused extern parameters: ${listOf(unusedNames)}`);
   const { planned, sourceBytes } = planParams(
     loadingOrder(checkpoint, torchToMlc),
     checkpoint,
@@ -217,6 +228,8 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
     layout,
     problems,
     warnings,
+    missing,
+    unused: unusedNames,
     totalParamNum,
     paramSize: outputs.length,
     paramBytes,
@@ -225,14 +238,11 @@ export function planConversion(opts: PlanOptions): ConversionPlan {
   };
 }
 
-/** The problem naming every missing source tensor, all at once (undefined: none missing). */
-function missingSources(params: readonly ArchParam[], checkpoint: Checkpoint): string | undefined {
-  const missing: string[] = [];
-  for (const p of params) for (const s of p.sources) if (!checkpoint.tensors.has(s)) missing.push(s);
-  if (!missing.length) return undefined;
-  return `The following extern parameters do not exist in the weight files (${checkpoint.location}): ${
-    [...new Set(missing)].join(", ")
-  }`;
+/** Every missing source tensor, all at once, each once. */
+function missingSources(params: readonly ArchParam[], checkpoint: Checkpoint): string[] {
+  const missing = new Set<string>();
+  for (const p of params) for (const s of p.sources) if (!checkpoint.tensors.has(s)) missing.add(s);
+  return [...missing];
 }
 
 /** MLC's param_map: source tensor name -> the MLC parameters built from it, in declaration order. */

@@ -7,6 +7,7 @@
 import type { DType, QuantSourceDType } from "./dtype.ts";
 import type { RandomAccessFile } from "./io/types.ts";
 import { HeaderTextProblem, layoutProblem, scanHeaderText } from "./_safetensors_strict.ts";
+import { echo } from "./_text.ts";
 
 /** Safetensors dtype names with their item sizes (all known to the format). */
 const ST_ITEM_SIZE: Readonly<Record<string, number>> = {
@@ -166,27 +167,27 @@ export async function readSafetensorsHeader(
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== "object" || e === null) {
-      throw new SafetensorsError(path, `tensor "${name}": entry is not an object`);
+      throw new SafetensorsError(path, `tensor "${echo(name)}": entry is not an object`);
     }
     const dt = e.dtype;
     if (typeof dt !== "string" || !(dt in ST_ITEM_SIZE)) {
-      throw new SafetensorsError(path, `tensor "${name}": unknown dtype ${JSON.stringify(dt)}`);
+      throw new SafetensorsError(path, `tensor "${echo(name)}": unknown dtype ${JSON.stringify(dt)}`);
     }
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new SafetensorsError(path, `tensor "${name}": invalid shape ${JSON.stringify(shape)}`);
+      throw new SafetensorsError(path, `tensor "${echo(name)}": invalid shape ${JSON.stringify(shape)}`);
     }
     const off = e.data_offsets;
     if (
       !Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
       off[1] < off[0]
     ) {
-      throw new SafetensorsError(path, `tensor "${name}": invalid data_offsets ${JSON.stringify(off)}`);
+      throw new SafetensorsError(path, `tensor "${echo(name)}": invalid data_offsets ${JSON.stringify(off)}`);
     }
     if (off[1] > dataLen) {
       throw new SafetensorsError(
         path,
-        `tensor "${name}": data_offsets [${off[0]}, ${
+        `tensor "${echo(name)}": data_offsets [${off[0]}, ${
           off[1]
         }] run past the end of the data area (${dataLen} bytes); the file may be truncated`,
       );
@@ -195,14 +196,14 @@ export async function readSafetensorsHeader(
     if (exact > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new SafetensorsError(
         path,
-        `tensor "${name}": shape ${JSON.stringify(shape)} x ${dt} is ${exact} bytes, beyond any file`,
+        `tensor "${echo(name)}": shape ${JSON.stringify(shape)} x ${dt} is ${exact} bytes, beyond any file`,
       );
     }
     const expected = Number(exact);
     if (off[1] - off[0] !== expected) {
       throw new SafetensorsError(
         path,
-        `tensor "${name}": ${off[1] - off[0]} data bytes but shape ${
+        `tensor "${echo(name)}": ${off[1] - off[0]} data bytes but shape ${
           JSON.stringify(shape)
         } x ${dt} needs ${expected}`,
       );
@@ -230,7 +231,7 @@ function checkedMetadata(raw: unknown, path: string): Record<string, string> | u
   }
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     if (typeof v !== "string") {
-      throw new SafetensorsError(path, `__metadata__["${k.slice(0, 80)}"] is not a string`);
+      throw new SafetensorsError(path, `__metadata__["${echo(k)}"] is not a string`);
     }
   }
   return raw as Record<string, string>;

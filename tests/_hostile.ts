@@ -1,4 +1,4 @@
-// Shared helper of the hostile-input tests and bench/hostile_bench.ts: a tiny model directory
+// Shared helper of the hostile-input tests (tests/hostile_test.ts): a tiny model directory
 // (a copy of the tiny Llama with tokenizer files) that each case damages in one way, the CLI run
 // as a subprocess with permissions scoped to the case's directory, and the corpus of cases
 // (each a defect, the command, the exit code and the words the refusal must have).
@@ -43,6 +43,8 @@ export interface CliRun {
   ms: number;
   /** Peak RSS in bytes (when measured with `rss`). */
   rssBytes?: number;
+  /** CPU seconds, user + system (when measured with `rss`). */
+  cpuSeconds?: number;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function cli(
 ): Promise<CliRun> {
   const perms = opts.perms ?? [`--allow-read=${dir}`, `--allow-write=${dir}/out,${dir}/gen`];
   const deno = [Deno.execPath(), "run", ...perms, CLI, ...args];
-  const argv = opts.rss ? ["/usr/bin/time", "-f", "\nMAXRSS %M", ...deno] : deno;
+  const argv = opts.rss ? ["/usr/bin/time", "-f", "\nMAXRSS %M CPU %U %S", ...deno] : deno;
   const t0 = performance.now();
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
@@ -72,12 +74,16 @@ export async function cli(
   const ms = performance.now() - t0;
   let err = new TextDecoder().decode(p.stderr);
   let rssBytes: number | undefined;
-  const m = /\nMAXRSS (\d+)\n?$/.exec(err);
+  let cpuSeconds: number | undefined;
+  const m =
+    /(\nCommand (exited with non-zero status \d+|terminated by signal \d+)\n)?\nMAXRSS (\d+) CPU ([\d.]+) ([\d.]+)\n?$/
+      .exec(err);
   if (m) {
-    rssBytes = Number(m[1]) * 1024;
+    rssBytes = Number(m[3]) * 1024;
+    cpuSeconds = Number(m[4]) + Number(m[5]);
     err = err.slice(0, m.index);
   }
-  return { code: p.code, out: new TextDecoder().decode(p.stdout), err, ms, rssBytes };
+  return { code: p.code, out: new TextDecoder().decode(p.stdout), err, ms, rssBytes, cpuSeconds };
 }
 
 /** One hostile input: how to damage the tiny model, the command, and the expected refusal. */
@@ -92,6 +98,8 @@ export interface HostileCase {
   code?: number;
   /** Patterns the error output must match. */
   expect: RegExp[];
+  /** More checks of the run (returns problems). */
+  check?(r: CliRun): string[];
 }
 
 /** The default command of a case. */
@@ -148,6 +156,11 @@ export async function runCase(c: HostileCase, opts: { rss?: boolean } = {}): Pro
   }
 }
 
+/** Peak RSS of a refusal (issue 17: "under 150 MB"). */
+export const MAX_REFUSAL_RSS = 150e6;
+/** CPU time of a refusal, user + system (issue 17: "every refusal under 2 s"; CPU, not wall, on a shared machine). */
+export const MAX_REFUSAL_CPU_S = 2;
+
 /** Checks a case's run: exit code, the refusal's words, no permission prompt. Returns problems. */
 export function judge(c: HostileCase, r: CliRun): string[] {
   const problems: string[] = [];
@@ -156,6 +169,19 @@ export function judge(c: HostileCase, r: CliRun): string[] {
   for (const re of c.expect) if (!re.test(r.err)) problems.push(`stderr lacks ${re}`);
   if (/Deno requests|Allow\?|\[y\/n/.test(r.err)) problems.push("a permission prompt was shown");
   if (/\n\s+at .*\.ts:\d+:\d+/.test(r.err)) problems.push("a stack trace was printed");
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.err + r.out)) {
+    problems.push("a raw control character was printed");
+  }
+  if (r.code !== 0 && r.rssBytes !== undefined && r.rssBytes > MAX_REFUSAL_RSS) {
+    problems.push(
+      `peak RSS ${(r.rssBytes / 1e6).toFixed(0)} MB (a refusal stays under ${MAX_REFUSAL_RSS / 1e6} MB)`,
+    );
+  }
+  if (r.code !== 0 && r.cpuSeconds !== undefined && r.cpuSeconds > MAX_REFUSAL_CPU_S) {
+    problems.push(`${r.cpuSeconds.toFixed(2)} s of CPU (a refusal takes under ${MAX_REFUSAL_CPU_S} s)`);
+  }
+  problems.push(...(c.check?.(r) ?? []));
   return problems.map((p) => `${c.name}: ${p}\n--- stderr:\n${r.err.slice(0, 2000)}`);
 }
 

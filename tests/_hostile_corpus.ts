@@ -1,7 +1,16 @@
 // The hostile corpus: the tiny model with one defect each, as an attacker or an unlucky user
-// would leave it. Used by tests/hostile_test.ts (every case refused clearly) and by
-// bench/hostile_bench.ts (time and peak RSS of each refusal).
+// would leave it. Used by tests/hostile_test.ts (every case refused clearly, each refusal under
+// 150 MB peak RSS and 2 s of CPU, measured with /usr/bin/time).
 import { genArgs, type HostileCase, patchChatTemplate, patchConfig, rewriteSafetensors } from "./_hostile.ts";
+import { llamaHfTensors, TINY_LLAMA_CONFIG } from "../src/testing/checkpoint_gen.ts";
+import {
+  encodeStateDictPickle,
+  encodeStoredZip,
+  type PickledTensor,
+  writeTorchFile,
+  zipBytes,
+} from "../src/testing/torch_writer.ts";
+import { tensorData } from "../src/_gen_tensors.ts";
 
 const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
   await Deno.mkdir(`${dir}/outside`, { recursive: true });
@@ -328,6 +337,119 @@ export const FILE_CASES: HostileCase[] = [
   },
 ];
 
+const ESC = "evil\u001b[2J\u001b]0;pwned\u0007\u009b31m\u202eexe.txt";
+const smallStderr = (max: number) => (r: { err: string }) =>
+  r.err.length > max ? [`stderr is ${r.err.length} characters (at most ${max})`] : [];
+
+/** Output hygiene: escapes from inputs never reach the terminal raw; long names and lists are capped. */
+export const OUTPUT_CASES: HostileCase[] = [
+  {
+    name: "escape sequences in a tensor name",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        const end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        return JSON.stringify({ ...json, [ESC]: { dtype: "F16", shape: [1], data_offsets: [end, end + 2] } });
+      }, (d) => new Uint8Array([...d, 0, 0])),
+    code: 0,
+    expect: [/Unused extern parameters: evil\\u001b\[2J\\u001b\]0;pwned\\u0007\\u009b31m\\u202eexe\.txt/],
+  },
+  {
+    name: "escape sequences in model_type",
+    setup: (_dir, model) => patchConfig(model, { model_type: ESC }),
+    expect: [/Unknown model type "evil\\u001b\[2J/],
+  },
+  {
+    name: "a 1 MB model_type",
+    setup: (_dir, model) => patchConfig(model, { model_type: "m".repeat(1 << 20) }),
+    expect: [/Unknown model type "m{200}\.\.\. \(1,048,376 more characters\)"/],
+    check: smallStderr(4000),
+  },
+  {
+    name: "a 1 MB tensor name",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        const end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        const big = "n".repeat(1 << 20);
+        return JSON.stringify({ ...json, [big]: { dtype: "F16", shape: [1], data_offsets: [end, end + 2] } });
+      }, (d) => new Uint8Array([...d, 0, 0])),
+    code: 0,
+    expect: [/Unused extern parameters: n{200}\.\.\. \(1,048,376 more characters\)/],
+    check: smallStderr(4000),
+  },
+  {
+    name: "a 1 MB tensor name in a refusal (a hole after it)",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        const end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        const big = "\u001b[31m" + "n".repeat(1 << 20);
+        return JSON.stringify({
+          ...json,
+          [big]: { dtype: "F16", shape: [1], data_offsets: [end + 2, end + 4] },
+        });
+      }, (d) => new Uint8Array([...d, 0, 0, 0, 0])),
+    expect: [
+      /model\.safetensors: bytes \d+-\d+ of the data area belong to no tensor \(a hole before "\\u001b\[31mn{195}\.\.\. \(1,048,381 more characters\)"\)/,
+    ],
+    check: smallStderr(4000),
+  },
+  {
+    name: "200,000 unused tensor names",
+    setup: (_dir, model) =>
+      rewriteSafetensors(model, (_t, json) => {
+        let end = Math.max(...Object.values(json).map((e) => e.data_offsets?.[1] ?? 0));
+        for (let i = 0; i < 200_000; i++) {
+          json[`extra.${i}`] = { dtype: "F16", shape: [1], data_offsets: [end, end += 2] } as never;
+        }
+        return JSON.stringify(json);
+      }, (d) => new Uint8Array([...d, ...new Uint8Array(400_000)])),
+    code: 0,
+    expect: [/Warning: Unused extern parameters: extra\.0, extra\.1, .*extra\.19, and 199,980 more/],
+    check: smallStderr(8000),
+  },
+];
+
+const deep = (n: number) => `${"[".repeat(n)}${"]".repeat(n)}`;
+
+/** Deeply nested JSON in the other files read (config, tokenizer files): refused, no stack overflow. */
+export const DEEP_JSON_CASES: HostileCase[] = [
+  {
+    name: "config.json nested 500,000 deep",
+    setup: (_dir, model) => patchConfig(model, `{"model_type":"llama","x":${deep(500_000)}}`),
+    expect: [/config\.json: nests JSON deeper than 64 levels/],
+  },
+  {
+    name: "config.json nested 500,000 deep (gen_config)",
+    setup: (_dir, model) => patchConfig(model, `{"model_type":"llama","x":${deep(500_000)}}`),
+    args: genArgs(),
+    expect: [/config\.json nests JSON deeper than 64 levels/],
+  },
+  {
+    name: "tokenizer.json nested 500,000 deep (gen_config)",
+    setup: (_dir, model) =>
+      Deno.writeTextFile(`${model}/tokenizer.json`, `{"added_tokens":${deep(500_000)}}`),
+    args: genArgs(),
+    expect: [
+      /tokenizer\.json nests JSON deeper than 128 levels, which the tokenizers library refuses to load/,
+    ],
+  },
+  {
+    name: "tokenizer_config.json nested 500,000 deep (gen_config)",
+    setup: (_dir, model) =>
+      Deno.writeTextFile(`${model}/tokenizer_config.json`, `{"chat_template":"x","a":${deep(500_000)}}`),
+    args: genArgs(),
+    expect: [/tokenizer_config\.json nests JSON deeper than 128 levels/],
+  },
+  {
+    name: "model.safetensors.index.json nested 500,000 deep",
+    setup: (_dir, model) =>
+      Deno.writeTextFile(
+        `${model}/model.safetensors.index.json`,
+        `{"weight_map":{},"metadata":${deep(500_000)}}`,
+      ),
+    expect: [/model\.safetensors\.index\.json: nests JSON deeper than 16 levels \(an index nests 2\)/],
+  },
+];
+
 /** Cases that must convert (the checks must not refuse ordinary layouts). */
 export const ACCEPTED_CASES: HostileCase[] = [
   {
@@ -345,5 +467,128 @@ export const ACCEPTED_CASES: HostileCase[] = [
     setup: (_dir, model) => patchConfig(model, { vocab_size: 300 }),
     code: 0,
     expect: [/Warning: vocab_size is 300 in config\.json, but model\.embed_tokens\.weight has 256 rows/],
+  },
+];
+
+/** The tiny model with `pytorch_model.bin` (torch.save zip) in place of `model.safetensors`. */
+const toTorch = async (model: string, extra: { name: string; shape: number[] }[] = []): Promise<string> => {
+  await Deno.remove(`${model}/model.safetensors`);
+  const path = `${model}/pytorch_model.bin`;
+  await writeTorchFile(path, [...llamaHfTensors(TINY_LLAMA_CONFIG), ...extra], { dtype: "BF16", seed: 1 });
+  return path;
+};
+
+/**
+ * The tiny model as `pytorch_model.bin` built by hand, with `extra` views (each on its own
+ * one-element bf16 storage keyed `x<i>`) appended to the state dict.
+ */
+const toTorchWithViews = async (
+  model: string,
+  extra: Omit<PickledTensor, "storageClass" | "key" | "numel">[],
+) => {
+  await Deno.remove(`${model}/model.safetensors`);
+  const tensors = llamaHfTensors(TINY_LLAMA_CONFIG);
+  const pickled: PickledTensor[] = [
+    ...tensors.map((t, i) => ({
+      name: t.name,
+      storageClass: "BFloat16Storage",
+      key: String(i),
+      numel: t.shape.reduce((a, b) => a * b, 1),
+      offset: 0,
+      shape: t.shape,
+      stride: t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1)),
+    })),
+    ...extra.map((v, i) => ({ ...v, storageClass: "BFloat16Storage", key: `x${i}`, numel: 1 })),
+  ];
+  const records = [
+    { name: "archive/data.pkl", data: encodeStateDictPickle(pickled) },
+    { name: "archive/byteorder", data: new TextEncoder().encode("little") },
+    ...tensors.map((t, i) => ({ name: `archive/data/${i}`, data: tensorData(t, "BF16", 1) })),
+    ...extra.map((_, i) => ({ name: `archive/data/x${i}`, data: new Uint8Array(2) })),
+    { name: "archive/version", data: new TextEncoder().encode("3\n") },
+  ];
+  await Deno.writeFile(`${model}/pytorch_model.bin`, zipBytes(encodeStoredZip(records)));
+};
+
+/** Bytes of a file with `f` applied. */
+const editFile = async (path: string, f: (b: Uint8Array) => Uint8Array): Promise<void> => {
+  await Deno.writeFile(path, f(await Deno.readFile(path)));
+};
+
+/** PyTorch `.bin` checkpoints (the zip + pickle reader): the same scope and damage rules. */
+export const TORCH_CASES: HostileCase[] = [
+  {
+    name: "pytorch_model.bin is a symlink outside",
+    async setup(dir, model) {
+      await toTorch(model);
+      const target = await moveOut(dir, model, "pytorch_model.bin");
+      await Deno.symlink(target, `${model}/pytorch_model.bin`);
+    },
+    expect: [/pytorch_model\.bin is a symbolic link to .*outside\/pytorch_model\.bin, outside/],
+  },
+  {
+    name: "pytorch_model.bin is a FIFO",
+    async setup(_dir, model) {
+      await Deno.remove(`${model}/model.safetensors`);
+      await new Deno.Command("mkfifo", { args: [`${model}/pytorch_model.bin`] }).output();
+    },
+    expect: [/pytorch_model\.bin is a FIFO \(named pipe\), not a regular file/],
+  },
+  {
+    name: "a .bin index names a shard through ..",
+    async setup(dir, model) {
+      await toTorch(model);
+      await moveOut(dir, model, "pytorch_model.bin");
+      await Deno.writeTextFile(
+        `${model}/pytorch_model.bin.index.json`,
+        JSON.stringify({ weight_map: { "model.norm.weight": "../outside/pytorch_model.bin" } }),
+      );
+    },
+    expect: [/points outside the model directory: \.\.\/outside\/pytorch_model\.bin/],
+  },
+  {
+    name: "pytorch_model.bin cut in half",
+    setup: async (_dir, model) => await editFile(await toTorch(model), (b) => b.subarray(0, b.length >> 1)),
+    expect: [/pytorch_model\.bin: no zip end-of-central-directory record: the file is truncated/],
+  },
+  {
+    name: "pytorch_model.bin with its pickle bytes scrambled",
+    setup: async (_dir, model) =>
+      await editFile(await toTorch(model), (b) => {
+        const c = b.slice();
+        // the first record is archive/data.pkl: scramble its stored bytes (after the local header)
+        for (let i = 80; i < 400; i += 7) c[i] ^= 0x5a;
+        return c;
+      }),
+    expect: [/pytorch_model\.bin: archive\/data\.pkl: refuses global .*nothing is imported or run/],
+  },
+  {
+    name: "pytorch_model.bin that is not a zip (a text file)",
+    setup: async (_dir, model) => {
+      await Deno.remove(`${model}/model.safetensors`);
+      await Deno.writeTextFile(`${model}/pytorch_model.bin`, "version https://git-lfs.github.com/spec/v1\n");
+    },
+    expect: [/pytorch_model\.bin: not a PyTorch checkpoint: torch\.save writes a zip archive/],
+  },
+  {
+    name: "a .bin view whose shape product overflows 2^53 (stride 0 on one element)",
+    setup: (_dir, model) =>
+      toTorchWithViews(model, [{ name: "extra", offset: 0, shape: [2 ** 27, 2 ** 27], stride: [0, 0] }]),
+    expect: [
+      /pytorch_model\.bin: archive\/data\.pkl: tensor extra: size \[134217728,134217728\] x BF16 is 36028797018963968 bytes, beyond any checkpoint/,
+    ],
+  },
+  {
+    name: "a .bin view expanded to 2 TB from one element (stride 0, unused)",
+    setup: (_dir, model) =>
+      toTorchWithViews(model, [{ name: "extra", offset: 0, shape: [2 ** 20, 2 ** 20], stride: [0, 0] }]),
+    code: 0,
+    expect: [/Unused extern parameters: extra/],
+  },
+  {
+    name: "escape sequences in a state-dict key (.bin)",
+    setup: async (_dir, model) => void await toTorch(model, [{ name: ESC, shape: [1] }]),
+    code: 0,
+    expect: [/Unused extern parameters: evil\\u001b\[2J\\u001b\]0;pwned\\u0007/],
   },
 ];

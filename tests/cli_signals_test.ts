@@ -153,6 +153,9 @@ Deno.test("cli signals: SIGINT/SIGTERM remove the staging directory; SIGKILL at 
     for (const [i, [point, want]] of expect.entries()) {
       const r = await killAt(dir, "q4f16_1", point, "SIGKILL");
       assertEquals(r.signal, "SIGKILL");
+      // the run put back the previous conversion a kill inside the commit had moved aside
+      const prevWant = i > 0 ? expect[i - 1][1] : "A";
+      assertEquals(r.err.includes(`Restored the previous conversion in ${out}`), prevWant === "none", point);
       // the run removed the staging directory the previous kill left
       if (i > 0) {
         assertOk(
@@ -201,6 +204,31 @@ Deno.test("cli signals: SIGINT/SIGTERM remove the staging directory; SIGKILL at 
       "params_shard_1.bin",
       "tensor-cache.json",
     ]);
+  }, TWO_SHARDS);
+});
+
+Deno.test("cli signals: kill -9 inside the commit loses nothing: the next run moves the previous conversion back, and keeps it when it is interrupted itself", async () => {
+  await withModel(async (dir) => {
+    const out = `${dir}/out`;
+    const a = await run(dir, convertArgs(dir, "q0f16"));
+    assertEquals(a.code, 0, a.err);
+    const A = await outputState(out);
+    // killed after the new shards were moved in: OUT has no cache JSON, the old files are in
+    // the staging directory's .previous/
+    const k = await killAt(dir, "q4f16_1", "commit-shard-moved", "SIGKILL");
+    assertEquals(k.signal, "SIGKILL");
+    assertEquals((await outputState(out)).json, []);
+    // the next run restores A before converting; interrupted while writing, it leaves A
+    const r = await killAt(dir, "q4f16_1", "shard-written", "SIGINT");
+    assertEquals(r.code, 130, r.err);
+    assertOk(
+      /Restored the previous conversion in \S+ from \.mlc-convert-partial-\S+ \(a run killed while replacing it\)/
+        .test(r.err),
+      r.err,
+    );
+    assertEquals(await outputState(out), A);
+    assertEquals(A.json, ["ndarray-cache.json", "tensor-cache.json"]);
+    assertEquals(A.staging, 0);
   }, TWO_SHARDS);
 });
 

@@ -3,13 +3,33 @@
 // naming the file and the defect, without a permission prompt or a stack trace; ordinary
 // layouts (links inside the model directory, a Hugging Face cache snapshot) still convert.
 import { assertEquals, assertOk } from "./_assert.ts";
-import { cli, judge, runCase, tinyModel } from "./_hostile.ts";
-import { ACCEPTED_CASES, CONFIG_CASES, FILE_CASES, SCOPE_CASES, TEMPLATE_CASES } from "./_hostile_corpus.ts";
+import { cli, convertArgs, judge, rewriteSafetensors, runCase, tinyModel } from "./_hostile.ts";
+import {
+  ACCEPTED_CASES,
+  CONFIG_CASES,
+  DEEP_JSON_CASES,
+  FILE_CASES,
+  OUTPUT_CASES,
+  SCOPE_CASES,
+  TEMPLATE_CASES,
+  TORCH_CASES,
+} from "./_hostile_corpus.ts";
 import { normalizePath } from "../src/io/scope.ts";
 
-for (const c of [...SCOPE_CASES, ...CONFIG_CASES, ...TEMPLATE_CASES, ...FILE_CASES, ...ACCEPTED_CASES]) {
+for (
+  const c of [
+    ...SCOPE_CASES,
+    ...CONFIG_CASES,
+    ...TEMPLATE_CASES,
+    ...FILE_CASES,
+    ...OUTPUT_CASES,
+    ...TORCH_CASES,
+    ...DEEP_JSON_CASES,
+    ...ACCEPTED_CASES,
+  ]
+) {
   Deno.test(`hostile input: ${c.name}`, async () => {
-    const r = await runCase(c);
+    const r = await runCase(c, { rss: true });
     const problems = judge(c, r);
     assertEquals(problems, [], problems.join("\n"));
   });
@@ -155,6 +175,58 @@ Deno.test("scope: relative paths (no working-directory permission needed), and .
     const perms = ["--allow-read=model,out", "--allow-write=out"];
     const ok = await cli(dir, args, { perms, cwd: dir });
     assertEquals(ok.code, 0, ok.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile output: long lists are capped in text, complete in --json", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlc-hostile-" });
+  try {
+    const model = await tinyModel(dir);
+    // keep one tensor of the checkpoint, add 30 nobody uses
+    await rewriteSafetensors(model, (_t, json) => {
+      const keep = json["lm_head.weight"];
+      const out: Record<string, unknown> = { "lm_head.weight": { ...keep, data_offsets: [0, 256 * 64 * 2] } };
+      for (let i = 0; i < 30; i++) {
+        out[`extra.${i}`] = { dtype: "F16", shape: [1], data_offsets: [32768 + 2 * i, 32768 + 2 * i + 2] };
+      }
+      return JSON.stringify(out);
+    }, () => new Uint8Array(32768 + 60));
+    const r = await cli(dir, [...convertArgs(dir, model), "--json"]);
+    assertEquals(r.code, 1, r.err);
+    const j = JSON.parse(r.out);
+    assertEquals(j.missing_tensors.length, 20);
+    assertEquals(j.unused_tensors.length, 30);
+    assertOk(
+      /do not exist in the weight files .*: model\.embed_tokens\.weight, /.test(r.err),
+      r.err,
+    );
+    assertOk(/Unused extern parameters: extra\.0, .*extra\.19, and 10 more/.test(r.err), r.err);
+    const d = await cli(dir, [...convertArgs(dir, model), "--dry-run", "--json"]);
+    assertEquals(JSON.parse(d.out).unused_tensors.length, 30);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile input: verify refuses a shard that is a link leaving the converted directory (with and without --source)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mlc-hostile-" });
+  try {
+    const model = await tinyModel(dir);
+    assertEquals((await cli(dir, convertArgs(dir, model))).code, 0);
+    await Deno.mkdir(`${dir}/outside`);
+    await Deno.rename(`${dir}/out/params_shard_0.bin`, `${dir}/outside/params_shard_0.bin`);
+    await Deno.symlink(`${dir}/outside/params_shard_0.bin`, `${dir}/out/params_shard_0.bin`);
+    for (const extra of [[], ["--source", model]]) {
+      const r = await cli(dir, ["verify", `${dir}/out`, ...extra]);
+      assertEquals(r.code, 1, r.err);
+      assertOk(
+        /params_shard_0\.bin is a symbolic link to .*outside\/params_shard_0\.bin, outside the model directory/
+          .test(r.err + r.out),
+        r.err + r.out,
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { echo } from "../_text.ts";
 import type { Architecture } from "./_types.ts";
 import { gemma3, gemma3Text } from "./gemma3.ts";
 import { gemma } from "./gemma.ts";
@@ -131,7 +132,7 @@ export function detectArchitecture(modelType: string, hfConfig: Record<string, u
   const arch = ARCHITECTURES[key];
   if (!arch) {
     throw new Error(
-      `Unknown model type "${key}". Supported model types: ${Object.keys(ARCHITECTURES).join(", ")}`,
+      `Unknown model type "${echo(key)}". Supported model types: ${Object.keys(ARCHITECTURES).join(", ")}`,
     );
   }
   return arch;

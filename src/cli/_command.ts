@@ -7,7 +7,8 @@
  * @module
  */
 import { type CommandSpec, formatHelp, type OptionValues, parseCommandArgs } from "./_args.ts";
-import { type Command, EXIT_CODES, exitCodeOf, type Io, UsageError } from "./_common.ts";
+import { CliError, type Command, EXIT_CODES, exitCodeOf, type Io, UsageError } from "./_common.ts";
+import { escapeControl, safeLine } from "../_text.ts";
 import { interrupts } from "./_interrupt.ts";
 
 /** What a command's body gets. */
@@ -56,12 +57,13 @@ export interface CommandDefinition<S extends CommandSpec> {
  */
 export function reportError(io: Io, json: boolean, e: unknown, exitCode: number = exitCodeOf(e)): number {
   const message = e instanceof Error ? e.message : String(e);
-  io.err(`error: ${message}`);
+  io.err(safeLine(`error: ${message}`));
   if (e instanceof UsageError) {
     if (e.help) io.err(`\n${e.help}`);
     else if (e.command) io.err(`Run "${e.command} --help" for the options.`);
   }
-  if (json) io.out(JSON.stringify({ ok: false, exit_code: exitCode, error: message }, null, 2));
+  const details = e instanceof CliError ? e.details : undefined;
+  if (json) io.out(JSON.stringify({ ok: false, exit_code: exitCode, error: message, ...details }, null, 2));
   return exitCode;
 }
 
@@ -90,7 +92,8 @@ export function reportError(io: Io, json: boolean, e: unknown, exitCode: number 
 export function defineCommand<S extends CommandSpec>(def: CommandDefinition<S>): Command {
   return {
     summary: def.summary,
-    async run(args: string[], io: Io): Promise<number> {
+    async run(args: string[], rawIo: Io): Promise<number> {
+      const io = hygienicIo(rawIo);
       const json = args.includes("--json");
       let ctx: CommandContext<S>;
       try {
@@ -128,8 +131,34 @@ function makeContext<S extends CommandSpec>(
     json,
     quiet,
     io,
-    out: (l) => quiet ? undefined : json ? io.err(l) : io.out(l),
-    log: (l) => quiet ? undefined : io.err(l),
+    out: (l) => quiet ? undefined : json ? io.err(safeLine(l)) : io.out(safeLine(l)),
+    log: (l) => quiet ? undefined : io.err(safeLine(l)),
     result: (v) => json ? io.out(JSON.stringify(v, null, 2)) : undefined,
+  };
+}
+
+/**
+ * `io` with control characters escaped in everything printed (newlines and tabs kept: line
+ * breaks are ours; the progress line's redraw codes are added after this): names from a
+ * checkpoint can never drive the terminal. JSON stays valid (the escapes are JSON's own `\u00XX`).
+ *
+ * @example
+ * ```ts
+ * import { hygienicIo } from "./_command.ts";
+ * const lines: string[] = [];
+ * const push = (l: string) => void lines.push(l);
+ * const io = hygienicIo({ out: push, err: () => {}, progress: push, isTerminal: false });
+ * io.out("a\u001b[2Jb");
+ * io.progress("a line above the bar\n[#### ] 40% \u009b");
+ * if (lines[0] !== "a\\u001b[2Jb") throw new Error(lines[0]);
+ * if (lines[1] !== "a line above the bar\n[#### ] 40% \\u009b") throw new Error(lines[1]);
+ * ```
+ */
+export function hygienicIo(io: Io): Io {
+  return {
+    out: (l) => io.out(escapeControl(l, { keepLines: true })),
+    err: (l) => io.err(escapeControl(l, { keepLines: true })),
+    progress: (l) => io.progress(escapeControl(l, { keepLines: true })),
+    isTerminal: io.isTerminal,
   };
 }

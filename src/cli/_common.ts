@@ -55,11 +55,14 @@ export const EXIT_CODES = {
 export class CliError extends Error {
   /** The process exit code. */
   readonly exitCode: number;
+  /** Fields added to the `--json` error result (e.g. full lists the message shows capped). */
+  readonly details?: Record<string, unknown>;
   /** Creates the error. */
-  constructor(message: string, exitCode: number = EXIT_CODES.failed) {
+  constructor(message: string, exitCode: number = EXIT_CODES.failed, details?: Record<string, unknown>) {
     super(message);
     this.name = "CliError";
     this.exitCode = exitCode;
+    this.details = details;
   }
 }
 

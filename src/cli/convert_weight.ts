@@ -7,6 +7,7 @@
 import { type ConvertResult, convertWeight } from "../convert.ts";
 import { layerCountProblem, vocabWarnings } from "../config_bounds.ts";
 import { DEVICES, selectBackend } from "../device.ts";
+import { MAX_LIST_ITEMS } from "../_text.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
 import { loadModelConfig, openWeights, resolveConfigPath } from "../model.ts";
@@ -19,6 +20,7 @@ import { type CommandContext, defineCommand } from "./_command.ts";
 import {
   CliError,
   type Command,
+  EXIT_CODES,
   formatBytes,
   formatRate,
   type Io,
@@ -53,6 +55,8 @@ export function planToJson(plan: ConversionPlan, peakMemory: number): Record<str
     ok: plan.problems.length === 0,
     problems: plan.problems,
     warnings: plan.warnings,
+    missing_tensors: plan.missing ?? [],
+    unused_tensors: plan.unused ?? [],
     tensors: plan.outputs.map((o) => ({
       name: o.name,
       shape: o.shape,
@@ -303,8 +307,13 @@ async function run(ctx: Ctx): Promise<number> {
     }
     for (const m of plan.warnings) ctx.log(`Warning: ${m}`);
     if (plan.problems.length) {
+      const shown = plan.problems.slice(0, MAX_LIST_ITEMS).map((p) => `  - ${p}`);
+      const more = plan.problems.length - shown.length;
       throw new CliError(
-        `Cannot convert ${model.configPath}:\n${plan.problems.map((p) => `  - ${p}`).join("\n")}`,
+        `Cannot convert ${model.configPath}:\n${shown.join("\n")}` +
+          (more ? `\n  - and ${more.toLocaleString("en-US")} more problems (--json lists them all)` : ""),
+        EXIT_CODES.failed,
+        { problems: plan.problems, missing_tensors: plan.missing ?? [], unused_tensors: plan.unused ?? [] },
       );
     }
     const result = await convertAndCommit(ctx, o, { plan, checkpoint }, [...warnings, ...plan.warnings]);
@@ -335,6 +344,11 @@ async function convertAndCommit(
   });
   let backend: QuantBackend | undefined;
   try {
+    if (staged.restoredFrom) {
+      ctx.log(
+        `Restored the previous conversion in ${out} from ${staged.restoredFrom} (a run killed while replacing it)`,
+      );
+    }
     for (const n of staged.removedStale) {
       ctx.log(`Removed ${out}/${n}, the staging directory of an interrupted run`);
     }

@@ -12,6 +12,7 @@ import { type CommandSpec, intValue } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
 import { type Command, type Io, requirePermissions, UsageError } from "./_common.ts";
 import { listingSource, mergeNeeds, openModelSource, sourceNeeds } from "./_hub.ts";
+import { scopedSource } from "../io/scope.ts";
 import { interrupts } from "./_interrupt.ts";
 import { deviceOption, mapMlcDevice } from "./_mlc.ts";
 import { progressMode, ProgressRenderer } from "./_progress.ts";
@@ -75,7 +76,8 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
     if (kernels) ctx.log(`Using device: ${kernels.name} (${kernels.description})`);
     const t0 = performance.now();
     const report = await verifyConversion({
-      store: src?.store ?? listingSource(),
+      // (the converted directory is an input too: a link in it that leaves it is refused)
+      store: src?.store ?? scopedSource(listingSource(), [out]),
       dir: out,
       source: src?.config,
       quantization: values.quantization,

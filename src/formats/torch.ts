@@ -243,6 +243,13 @@ function loadStorage(
 /** Checks a view against its storage and turns it into a file range (strides only when needed). */
 function entryOf(name: string, v: TensorView): TorchTensorEntry {
   const s = v.storage;
+  const exact = v.shape.reduce((a, b) => a * BigInt(b), 1n) * BigInt(s.item);
+  if (exact > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // (a stride-0 view can claim any size over one element; the reference refuses such shapes too)
+    throw new PickleError(
+      `tensor ${name}: size [${v.shape}] x ${s.stDtype} is ${exact} bytes, beyond any checkpoint (past 2^53)`,
+    );
+  }
   const numel = v.shape.reduce((a, b) => a * b, 1);
   if (numel > 0) {
     const last = v.storageOffset + v.shape.reduce((a, d, i) => a + (d - 1) * v.stride[i], 0);

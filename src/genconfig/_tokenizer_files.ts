@@ -8,6 +8,7 @@
 import { type GenConfigOutput, type GenConfigSource, joinPath, readBytes, writeBytes } from "./_io.ts";
 import { detectTokenizerInfo, type TokenizerInfo, tokenizerInfoRepr } from "./_tokenizer_info.ts";
 import type { GenConfigLog } from "./_log.ts";
+import { nestsDeeperThan } from "../_json_depth.ts";
 
 /** The files MLC copies, in its order (`TOKENIZER_FILES`). */
 export const TOKENIZER_FILES: readonly string[] = [
@@ -41,7 +42,23 @@ export class TokenizerFileError extends Error {
   }
 }
 
+/**
+ * Deepest JSON nesting a tokenizer file may have: serde_json's recursion limit, with which the
+ * tokenizers library (MLC's runtime tokenizer) reads tokenizer.json. Real files nest under 10.
+ */
+export const MAX_TOKENIZER_JSON_DEPTH = 128;
+
+function checkDepth(text: string, path: string): void {
+  if (nestsDeeperThan(text, MAX_TOKENIZER_JSON_DEPTH)) {
+    throw new TokenizerFileError(
+      `${path} nests JSON deeper than ${MAX_TOKENIZER_JSON_DEPTH} levels, which the tokenizers library ` +
+        `refuses to load (serde_json's recursion limit). Fix: re-download it from the model repository, or delete it.`,
+    );
+  }
+}
+
 function parseTokenizerJson(text: string, path: string): Record<string, unknown> {
+  checkDepth(text, path);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -61,8 +78,10 @@ function parseTokenizerJson(text: string, path: string): Record<string, unknown>
 /** Throws a {@link TokenizerFileError} unless `bytes` are UTF-8 JSON holding an object. */
 function checkJsonObject(bytes: Uint8Array, path: string): void {
   let v: unknown;
+  let text: string;
   try {
-    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    v = JSON.parse(text);
   } catch (e) {
     throw new TokenizerFileError(
       `${path} is not valid JSON (${
@@ -74,6 +93,7 @@ function checkJsonObject(bytes: Uint8Array, path: string): void {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw new TokenizerFileError(`${path} must hold a JSON object. Fix: re-download it, or delete it.`);
   }
+  checkDepth(text, path);
 }
 
 /**

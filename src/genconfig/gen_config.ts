@@ -24,6 +24,10 @@ import type { GenConfigLog } from "./_log.ts";
 import { hfTokenizerLength, processTokenizerFiles, type SentencePieceConverter } from "./_tokenizer_files.ts";
 import { detectConvTemplate } from "./auto_template.ts";
 import { getConvTemplate } from "./conv_templates.ts";
+import { nestsDeeperThan } from "../_json_depth.ts";
+
+/** Deepest nesting of config.json / tokenizer_config.json / generation_config.json read here. */
+const MAX_JSON_DEPTH = 64;
 
 /** Options of {@link genConfig} (the CLI flags of `mlc_llm gen_config`). */
 export interface GenConfigOptions {
@@ -87,6 +91,11 @@ async function readJsonObject(
     text = await src.readTextFile(path);
   } catch (e) {
     throw new GenConfigError(`Cannot read ${path}: ${(e as Error).message}. Fix: ${fix}`);
+  }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new GenConfigError(
+      `${path} nests JSON deeper than ${MAX_JSON_DEPTH} levels (real ones nest under 10). Fix: ${fix}`,
+    );
   }
   let v: unknown;
   try {

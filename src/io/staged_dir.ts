@@ -5,15 +5,18 @@
  * `kill -9`, OUT holds a complete previous conversion, a complete new one, or no cache JSON at
  * all: never a cache JSON that points at missing, partial or foreign shards.
  *
- * The commit: (1) the previous cache JSONs are removed (while one is left, the previous shards
- * it points at are all there); (2) every previous shard the new conversion does not have is
- * removed (any number, not a prefix); (3) the new shards are moved in under their final names;
- * (4) the new cache JSONs are moved in (`ndarray-cache.json`, then `tensor-cache.json`), then
- * the staging directory is removed.
+ * The commit: (1) the previous cache JSONs are moved aside into the staging directory's
+ * `.previous/` (while one is left in OUT, the previous shards it points at are all there); (2)
+ * every previous shard is moved there too (any number, not a prefix); (3) the new shards are
+ * moved in under their final names; (4) the new cache JSONs are moved in
+ * (`ndarray-cache.json`, then `tensor-cache.json`), then the staging directory, with the
+ * previous conversion, is removed.
  *
  * A later run removes staging directories of earlier runs that it recognises as its own (the
  * name, and a marker with our tool name that no live process holds locked), whether they were
- * interrupted, killed or crashed. Nothing else is removed. Nothing is written outside OUT.
+ * interrupted, killed or crashed. When such a run was killed inside its commit (OUT has no
+ * cache JSON, its `.previous/` has one), the previous conversion is first moved back into OUT,
+ * so a kill loses nothing. Nothing else is removed. Nothing is written outside OUT.
  *
  * @module
  */
@@ -232,6 +235,8 @@ export interface StagedDir {
   readonly before: OutputDirState;
   /** Staging directories of earlier runs that were removed. */
   readonly removedStale: string[];
+  /** The staging directory a previous conversion was moved back from (a run killed in its commit). */
+  readonly restoredFrom?: string;
   /** `open` until {@link StagedDir.commit} finished (`committed`) or {@link StagedDir.abort} ran (`aborted`). */
   readonly state: "open" | "committing" | "committed" | "aborted";
   /**
@@ -262,8 +267,10 @@ export async function stageOutputDir(out: string, opts: StageOptions = {}): Prom
   await Deno.mkdir(out, { recursive: true });
   // (Deno's rename needs read access too, so OUT is readable here)
   const removedStale: string[] = [];
+  let restoredFrom: string | undefined;
   for (const name of before.stale) {
     // (its run is gone: nobody writes there any more)
+    if (await restorePrevious(out, `${out}/${name}`)) restoredFrom = name;
     await removeTree(`${out}/${name}`);
     removedStale.push(name);
   }
@@ -292,6 +299,7 @@ export async function stageOutputDir(out: string, opts: StageOptions = {}): Prom
     path,
     before,
     removedStale,
+    restoredFrom,
     get state() {
       return state;
     },
@@ -307,8 +315,11 @@ export async function stageOutputDir(out: string, opts: StageOptions = {}): Prom
     },
     async abort() {
       if (state !== "open" && state !== "committing") return;
+      const committing = state === "committing";
       state = "aborted";
       await inner.close().catch(() => {});
+      // (a commit that failed half way: the previous conversion goes back first)
+      if (committing) await restorePrevious(out, path);
       await removeTree(path);
       lock.close();
     },
@@ -340,12 +351,13 @@ async function commitStaged(
   step: (s: CommitStep) => void | Promise<void>,
 ): Promise<string[]> {
   await step("staged");
-  for (const n of CACHE_JSONS) await removeIfExists(`${out}/${n}`);
+  const previous = `${path}/${PREVIOUS_DIR}`;
+  await Deno.mkdir(previous);
+  for (const n of CACHE_JSONS) await renameIfExists(`${out}/${n}`, `${previous}/${n}`);
   await step("old-json-removed");
-  const incoming = new Set(names);
   for await (const e of Deno.readDir(out)) {
-    if (/^params_shard_\d+\.bin$/.test(e.name) && !incoming.has(e.name) && !e.isDirectory) {
-      await removeIfExists(`${out}/${e.name}`);
+    if (SHARD_RE.test(e.name) && !e.isDirectory) {
+      await renameIfExists(`${out}/${e.name}`, `${previous}/${e.name}`);
     }
   }
   await step("stale-shards-removed");
@@ -364,6 +376,52 @@ async function commitStaged(
   }
   await step("committed");
   return order;
+}
+
+/** Where a commit moves the previous conversion, inside its staging directory. */
+const PREVIOUS_DIR = ".previous";
+
+const SHARD_RE = /^params_shard_\d+\.bin$/;
+
+/**
+ * Moves the previous conversion a killed commit left in `staging`/.previous back into OUT, when
+ * OUT has no cache JSON (the kill came before the new one was in place); the new shards it had
+ * moved in are removed. Returns whether it did.
+ */
+async function restorePrevious(out: string, staging: string): Promise<boolean> {
+  const previous = `${staging}/${PREVIOUS_DIR}`;
+  const names = await listNames(previous);
+  if (!names || !names.some((n) => CACHE_JSONS.includes(n))) return false;
+  if ((await listNames(out))!.some((n) => CACHE_JSONS.includes(n))) return false;
+  for (const n of (await listNames(out))!) {
+    if (SHARD_RE.test(n) && !names.includes(n)) await removeIfExists(`${out}/${n}`);
+  }
+  // shards first, then the cache JSONs in the reverse of the order they were moved aside
+  for (const n of names.filter((n) => !CACHE_JSONS.includes(n))) {
+    await Deno.rename(`${previous}/${n}`, `${out}/${n}`);
+  }
+  for (const n of [...CACHE_JSONS].reverse()) await renameIfExists(`${previous}/${n}`, `${out}/${n}`);
+  return true;
+}
+
+/** The names in a directory, or undefined when it does not exist. */
+async function listNames(dir: string): Promise<string[] | undefined> {
+  try {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(dir)) names.push(e.name);
+    return names.sort();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+async function renameIfExists(from: string, to: string): Promise<void> {
+  try {
+    await Deno.rename(from, to);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }
 
 /** Removes a directory tree, retrying while files still appear in it (writes in flight). */
