@@ -7,15 +7,7 @@
  *
  * @module
  */
-import {
-  type ConfigClass,
-  ConfigError,
-  type ConfigLog,
-  fromDict,
-  intField,
-  type ModelConfig,
-  REQUIRED,
-} from "./_config.ts";
+import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./_config.ts";
 import { layerNorm, linear, same } from "./_dense.ts";
 import type { ArchParam } from "./_types.ts";
 
@@ -36,32 +28,6 @@ export const CLIP_VISION_CONFIG: ConfigClass = {
   ],
   postInit() {},
 };
-
-/**
- * `cls.from_dict(src)` of a nested config, as `dataclasses.asdict` shows it: the fields, then
- * `kwargs` (the keys that are not fields, after `__post_init__`).
- *
- * @example
- * ```ts
- * import { CLIP_VISION_CONFIG, nestedFromDict } from "./_clip.ts";
- * nestedFromDict(CLIP_VISION_CONFIG, { hidden_size: 8, image_size: 4, intermediate_size: 8,
- *   num_attention_heads: 2, num_hidden_layers: 1, patch_size: 2, projection_dim: 8, vocab_size: 1,
- *   model_type: "clip_vision_model" }).kwargs; // { model_type: "clip_vision_model" }
- * ```
- */
-export function nestedFromDict(
-  cls: ConfigClass,
-  src: Record<string, unknown>,
-  log: ConfigLog = () => {},
-): ModelConfig {
-  let kw: Record<string, unknown> = {};
-  const postInit: ConfigClass["postInit"] = (c, k, l) => {
-    cls.postInit(c, k, l);
-    kw = k;
-  };
-  const cfg = fromDict({ ...cls, postInit }, src, log);
-  return { ...cfg, kwargs: kw };
-}
 
 /**
  * `dict(x)` of a nested config value (a config.json object, or the `asdict` of a parsed one) with

@@ -178,3 +178,28 @@ export function resolveRopeBase(cfg: ModelConfig, kwargs: Record<string, unknown
 }
 
 export { PyFloat };
+
+/**
+ * `cls.from_dict(src)` of a nested config, as `dataclasses.asdict` shows it: the fields, then
+ * `kwargs` (the keys that are not fields, after `__post_init__`).
+ *
+ * @example
+ * ```ts
+ * import { nestedFromDict, REQUIRED } from "./_config.ts";
+ * const cls = { className: "C", fields: [["a", REQUIRED]] as const, postInit() {} };
+ * nestedFromDict(cls, { a: 1, extra: 3 }); // { a: 1, kwargs: { extra: 3 } }
+ * ```
+ */
+export function nestedFromDict(
+  cls: ConfigClass,
+  src: Record<string, unknown>,
+  log: ConfigLog = () => {},
+): ModelConfig {
+  let kw: Record<string, unknown> = {};
+  const postInit: ConfigClass["postInit"] = (c, k, l) => {
+    cls.postInit(c, k, l);
+    kw = k;
+  };
+  const cfg = fromDict({ ...cls, postInit }, src, log);
+  return { ...cfg, kwargs: kw };
+}

@@ -5,8 +5,14 @@
  *
  * @module
  */
-import { type ConfigClass, ConfigError, fromDict, intField, type ModelConfig, REQUIRED } from "./_config.ts";
-import type { ConfigLog } from "./_config.ts";
+import {
+  type ConfigClass,
+  ConfigError,
+  intField,
+  type ModelConfig,
+  nestedFromDict,
+  REQUIRED,
+} from "./_config.ts";
 import type { Architecture, ArchParam, Dim } from "./_types.ts";
 import { num } from "../pyjson.ts";
 
@@ -79,23 +85,6 @@ const TEXT_CONFIG: ConfigClass = {
   },
 };
 
-/** `Gemma3TextConfig.from_dict`, returning the dataclass as `asdict` shows it (with `kwargs`). */
-function textFromDict(src: Record<string, unknown>, log: ConfigLog): ModelConfig {
-  let kw: Record<string, unknown> = {};
-  const cfg = fromDict(
-    {
-      ...TEXT_CONFIG,
-      postInit(c, k, l) {
-        TEXT_CONFIG.postInit(c, k, l);
-        kw = k;
-      },
-    },
-    src,
-    log,
-  );
-  return { ...cfg, kwargs: kw };
-}
-
 /** `Gemma3Config`. */
 const GEMMA3_CONFIG: ConfigClass = {
   className: "Gemma3Config",
@@ -113,7 +102,7 @@ const GEMMA3_CONFIG: ConfigClass = {
     let textDict: Record<string, unknown>;
     if (cfg.text_config === null || cfg.text_config === undefined) {
       cfg.is_text_model = true;
-      textDict = { ...textFromDict({ ...kwargs }, log) };
+      textDict = { ...nestedFromDict(TEXT_CONFIG, { ...kwargs }, log) };
     } else if (typeof cfg.text_config === "object" && !Array.isArray(cfg.text_config)) {
       textDict = { ...(cfg.text_config as Record<string, unknown>) };
     } else {
@@ -122,7 +111,7 @@ const GEMMA3_CONFIG: ConfigClass = {
     const inner = textDict.kwargs as Record<string, unknown> | undefined;
     delete textDict.kwargs;
     if (inner) { for (const [k, v] of Object.entries(inner)) textDict[k] = v; }
-    const text = textFromDict(textDict, log);
+    const text = nestedFromDict(TEXT_CONFIG, textDict, log);
     cfg.text_config = text;
     for (const k of ["context_window_size", "prefill_chunk_size", "sliding_window_size"]) {
       if (intField(cfg, k) <= 0) cfg[k] = text[k];

@@ -18,10 +18,9 @@
 import {
   type ConfigClass,
   ConfigError,
-  type ConfigLog,
-  fromDict,
   intField,
   type ModelConfig,
+  nestedFromDict,
   REQUIRED,
 } from "./_config.ts";
 import type { Architecture, ArchParam, Dim } from "./_types.ts";
@@ -95,23 +94,6 @@ const TEXT_CONFIG: ConfigClass = {
   },
 };
 
-/** `Llama4TextConfig.from_dict`, returning the dataclass as `asdict` shows it (with `kwargs`). */
-function textFromDict(src: Record<string, unknown>, log: ConfigLog): ModelConfig {
-  let kw: Record<string, unknown> = {};
-  const cfg = fromDict(
-    {
-      ...TEXT_CONFIG,
-      postInit(c, k, l) {
-        TEXT_CONFIG.postInit(c, k, l);
-        kw = k;
-      },
-    },
-    src,
-    log,
-  );
-  return { ...cfg, kwargs: kw };
-}
-
 /** `Llama4Config` (llama4_model.py L96-L156). */
 const LLAMA4_CONFIG: ConfigClass = {
   className: "Llama4Config",
@@ -135,7 +117,7 @@ const LLAMA4_CONFIG: ConfigClass = {
     const inner = textDict.kwargs as Record<string, unknown> | undefined;
     delete textDict.kwargs;
     if (inner && typeof inner === "object") Object.assign(textDict, inner);
-    const text = textFromDict(textDict, log);
+    const text = nestedFromDict(TEXT_CONFIG, textDict, log);
     cfg.text_config = text;
     if (num(cfg.context_window_size) === 0) {
       // L124-L133: the class constant max_position_embeddings = 4096 * 32, not config.json's

@@ -15,7 +15,8 @@
  * @module
  */
 import { ConfigError, type ConfigLog, intField, type ModelConfig, REQUIRED } from "./_config.ts";
-import { CLIP_VISION_CONFIG, clipVisionParams, flattenKwargs, nestedFromDict } from "./_clip.ts";
+import { CLIP_VISION_CONFIG, clipVisionParams, flattenKwargs } from "./_clip.ts";
+import { nestedFromDict } from "./_config.ts";
 import { linear } from "./_dense.ts";
 import { textPreset } from "./_llava_presets.ts";
 import { declaredUnused } from "./_standard.ts";

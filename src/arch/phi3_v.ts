@@ -11,7 +11,8 @@
  * @module
  */
 import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./_config.ts";
-import { CLIP_VISION_CONFIG, clipVisionParams, nestedFromDict } from "./_clip.ts";
+import { CLIP_VISION_CONFIG, clipVisionParams } from "./_clip.ts";
+import { nestedFromDict } from "./_config.ts";
 import { from, linear, same } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { PyFloat } from "../pyjson.ts";
