@@ -6,16 +6,8 @@
  *
  * @module
  */
-import {
-  ConfigError,
-  type ConfigLog,
-  intField,
-  type ModelConfig,
-  resolveContextWindow,
-  resolvePrefill,
-} from "./_config.ts";
+import { ConfigError, intField, type ModelConfig } from "./_config.ts";
 import type { ArchParam, Dim } from "./_types.ts";
-import { num } from "../pyjson.ts";
 import { QWEN_ACTIVATIONS } from "./qwen2.ts";
 
 /** Extra attributes of a parameter (dtype pin, quantizable kind, transform). */
@@ -95,66 +87,6 @@ export function linear(prefix: string, out: Dim, inp: number, bias: boolean): Ar
 }
 
 /**
- * `head_dim`: `hidden // heads` when 0, then MLC's `assert head_dim * heads == hidden`.
- *
- * @example
- * ```ts
- * import { resolveHeadDim } from "./_dense.ts";
- * const cfg: Record<string, unknown> = { hidden_size: 64, num_attention_heads: 4, head_dim: 0 };
- * resolveHeadDim(cfg);
- * cfg.head_dim; // 16
- * ```
- */
-export function resolveHeadDim(
-  cfg: ModelConfig,
-  hidden = "hidden_size",
-  heads = "num_attention_heads",
-): void {
-  const h = intField(cfg, hidden);
-  const nq = intField(cfg, heads);
-  if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-  if (intField(cfg, "head_dim") * nq !== h) {
-    throw new ConfigError(`head_dim * ${heads} must equal ${hidden}`);
-  }
-}
-
-/** Options of {@link standardPostInit}. */
-export interface StandardPostInitOptions {
-  /** Prefill chunk cap (8192; internlm2 keeps 2048). */
-  cap?: number;
-  /** kwargs keys tried for the context window (default max_position_embeddings, max_sequence_length). */
-  keys?: readonly string[];
-  /** Hidden-size field (default `hidden_size`). */
-  hidden?: string;
-  /** Head-count field (default `num_attention_heads`). */
-  heads?: string;
-}
-
-/**
- * The `__post_init__` most of these config classes share, in MLC's order: context window from
- * kwargs (STD-CWS), `head_dim` (derived, asserted), prefill chunk default and clamp.
- *
- * @example
- * ```ts
- * import { standardPostInit } from "./_dense.ts";
- * const cfg: Record<string, unknown> = { hidden_size: 64, num_attention_heads: 4, head_dim: 0,
- *   context_window_size: 0, prefill_chunk_size: 0 };
- * standardPostInit(cfg, { max_position_embeddings: 4096 }, () => {});
- * [cfg.context_window_size, cfg.head_dim, cfg.prefill_chunk_size]; // [4096, 16, 4096]
- * ```
- */
-export function standardPostInit(
-  cfg: ModelConfig,
-  kwargs: Record<string, unknown>,
-  log: ConfigLog,
-  opts: StandardPostInitOptions = {},
-): void {
-  resolveContextWindow(cfg, kwargs, log, opts.keys);
-  resolveHeadDim(cfg, opts.hidden, opts.heads);
-  resolvePrefill(cfg, log, opts.cap);
-}
-
-/**
  * MLC's `ACT2FN[hidden_act]` lookup when the MLP is built (gelu, relu, silu, swish, gelu_new);
  * any other activation is a `KeyError` there, a {@link ConfigError} here.
  *
@@ -222,25 +154,4 @@ export function denseDims(cfg: ModelConfig): DenseDims {
     d: intField(cfg, "head_dim"),
     v: intField(cfg, "vocab_size"),
   };
-}
-
-/**
- * `num_key_value_heads` defaulting to `num_attention_heads` when 0 (or null), then MLC's
- * `assert num_attention_heads % num_key_value_heads == 0`.
- *
- * @example
- * ```ts
- * import { resolveKvHeads } from "./_dense.ts";
- * const cfg: Record<string, unknown> = { num_attention_heads: 8, num_key_value_heads: 0 };
- * resolveKvHeads(cfg);
- * cfg.num_key_value_heads; // 8
- * ```
- */
-export function resolveKvHeads(cfg: ModelConfig): void {
-  if (cfg.num_key_value_heads === null || num(cfg.num_key_value_heads) === 0) {
-    cfg.num_key_value_heads = cfg.num_attention_heads;
-  }
-  if (intField(cfg, "num_attention_heads") % intField(cfg, "num_key_value_heads") !== 0) {
-    throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
-  }
 }

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { intField, type ModelConfig, REQUIRED, resolveContextWindow } from "./_config.ts";
-import { from, layerNorm, linear, requireActivation, resolveHeadDim, same } from "./_dense.ts";
+import { intField, type ModelConfig, REQUIRED, resolveContextWindow, resolveHeadDim } from "./_config.ts";
+import { from, layerNorm, linear, requireActivation, same } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
 

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { intField, REQUIRED } from "./_config.ts";
-import { from, linear, same, standardPostInit } from "./_dense.ts";
+import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { from, linear, same } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
 

@@ -9,17 +9,16 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./_config.ts";
 import {
-  denseDims,
-  from,
-  linear,
-  qkvSources,
-  requireDivisible,
+  ConfigError,
+  intField,
+  REQUIRED,
+  resolveContextWindow,
   resolveHeadDim,
   resolveKvHeads,
-  same,
-} from "./_dense.ts";
+  resolvePrefill,
+} from "./_config.ts";
+import { denseDims, from, linear, qkvSources, requireDivisible, same } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
 

@@ -10,11 +10,10 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./_config.ts";
 import { deepseekMlp } from "./_deepseek.ts";
 import { type ParamSpec, standardMapping } from "./_standard.ts";
 import type { Architecture } from "./_types.ts";
-import { num } from "../pyjson.ts";
 
 /** The deepseek architecture. */
 export const deepseek: Architecture = {
@@ -53,14 +52,8 @@ export const deepseek: Architecture = {
       ["num_experts_per_tok", 0],
     ],
     postInit(cfg, kwargs, log) {
-      // deepseek_model.py L55-L93
-      resolveContextWindow(cfg, kwargs, log);
-      const nq = intField(cfg, "num_attention_heads");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(intField(cfg, "hidden_size") / nq);
-      if (intField(cfg, "head_dim") * nq !== intField(cfg, "hidden_size")) {
-        throw new ConfigError("head_dim * num_attention_heads must equal hidden_size");
-      }
-      resolvePrefill(cfg, log);
+      // deepseek_model.py L55-L93: context window, head_dim (derived, asserted), prefill chunk
+      standardPostInit(cfg, kwargs, log);
     },
   },
   params(cfg) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./_config.ts";
+import { intField, REQUIRED, resolveContextWindow, resolveHeadDim, resolvePrefill } from "./_config.ts";
 import { declaredUnused } from "./_standard.ts";
 import { TRANSPOSE } from "./_transforms.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
@@ -34,10 +34,7 @@ export const gpt2: Architecture = {
     postInit(cfg, kwargs, log) {
       if (cfg.n_inner === null || num(cfg.n_inner) === -1) cfg.n_inner = 4 * intField(cfg, "n_embd");
       resolveContextWindow(cfg, kwargs, log, ["n_positions", "max_sequence_length"]);
-      const h = intField(cfg, "n_embd");
-      const nq = intField(cfg, "n_head");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) throw new ConfigError("head_dim * n_head must equal n_embd");
+      resolveHeadDim(cfg, "n_embd", "n_head");
       resolvePrefill(cfg, log);
     },
   },

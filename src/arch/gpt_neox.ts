@@ -10,13 +10,13 @@ import {
   intField,
   REQUIRED,
   resolveContextWindow,
+  resolveHeadDim,
   resolvePrefill,
   resolveRopeBase,
 } from "./_config.ts";
 import { declaredUnused } from "./_standard.ts";
 import { deinterleaveQkvTransform } from "./_transforms.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
-import { num } from "../pyjson.ts";
 
 /** The gpt_neox architecture. */
 export const gptNeox: Architecture = {
@@ -45,12 +45,7 @@ export const gptNeox: Architecture = {
     postInit(cfg, kwargs, log) {
       resolveContextWindow(cfg, kwargs, log);
       resolveRopeBase(cfg, kwargs);
-      const nq = intField(cfg, "num_attention_heads");
-      const h = intField(cfg, "hidden_size");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) {
-        throw new ConfigError("head_dim * num_attention_heads must equal hidden_size");
-      }
+      resolveHeadDim(cfg);
       resolvePrefill(cfg, log);
     },
   },

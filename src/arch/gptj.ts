@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED } from "./_config.ts";
-import { from, layerNorm, linear, qkvSources, requireActivation, same, standardPostInit } from "./_dense.ts";
+import { ConfigError, intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { from, layerNorm, linear, qkvSources, requireActivation, same } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 
 /** The gptj architecture. */

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { intField, REQUIRED } from "./_config.ts";
-import { denseDims, from, linear, qkvSources, same, standardPostInit } from "./_dense.ts";
+import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { denseDims, from, linear, qkvSources, same } from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { intField, REQUIRED } from "./_config.ts";
-import { denseDims, from, linear, same, standardPostInit } from "./_dense.ts";
+import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { denseDims, from, linear, same } from "./_dense.ts";
 import { regroupWqkvTransform } from "./_transforms.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 

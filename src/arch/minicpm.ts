@@ -7,11 +7,10 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./_config.ts";
 import { expertCount, stackedExperts } from "./_moe.ts";
 import { type ParamSpec, standardMapping } from "./_standard.ts";
 import type { Architecture } from "./_types.ts";
-import { num } from "../pyjson.ts";
 
 /** The minicpm architecture. */
 export const minicpm: Architecture = {
@@ -47,14 +46,8 @@ export const minicpm: Architecture = {
       ["num_experts", 0],
     ],
     postInit(cfg, kwargs, log) {
-      // minicpm_model.py L56-L90
-      resolveContextWindow(cfg, kwargs, log);
-      const nq = intField(cfg, "num_attention_heads");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(intField(cfg, "hidden_size") / nq);
-      if (intField(cfg, "head_dim") * nq !== intField(cfg, "hidden_size")) {
-        throw new ConfigError("head_dim * num_attention_heads must equal hidden_size");
-      }
-      resolvePrefill(cfg, log);
+      // minicpm_model.py L56-L90: context window, head_dim (derived, asserted), prefill chunk
+      standardPostInit(cfg, kwargs, log);
     },
   },
   params(cfg) {

@@ -7,17 +7,8 @@
  *
  * @module
  */
-import { intField, REQUIRED, resolvePrefill } from "./_config.ts";
-import {
-  denseDims,
-  from,
-  layerNorm,
-  linear,
-  qkvSources,
-  requireDivisible,
-  resolveHeadDim,
-  same,
-} from "./_dense.ts";
+import { intField, REQUIRED, resolveHeadDim, resolvePrefill } from "./_config.ts";
+import { denseDims, from, layerNorm, linear, qkvSources, requireDivisible, same } from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";

@@ -5,17 +5,16 @@
  *
  * @module
  */
-import { intField, REQUIRED, resolveContextWindow, resolvePrefill, resolveRopeBase } from "./_config.ts";
 import {
-  denseDims,
-  from,
-  layerNorm,
-  linear,
-  qkvSources,
+  intField,
+  REQUIRED,
+  resolveContextWindow,
   resolveHeadDim,
   resolveKvHeads,
-  same,
-} from "./_dense.ts";
+  resolvePrefill,
+  resolveRopeBase,
+} from "./_config.ts";
+import { denseDims, from, layerNorm, linear, qkvSources, same } from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { ConfigError, intField, resolveContextWindow, resolvePrefill, resolveRopeBase } from "./_config.ts";
+import {
+  intField,
+  resolveContextWindow,
+  resolveHeadDim,
+  resolveKvHeads,
+  resolvePrefill,
+  resolveRopeBase,
+} from "./_config.ts";
 import { declaredUnused } from "./_standard.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
@@ -125,19 +132,10 @@ export const phi: Architecture = {
       resolveRopeBase(cfg, kwargs);
       resolveContextWindow(cfg, kwargs, log);
       resolvePrefill(cfg, log);
-      if (num(cfg.num_key_value_heads) === 0 || cfg.num_key_value_heads === null) {
-        cfg.num_key_value_heads = cfg.num_attention_heads;
-      }
       const h = intField(cfg, "hidden_size");
       if (num(cfg.intermediate_size) === 0 || cfg.intermediate_size === null) cfg.intermediate_size = 4 * h;
-      const nq = intField(cfg, "num_attention_heads");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) {
-        throw new ConfigError("head_dim * num_attention_heads must equal hidden_size");
-      }
-      if (nq % intField(cfg, "num_key_value_heads") !== 0) {
-        throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
-      }
+      resolveHeadDim(cfg);
+      resolveKvHeads(cfg);
     },
   },
   params(cfg) {

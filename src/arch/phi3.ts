@@ -4,7 +4,15 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolvePrefill, resolveRopeBase } from "./_config.ts";
+import {
+  ConfigError,
+  intField,
+  REQUIRED,
+  resolveHeadDim,
+  resolveKvHeads,
+  resolvePrefill,
+  resolveRopeBase,
+} from "./_config.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 import { num } from "../pyjson.ts";
 
@@ -59,18 +67,8 @@ export const phi3: Architecture = {
       }
       if (num(cfg.context_window_size) === 0) cfg.context_window_size = cfg.max_position_embeddings;
       resolvePrefill(cfg, log);
-      if (num(cfg.num_key_value_heads) === 0 || cfg.num_key_value_heads === null) {
-        cfg.num_key_value_heads = cfg.num_attention_heads;
-      }
-      const nq = intField(cfg, "num_attention_heads");
-      const h = intField(cfg, "hidden_size");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) {
-        throw new ConfigError("head_dim * num_attention_heads must equal hidden_size");
-      }
-      if (nq % intField(cfg, "num_key_value_heads") !== 0) {
-        throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
-      }
+      resolveHeadDim(cfg);
+      resolveKvHeads(cfg);
     },
   },
   params(cfg) {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveRopeBase } from "./_config.ts";
+import { ConfigError, intField, REQUIRED, resolveHeadDim, resolveRopeBase } from "./_config.ts";
 import type { Architecture } from "./_types.ts";
 import { type PhiDims, phiParams } from "./phi.ts";
 import { num } from "../pyjson.ts";
@@ -83,10 +83,8 @@ export const phiMsft: Architecture = {
       if (num(cfg.n_head_kv) === 0 || cfg.n_head_kv === null) cfg.n_head_kv = cfg.n_head;
       const h = intField(cfg, "n_embd");
       if (num(cfg.n_inner) === 0 || cfg.n_inner === null) cfg.n_inner = 4 * h;
-      const nq = intField(cfg, "n_head");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) throw new ConfigError("head_dim * n_head must equal n_embd");
-      if (nq % intField(cfg, "n_head_kv") !== 0) {
+      resolveHeadDim(cfg, "n_embd", "n_head");
+      if (intField(cfg, "n_head") % intField(cfg, "n_head_kv") !== 0) {
         throw new ConfigError("n_head must be a multiple of n_head_kv");
       }
     },

@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./_config.ts";
+import { ConfigError, intField, REQUIRED, standardPostInit } from "./_config.ts";
 import { declaredUnused, type ParamSpec, standardMapping } from "./_standard.ts";
 import type { Architecture } from "./_types.ts";
 import type { ModelConfig } from "./_config.ts";
-import { num } from "../pyjson.ts";
 
 /** Activations MLC's Qwen2/Qwen3 MLP accepts (`ACT2FN`). */
 export const QWEN_ACTIVATIONS: readonly string[] = ["gelu", "relu", "silu", "swish", "gelu_new"];
@@ -90,14 +89,7 @@ export const qwen2: Architecture = {
       ["max_batch_size", 1],
     ],
     postInit(cfg, kwargs, log) {
-      resolveContextWindow(cfg, kwargs, log);
-      const nq = intField(cfg, "num_attention_heads");
-      const h = intField(cfg, "hidden_size");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(h / nq);
-      if (intField(cfg, "head_dim") * nq !== h) {
-        throw new ConfigError("head_dim * num_attention_heads must equal hidden_size");
-      }
-      resolvePrefill(cfg, log);
+      standardPostInit(cfg, kwargs, log);
     },
   },
   params: (cfg) => qwenParams(cfg, { qkvBias: true, oBias: false, qkNorm: false }),

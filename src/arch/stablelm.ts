@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { intField, REQUIRED } from "./_config.ts";
-import { denseDims, from, layerNorm, linear, qkvSources, same, standardPostInit } from "./_dense.ts";
+import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { denseDims, from, layerNorm, linear, qkvSources, same } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./_types.ts";
 
 /** The stablelm architecture. */
