@@ -98,6 +98,25 @@ export interface CacheParam {
   nbytes: number;
 }
 
+const GPU_ITEM: Record<string, number> = {
+  float32: 4,
+  uint32: 4,
+  int32: 4,
+  float16: 2,
+  bfloat16: 2,
+  int8: 1,
+  uint8: 1,
+};
+
+/**
+ * Bytes of a record's buffer on the GPU: the decoded dtype, not the stored bytes (float32 is
+ * stored as bf16, `f32-to-bf16`, and decoded back to 4 bytes an element when loaded).
+ */
+function gpuBytes(r: CacheParam): number {
+  const item = GPU_ITEM[r.dtype];
+  return item === undefined ? r.nbytes : r.shape.reduce((a, b) => a * b, 1) * item;
+}
+
 /**
  * The problems that keep a library from running a converted directory: quantization, missing
  * or extra parameters, shape or dtype differences (symbolic dimensions match any size), and a
@@ -152,10 +171,15 @@ export function libraryProblems(
     }
   }
   if (bindingLimit !== undefined) {
-    const big = records.filter((r) => r.nbytes > bindingLimit).sort((a, b) => b.nbytes - a.nbytes);
+    const big = records.map((r) => ({ name: r.name, bytes: gpuBytes(r) })).filter((r) =>
+      r.bytes > bindingLimit
+    )
+      .sort((a, b) => b.bytes - a.bytes);
     if (big.length) {
       problems.push(
-        `${big[0].name} is ${big[0].nbytes} bytes, more than this adapter's maxStorageBufferBindingSize ` +
+        `${big[0].name} is ${
+          big[0].bytes
+        } bytes on the GPU, more than this adapter's maxStorageBufferBindingSize ` +
           `(${bindingLimit} bytes)${big.length > 1 ? `, and ${big.length - 1} more tensor(s) too` : ""}: ` +
           "the runtime would compute with it as zeros; use a quantization that keeps every tensor under the limit",
       );
