@@ -2,8 +2,9 @@
 // library fit a converted directory), the CLI's argument and permission errors. The runs through
 // MLC's runtime are in tests/integration/chat_webllm.ts (deno task test:integration).
 import { main } from "../cli.ts";
-import { libraryProblems, readLibraryMetadata } from "../src/chat/library.ts";
+import { libraryEraProblem, libraryProblems, readLibraryMetadata } from "../src/chat/library.ts";
 import { convTemplate0230 } from "../src/chat/session.ts";
+import { logitsAgreement } from "../src/chat/logits.ts";
 import { assertEquals, assertOk, assertThrows } from "./_assert.ts";
 
 const LIB = new URL(
@@ -200,4 +201,77 @@ Deno.test("convTemplate0230: nulls dropped, an empty stop_str never matches (0.2
     seps: ["<|im_end|>\n"],
     stop_str: ["<|im_end|>"],
   });
+});
+
+Deno.test("verify --logits: argument errors exit 2 before anything is read", async () => {
+  const cases: [string[], RegExp][] = [
+    [["out", "--logits"], /--logits needs --model-lib LIB\.wasm/],
+    [["out", "--model-lib", "l.wasm"], /--model-lib and --tokens go with --logits/],
+    [["out", "--tokens", "1,2"], /--model-lib and --tokens go with --logits/],
+    [
+      ["out", "--logits", "--model-lib", "l.wasm", "--tokens", "1,-2"],
+      /invalid value for --tokens: "1,-2" \(comma-separated token ids\)/,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    const c = capture();
+    assertEquals(await main(["verify", ...args], c.io), 2, args.join(" "));
+    assertOk(re.test(c.err[0]), `${args.join(" ")}: ${c.err[0]}`);
+  }
+});
+
+Deno.test("verify --logits: a missing read permission names OUT and the library (exit 3)", async () => {
+  const p = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-lock",
+      new URL("../cli.ts", import.meta.url).pathname,
+      "verify",
+      "o",
+      "--logits",
+      "--model-lib",
+      "m.wasm",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(p.stderr);
+  assertEquals(p.code, 3, err);
+  assertOk(/deno run --allow-read=o,m\.wasm \S+cli\.ts verify o --logits --model-lib m\.wasm/.test(err), err);
+});
+
+Deno.test("logitsAgreement: tolerance relative to the largest logit, top-1 must agree, NaN fails", () => {
+  const ref = [0.5, -2, 4, 1, 3, 0];
+  const near = logitsAgreement(ref.map((v) => v + 3e-3), ref); // tolerance 1e-3 x 4
+  assertEquals([near.ok, near.tolerance, near.top5Overlap, near.referenceTop5], [true, 4e-3, 5, [
+    2,
+    4,
+    3,
+    0,
+    5,
+  ]]);
+  const far = logitsAgreement(ref.map((v) => v + 5e-3), ref);
+  assertEquals(far.ok, false);
+  // within tolerance but another argmax: 4 and 3.9999 swapped
+  const swapped = logitsAgreement([0.5, -2, 3.9999, 1, 4, 0], [0.5, -2, 4, 1, 3.9999, 0]);
+  assertEquals([swapped.ok, swapped.maxAbsDiff < 2e-4, swapped.runtimeTop5[0]], [false, true, 4]);
+  assertEquals(logitsAgreement([NaN, 0, 0, 0, 0, 0], ref).ok, false);
+  assertThrows(() => logitsAgreement([1], ref), /the runtime gave 1 logits, the reference 6/);
+});
+
+Deno.test("libraryEraProblem: a library with metadata fields of a later MLC era is refused, naming them", () => {
+  assertEquals(libraryEraProblem(META), undefined);
+  // MLC's attach_metadata added pipeline_parallel_stages (and later disaggregation) after the v0_2_30 libraries
+  const later = { ...META, pipeline_parallel_stages: 1, disaggregation: false };
+  const p = "the library is newer than the v0_2_30 libraries web-llm 0.2.30 runs (its metadata has " +
+    "pipeline_parallel_stages, disaggregation): use a library from binary-mlc-llm-libs web-llm-models/v0_2_30, " +
+    "or run it with a matching web-llm";
+  assertEquals(libraryEraProblem(later), p);
+  assertEquals(
+    libraryProblems(readLibraryMetadata(blob(JSON.stringify(later).replaceAll('":', '": '))), "q4f32_1", [])
+      .slice(0, 1),
+    [
+      p,
+    ],
+  );
 });

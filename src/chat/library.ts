@@ -98,6 +98,49 @@ export interface CacheParam {
   nbytes: number;
 }
 
+const tooBig = (others: string[]): string =>
+  others.length === 0
+    ? ""
+    : `, and so ${others.length === 1 ? "is" : "are"} ${others.slice(0, 3).join(", ")}${
+      others.length > 3 ? ` and ${others.length - 3} more` : ""
+    }`;
+
+/** The metadata fields of the `v0_2_30` libraries (MLC's attach_metadata of that era), which web-llm 0.2.30 runs. */
+const V0_2_30_FIELDS = new Set([
+  "model_type",
+  "quantization",
+  "context_window_size",
+  "sliding_window_size",
+  "attention_sink_size",
+  "prefill_chunk_size",
+  "tensor_parallel_shards",
+  "kv_cache_bytes",
+  "params",
+  "kv_cache",
+  "memory_usage",
+]);
+
+/**
+ * Whether a library is of a later MLC era than the runtime (web-llm 0.2.30): its metadata
+ * carries fields MLC added after the `v0_2_30` libraries (e.g. `pipeline_parallel_stages`,
+ * mid-2024), whose runtime calls 0.2.30 does not make. Undefined when it fits (or cannot tell).
+ *
+ * @example
+ * ```ts
+ * import { libraryEraProblem } from "./library.ts";
+ * const meta = { model_type: "llama", quantization: "q4f16_1", params: [], pipeline_parallel_stages: 1 };
+ * const p = libraryEraProblem(meta);
+ * if (!p?.includes("pipeline_parallel_stages")) throw new Error(p);
+ * ```
+ */
+export function libraryEraProblem(meta: LibraryMetadata): string | undefined {
+  const later = Object.keys(meta).filter((k) => !V0_2_30_FIELDS.has(k));
+  if (later.length === 0) return undefined;
+  return `the library is newer than the v0_2_30 libraries web-llm 0.2.30 runs (its metadata has ${
+    later.join(", ")
+  }): use a library from binary-mlc-llm-libs web-llm-models/v0_2_30, or run it with a matching web-llm`;
+}
+
 const GPU_ITEM: Record<string, number> = {
   float32: 4,
   uint32: 4,
@@ -138,6 +181,8 @@ export function libraryProblems(
   bindingLimit?: number,
 ): string[] {
   const problems: string[] = [];
+  const era = libraryEraProblem(meta);
+  if (era) problems.push(era);
   if (quantization && quantization !== meta.quantization) {
     problems.push(`the library is for ${meta.quantization}, the model is ${quantization}`);
   }
@@ -180,7 +225,7 @@ export function libraryProblems(
         `${big[0].name} is ${
           big[0].bytes
         } bytes on the GPU, more than this adapter's maxStorageBufferBindingSize ` +
-          `(${bindingLimit} bytes)${big.length > 1 ? `, and ${big.length - 1} more tensor(s) too` : ""}: ` +
+          `(${bindingLimit} bytes)${tooBig(big.slice(1).map((b) => b.name))}: ` +
           "the runtime would compute with it as zeros; use a quantization that keeps every tensor under the limit",
       );
     }

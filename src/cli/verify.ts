@@ -1,12 +1,14 @@
 /**
- * `verify` command: shard integrity, and with `--source` the error of every tensor against the
- * source model.
+ * `verify` command: shard integrity, with `--source` the error of every tensor against the
+ * source model, and with `--logits --model-lib LIB` one prefill in MLC's runtime against our
+ * reference forward pass.
  *
  * @module
  */
 import { resolveConfigPath } from "../model.ts";
 import { IMPORT_QUANTIZATIONS, QUANTIZATIONS } from "../quant/schemes.ts";
-import { formatVerifyReport, verifyConversion, verifyReportJson } from "../verify.ts";
+import { formatVerifyReport, verifyConversion, type VerifyReport, verifyReportJson } from "../verify.ts";
+import { compareLogits, type LogitsReport } from "../chat/logits.ts";
 import { createVerifyKernels, VERIFY_DEVICES } from "../verify_kernels.ts";
 import { type CommandSpec, intValue } from "./_args.ts";
 import { type CommandContext, defineCommand } from "./_command.ts";
@@ -19,12 +21,14 @@ import { progressMode, ProgressRenderer } from "./_progress.ts";
 
 const SPEC = {
   name: "verify",
-  usage: "OUT [--source CONFIG] [options]",
+  usage: "OUT [--source CONFIG] [--logits --model-lib LIB.wasm] [options]",
   description:
     "Check a converted directory: every shard's size and md5 (exit code 1 when one is damaged or\n" +
     "missing). With --source, compare every tensor with the source model as cast to the model dtype\n" +
     "(max abs error, RMS error, SNR) and, for quantized linear layers, the quantized matmul against\n" +
-    "the original weights on seeded random activations (relative error).",
+    "the original weights on seeded random activations (relative error). With --logits, one prefill\n" +
+    "of --tokens in MLC's own runtime (a prebuilt WebGPU model library, as `chat` runs it) and in our\n" +
+    "reference forward pass (TypeScript; llama, mistral, qwen2, qwen3): max |diff| and top-5.",
   positionals: [{ name: "OUT", help: "converted directory (tensor-cache.json or ndarray-cache.json)" }],
   options: {
     source: {
@@ -48,6 +52,17 @@ const SPEC = {
     ),
     batch: { type: "string", metavar: "N", help: "activation rows of the matmul checks (default 4)" },
     seed: { type: "string", metavar: "N", help: "seed of the activations (default 0)" },
+    logits: { type: "boolean", help: "compare the logits of MLC's runtime with the reference pass" },
+    "model-lib": {
+      type: "string",
+      metavar: "LIB",
+      help: "with --logits: prebuilt WebGPU model library (.wasm)",
+    },
+    tokens: {
+      type: "string",
+      metavar: "IDS",
+      help: "with --logits: comma-separated token ids of the prefill (default 1,2,3,4,5)",
+    },
   },
   jsonHelp: "print the report as JSON on stdout",
 } as const satisfies CommandSpec;
@@ -61,9 +76,11 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   const { device, note } = mapMlcDevice(values.device, VERIFY_DEVICES)!;
   const out = ctx.positionals[0];
   const source = values.source;
+  const lib = values["model-lib"];
+  const tokens = logitsTokens(values.logits, lib, values.tokens);
   requirePermissions(
     mergeNeeds(
-      { read: [out], write: [] },
+      { read: lib ? [out, lib] : [out], write: [] },
       ...(source ? [sourceNeeds(resolveConfigPath(source).dir, false)] : []),
     ),
   );
@@ -96,13 +113,10 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
         }),
     });
     progress.finish();
-    const lines = formatVerifyReport(report);
-    if (ctx.json) ctx.io.out(verifyReportJson(report));
-    ctx.out(lines.join("\n"));
-    if (ctx.quiet && !report.ok) {
-      for (const l of lines) if (/^(Problem|FAILED)/.test(l)) ctx.io.err(l);
-    }
-    return report.ok ? 0 : 1;
+    const logits = tokens && report.ok
+      ? await compareLogits({ dir: out, modelLib: lib!, tokens, onLog: (l) => ctx.log(l) })
+      : undefined;
+    return printReport(ctx, report, logits);
   } finally {
     unguard();
     progress.finish();
@@ -110,10 +124,68 @@ async function run(ctx: CommandContext<typeof SPEC>): Promise<number> {
   }
 }
 
+/** `--logits` needs `--model-lib`; the token ids (undefined without `--logits`). */
+function logitsTokens(logits: boolean | undefined, lib: string | undefined, ids: string | undefined) {
+  if (!logits) {
+    if (lib || ids) throw new UsageError("--model-lib and --tokens go with --logits", SPEC.name);
+    return undefined;
+  }
+  if (!lib) {
+    throw new UsageError("--logits needs --model-lib LIB.wasm (a prebuilt WebGPU model library)", SPEC.name);
+  }
+  if (ids === undefined) return [1, 2, 3, 4, 5];
+  if (!/^\s*\d+(\s*,\s*\d+)*\s*$/.test(ids)) {
+    throw new UsageError(`invalid value for --tokens: "${ids}" (comma-separated token ids)`, SPEC.name);
+  }
+  return ids.split(",").map(Number);
+}
+
+/** The logits comparison as lines. */
+export function formatLogitsReport(r: LogitsReport): string[] {
+  return [
+    `Logits after a prefill of [${r.tokens.join(", ")}]: MLC runtime on ${r.adapter} (${
+      r.seconds.runtime.toFixed(1)
+    } s) vs reference forward pass (${r.seconds.reference.toFixed(1)} s)`,
+    `  max |diff| ${r.maxAbsDiff.toExponential(2)} (tolerance ${r.tolerance.toExponential(2)}: 1e-3 of the ` +
+    `largest logit, ${r.scale.toFixed(3)})`,
+    `  top-5 runtime [${r.runtimeTop5.join(", ")}], reference [${r.referenceTop5.join(", ")}]: ` +
+    `${r.top5Overlap}/5 shared, top-1 ${r.runtimeTop5[0] === r.referenceTop5[0] ? "equal" : "DIFFERENT"}`,
+    r.ok ? "Logits: OK" : "FAILED: the runtime's logits differ from the reference forward pass",
+  ];
+}
+
+function printReport(ctx: CommandContext<typeof SPEC>, report: VerifyReport, logits?: LogitsReport): number {
+  const lines = [...formatVerifyReport(report), ...(logits ? formatLogitsReport(logits) : [])];
+  const ok = report.ok && (logits?.ok ?? true);
+  if (ctx.json) {
+    const json = JSON.parse(verifyReportJson(report));
+    if (logits) {
+      json.logits = {
+        ok: logits.ok,
+        tokens: logits.tokens,
+        adapter: logits.adapter,
+        max_abs_diff: logits.maxAbsDiff,
+        tolerance: logits.tolerance,
+        runtime_top5: logits.runtimeTop5,
+        reference_top5: logits.referenceTop5,
+        top5_overlap: logits.top5Overlap,
+        seconds: logits.seconds,
+      };
+      json.ok = ok;
+    }
+    ctx.io.out(JSON.stringify(json, null, 2));
+  }
+  ctx.out(lines.join("\n"));
+  if (ctx.quiet && !ok) {
+    for (const l of lines) if (/^(Problem|FAILED)/.test(l)) ctx.io.err(l);
+  }
+  return ok ? 0 : 1;
+}
+
 /** The `verify` command. */
 export const verifyCmd: Command = defineCommand({
   spec: SPEC,
-  summary: "check shard md5s; with --source, tensor errors against the source model",
+  summary: "check shard md5s; --source: tensor errors vs the source; --logits: runtime vs reference logits",
   run,
 });
 

@@ -63,6 +63,11 @@ export class ReferenceModel {
     return new ReferenceModel(weights, config);
   }
 
+  /** Rows of the embedding (the token ids the pass accepts). */
+  get vocab(): number {
+    return this.weights.matrix("model.embed_tokens", this.config.hidden).rows;
+  }
+
   /** Tokens fed so far. */
   get position(): number {
     return this.#k[0]?.length ?? 0;

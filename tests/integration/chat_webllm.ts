@@ -37,6 +37,17 @@ async function cli(args: string[]): Promise<void> {
   assertEquals(code, 0, lines.join("\n"));
 }
 
+async function cliResult(args: string[]): Promise<{ code: number; lines: string[]; stdout: string[] }> {
+  const lines: string[] = [], stdout: string[] = [];
+  const io = {
+    out: (l: string) => (stdout.push(l), lines.push(l)),
+    err: (l: string) => lines.push(l),
+    progress() {},
+    isTerminal: false,
+  };
+  return { code: await main(args, io), lines, stdout };
+}
+
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -55,7 +66,7 @@ Deno.test({
     return;
   }
   const tmp = await Deno.makeTempDir({ prefix: "mlc-chat-" });
-  const src = `${tmp}/src`, out = `${tmp}/out`;
+  const src = `${tmp}/src`, out = `${tmp}/out`, out0 = `${tmp}/out-q0f32`;
   try {
     await writeChatModel(src);
     await cli(["convert_weight", src, "--quantization", "q4f32_1", "-o", out, "--quiet"]);
@@ -72,6 +83,11 @@ Deno.test({
       out,
       "--quiet",
     ]);
+    // q0f32 of the same model: its float32 embedding and lm_head are 262 MB each on the GPU (stored as
+    // bf16: 131 MB on disk), over llvmpipe's 128 MiB binding limit; chat must refuse before the GPU runs
+    // (else the runtime computes with zeros and "succeeds"), naming the tensor and the limit
+    await cli(["convert_weight", src, "--quantization", "q0f32", "-o", out0, "--quiet"]);
+    await cli(["gen_config", src, "--quantization", "q0f32", "--conv-template", "LM", "-o", out0, "--quiet"]);
     await Deno.remove(src, { recursive: true });
     const ref = new LlamaRef(await loadTensors(out), {
       hidden: 2048,
@@ -145,6 +161,51 @@ Deno.test({
     } finally {
       await chat.close();
     }
+    await t.step(
+      "verify --logits: MLC's runtime and our reference forward pass agree (CLI, JSON)",
+      async () => {
+        const r = await cliResult([
+          "verify",
+          out,
+          "--logits",
+          "--model-lib",
+          LIB,
+          "--tokens",
+          "1,100,200,300,31999",
+          "--json",
+        ]);
+        console.log(r.lines.filter((l) => /Logits|max \|diff\||top-5/.test(l)).join("\n"));
+        assertEquals(r.code, 0, r.lines.join("\n"));
+        const j = JSON.parse(r.stdout.join("\n"));
+        assertEquals([j.ok, j.logits.ok, j.logits.top5_overlap], [true, true, 5]);
+        assertOk(j.logits.max_abs_diff < 1e-4, String(j.logits.max_abs_diff));
+      },
+    );
+    await t.step(
+      "q0f32 on llvmpipe: refused before the GPU runs, naming the tensor and the binding limit",
+      async () => {
+        const adapter = await navigator.gpu.requestAdapter();
+        const limit = adapter!.limits.maxStorageBufferBindingSize;
+        const r = await cliResult(["chat", out0, "--model-lib", LIB, "--prompt", "hello"]);
+        assertEquals(r.code, 1, r.lines.join("\n"));
+        const text = r.lines.join("\n");
+        if (limit >= 262144000) {
+          console.log(
+            `adapter limit ${limit}: the q0f32 tensors fit, only the q4f32_1 library's names differ`,
+          );
+        } else {
+          // (the embedding and lm_head are the same size: the first in the tensor cache is named first)
+          assertOk(
+            text.includes(
+              `lm_head.weight is 262144000 bytes on the GPU, more than this adapter's ` +
+                `maxStorageBufferBindingSize (${limit} bytes), and so is model.embed_tokens.weight`,
+            ),
+            text,
+          );
+        }
+        assertOk(text.includes("the library is for q4f32_1, the model is q0f32"), text);
+      },
+    );
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
