@@ -2,10 +2,15 @@
  * mlc-convert: Hugging Face checkpoints to MLC LLM / WebLLM weights and configs, without
  * Python or TVM. Byte-identical to `mlc_llm convert_weight` (CPU semantics).
  *
- * The pipeline reads like what it is: source reader ({@link openCheckpoint}) -> architecture
+ * The pipeline reads like what it is: source reader ({@link openWeights}) -> architecture
  * mapping ({@link ARCHITECTURES}, {@link planConversion}) -> quantizer backend
- * ({@link ReferenceBackend}, {@link selectBackend}) -> cache writer ({@link TensorCacheWriter}).
- * I/O is injected ({@link SourceStore}, {@link OutputStore}): files, memory or anything else.
+ * ({@link ReferenceBackend}, {@link selectBackend}) -> tensor cache writer
+ * ({@link convertWeight}). I/O is injected ({@link SourceStore}, {@link OutputStore}): files,
+ * memory, HTTP or browser handles.
+ *
+ * The API, by task: convert, gen_config, verify, stores, backends and devices, registries,
+ * formats, errors. More entries: `@mlc-deno/convert/hub` (the Hugging Face Hub),
+ * `@mlc-deno/convert/web` (in a web page), `@mlc-deno/convert/cli` (the command line).
  *
  * @example
  * ```ts ignore
@@ -23,72 +28,137 @@
  *
  * @module
  */
-export * from "./src/pyjson.ts";
-export * from "./src/dtype.ts";
-export * from "./src/quant/schemes.ts";
-export * from "./src/quant/backend.ts";
-export * from "./src/quant/reference.ts";
-export { countNonFinite, NonFiniteError, type NonFiniteTensor } from "./src/quant/nonfinite.ts";
-export * from "./src/arch/_types.ts";
+
+// convert: model -> checkpoint -> plan -> conversion
+export { loadModelConfig, type OpenedModel, openWeights, resolveConfigPath } from "./src/model.ts";
+export { type Checkpoint, openCheckpoint, type SourceTensor } from "./src/checkpoint.ts";
+export type { SourceFormat } from "./src/formats/registry.ts";
 export {
-  type ConfigClass,
-  ConfigError,
-  type ConfigField,
-  type ConfigLog,
-  fromDict,
-  type ModelConfig,
-  REQUIRED,
-} from "./src/arch/_config.ts";
-export * from "./src/arch/registry.ts";
-export * from "./src/safetensors.ts";
-export * from "./src/checkpoint.ts";
-export * from "./src/io/types.ts";
-export * from "./src/io/memory.ts";
-export * from "./src/io/deno_fs.ts";
-export * from "./src/io/staged_dir.ts";
-export * from "./src/cache_writer.ts";
-export * from "./src/cache_json.ts";
-export { layoutShards, SHARD_CAP, type ShardLayout, storedBytes } from "./src/shard_layout.ts";
-export * from "./src/plan.ts";
-export * from "./src/convert.ts";
-export * from "./src/model.ts";
-export * from "./src/device.ts";
-export * from "./src/support.ts";
+  type ConversionPlan,
+  planConversion,
+  type PlannedOutput,
+  type PlannedParam,
+  type PlanOptions,
+} from "./src/plan.ts";
 export {
-  defaultKernels,
-  dequantize,
-  dequantMatmul,
-  KERNEL_MAX_PAGES,
-  kernelsBytes,
-  kernelsMemory,
-  kernelsModule,
-  WasmBackend,
-  WasmKernels,
-} from "./src/kernels/wasm.ts";
-export type { ConvertKernel, KernelExports } from "./src/kernels/wasm.ts";
-export { type Md5StreamState, md5StreamState } from "./src/kernels/_md5.ts";
-export * from "./src/webgpu/backend.ts";
-export * from "./src/genconfig/mod.ts";
+  type ConvertOptions,
+  type ConvertProgress,
+  type ConvertResult,
+  type ConvertStats,
+  convertWeight,
+} from "./src/convert.ts";
+
+// gen_config: mlc-chat-config.json, conversation templates, tokenizer files
 export {
-  detectSentencePieceFlavor,
-  MODEL_TYPE,
-  parseSentencePieceModel,
-  PIECE_TYPE,
-  SentencePieceError,
-  sentencePieceToTokenizer,
-  sentencePieceToTokenizerJson,
-} from "./src/tokenizer/sentencepiece.ts";
-export type {
-  SentencePiece,
-  SentencePieceConvertOptions,
-  SentencePieceFlavor,
-  SentencePieceModel,
-} from "./src/tokenizer/sentencepiece.ts";
-export * from "./src/verify.ts";
+  CONV_TEMPLATES,
+  type ConvMessage,
+  type ConvTemplate,
+  detectConvTemplate,
+  genConfig,
+  type GenConfigLog,
+  type GenConfigOptions,
+  type GenConfigOutput,
+  type GenConfigResult,
+  type GenConfigSource,
+  getConvTemplate,
+  type ModelConfigOverrides,
+  renderConversation,
+  TOKENIZER_FILES,
+} from "./src/genconfig/mod.ts";
+export { sentencePieceToTokenizerJson } from "./src/tokenizer/sentencepiece.ts";
+
+// verify: shards, tensors against the source
+export {
+  checkShards,
+  formatVerifyReport,
+  readTensorCache,
+  type ShardCheck,
+  type TensorCheck,
+  verifyConversion,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyReportJson,
+  type VerifySummary,
+} from "./src/verify.ts";
 export {
   createVerifyKernels,
-  dequantizeReference,
-  dequantMatmulReference,
   VERIFY_DEVICES,
+  type VerifyDeviceName,
+  type VerifyKernels,
 } from "./src/verify_kernels.ts";
-export type { VerifyDeviceName, VerifyKernels } from "./src/verify_kernels.ts";
+
+// stores: where bytes come from and go to
+export type { FileSink, OutputStore, RandomAccessFile, SourceStore } from "./src/io/types.ts";
+export { type MemoryOutput, memoryOutput, memorySource } from "./src/io/memory.ts";
+export { denoOutput, type DenoOutputOptions, type DenoOutputStore, denoSource } from "./src/io/deno_fs.ts";
+
+// backends and devices: the quantizer
+export type { QuantBackend } from "./src/quant/backend.ts";
+export { ReferenceBackend } from "./src/quant/reference.ts";
+export { WasmBackend, WasmKernels } from "./src/kernels/wasm.ts";
+export {
+  createWebGpuBackend,
+  describeWebGpuAdapter,
+  type WebGpuAdapterDescription,
+  WebGpuBackend,
+  type WebGpuBackendOptions,
+} from "./src/webgpu/backend.ts";
+export { type DeviceName, DEVICES, selectBackend } from "./src/device.ts";
+
+// registries: architectures, quantizations, what converts to what
+export { ARCHITECTURES, detectArchitecture } from "./src/arch/registry.ts";
+export type { Architecture, ArchParam } from "./src/arch/_types.ts";
+export type { ModelConfig } from "./src/arch/_config.ts";
+export {
+  getQuantization,
+  type GroupQuantScheme,
+  IMPORT_QUANTIZATIONS,
+  type ImportScheme,
+  type NoQuantScheme,
+  QUANTIZATIONS,
+  type QuantScheme,
+  UNSUPPORTED_QUANTIZATIONS,
+} from "./src/quant/schemes.ts";
+export { isSupported, MLC_QUANT_KINDS, supportTableMarkdown } from "./src/support.ts";
+
+// formats: the tensor cache, safetensors, dtypes
+export type { CacheMetadata, CacheRecord, ShardRecord, TensorCache } from "./src/cache_json.ts";
+export {
+  encodeSafetensors,
+  readSafetensorsHeader,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from "./src/safetensors.ts";
+export {
+  bf16ToNumber,
+  type DType,
+  f16ToNumber,
+  type FloatDType,
+  itemSize,
+  numberToF16,
+} from "./src/dtype.ts";
+
+// errors a caller may catch
+export { ConfigError } from "./src/arch/_config.ts";
+export { NonFiniteError, type NonFiniteTensor } from "./src/quant/nonfinite.ts";
+export { SafetensorsError } from "./src/safetensors.ts";
+export { OutputBusyError, OutputNotEmptyError } from "./src/io/staged_dir.ts";
+export {
+  AutoTemplateError,
+  GenConfigError,
+  TokenizerFileError,
+  UnknownTemplateError,
+} from "./src/genconfig/mod.ts";
+export { SentencePieceError } from "./src/tokenizer/sentencepiece.ts";
+
+// types the signatures above refer to
+export type { ShardLayout } from "./src/shard_layout.ts";
+export type { GroupQuantJob, GroupQuantParams, TieRounding } from "./src/quant/backend.ts";
+export type { QuantLayout } from "./src/quant/schemes.ts";
+export type { AutoTemplateResult, Json, SentencePieceConverter } from "./src/genconfig/mod.ts";
+export type { SentencePieceConvertOptions, SentencePieceFlavor } from "./src/tokenizer/sentencepiece.ts";
+export type { DequantJob, DequantMatmulJob } from "./src/webgpu/backend.ts";
+export type { ConvertKernel, KernelExports } from "./src/kernels/wasm.ts";
+export type { Md5StreamState } from "./src/kernels/_md5.ts";
+export type { Dim, HostTensor, ParamTransform } from "./src/arch/_types.ts";
+export type { ConfigClass, ConfigField, ConfigLog } from "./src/arch/_config.ts";

@@ -88,7 +88,7 @@ for (const [name, j] of cases) {
   Deno.bench(
     `${name} wasm (with copies), 4 MiB`,
     { group: name, baseline: true },
-    () => kern.groupQuantize(j),
+    () => void kern.groupQuantize(j),
   );
   const raw = rawRunner(j);
   Deno.bench(`${name} wasm kernel only, 4 MiB`, { group: name }, () => raw());

@@ -75,7 +75,7 @@ export const DEFAULT_CACHE_FILES: CacheFileNames = {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { cacheJsonText } from "@mlc-deno/convert";
+ * import { cacheJsonText } from "./cache_json.ts";
  * const text = cacheJsonText({ metadata: { ParamSize: 0, ParamBytes: 0, BitsPerParam: 0 }, records: [] });
  * assert.equal(
  *   text,

@@ -19,7 +19,7 @@ export const SHARD_CAP = 32 * 1024 * 1024;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { storedBytes } from "@mlc-deno/convert";
+ * import { storedBytes } from "./shard_layout.ts";
  * assert.equal(storedBytes([2, 3], "float32"), 12);
  * ```
  */
@@ -72,7 +72,7 @@ export interface ShardLayout {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { layoutShards } from "@mlc-deno/convert";
+ * import { layoutShards } from "./shard_layout.ts";
  * const MiB = 1 << 20;
  * // the 250 MiB tensor goes out of band and takes shard 0; the others share shard 1
  * assert.deepEqual(layoutShards([MiB, 250 * MiB, MiB]), {
