@@ -13,11 +13,16 @@
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { closestNames } from "./src/_suggest.ts";
-import { reportError } from "./src/cli/_command.ts";
-import { EXIT_CODES, type Io, processIo, UsageError } from "./src/cli/_common.ts";
-import { interrupts } from "./src/cli/_interrupt.ts";
-import { COMMANDS } from "./src/cli/commands.ts";
+import { closestNames } from "./src/suggest.ts";
+import {
+  COMMANDS,
+  EXIT_CODES,
+  interrupts,
+  type Io,
+  processIo,
+  reportError,
+  UsageError,
+} from "./src/cli/mod.ts";
 
 /** The package version (deno.json). */
 export const VERSION: string = denoJson.version;

@@ -107,8 +107,8 @@ export { type DeviceName, DEVICES, selectBackend } from "./src/device.ts";
 
 // registries: architectures, quantizations, what converts to what
 export { ARCHITECTURES, detectArchitecture } from "./src/arch/registry.ts";
-export type { Architecture, ArchParam } from "./src/arch/_types.ts";
-export type { ModelConfig } from "./src/arch/_config.ts";
+export type { Architecture, ArchParam } from "./src/arch/types.ts";
+export type { ModelConfig } from "./src/arch/config.ts";
 export {
   getQuantization,
   type GroupQuantScheme,
@@ -139,7 +139,7 @@ export {
 } from "./src/dtype.ts";
 
 // errors a caller may catch
-export { ConfigError } from "./src/arch/_config.ts";
+export { ConfigError } from "./src/arch/config.ts";
 export { NonFiniteError, type NonFiniteTensor } from "./src/quant/nonfinite.ts";
 export { SafetensorsError } from "./src/safetensors.ts";
 export { OutputBusyError, OutputNotEmptyError } from "./src/io/staged_dir.ts";
@@ -159,6 +159,6 @@ export type { AutoTemplateResult, Json, SentencePieceConverter } from "./src/gen
 export type { SentencePieceConvertOptions, SentencePieceFlavor } from "./src/tokenizer/sentencepiece.ts";
 export type { DequantJob, DequantMatmulJob } from "./src/webgpu/backend.ts";
 export type { ConvertKernel, KernelExports } from "./src/kernels/wasm.ts";
-export type { Md5StreamState } from "./src/kernels/_md5.ts";
-export type { Dim, HostTensor, ParamTransform } from "./src/arch/_types.ts";
-export type { ConfigClass, ConfigField, ConfigLog } from "./src/arch/_config.ts";
+export type { Md5StreamState } from "./src/kernels/md5.ts";
+export type { Dim, HostTensor, ParamTransform } from "./src/arch/types.ts";
+export type { ConfigClass, ConfigField, ConfigLog } from "./src/arch/config.ts";

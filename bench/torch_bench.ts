@@ -15,7 +15,7 @@ import { processIo } from "../src/cli/_common.ts";
 import { llamaHfTensors, TINYLLAMA_1_1B_CONFIG, writeCheckpoint } from "../src/testing/checkpoint_gen.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";
 import { type TorchGenDType, writeTorchCheckpoint } from "../src/testing/torch_writer.ts";
-import type { GenTensor } from "../src/_gen_tensors.ts";
+import type { GenTensor } from "../src/gen_tensors.ts";
 
 const SPEC = {
   name: "torch_bench",

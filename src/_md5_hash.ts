@@ -6,7 +6,7 @@
  * @module
  */
 import { WasmKernels } from "./kernels/wasm.ts";
-import { md5StreamState } from "./kernels/_md5.ts";
+import { md5StreamState } from "./kernels/md5.ts";
 
 /** An incremental md5. */
 export interface Md5Hash {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { echo } from "./_text.ts";
+import { echo } from "./text.ts";
 
 /** Deepest nesting of a valid header: `{ name: { shape: [ ... ] } }`. */
 export const MAX_HEADER_DEPTH = 3;

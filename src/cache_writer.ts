@@ -16,7 +16,7 @@ import {
 } from "./cache_json.ts";
 import { type DType, f32BitsToBf16Storage, itemSize } from "./dtype.ts";
 import type { FileSink, OutputStore } from "./io/types.ts";
-import { alignedBuffer } from "./io/_aligned.ts";
+import { alignedBuffer } from "./io/aligned.ts";
 import { type Placement, placeTensor, SHARD_CAP, type ShardLayout, storedBytes } from "./shard_layout.ts";
 
 /** Sink for one tensor's bytes, in the tensor's dtype (float32 given as float32). */

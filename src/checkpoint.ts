@@ -5,12 +5,12 @@
  * @module
  */
 import type { DType } from "./dtype.ts";
-import { readStrided } from "./formats/_strided.ts";
+import { readStrided } from "./formats/strided.ts";
 import { formatOfFile, SOURCE_FORMATS, type SourceFormat, type WeightFile } from "./formats/registry.ts";
 import type { RandomAccessFile, SourceStore } from "./io/types.ts";
 import { SafetensorsError, SUPPORTED_SOURCE_DTYPES } from "./safetensors.ts";
-import { echo, listOf } from "./_text.ts";
-import { nestsDeeperThan } from "./_json_depth.ts";
+import { echo, listOf } from "./text.ts";
+import { nestsDeeperThan } from "./json_depth.ts";
 
 /** Deepest nesting of an index JSON (real ones nest 2 deep: `{"weight_map": {...}}`). */
 const MAX_INDEX_DEPTH = 16;

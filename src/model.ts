@@ -4,15 +4,15 @@
  *
  * @module
  */
-import { ConfigError, type ConfigLog, fromDict, type ModelConfig } from "./arch/_config.ts";
-import type { Architecture } from "./arch/_types.ts";
+import { ConfigError, type ConfigLog, fromDict, type ModelConfig } from "./arch/config.ts";
+import type { Architecture } from "./arch/types.ts";
 import { checkConfigBounds } from "./config_bounds.ts";
 import { detectArchitecture } from "./arch/registry.ts";
 import { type Checkpoint, detectSource, openCheckpoint, type SourceFormat } from "./checkpoint.ts";
 import type { SourceStore } from "./io/types.ts";
 import { parsePyJson } from "./pyjson.ts";
 import { isNotFound } from "./io/not_found.ts";
-import { nestsDeeperThan } from "./_json_depth.ts";
+import { nestsDeeperThan } from "./json_depth.ts";
 
 /** Deepest nesting of config.json (real ones: 4 or 5, e.g. text_config.rope_scaling lists). */
 const MAX_CONFIG_DEPTH = 64;

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { ModelConfig } from "./arch/_config.ts";
-import type { Architecture, ArchParam, Dim } from "./arch/_types.ts";
-import { listOf } from "./_text.ts";
+import type { ModelConfig } from "./arch/config.ts";
+import type { Architecture, ArchParam, Dim } from "./arch/types.ts";
+import { listOf } from "./text.ts";
 import { layoutShards, type ShardLayout, storedBytes } from "./shard_layout.ts";
 import type { Checkpoint, SourceTensor } from "./checkpoint.ts";
 import { type DType, itemSize } from "./dtype.ts";

@@ -7,7 +7,7 @@
 import type { DType, QuantSourceDType } from "./dtype.ts";
 import type { RandomAccessFile } from "./io/types.ts";
 import { HeaderTextProblem, layoutProblem, scanHeaderText } from "./_safetensors_strict.ts";
-import { echo } from "./_text.ts";
+import { echo } from "./text.ts";
 
 /** Safetensors dtype names with their item sizes (all known to the format). */
 const ST_ITEM_SIZE: Readonly<Record<string, number>> = {

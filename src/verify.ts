@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from "./_md5_hash.ts";
-import { type RowSource, rowSourceFor } from "./_param_rows.ts";
+import { type RowSource, rowSourceFor } from "./param_rows.ts";
 import type { CacheRecord, ShardRecord, TensorCache } from "./cache_json.ts";
 import { storedBytes } from "./shard_layout.ts";
 import type { Checkpoint } from "./checkpoint.ts";
@@ -25,7 +25,7 @@ import {
   type QuantScheme,
 } from "./quant/schemes.ts";
 import { createVerifyKernels, type VerifyKernels } from "./verify_kernels.ts";
-import { fnv1a, Rng } from "./_rng.ts";
+import { fnv1a, Rng } from "./rng.ts";
 
 /** Result of one shard's integrity check. */
 export interface ShardCheck {

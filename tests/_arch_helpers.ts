@@ -2,8 +2,8 @@
 // plans over sparse checkpoints with real dimensions, tiny conversions with chosen tensor
 // bytes, and a checkpoint that refuses every read (to show a refusal happens before any data).
 import { assertEquals } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
-import type { ArchParam, HostTensor } from "../src/arch/_types.ts";
+import { fromDict } from "../src/arch/config.ts";
+import type { ArchParam, HostTensor } from "../src/arch/types.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import type { Checkpoint } from "../src/checkpoint.ts";
 import { convertWeight } from "../src/convert.ts";

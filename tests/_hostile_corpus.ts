@@ -10,7 +10,7 @@ import {
   writeTorchFile,
   zipBytes,
 } from "../src/testing/torch_writer.ts";
-import { tensorData } from "../src/_gen_tensors.ts";
+import { tensorData } from "../src/gen_tensors.ts";
 
 const outsideFile = async (dir: string, name: string, text: string): Promise<string> => {
   await Deno.mkdir(`${dir}/outside`, { recursive: true });

@@ -4,7 +4,7 @@
 // (every scheme on every backend) and the per-family tests, with the helpers those share.
 import { assertEquals } from "./_assert.ts";
 import { LLAMA } from "./_dense_tiny.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { openCheckpoint } from "../src/checkpoint.ts";
 import { convertWeight } from "../src/convert.ts";

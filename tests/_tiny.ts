@@ -1,7 +1,7 @@
 // Shared by tests that convert generated Llama checkpoints: open the checkpoint written into
 // `dir` by writeCheckpoint and plan its conversion (asserting the plan has no problems).
 import { assertEquals } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { type Checkpoint, openCheckpoint } from "../src/checkpoint.ts";
 import { denoSource } from "../src/io/deno_fs.ts";

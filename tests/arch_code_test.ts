@@ -4,7 +4,7 @@
 // bytes of the fusions, and refusals before any tensor is read. MLC sources cited are at
 // mlc-ai/mlc-llm 79d603f0: python/mlc_llm/model/<type>/<type>_{model,loader}.py.
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

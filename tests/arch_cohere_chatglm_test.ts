@@ -3,7 +3,7 @@
 // word_embeddings), plans with the dimensions of published models and refusals before any
 // read. MLC sources cited are at mlc-ai/mlc-llm 79d603f0 (python/mlc_llm/model/{cohere,chatglm3}/).
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

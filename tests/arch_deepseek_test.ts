@@ -4,7 +4,7 @@
 // dimensions of deepseek-moe-16b, DeepSeek-V2-Lite and DeepSeek-V3, and refusals before any read.
 // MLC sources cited are at mlc-ai/mlc-llm 79d603f0 (python/mlc_llm/model/{deepseek,deepseek_v2}/).
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

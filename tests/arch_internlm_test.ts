@@ -4,7 +4,7 @@
 // (python/mlc_llm/model/{internlm,internlm2}/).
 import { assertEquals, assertThrows } from "./_assert.ts";
 import { regroupWqkv } from "../src/arch/_transforms.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

@@ -5,7 +5,7 @@
 // other RoPE scalings) before any read. MLC sources cited are at mlc-ai/mlc-llm 79d603f0
 // (python/mlc_llm/model/llama4/llama4_model.py, llama4_loader.py).
 import { assertEquals, assertOk, assertThrows } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

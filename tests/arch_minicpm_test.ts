@@ -3,7 +3,7 @@
 // stacking bytes, and the KN layouts (fine for the dense model, refused for the MoE one). MLC
 // sources cited are at mlc-ai/mlc-llm 79d603f0 (python/mlc_llm/model/minicpm/).
 import { assertEquals } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

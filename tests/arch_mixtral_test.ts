@@ -4,7 +4,7 @@
 // reads of stacked experts giving the reference bytes. MLC sources cited are at
 // mlc-ai/mlc-llm 79d603f0 (python/mlc_llm/model/mixtral/, quantization/group_quantization.py).
 import { assertEquals, assertOk } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

@@ -5,7 +5,7 @@
 // float32, bytes of the fusions, cpu workers = reference, and refusals before any read. MLC sources
 // cited are at mlc-ai/mlc-llm 79d603f0 (python/mlc_llm/model/qwen35/qwen35_model.py, qwen35_loader.py).
 import { assertEquals, assertOk, assertThrows } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";

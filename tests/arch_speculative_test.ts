@@ -5,7 +5,7 @@
 // mlc-ai/mlc-llm 79d603f0: python/mlc_llm/model/{eagle,medusa}/ and model/model.py.
 import { assertEquals } from "./_assert.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";

@@ -6,7 +6,7 @@
 // {llava,phi3v,ministral3,vision}/.
 import { assertEquals } from "./_assert.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import { hfTensors } from "../src/testing/hf_layouts.ts";

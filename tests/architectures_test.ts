@@ -2,9 +2,9 @@
 // MLC parameter list of a tiny config (names, shapes, dtypes, HF sources, quantizable kinds,
 // transforms), declared-unused names, and value transforms checked against hand-derived bytes.
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { deinterleaveQkv, transpose2d } from "../src/arch/_transforms.ts";
-import type { HostTensor } from "../src/arch/_types.ts";
+import type { HostTensor } from "../src/arch/types.ts";
 import { ARCHITECTURES, detectArchitecture } from "../src/arch/registry.ts";
 import { convertTiny, parse, summary } from "./_arch_helpers.ts";
 import { planConversion } from "../src/plan.ts";

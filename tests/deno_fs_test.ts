@@ -1,6 +1,6 @@
 import { assertEquals } from "./_assert.ts";
 import { denoOutput, DIRECT_IO_ALIGN } from "../src/io/deno_fs.ts";
-import { alignedBuffer } from "../src/io/_aligned.ts";
+import { alignedBuffer } from "../src/io/aligned.ts";
 import { IoWorker } from "../src/io/_io_worker.ts";
 
 function pattern(n: number, seed: number): Uint8Array {

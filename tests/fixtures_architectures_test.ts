@@ -10,7 +10,7 @@
 // layer 21's qkv_proj, gemma-2b-it before layer 17's down_proj, phi-2 before layer 30's Wqkv,
 // and Qwen2.5-0.5B a single model.safetensors: each reproduces its fixture exactly.
 import { assertEquals } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { planConversion } from "../src/plan.ts";
 import { parsePyJson } from "../src/pyjson.ts";

@@ -2,7 +2,7 @@
 // with the real dimensions (header written, file extended to full size: no disk cost).
 import { assertEquals } from "./_assert.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { openCheckpoint } from "../src/checkpoint.ts";
 import { convertWeight } from "../src/convert.ts";
 import { denoOutput, denoSource } from "../src/io/deno_fs.ts";

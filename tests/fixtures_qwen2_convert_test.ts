@@ -1,7 +1,7 @@
 // Issue 3: the Qwen2 set is reproduced by a real conversion (not only a plan) of a synthetic
 // checkpoint with the real dimensions (all-zero data), through the cpu (WASM) backend.
 import { assertEquals } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { convertWeight } from "../src/convert.ts";
 import { WasmBackend } from "../src/kernels/wasm.ts";

@@ -1,7 +1,7 @@
 import { assertEquals } from "./_assert.ts";
 import { createHash } from "node:crypto";
 import { WasmKernels } from "../src/kernels/wasm.ts";
-import { md5InPlace, md5Streams, md5StreamState } from "../src/kernels/_md5.ts";
+import { md5InPlace, md5Streams, md5StreamState } from "../src/kernels/md5.ts";
 import { TensorCacheWriter } from "../src/cache_writer.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 import { BatchMd5, MD5_LANES } from "../src/pipeline/hashing.ts";

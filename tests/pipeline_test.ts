@@ -18,8 +18,8 @@ import { scopedSource } from "../src/io/scope.ts";
 import { planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import type { Checkpoint, SourceTensor } from "../src/checkpoint.ts";
-import type { Architecture, ArchParam } from "../src/arch/_types.ts";
-import type { ModelConfig } from "../src/arch/_config.ts";
+import type { Architecture, ArchParam } from "../src/arch/types.ts";
+import type { ModelConfig } from "../src/arch/config.ts";
 import { unsupportedDtypeReason } from "../src/safetensors.ts";
 
 const out = (v: number): ChunkOut => ({ out: new Uint8Array([v]), scales: new Uint8Array(), nonFinite: v });

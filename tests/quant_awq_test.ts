@@ -21,7 +21,7 @@ import {
   unpackAwqWord,
 } from "../src/quant/awq.ts";
 import { parse } from "./_arch_helpers.ts";
-import type { HostTensor } from "../src/arch/_types.ts";
+import type { HostTensor } from "../src/arch/types.ts";
 
 // Llama with K a multiple of 128: head_dim 32, 4 query heads, 2 KV heads, one layer.
 const LLAMA_AWQ = {

@@ -7,7 +7,7 @@ import { assertEquals, assertOk } from "./_assert.ts";
 import { encodeSafetensors, readSafetensorsHeader, SafetensorsError } from "../src/safetensors.ts";
 import { openCheckpoint } from "../src/checkpoint.ts";
 import { memorySource } from "../src/io/memory.ts";
-import { Rng } from "../src/_rng.ts";
+import { Rng } from "../src/rng.ts";
 
 const CASES = 3000;
 const TIME_LIMIT_MS = 8_000;

@@ -2,7 +2,7 @@
 // keeps it true: the README holds exactly that table, and every cell marked ✓ converts a tiny
 // checkpoint of that architecture end to end.
 import { assertEquals, assertOk } from "./_assert.ts";
-import { fromDict } from "../src/arch/_config.ts";
+import { fromDict } from "../src/arch/config.ts";
 import { ARCHITECTURES } from "../src/arch/registry.ts";
 import { convertWeight } from "../src/convert.ts";
 import { memoryOutput } from "../src/io/memory.ts";

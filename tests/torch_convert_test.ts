@@ -8,7 +8,7 @@ import { assertEquals, assertOk } from "./_assert.ts";
 import { FakeHub } from "./_hub_server.ts";
 import { main } from "../cli.ts";
 import type { Io } from "../src/cli/_common.ts";
-import { rowSourceFor } from "../src/_param_rows.ts";
+import { rowSourceFor } from "../src/param_rows.ts";
 import type { SourceTensor } from "../src/checkpoint.ts";
 import { bf16ToNumber, numberToF16 } from "../src/dtype.ts";
 import { convertWeight } from "../src/convert.ts";

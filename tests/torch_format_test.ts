@@ -7,7 +7,7 @@
 // would create a marker file, and the tests check that it does not exist.
 import { assertEquals, assertOk } from "./_assert.ts";
 import { openCheckpoint } from "../src/checkpoint.ts";
-import { readStrided } from "../src/formats/_strided.ts";
+import { readStrided } from "../src/formats/strided.ts";
 import { readTorchCheckpoint } from "../src/formats/torch.ts";
 import { denoSource, openRandomAccess } from "../src/io/deno_fs.ts";
 import { memorySource } from "../src/io/memory.ts";

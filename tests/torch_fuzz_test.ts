@@ -8,7 +8,7 @@ import { assertOk } from "./_assert.ts";
 import { openCheckpoint } from "../src/checkpoint.ts";
 import { TorchCheckpointError } from "../src/formats/torch.ts";
 import { memorySource } from "../src/io/memory.ts";
-import { Rng } from "../src/_rng.ts";
+import { Rng } from "../src/rng.ts";
 import { writeTorchFile } from "../src/testing/torch_writer.ts";
 
 const CASES = 20_000;

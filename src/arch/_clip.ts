@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./_config.ts";
+import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./config.ts";
 import { layerNorm, linear, same } from "./_dense.ts";
-import type { ArchParam } from "./_types.ts";
+import type { ArchParam } from "./types.ts";
 
 /** `CLIPVisionConfig` (no `__post_init__`). */
 export const CLIP_VISION_CONFIG: ConfigClass = {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { ConfigError, intField, type ModelConfig } from "./_config.ts";
+import { ConfigError, intField, type ModelConfig } from "./config.ts";
 import { expertCount, stackedExperts } from "./_moe.ts";
 import type { ParamSpec } from "./_standard.ts";
 

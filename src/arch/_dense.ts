@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { ConfigError, intField, type ModelConfig } from "./_config.ts";
-import type { ArchParam, Dim } from "./_types.ts";
+import { ConfigError, intField, type ModelConfig } from "./config.ts";
+import type { ArchParam, Dim } from "./types.ts";
 import { QWEN_ACTIVATIONS } from "./qwen2.ts";
 
 /** Extra attributes of a parameter (dtype pin, quantizable kind, transform). */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConfigError, intField, type ModelConfig } from "./_config.ts";
+import { ConfigError, intField, type ModelConfig } from "./config.ts";
 import type { ParamSpec } from "./_standard.ts";
 
 /** Options of {@link stackedExperts}. */

@@ -13,9 +13,9 @@ import {
   resolveContextWindow,
   resolvePrefill,
   resolveRopeBase,
-} from "./_config.ts";
+} from "./config.ts";
 import { denseDims, from, linear, qkvSources, requireActivation, requireDivisible } from "./_dense.ts";
-import type { ArchParam } from "./_types.ts";
+import type { ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /**

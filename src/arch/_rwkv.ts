@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./_config.ts";
-import type { ArchParam, Dim, HostTensor, ParamTransform } from "./_types.ts";
+import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./config.ts";
+import type { ArchParam, Dim, HostTensor, ParamTransform } from "./types.ts";
 import {
   bf16Round,
   type DType,

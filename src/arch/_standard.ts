@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { ConfigError, intField, type ModelConfig } from "./_config.ts";
-import type { ArchParam, Dim, ParamTransform } from "./_types.ts";
+import { ConfigError, intField, type ModelConfig } from "./config.ts";
+import type { ArchParam, Dim, ParamTransform } from "./types.ts";
 
 /** A parameter described by its MLC name and shape; sources default to the same name. */
 export interface ParamSpec {

@@ -7,7 +7,7 @@
  * @module
  */
 import { itemSize } from "../dtype.ts";
-import type { HostTensor, ParamTransform } from "./_types.ts";
+import type { HostTensor, ParamTransform } from "./types.ts";
 
 /**
  * Transposes a 2-D tensor (numpy `x.transpose()`).

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { intField, type ModelConfig, REQUIRED, resolveContextWindow, resolveHeadDim } from "./_config.ts";
+import { intField, type ModelConfig, REQUIRED, resolveContextWindow, resolveHeadDim } from "./config.ts";
 import { from, layerNorm, linear, requireActivation, same } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The parameters of `BertModel` in module order, with `bert_loader.huggingface`'s sources. */

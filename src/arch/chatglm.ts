@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./config.ts";
 import { from, linear, same } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The chatglm architecture. */

@@ -17,9 +17,9 @@ import {
   resolveHeadDim,
   resolveKvHeads,
   resolvePrefill,
-} from "./_config.ts";
+} from "./config.ts";
 import { denseDims, from, linear, qkvSources, requireDivisible, same } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The cohere architecture. */

@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./config.ts";
 import { deepseekMlp } from "./_deepseek.ts";
 import { type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 
 /** The deepseek architecture. */
 export const deepseek: Architecture = {

@@ -11,10 +11,10 @@
  *
  * @module
  */
-import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./_config.ts";
+import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./config.ts";
 import { deepseekMlp } from "./_deepseek.ts";
 import { type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture, HostTensor, ParamTransform } from "./_types.ts";
+import type { Architecture, HostTensor, ParamTransform } from "./types.ts";
 import { itemSize } from "../dtype.ts";
 import { qwen3 } from "./qwen3.ts";
 

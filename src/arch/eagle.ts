@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { intField } from "./_config.ts";
+import { intField } from "./config.ts";
 import { requireDivisible } from "./_dense.ts";
 import { declaredUnused, type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { llama } from "./llama.ts";
 
 /** The eagle architecture. */

@@ -12,10 +12,10 @@ import {
   resolveContextWindow,
   resolvePrefill,
   resolveRopeBase,
-} from "./_config.ts";
-import type { ConfigClass, ModelConfig } from "./_config.ts";
+} from "./config.ts";
+import type { ConfigClass, ModelConfig } from "./config.ts";
 import { llamaDecoderParams } from "./_standard.ts";
-import type { Architecture, ArchParam, ParamTransform } from "./_types.ts";
+import type { Architecture, ArchParam, ParamTransform } from "./types.ts";
 
 const ADD_ONE: ParamTransform = { kind: "concat", addOne: true };
 

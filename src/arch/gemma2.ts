@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { GEMMA_FIELDS, gemmaParams, gemmaPostInit } from "./gemma.ts";
 
 /** The gemma2 architecture. */

@@ -12,8 +12,8 @@ import {
   type ModelConfig,
   nestedFromDict,
   REQUIRED,
-} from "./_config.ts";
-import type { Architecture, ArchParam, Dim } from "./_types.ts";
+} from "./config.ts";
+import type { Architecture, ArchParam, Dim } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** `Gemma3TextConfig` (the nested `text_config`; its `kwargs` are emitted too). */

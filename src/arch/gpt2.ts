@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { intField, REQUIRED, resolveContextWindow, resolveHeadDim, resolvePrefill } from "./_config.ts";
+import { intField, REQUIRED, resolveContextWindow, resolveHeadDim, resolvePrefill } from "./config.ts";
 import { declaredUnused } from "./_standard.ts";
 import { TRANSPOSE } from "./_transforms.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The gpt2 architecture. */

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolvePrefill } from "./_config.ts";
+import { ConfigError, intField, REQUIRED, resolvePrefill } from "./config.ts";
 import { layerNorm, linear, requireDivisible, same } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The gpt_bigcode architecture. */

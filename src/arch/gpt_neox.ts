@@ -13,10 +13,10 @@ import {
   resolveHeadDim,
   resolvePrefill,
   resolveRopeBase,
-} from "./_config.ts";
+} from "./config.ts";
 import { declaredUnused } from "./_standard.ts";
 import { deinterleaveQkvTransform } from "./_transforms.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The gpt_neox architecture. */
 export const gptNeox: Architecture = {

@@ -13,9 +13,9 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { ConfigError, intField, REQUIRED, standardPostInit } from "./config.ts";
 import { from, layerNorm, linear, qkvSources, requireActivation, same } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The gptj architecture. */
 export const gptj: Architecture = {

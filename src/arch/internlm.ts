@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./config.ts";
 import { denseDims, from, linear, qkvSources, same } from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The internlm architecture. */
 export const internlm: Architecture = {

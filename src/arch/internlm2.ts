@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./config.ts";
 import { denseDims, from, linear, same } from "./_dense.ts";
 import { regroupWqkvTransform } from "./_transforms.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The internlm2 architecture. */
 export const internlm2: Architecture = {

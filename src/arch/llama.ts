@@ -10,9 +10,9 @@ import {
   resolveContextWindow,
   resolvePrefill,
   resolveRopeBase,
-} from "./_config.ts";
+} from "./config.ts";
 import { llamaDecoderParams } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The llama architecture. */

@@ -22,8 +22,8 @@ import {
   type ModelConfig,
   nestedFromDict,
   REQUIRED,
-} from "./_config.ts";
-import type { Architecture, ArchParam, Dim } from "./_types.ts";
+} from "./config.ts";
+import type { Architecture, ArchParam, Dim } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** `Llama4TextConfig` (llama4_model.py L26-L93; its `kwargs` are emitted with it). */

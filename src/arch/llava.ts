@@ -14,13 +14,13 @@
  *
  * @module
  */
-import { ConfigError, type ConfigLog, intField, type ModelConfig, REQUIRED } from "./_config.ts";
+import { ConfigError, type ConfigLog, intField, type ModelConfig, REQUIRED } from "./config.ts";
 import { CLIP_VISION_CONFIG, clipVisionParams, flattenKwargs } from "./_clip.ts";
-import { nestedFromDict } from "./_config.ts";
+import { nestedFromDict } from "./config.ts";
 import { linear } from "./_dense.ts";
 import { textPreset } from "./_llava_presets.ts";
 import { declaredUnused } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { llama } from "./llama.ts";
 import { mistral } from "./mistral.ts";
 

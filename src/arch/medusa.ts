@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { intField, REQUIRED } from "./_config.ts";
+import { intField, REQUIRED } from "./config.ts";
 import { linear } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The medusa architecture. */
 export const medusa: Architecture = {

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./config.ts";
 import { expertCount, stackedExperts } from "./_moe.ts";
 import { type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 
 /** The minicpm architecture. */
 export const minicpm: Architecture = {

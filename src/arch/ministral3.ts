@@ -15,12 +15,12 @@
  *
  * @module
  */
-import { ConfigError, intField, type ModelConfig, REQUIRED, resolveContextWindow } from "./_config.ts";
+import { ConfigError, intField, type ModelConfig, REQUIRED, resolveContextWindow } from "./config.ts";
 import { declaredUnused } from "./_standard.ts";
 import { from } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
-import { pyRepr } from "../genconfig/_pystr.ts";
+import { pyRepr } from "../genconfig/pystr.ts";
 
 /** Set on a parsed config when config.json had a `vision_config` (MLC: `"vision_config" in kwargs`). */
 const HAS_VISION: unique symbol = Symbol("ministral3.vision_config");

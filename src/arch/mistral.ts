@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolveRopeBase } from "./_config.ts";
+import { ConfigError, intField, REQUIRED, resolveContextWindow, resolveRopeBase } from "./config.ts";
 import { declaredUnused, llamaDecoderParams } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The mistral architecture. */

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { ConfigError, intField } from "./_config.ts";
+import { ConfigError, intField } from "./config.ts";
 import { expertCount, stackedExperts } from "./_moe.ts";
 import { declaredUnused, type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { llama } from "./llama.ts";
 
 /** The mixtral architecture. */

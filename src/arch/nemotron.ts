@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { intField, REQUIRED, resolveHeadDim, resolvePrefill } from "./_config.ts";
+import { intField, REQUIRED, resolveHeadDim, resolvePrefill } from "./config.ts";
 import { denseDims, from, layerNorm, linear, qkvSources, requireDivisible, same } from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The nemotron architecture. */

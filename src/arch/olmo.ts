@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { ConfigError, intField } from "./_config.ts";
+import { ConfigError, intField } from "./config.ts";
 import { linear, same } from "./_dense.ts";
 import { olmoLayer, olmoModelChecks, olmoPostInit } from "./_olmo.ts";
 import { declaredUnused } from "./_standard.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The olmo architecture. */

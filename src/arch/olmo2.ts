@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { intField } from "./_config.ts";
+import { intField } from "./config.ts";
 import { linear, same } from "./_dense.ts";
 import { olmoLayer, olmoModelChecks, olmoPostInit } from "./_olmo.ts";
 import { declaredUnused } from "./_standard.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The olmo2 architecture. */
 export const olmo2: Architecture = {

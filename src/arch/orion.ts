@@ -13,10 +13,10 @@ import {
   resolveKvHeads,
   resolvePrefill,
   resolveRopeBase,
-} from "./_config.ts";
+} from "./config.ts";
 import { denseDims, from, layerNorm, linear, qkvSources, same } from "./_dense.ts";
 import { declaredUnused } from "./_standard.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The orion architecture. */
 export const orion: Architecture = {

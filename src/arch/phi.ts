@@ -12,9 +12,9 @@ import {
   resolveKvHeads,
   resolvePrefill,
   resolveRopeBase,
-} from "./_config.ts";
+} from "./config.ts";
 import { declaredUnused } from "./_standard.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** Dimensions of MLC's PhiForCausalLM tree (PhiConfig names). */

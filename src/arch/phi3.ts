@@ -12,8 +12,8 @@ import {
   resolveKvHeads,
   resolvePrefill,
   resolveRopeBase,
-} from "./_config.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+} from "./config.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { num } from "../pyjson.ts";
 
 /** The phi3 architecture. */

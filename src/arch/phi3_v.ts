@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./_config.ts";
+import { type ConfigClass, ConfigError, intField, type ModelConfig, REQUIRED } from "./config.ts";
 import { CLIP_VISION_CONFIG, clipVisionParams } from "./_clip.ts";
-import { nestedFromDict } from "./_config.ts";
+import { nestedFromDict } from "./config.ts";
 import { from, linear, same } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 import { PyFloat } from "../pyjson.ts";
 import { phi3 } from "./phi3.ts";
 

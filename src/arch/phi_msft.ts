@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveHeadDim, resolveRopeBase } from "./_config.ts";
-import type { Architecture } from "./_types.ts";
+import { ConfigError, intField, REQUIRED, resolveHeadDim, resolveRopeBase } from "./config.ts";
+import type { Architecture } from "./types.ts";
 import { type PhiDims, phiParams } from "./phi.ts";
 import { num } from "../pyjson.ts";
 

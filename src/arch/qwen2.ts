@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { ConfigError, intField, REQUIRED, standardPostInit } from "./config.ts";
 import { declaredUnused, type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
-import type { ModelConfig } from "./_config.ts";
+import type { Architecture } from "./types.ts";
+import type { ModelConfig } from "./config.ts";
 
 /** Activations MLC's Qwen2/Qwen3 MLP accepts (`ACT2FN`). */
 export const QWEN_ACTIVATIONS: readonly string[] = ["gelu", "relu", "silu", "swish", "gelu_new"];

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { ConfigError, intField, type ModelConfig } from "./_config.ts";
+import { ConfigError, intField, type ModelConfig } from "./config.ts";
 import { expertCount, stackedExperts } from "./_moe.ts";
 import { type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { qwen2, QWEN_ACTIVATIONS } from "./qwen2.ts";
 
 /** The fields the Qwen MoE config classes add to their dense parent. */

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./_config.ts";
-import type { Architecture } from "./_types.ts";
+import { ConfigError, intField, REQUIRED, resolveContextWindow, resolvePrefill } from "./config.ts";
+import type { Architecture } from "./types.ts";
 import { qwenParams } from "./qwen2.ts";
 
 function pyRepr(v: unknown): string {

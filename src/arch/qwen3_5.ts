@@ -16,8 +16,8 @@
  *
  * @module
  */
-import { ConfigError, type ConfigLog, intField, type ModelConfig } from "./_config.ts";
-import type { Architecture, ArchParam, Dim, HostTensor, ParamTransform } from "./_types.ts";
+import { ConfigError, type ConfigLog, intField, type ModelConfig } from "./config.ts";
+import type { Architecture, ArchParam, Dim, HostTensor, ParamTransform } from "./types.ts";
 import { bf16ToNumber, f16ToNumber, itemSize } from "../dtype.ts";
 import { num } from "../pyjson.ts";
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { qwen3 } from "./qwen3.ts";
 
 /** `qwen3_loader.huggingface_embedding`'s `to_hf`: the MLC name without a leading `model.`. */

@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { ConfigError, intField } from "./_config.ts";
+import { ConfigError, intField } from "./config.ts";
 import { stackedExperts } from "./_moe.ts";
 import { type ParamSpec, standardMapping } from "./_standard.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 import { QWEN_MOE_FIELDS, qwenMoeExperts } from "./qwen2_moe.ts";
 import { qwen3 } from "./qwen3.ts";
 

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { echo } from "../_text.ts";
-import type { Architecture } from "./_types.ts";
+import { echo } from "../text.ts";
+import type { Architecture } from "./types.ts";
 import { gemma3, gemma3Text } from "./gemma3.ts";
 import { gemma } from "./gemma.ts";
 import { gemma2 } from "./gemma2.ts";

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { intField } from "./_config.ts";
+import { intField } from "./config.ts";
 import { EXP_NEG_EXP, rwkvAttentionTail, rwkvConfigClass, rwkvParam, rwkvParams } from "./_rwkv.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 
 /** The rwkv5 architecture. */
 export const rwkv5: Architecture = {

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { intField } from "./_config.ts";
+import { intField } from "./config.ts";
 import { rwkvAttentionTail, rwkvConfigClass, rwkvParam, rwkvParams } from "./_rwkv.ts";
-import type { Architecture } from "./_types.ts";
+import type { Architecture } from "./types.ts";
 
 /** The rwkv6 architecture. */
 export const rwkv6: Architecture = {

@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { intField, REQUIRED, standardPostInit } from "./_config.ts";
+import { intField, REQUIRED, standardPostInit } from "./config.ts";
 import { denseDims, from, layerNorm, linear, qkvSources, same } from "./_dense.ts";
-import type { Architecture, ArchParam } from "./_types.ts";
+import type { Architecture, ArchParam } from "./types.ts";
 
 /** The starcoder2 architecture. */
 export const starcoder2: Architecture = {

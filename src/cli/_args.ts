@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { closestNames } from "../_suggest.ts";
+import { closestNames } from "../suggest.ts";
 import { UsageError } from "./_common.ts";
 
 /** One option of a command. */

@@ -8,7 +8,7 @@
  */
 import { type CommandSpec, formatHelp, type OptionValues, parseCommandArgs } from "./_args.ts";
 import { CliError, type Command, EXIT_CODES, exitCodeOf, type Io, UsageError } from "./_common.ts";
-import { escapeControl, safeLine } from "../_text.ts";
+import { escapeControl, safeLine } from "../text.ts";
 import { interrupts } from "./_interrupt.ts";
 
 /** What a command's body gets. */

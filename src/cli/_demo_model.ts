@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { llamaHfTensors, tensorData } from "../_gen_tensors.ts";
+import { llamaHfTensors, tensorData } from "../gen_tensors.ts";
 import { encodeSafetensorsHeader } from "../safetensors.ts";
 import { DEMO_TOKENIZER_MODEL_BASE64 } from "./_demo_tokenizer.ts";
 

@@ -7,7 +7,7 @@
 import { type ConvertResult, convertWeight } from "../convert.ts";
 import { layerCountProblem, vocabWarnings } from "../config_bounds.ts";
 import { DEVICES, selectBackend } from "../device.ts";
-import { MAX_LIST_ITEMS } from "../_text.ts";
+import { MAX_LIST_ITEMS } from "../text.ts";
 import { checkOutputDir, inspectOutputDir, type StagedDir, stageOutputDir } from "../io/staged_dir.ts";
 import type { FileSink, OutputStore } from "../io/types.ts";
 import { loadModelConfig, openWeights, resolveConfigPath } from "../model.ts";

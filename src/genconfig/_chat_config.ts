@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { type ConfigClass, fromDict, type ModelConfig } from "../arch/_config.ts";
+import { type ConfigClass, fromDict, type ModelConfig } from "../arch/config.ts";
 import { PyFloat } from "../pyjson.ts";
 import type { GenConfigLog } from "./_log.ts";
-import { pyStr } from "./_pystr.ts";
+import { pyStr } from "./pystr.ts";
 
 /** `MLC_CHAT_CONFIG_VERSION`. */
 export const MLC_CHAT_CONFIG_VERSION = "0.1.0";

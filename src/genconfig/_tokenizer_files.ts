@@ -8,7 +8,7 @@
 import { type GenConfigOutput, type GenConfigSource, joinPath, readBytes, writeBytes } from "./_io.ts";
 import { detectTokenizerInfo, type TokenizerInfo, tokenizerInfoRepr } from "./_tokenizer_info.ts";
 import type { GenConfigLog } from "./_log.ts";
-import { nestsDeeperThan } from "../_json_depth.ts";
+import { nestsDeeperThan } from "../json_depth.ts";
 
 /** The files MLC copies, in its order (`TOKENIZER_FILES`). */
 export const TOKENIZER_FILES: readonly string[] = [

@@ -6,7 +6,7 @@
  */
 import { CONV_TEMPLATE_DATA } from "./_conv_template_data.ts";
 import type { ConvTemplate } from "./_conv_template_type.ts";
-import { closestNames } from "../_suggest.ts";
+import { closestNames } from "../suggest.ts";
 
 export type { ConvTemplate };
 

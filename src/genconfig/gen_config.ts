@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { ConfigError } from "../arch/_config.ts";
+import { ConfigError } from "../arch/config.ts";
 import { checkConfigBounds, overrideProblem } from "../config_bounds.ts";
 import { ARCHITECTURES, detectArchitecture } from "../arch/registry.ts";
-import type { Architecture } from "../arch/_types.ts";
+import type { Architecture } from "../arch/types.ts";
 import { dumpPyJson, parsePyJson } from "../pyjson.ts";
 import { getQuantization } from "../quant/schemes.ts";
 import {
@@ -24,7 +24,7 @@ import type { GenConfigLog } from "./_log.ts";
 import { hfTokenizerLength, processTokenizerFiles, type SentencePieceConverter } from "./_tokenizer_files.ts";
 import { detectConvTemplate } from "./auto_template.ts";
 import { getConvTemplate } from "./conv_templates.ts";
-import { nestsDeeperThan } from "../_json_depth.ts";
+import { nestsDeeperThan } from "../json_depth.ts";
 
 /** Deepest nesting of config.json / tokenizer_config.json / generation_config.json read here. */
 const MAX_JSON_DEPTH = 64;

@@ -20,7 +20,7 @@ import {
   type QuantBackend,
 } from "../quant/backend.ts";
 import { WASM_BASE64 } from "./_wasm_b64.ts";
-import { md5Digest, md5Streams, type Md5StreamState, md5Update } from "./_md5.ts";
+import { md5Digest, md5Streams, type Md5StreamState, md5Update } from "./md5.ts";
 
 /** The raw exports of the kernels module (byte offsets into `memory`). */
 export interface KernelExports {
@@ -578,7 +578,7 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
-   * import { md5StreamState } from "./_md5.ts";
+   * import { md5StreamState } from "./md5.ts";
    * const k = WasmKernels.createSync();
    * const st = md5StreamState();
    * k.md5StreamUpdate(st, new TextEncoder().encode("ab"));
@@ -596,7 +596,7 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
-   * import { md5StreamState } from "./_md5.ts";
+   * import { md5StreamState } from "./md5.ts";
    * WasmKernels.createSync().md5StreamDigest(md5StreamState()); // "d41d8cd98f00b204e9800998ecf8427e"
    * ```
    */

@@ -7,7 +7,7 @@
 // deno-lint-ignore-file no-explicit-any
 import { closeFiles, readRanges } from "../io/direct_read.ts";
 import { kernelJobBytes, runKernelJob } from "../kernels/job.ts";
-import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
+import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/md5.ts";
 import type { JobRequest, Md5Request, Md5WorkerRequest, QuantWorkerRequest } from "./_messages.ts";
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ShardHasher, ShardStreamHasher } from "../cache_writer.ts";
-import { md5StreamState } from "../kernels/_md5.ts";
+import { md5StreamState } from "../kernels/md5.ts";
 import { WasmKernels } from "../kernels/wasm.ts";
 
 /**

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { rowSourceFor } from "../_param_rows.ts";
+import { rowSourceFor } from "../param_rows.ts";
 import type { TensorCacheWriter, TensorSink } from "../cache_writer.ts";
 import type { Checkpoint } from "../checkpoint.ts";
 import { type DType, type FloatDType, itemSize } from "../dtype.ts";

@@ -9,7 +9,7 @@
  */
 import { closeFiles, readRanges } from "../io/direct_read.ts";
 import { kernelJobBytes, kernelJobLayout, runKernelJob } from "../kernels/job.ts";
-import { md5Digest, md5Drive, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/_md5.ts";
+import { md5Digest, md5Drive, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/md5.ts";
 import { kernelsMinPages, kernelsModule } from "../kernels/wasm.ts";
 import { shutDown, startWorker } from "../worker_start.ts";
 import type {

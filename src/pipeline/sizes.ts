@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { rowLayout } from "../_param_rows.ts";
+import { rowLayout } from "../param_rows.ts";
 import type { ConversionPlan } from "../plan.ts";
 import { SHARD_CAP } from "../shard_layout.ts";
 import { MD5_LANES } from "./hashing.ts";

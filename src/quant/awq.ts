@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { ArchParam, HostTensor } from "../arch/_types.ts";
+import type { ArchParam, HostTensor } from "../arch/types.ts";
 import type { DType } from "../dtype.ts";
 
 /** AWQ group size (MLC's `q4f16_autoawq`: `group_size=128`). */

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { ArchParam } from "../arch/_types.ts";
+import type { ArchParam } from "../arch/types.ts";
 import type { DType } from "../dtype.ts";
 
 /** One MLC parameter of a block-scale FP8 model (sources concatenated along axis 0). */

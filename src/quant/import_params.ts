@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type { ModelConfig } from "../arch/_config.ts";
-import type { Architecture, ArchParam, ParamTransform } from "../arch/_types.ts";
+import type { ModelConfig } from "../arch/config.ts";
+import type { Architecture, ArchParam, ParamTransform } from "../arch/types.ts";
 import { splitKvB } from "../arch/deepseek_v2.ts";
 import { awqParams, awqRefusal } from "./awq.ts";
 import { blockScaleParams, weightBlockSize } from "./fp8_block.ts";

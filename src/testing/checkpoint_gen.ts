@@ -5,16 +5,10 @@
  * @module
  */
 import { encodeSafetensorsHeader } from "../safetensors.ts";
-import { GEN_ITEM_BYTES, type GenDType, type GenTensor, tensorData } from "../_gen_tensors.ts";
+import { GEN_ITEM_BYTES, type GenDType, type GenTensor, tensorData } from "../gen_tensors.ts";
 
-export {
-  GEN_ITEM_BYTES,
-  type GenDType,
-  type GenTensor,
-  llamaHfTensors,
-  tensorData,
-} from "../_gen_tensors.ts";
-export { Rng } from "../_rng.ts";
+export { GEN_ITEM_BYTES, type GenDType, type GenTensor, llamaHfTensors, tensorData } from "../gen_tensors.ts";
+export { Rng } from "../rng.ts";
 
 const ITEM = GEN_ITEM_BYTES;
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { fromDict } from "../arch/_config.ts";
+import { fromDict } from "../arch/config.ts";
 import { ARCHITECTURES } from "../arch/registry.ts";
 import { importParams } from "../quant/import_params.ts";
 import { IMPORT_QUANTIZATIONS } from "../quant/schemes.ts";

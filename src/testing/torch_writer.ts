@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type GenDType, type GenTensor, tensorData } from "../_gen_tensors.ts";
+import { type GenDType, type GenTensor, tensorData } from "../gen_tensors.ts";
 
 /** One tensor of a pickled state dict (a view of a storage). */
 export interface PickledTensor {

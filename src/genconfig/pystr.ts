@@ -10,7 +10,7 @@ import { PyFloat, pyFloatRepr } from "../pyjson.ts";
  *
  * @example
  * ```ts
- * import { pyRepr } from "./_pystr.ts";
+ * import { pyRepr } from "./pystr.ts";
  * pyRepr({ a: [1, null], b: "x" }); // "{'a': [1, None], 'b': 'x'}"
  * ```
  */
@@ -42,7 +42,7 @@ export function pyRepr(v: unknown): string {
  *
  * @example
  * ```ts
- * import { pyStr } from "./_pystr.ts";
+ * import { pyStr } from "./pystr.ts";
  * pyStr(true); // "True"
  * ```
  */

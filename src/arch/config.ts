@@ -48,7 +48,7 @@ export class ConfigError extends Error {
  *
  * @example
  * ```ts
- * import { fromDict, REQUIRED } from "./_config.ts";
+ * import { fromDict, REQUIRED } from "./config.ts";
  * const cls = { className: "C", fields: [["a", REQUIRED], ["b", 2]] as const, postInit() {} };
  * fromDict(cls, { a: 1, extra: 3 }); // { a: 1, b: 2 }
  * ```
@@ -83,7 +83,7 @@ export function fromDict(
  *
  * @example
  * ```ts
- * import { intField } from "./_config.ts";
+ * import { intField } from "./config.ts";
  * intField({ hidden_size: 64 }, "hidden_size"); // 64
  * ```
  */
@@ -100,7 +100,7 @@ export function intField(cfg: ModelConfig, name: string): number {
  *
  * @example
  * ```ts
- * import { resolveContextWindow } from "./_config.ts";
+ * import { resolveContextWindow } from "./config.ts";
  * const cfg: Record<string, unknown> = { context_window_size: 0 };
  * resolveContextWindow(cfg, { max_position_embeddings: 4096 }, () => {});
  * cfg.context_window_size; // 4096
@@ -137,7 +137,7 @@ export function resolveContextWindow(
  *
  * @example
  * ```ts
- * import { resolvePrefill } from "./_config.ts";
+ * import { resolvePrefill } from "./config.ts";
  * const cfg: Record<string, unknown> = { context_window_size: 4096, prefill_chunk_size: 0 };
  * resolvePrefill(cfg, () => {});
  * cfg.prefill_chunk_size; // 4096
@@ -161,7 +161,7 @@ export function resolvePrefill(cfg: ModelConfig, log: ConfigLog, cap = 8192): vo
  *
  * @example
  * ```ts
- * import { resolveRopeBase } from "./_config.ts";
+ * import { resolveRopeBase } from "./config.ts";
  * const cfg: Record<string, unknown> = { position_embedding_base: 0 };
  * resolveRopeBase(cfg, { rope_theta: 500000 });
  * cfg.position_embedding_base; // 500000
@@ -185,7 +185,7 @@ export { PyFloat };
  *
  * @example
  * ```ts
- * import { nestedFromDict, REQUIRED } from "./_config.ts";
+ * import { nestedFromDict, REQUIRED } from "./config.ts";
  * const cls = { className: "C", fields: [["a", REQUIRED]] as const, postInit() {} };
  * nestedFromDict(cls, { a: 1, extra: 3 }); // { a: 1, kwargs: { extra: 3 } }
  * ```
@@ -209,7 +209,7 @@ export function nestedFromDict(
  *
  * @example
  * ```ts
- * import { resolveHeadDim } from "./_config.ts";
+ * import { resolveHeadDim } from "./config.ts";
  * const cfg: Record<string, unknown> = { hidden_size: 64, num_attention_heads: 4, head_dim: 0 };
  * resolveHeadDim(cfg);
  * cfg.head_dim; // 16
@@ -246,7 +246,7 @@ export interface StandardPostInitOptions {
  *
  * @example
  * ```ts
- * import { standardPostInit } from "./_config.ts";
+ * import { standardPostInit } from "./config.ts";
  * const cfg: Record<string, unknown> = { hidden_size: 64, num_attention_heads: 4, head_dim: 0,
  *   context_window_size: 0, prefill_chunk_size: 0 };
  * standardPostInit(cfg, { max_position_embeddings: 4096 }, () => {});
@@ -270,7 +270,7 @@ export function standardPostInit(
  *
  * @example
  * ```ts
- * import { resolveKvHeads } from "./_config.ts";
+ * import { resolveKvHeads } from "./config.ts";
  * const cfg: Record<string, unknown> = { num_attention_heads: 8, num_key_value_heads: 0 };
  * resolveKvHeads(cfg);
  * cfg.num_key_value_heads; // 8

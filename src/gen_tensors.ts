@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { fnv1a, Rng } from "./_rng.ts";
+import { fnv1a, Rng } from "./rng.ts";
 
 /** A tensor to generate. */
 export interface GenTensor {
@@ -26,7 +26,7 @@ export const GEN_ITEM_BYTES: Readonly<Record<GenDType, number>> = { F16: 2, BF16
  *
  * @example
  * ```ts
- * import { tensorData } from "./_gen_tensors.ts";
+ * import { tensorData } from "./gen_tensors.ts";
  * tensorData({ name: "w", shape: [4] }, "F16", 1).length; // 8
  * ```
  */
@@ -60,7 +60,7 @@ export function tensorData(t: GenTensor, dtype: GenDType, seed: number): Uint8Ar
  *
  * @example
  * ```ts
- * import { llamaHfTensors } from "./_gen_tensors.ts";
+ * import { llamaHfTensors } from "./gen_tensors.ts";
  * llamaHfTensors({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2,
  *   num_hidden_layers: 1, vocab_size: 10 }).length; // 12
  * ```

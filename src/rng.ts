@@ -33,7 +33,7 @@ export class Rng {
  *
  * @example
  * ```ts
- * import { fnv1a } from "./_rng.ts";
+ * import { fnv1a } from "./rng.ts";
  * fnv1a(""); // 2166136261
  * fnv1a("a"); // 3826002220
  * ```

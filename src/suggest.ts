@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { editDistance } from "./_suggest.ts";
+ * import { editDistance } from "./suggest.ts";
  * if (editDistance("devce", "device") !== 1) throw new Error();
  * if (editDistance("Llama-3", "llama_3") !== 0) throw new Error();
  * if (editDistance("cdua", "cuda") !== 1) throw new Error();
@@ -48,7 +48,7 @@ function normName(s: string): string {
  *
  * @example
  * ```ts
- * import { closestNames } from "./_suggest.ts";
+ * import { closestNames } from "./suggest.ts";
  * const s = closestNames("cdua", ["auto", "cpu", "cuda", "webgpu"], { count: 1, maxDistance: 2 });
  * if (s[0] !== "cuda") throw new Error(s.join());
  * if (closestNames("zzzzzz", ["cpu"], { maxDistance: 2 }).length !== 0) throw new Error();

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { HostTensor, ParamTransform } from "./arch/_types.ts";
+import type { HostTensor, ParamTransform } from "./arch/types.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { FileRange } from "./io/direct_read.ts";
 import { bf16Round, type DType, f32Bits, f32BitsToBf16, itemSize, numberToF16 } from "./dtype.ts";
@@ -98,7 +98,7 @@ export interface RowSource {
  *
  * @example
  * ```ts
- * import { rowLayout } from "./_param_rows.ts";
+ * import { rowLayout } from "./param_rows.ts";
  * rowLayout([8, 4096, 2048]); // { rows: 32768, rowElems: 2048 }
  * ```
  */

@@ -28,7 +28,7 @@ const CONTROL_RE =
  *
  * @example
  * ```ts
- * import { escapeControl } from "./_text.ts";
+ * import { escapeControl } from "./text.ts";
  * escapeControl("a\u001b[2Jb"); // "a\\u001b[2Jb"
  * escapeControl("x\ny", { keepLines: true }); // "x\ny"
  * ```
@@ -49,7 +49,7 @@ export function escapeControl(s: string, opts: { keepLines?: boolean } = {}): st
  *
  * @example
  * ```ts
- * import { echo } from "./_text.ts";
+ * import { echo } from "./text.ts";
  * echo("x".repeat(1000), 10); // "xxxxxxxxxx... (990 more characters)"
  * ```
  */
@@ -66,7 +66,7 @@ export function echo(s: string, max: number = MAX_ECHO): string {
  *
  * @example
  * ```ts
- * import { listOf } from "./_text.ts";
+ * import { listOf } from "./text.ts";
  * listOf(["a", "b", "c"], 2); // "a, b, and 1 more"
  * listOf(Array.from({ length: 200_000 }, (_, i) => `t${i}`), 2); // "t0, t1, and 199,998 more"
  * ```
@@ -86,7 +86,7 @@ export const MAX_LINE = 20_000;
  *
  * @example
  * ```ts
- * import { safeLine } from "./_text.ts";
+ * import { safeLine } from "./text.ts";
  * safeLine("error: bad name \u001b]0;x\u0007"); // "error: bad name \\u001b]0;x\\u0007"
  * ```
  */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { DType } from "../dtype.ts";
-import type { ConfigClass, ModelConfig } from "./_config.ts";
+import type { ConfigClass, ModelConfig } from "./config.ts";
 
 /** A shape dimension: a number, or a symbolic name (e.g. `"vocab_size"`) that accepts any size. */
 export type Dim = number | string;

@@ -30,7 +30,7 @@ const MIN_GAP_BYTES = 4096;
  *
  * @example
  * ```ts
- * import { readStrided } from "./_strided.ts";
+ * import { readStrided } from "./strided.ts";
  * // a 2x3 u8 matrix stored transposed (3x2 in the file: 1 2 / 3 4 / 5 6)
  * const data = new Uint8Array([1, 2, 3, 4, 5, 6]);
  * const file = { size: 6, close() {}, readAt(o: number, b: Uint8Array) { b.set(data.subarray(o, o + b.length)); return Promise.resolve(); } };

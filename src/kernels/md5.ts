@@ -30,7 +30,7 @@ export interface Md5Exports {
  *
  * @example
  * ```ts ignore
- * import { md5Drive } from "./_md5.ts";
+ * import { md5Drive } from "./md5.ts";
  * md5Drive(exports, scratch, [0], 1 << 20, () => 0, () => new Uint8Array(0));
  * // ["d41d8cd98f00b204e9800998ecf8427e"]
  * ```
@@ -81,7 +81,7 @@ export function md5Drive(
  *
  * @example
  * ```ts ignore
- * import { md5Streams } from "./_md5.ts";
+ * import { md5Streams } from "./md5.ts";
  * md5Streams(exports, base, [new Uint8Array(0)]); // ["d41d8cd98f00b204e9800998ecf8427e"]
  * ```
  */
@@ -111,7 +111,7 @@ export function md5Streams(
  *
  * @example
  * ```ts ignore
- * import { md5InPlace } from "./_md5.ts";
+ * import { md5InPlace } from "./md5.ts";
  * md5InPlace(exports, scratch, [dataAt], [0]); // ["d41d8cd98f00b204e9800998ecf8427e"]
  * ```
  */
@@ -147,7 +147,7 @@ export interface Md5StreamState {
  *
  * @example
  * ```ts
- * import { md5StreamState } from "./_md5.ts";
+ * import { md5StreamState } from "./md5.ts";
  * md5StreamState().length; // 0
  * ```
  */
@@ -165,7 +165,7 @@ export function md5StreamState(): Md5StreamState {
  *
  * @example
  * ```ts ignore
- * import { md5Digest, md5StreamState, md5Update } from "./_md5.ts";
+ * import { md5Digest, md5StreamState, md5Update } from "./md5.ts";
  * const st = md5StreamState();
  * md5Update(exports, base, st, new TextEncoder().encode("ab"));
  * md5Update(exports, base, st, new TextEncoder().encode("c"));
@@ -213,7 +213,7 @@ export function md5Update(
  *
  * @example
  * ```ts ignore
- * import { md5Digest, md5StreamState } from "./_md5.ts";
+ * import { md5Digest, md5StreamState } from "./md5.ts";
  * md5Digest(exports, base, md5StreamState()); // "d41d8cd98f00b204e9800998ecf8427e"
  * ```
  */

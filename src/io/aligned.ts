@@ -16,7 +16,7 @@ const WASM_PAGE = 65536;
  *
  * @example
  * ```ts
- * import { alignedBuffer } from "./_aligned.ts";
+ * import { alignedBuffer } from "./aligned.ts";
  * const b = alignedBuffer(100_000, false);
  * b.byteLength; // 131072
  * ```

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { nestsDeeperThan } from "./_json_depth.ts";
+ * import { nestsDeeperThan } from "./json_depth.ts";
  * nestsDeeperThan('{"a":[["]]]]"]]}', 3); // false
  * nestsDeeperThan("[".repeat(200) + "]".repeat(200), 128); // true
  * ```
