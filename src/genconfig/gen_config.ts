@@ -157,77 +157,13 @@ export async function genConfig(opts: GenConfigOptions): Promise<GenConfigResult
   const log: GenConfigLog = opts.log ?? (() => {});
   const src = opts.source;
   const outDir = opts.outputDir ?? ".";
-  try {
-    getQuantization(opts.quantization);
-  } catch (e) {
-    throw new GenConfigError(`${(e as Error).message}. Fix: pass one of them with --quantization.`);
-  }
-  const configPath = await resolveConfigPath(src, opts.config);
-  log("info", `Found model configuration: ${configPath}`);
-  const sourceDir = dirName(configPath);
-  const hf = await readJsonObject(src, configPath, "re-download config.json from the model repository.");
-  checkConfigBounds(hf, configPath);
-  const badOverride = overrideProblem(opts.overrides ?? {});
-  if (badOverride) throw new GenConfigError(`override ${badOverride[0]} ${badOverride[1]}`);
-  const arch = pickArchitecture(opts.modelType ?? "auto", hf, configPath);
-  log("info", `Found model type: ${arch.name}. Use \`--model-type\` to override.`);
-
-  // Conversation template (auto: from tokenizer_config.json's chat_template).
-  let templateName = opts.convTemplate;
-  if (templateName === "auto") {
-    const tcPath = joinPath(sourceDir, "tokenizer_config.json");
-    if (!(await src.exists(tcPath))) {
-      throw new GenConfigError(
-        `--conv-template auto needs ${tcPath} (its chat_template), which does not exist. ` +
-          `Fix: pass a template name with --conv-template.`,
-      );
-    }
-    const tc = await readJsonObject(src, tcPath, "re-download tokenizer_config.json.");
-    const tjPath = joinPath(sourceDir, "tokenizer.json");
-    let tj: Record<string, unknown> | null = null;
-    if (await src.exists(tjPath)) {
-      try {
-        tj = JSON.parse(await src.readTextFile(tjPath));
-      } catch {
-        tj = null; // reported later by the tokenizer step
-      }
-    }
-    const r = detectConvTemplate(tc, tj, undefined, tcPath);
-    templateName = r.name;
-    log(
-      "info",
-      `Detected conversation template: ${r.name} (renders like the chat_template of ${tcPath}` +
-        `${r.withoutSystem ? ", without a system prompt" : ""}` +
-        `${r.matches.length > 1 ? `; also matching: ${r.matches.slice(1).join(", ")}` : ""})`,
-    );
-  }
+  const { configPath, sourceDir, hf, arch } = await readModel(opts, log);
+  const templateName = opts.convTemplate === "auto"
+    ? await autoTemplateName(src, sourceDir, log)
+    : opts.convTemplate;
   const convTemplate = getConvTemplate(templateName);
-
-  // Model config: pass 1, overrides, pass 2.
-  const overrides: ModelConfigOverrides = { max_batch_size: 128, ...opts.overrides };
-  let modelConfig;
-  try {
-    modelConfig = buildModelConfig(arch.configClass, hf, overrides, log);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      throw new GenConfigError(
-        `${configPath}: ${e.message}. Fix: correct config.json or pass an override flag.`,
-      );
-    }
-    throw e;
-  }
-
-  const draft = newDraft();
-  for (const name of ["generation_config.json", "config.json"]) {
-    const path = joinPath(sourceDir, name);
-    if (!(await src.exists(path))) {
-      log("info", `Not found ${name}: ${path}`);
-      continue;
-    }
-    const values = path === configPath ? hf : await readJsonObject(src, path, `fix or delete ${name}.`);
-    fillFromFile(draft, name, values, log);
-  }
-
+  const modelConfig = modelConfigOf(arch, hf, opts.overrides, configPath, log);
+  const draft = await draftFromFiles(src, sourceDir, configPath, hf, log);
   const tok = await processTokenizerFiles(
     src,
     opts.output,
@@ -239,33 +175,11 @@ export async function genConfig(opts: GenConfigOptions): Promise<GenConfigResult
   applySystemDefaults(draft, log);
   const embedding = EMBEDDING_MODELS[arch.name];
   if (embedding && draft.get("embedding_metadata") == null) draft.set("embedding_metadata", embedding);
-
-  // active_vocab_size: len(HF tokenizer) of the SOURCE tokenizer.json.
-  let activeVocab: unknown = Object.hasOwn(modelConfig, "active_vocab_size")
-    ? modelConfig.active_vocab_size
-    : modelConfig.vocab_size;
-  if (tok.sourceTokenizer) {
-    let tc: Record<string, unknown> | null = null;
-    const tcPath = joinPath(sourceDir, "tokenizer_config.json");
-    if (await src.exists(tcPath)) {
-      try {
-        tc = JSON.parse(await src.readTextFile(tcPath));
-      } catch {
-        tc = null;
-      }
-    }
-    const n = hfTokenizerLength(tok.sourceTokenizer, tc);
-    if (n !== Number(activeVocab)) {
-      log("info", `Overriding active_vocab_size from ${String(activeVocab)} to ${n} using HF tokenizer`);
-      activeVocab = n;
-    }
-  }
-
   const config = assembleChatConfig({
     modelType: arch.name,
     quantization: opts.quantization,
     modelConfig,
-    activeVocabSize: activeVocab,
+    activeVocabSize: await activeVocabSize(src, sourceDir, modelConfig, tok.sourceTokenizer, log),
     tokenizerFiles: tok.files,
     tokenizerInfo: tok.info,
     convTemplate,
@@ -275,13 +189,132 @@ export async function genConfig(opts: GenConfigOptions): Promise<GenConfigResult
   const text = dumpPyJson(config, 2);
   const target = "mlc-chat-config.json";
   log("info", `Dumping configuration file to: ${joinPath(outDir, target)}`);
-  if (opts.output.rename) {
-    const tmp = `.${target}.tmp`;
-    await opts.output.writeTextFile(tmp, text);
-    await opts.output.rename(tmp, target);
-  } else {
-    await opts.output.writeTextFile(target, text);
+  await writeRenamed(opts.output, target, text);
+  return { config, text, files: [...new Set([...tok.files, target])], convTemplate: templateName };
+}
+
+/** The quantization check, config.json (found, read, bounded), the overrides check and the architecture. */
+async function readModel(
+  opts: GenConfigOptions,
+  log: GenConfigLog,
+): Promise<{ configPath: string; sourceDir: string; hf: Record<string, unknown>; arch: Architecture }> {
+  try {
+    getQuantization(opts.quantization);
+  } catch (e) {
+    throw new GenConfigError(`${(e as Error).message}. Fix: pass one of them with --quantization.`);
   }
-  const written = [...tok.files];
-  return { config, text, files: [...new Set([...written, target])], convTemplate: templateName };
+  const configPath = await resolveConfigPath(opts.source, opts.config);
+  log("info", `Found model configuration: ${configPath}`);
+  const hf = await readJsonObject(
+    opts.source,
+    configPath,
+    "re-download config.json from the model repository.",
+  );
+  checkConfigBounds(hf, configPath);
+  const badOverride = overrideProblem(opts.overrides ?? {});
+  if (badOverride) throw new GenConfigError(`override ${badOverride[0]} ${badOverride[1]}`);
+  const arch = pickArchitecture(opts.modelType ?? "auto", hf, configPath);
+  log("info", `Found model type: ${arch.name}. Use \`--model-type\` to override.`);
+  return { configPath, sourceDir: dirName(configPath), hf, arch };
+}
+
+/** `--conv-template auto`: the template whose rendering matches tokenizer_config.json's chat_template. */
+async function autoTemplateName(src: GenConfigSource, sourceDir: string, log: GenConfigLog): Promise<string> {
+  const tcPath = joinPath(sourceDir, "tokenizer_config.json");
+  if (!(await src.exists(tcPath))) {
+    throw new GenConfigError(
+      `--conv-template auto needs ${tcPath} (its chat_template), which does not exist. ` +
+        `Fix: pass a template name with --conv-template.`,
+    );
+  }
+  const tc = await readJsonObject(src, tcPath, "re-download tokenizer_config.json.");
+  // (an invalid tokenizer.json is reported later by the tokenizer step)
+  const tj = await readJsonOrNull(src, joinPath(sourceDir, "tokenizer.json"));
+  const r = detectConvTemplate(tc, tj, undefined, tcPath);
+  log(
+    "info",
+    `Detected conversation template: ${r.name} (renders like the chat_template of ${tcPath}` +
+      `${r.withoutSystem ? ", without a system prompt" : ""}` +
+      `${r.matches.length > 1 ? `; also matching: ${r.matches.slice(1).join(", ")}` : ""})`,
+  );
+  return r.name;
+}
+
+/** A JSON object file, or null when it is absent or not valid JSON. */
+async function readJsonOrNull(src: GenConfigSource, path: string): Promise<Record<string, unknown> | null> {
+  if (!(await src.exists(path))) return null;
+  try {
+    return JSON.parse(await src.readTextFile(path));
+  } catch {
+    return null;
+  }
+}
+
+/** The model config: pass 1, overrides (max_batch_size 128 by default), pass 2. */
+function modelConfigOf(
+  arch: Architecture,
+  hf: Record<string, unknown>,
+  given: ModelConfigOverrides | undefined,
+  configPath: string,
+  log: GenConfigLog,
+): Record<string, unknown> {
+  const overrides: ModelConfigOverrides = { max_batch_size: 128, ...given };
+  try {
+    return buildModelConfig(arch.configClass, hf, overrides, log);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      throw new GenConfigError(
+        `${configPath}: ${e.message}. Fix: correct config.json or pass an override flag.`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** The generation defaults of generation_config.json, then config.json (MLC's order). */
+async function draftFromFiles(
+  src: GenConfigSource,
+  sourceDir: string,
+  configPath: string,
+  hf: Record<string, unknown>,
+  log: GenConfigLog,
+): Promise<ReturnType<typeof newDraft>> {
+  const draft = newDraft();
+  for (const name of ["generation_config.json", "config.json"]) {
+    const path = joinPath(sourceDir, name);
+    if (!(await src.exists(path))) {
+      log("info", `Not found ${name}: ${path}`);
+      continue;
+    }
+    const values = path === configPath ? hf : await readJsonObject(src, path, `fix or delete ${name}.`);
+    fillFromFile(draft, name, values, log);
+  }
+  return draft;
+}
+
+/** active_vocab_size: len(HF tokenizer) of the SOURCE tokenizer.json, when there is one. */
+async function activeVocabSize(
+  src: GenConfigSource,
+  sourceDir: string,
+  modelConfig: Record<string, unknown>,
+  sourceTokenizer: Parameters<typeof hfTokenizerLength>[0] | null | undefined,
+  log: GenConfigLog,
+): Promise<unknown> {
+  const active: unknown = Object.hasOwn(modelConfig, "active_vocab_size")
+    ? modelConfig.active_vocab_size
+    : modelConfig.vocab_size;
+  if (!sourceTokenizer) return active;
+  const tc = await readJsonOrNull(src, joinPath(sourceDir, "tokenizer_config.json"));
+  const n = hfTokenizerLength(sourceTokenizer, tc);
+  if (n === Number(active)) return active;
+  log("info", `Overriding active_vocab_size from ${String(active)} to ${n} using HF tokenizer`);
+  return n;
+}
+
+/** Writes via a temporary name and a rename when the output store can rename. */
+async function writeRenamed(output: GenConfigOutput, target: string, text: string): Promise<void> {
+  if (!output.rename) return await output.writeTextFile(target, text);
+  const tmp = `.${target}.tmp`;
+  await output.writeTextFile(tmp, text);
+  await output.rename(tmp, target);
 }
