@@ -120,10 +120,61 @@ export async function processTokenizerFiles(
   log: GenConfigLog,
   convertSentencePiece?: SentencePieceConverter,
 ): Promise<TokenizerStepResult> {
-  const files: string[] = [];
-  let outputTokenizerText: string | null = null;
-  let sourceTokenizer: Record<string, unknown> | null = null;
+  const io: TokenizerIo = { src, out, sourceDir, outputDir, log };
   // 3.1 plain copy
+  const { files, sourceTokenizer, tokenizerText } = await copyTokenizerFiles(io);
+  let outputTokenizerText = tokenizerText;
+  const listing = src.listDir ? await src.listDir(sourceDir) : [];
+  // 3.2 RWKV world vocab: not generated (no RWKV architecture in this tool).
+  for (const name of listing) {
+    if (/^rwkv_vocab_v\d{8}\.(json|txt)/.test(name)) {
+      log(
+        "warning",
+        `Found RWKV vocab file: ${
+          joinPath(sourceDir, name)
+        }. Generating tokenizer_model is not supported; skipping`,
+      );
+    }
+  }
+  // 3.3 sentencepiece -> tokenizer.json
+  if (sourceTokenizer === null) {
+    const converted = await sentencePieceStep(io, convertSentencePiece);
+    if (converted !== null) {
+      outputTokenizerText = converted;
+      files.push("tokenizer.json");
+    }
+    // 3.3 bis: tiktoken -> HF files needs the model's own Python tokenizer code.
+    if (listing.some((n) => n.endsWith(".tiktoken"))) tiktokenWarning(log);
+  }
+  // 3.4 tokenizer info, from the OUTPUT tokenizer.json
+  const outTokenizer = outputTokenizerText === null
+    ? null
+    : sourceTokenizer ?? parseTokenizerJson(outputTokenizerText, joinPath(outputDir, "tokenizer.json"));
+  const info = detectTokenizerInfo(outTokenizer, (m) => log("warning", m));
+  log("info", `Detected tokenizer info: ${tokenizerInfoRepr(info)}`);
+  // 3.5 duplicated added tokens in the SOURCE tokenizer.json
+  if (sourceTokenizer) checkAddedTokens(sourceTokenizer, joinPath(sourceDir, "tokenizer.json"));
+  return { files, info, sourceTokenizer };
+}
+
+/** Where the tokenizer step reads and writes. */
+interface TokenizerIo {
+  src: GenConfigSource;
+  out: GenConfigOutput;
+  sourceDir: string;
+  outputDir: string;
+  log: GenConfigLog;
+}
+
+/** 3.1: copies the tokenizer files there are (checking JSON ones: never copy a broken one silently). */
+async function copyTokenizerFiles(
+  { src, out, sourceDir, outputDir, log }: TokenizerIo,
+): Promise<
+  { files: string[]; sourceTokenizer: Record<string, unknown> | null; tokenizerText: string | null }
+> {
+  const files: string[] = [];
+  let tokenizerText: string | null = null;
+  let sourceTokenizer: Record<string, unknown> | null = null;
   for (const name of TOKENIZER_FILES) {
     const path = joinPath(sourceDir, name);
     if (!(await src.exists(path))) {
@@ -139,83 +190,72 @@ export async function processTokenizerFiles(
       );
     }
     if (name === "tokenizer.json") {
-      outputTokenizerText = new TextDecoder().decode(bytes);
-      sourceTokenizer = parseTokenizerJson(outputTokenizerText, path);
-    } else if (name.endsWith(".json")) checkJsonObject(bytes, path); // (never copy a broken one silently)
+      tokenizerText = new TextDecoder().decode(bytes);
+      sourceTokenizer = parseTokenizerJson(tokenizerText, path);
+    } else if (name.endsWith(".json")) checkJsonObject(bytes, path);
     log("info", `Found tokenizer config: ${path}. Copying to ${joinPath(outputDir, name)}`);
     await writeBytes(out, name, bytes);
     files.push(name);
   }
-  const listing = src.listDir ? await src.listDir(sourceDir) : [];
-  // 3.2 RWKV world vocab: not generated (no RWKV architecture in this tool).
-  for (const name of listing) {
-    if (/^rwkv_vocab_v\d{8}\.(json|txt)/.test(name)) {
-      log(
-        "warning",
-        `Found RWKV vocab file: ${
-          joinPath(sourceDir, name)
-        }. Generating tokenizer_model is not supported; skipping`,
-      );
-    }
-  }
-  // 3.3 sentencepiece -> tokenizer.json
+  return { files, sourceTokenizer, tokenizerText };
+}
+
+/** 3.3: tokenizer.model -> tokenizer.json (written; its text), or null (none, or the conversion failed: logged). */
+async function sentencePieceStep(
+  { src, out, sourceDir, outputDir, log }: TokenizerIo,
+  convert: SentencePieceConverter | undefined,
+): Promise<string | null> {
   const spPath = joinPath(sourceDir, "tokenizer.model");
-  if (sourceTokenizer === null && (await src.exists(spPath))) {
-    log(
-      "info",
-      "The model has `tokenizer.model` but not `tokenizer.json`. It is always recommended to prefer JSON instead. " +
-        "Attempting to convert it to `tokenizer.json`",
-    );
-    try {
-      if (!convertSentencePiece) throw new Error("no SentencePiece converter is available");
-      const text = await convertSentencePiece(await readBytes(src, spPath));
-      await out.writeTextFile("tokenizer.json", text);
-      outputTokenizerText = text;
-      files.push("tokenizer.json");
-      log("info", `Successfully converted \`tokenizer.model\` to: ${joinPath(outputDir, "tokenizer.json")}`);
-    } catch (e) {
-      log(
-        "warning",
-        `Converting to \`tokenizer.json\` Failed with the exception below. Skipping the conversion.\n${
-          (e as Error).message
-        }`,
-      );
-    }
-  }
-  // 3.3 bis: tiktoken -> HF files needs the model's own Python tokenizer code.
-  if (sourceTokenizer === null && listing.some((n) => n.endsWith(".tiktoken"))) {
-    log(
-      "info",
-      "The model has tiktoken files but not `tokenizer.json`. Attempting to convert from tiktoken files",
-    );
+  if (!(await src.exists(spPath))) return null;
+  log(
+    "info",
+    "The model has `tokenizer.model` but not `tokenizer.json`. It is always recommended to prefer JSON instead. " +
+      "Attempting to convert it to `tokenizer.json`",
+  );
+  try {
+    if (!convert) throw new Error("no SentencePiece converter is available");
+    const text = await convert(await readBytes(src, spPath));
+    await out.writeTextFile("tokenizer.json", text);
+    log("info", `Successfully converted \`tokenizer.model\` to: ${joinPath(outputDir, "tokenizer.json")}`);
+    return text;
+  } catch (e) {
     log(
       "warning",
-      "Failed with the exception below. Skipping\nConverting tiktoken files needs the model's remote Python " +
-        "tokenizer code (special-token table); provide a tokenizer.json instead.",
+      `Converting to \`tokenizer.json\` Failed with the exception below. Skipping the conversion.\n${
+        (e as Error).message
+      }`,
     );
+    return null;
   }
-  // 3.4 tokenizer info, from the OUTPUT tokenizer.json
-  const outTokenizer = outputTokenizerText === null
-    ? null
-    : sourceTokenizer ?? parseTokenizerJson(outputTokenizerText, joinPath(outputDir, "tokenizer.json"));
-  const info = detectTokenizerInfo(outTokenizer, (m) => log("warning", m));
-  log("info", `Detected tokenizer info: ${tokenizerInfoRepr(info)}`);
-  // 3.5 duplicated added tokens in the SOURCE tokenizer.json
-  if (sourceTokenizer && Array.isArray(sourceTokenizer.added_tokens)) {
-    const seen = new Set<string>();
-    for (const t of sourceTokenizer.added_tokens as { content?: unknown }[]) {
-      const c = String(t?.content);
-      if (seen.has(c)) {
-        throw new TokenizerFileError(
-          `Failed with incorrect tokenizer.json which has duplicated token ${c}. This affects correctness of ` +
-            `huggingface tokenizer during runtime, please check your tokenizer.json to remove duplication ` +
-            `manually. (file: ${joinPath(sourceDir, "tokenizer.json")})`,
-        );
-      }
-      seen.add(c);
+}
+
+function tiktokenWarning(log: GenConfigLog): void {
+  log(
+    "info",
+    "The model has tiktoken files but not `tokenizer.json`. Attempting to convert from tiktoken files",
+  );
+  log(
+    "warning",
+    "Failed with the exception below. Skipping\nConverting tiktoken files needs the model's remote Python " +
+      "tokenizer code (special-token table); provide a tokenizer.json instead.",
+  );
+}
+
+/** 3.5: MLC refuses a source tokenizer.json whose added_tokens repeat a content. */
+function checkAddedTokens(tokenizer: Record<string, unknown>, path: string): void {
+  if (!Array.isArray(tokenizer.added_tokens)) return;
+  const seen = new Set<string>();
+  for (const t of tokenizer.added_tokens as { content?: unknown }[]) {
+    const c = String(t?.content);
+    if (seen.has(c)) {
+      throw new TokenizerFileError(
+        `Failed with incorrect tokenizer.json which has duplicated token ${c}. This affects correctness of ` +
+          `huggingface tokenizer during runtime, please check your tokenizer.json to remove duplication ` +
+          `manually. (file: ${path})`,
+      );
     }
+    seen.add(c);
   }
-  return { files, info, sourceTokenizer };
 }
 
 /**
