@@ -152,8 +152,9 @@ export interface DataSpan {
  * @example
  * ```ts
  * import { layoutProblem } from "./_safetensors_strict.ts";
- * layoutProblem([{ name: "a", begin: 0, end: 4 }, { name: "b", begin: 4, end: 8 }], 8); // undefined
- * layoutProblem([{ name: "a", begin: 0, end: 4 }], 6); // "2 bytes after the last tensor ..."
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(layoutProblem([{ name: "a", begin: 0, end: 4 }, { name: "b", begin: 4, end: 8 }], 8), undefined);
+ * deepStrictEqual(layoutProblem([{ name: "a", begin: 0, end: 4 }], 6), "2 bytes after the last tensor belong to no tensor (the data area is 6 bytes, the tensors end at 4); the safetensors reference reader refuses such a file");
  * ```
  */
 export function layoutProblem(spans: readonly DataSpan[], dataLen: number): string | undefined {

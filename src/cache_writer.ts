@@ -136,13 +136,14 @@ export interface WriterOptions {
  * ```ts
  * import { TensorCacheWriter } from "./cache_writer.ts";
  * import { memoryOutput } from "./io/memory.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const out = memoryOutput();
  * const w = new TensorCacheWriter(out);
  * const t = await w.begin("w", [2], "float16");
  * await t.write(new Uint8Array([0, 60, 0, 60]));
  * await t.end();
  * const cache = await w.finish(16);
- * cache.records[0].nbytes; // 4
+ * deepStrictEqual(cache.records[0].nbytes, 4);
  * ```
  */
 export class TensorCacheWriter {

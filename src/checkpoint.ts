@@ -87,8 +87,9 @@ function dirname(p: string): string {
  * ```ts
  * import { detectSource } from "./checkpoint.ts";
  * import { memorySource } from "./io/memory.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const s = await detectSource(memorySource({ "m/model.safetensors": new Uint8Array(8) }), "m");
- * s.path; // "m/model.safetensors"
+ * deepStrictEqual(s.path, "m/model.safetensors");
  * ```
  */
 export async function detectSource(

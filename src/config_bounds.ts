@@ -104,8 +104,9 @@ function shown(v: unknown): string {
  * @example
  * ```ts
  * import { boundProblem, CONFIG_BOUNDS } from "./config_bounds.ts";
- * boundProblem(0, CONFIG_BOUNDS.num_attention_heads); // "must be a positive integer (at most 4,096), got 0"
- * boundProblem(32, CONFIG_BOUNDS.num_attention_heads); // undefined
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(boundProblem(0, CONFIG_BOUNDS.num_attention_heads), "must be a positive integer (at most 4,096), got 0");
+ * deepStrictEqual(boundProblem(32, CONFIG_BOUNDS.num_attention_heads), undefined);
  * ```
  */
 export function boundProblem(v: unknown, bound: FieldBound): string | undefined {
@@ -129,11 +130,12 @@ export function boundProblem(v: unknown, bound: FieldBound): string | undefined 
  * @example
  * ```ts
  * import { checkConfigBounds } from "./config_bounds.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * checkConfigBounds({ num_hidden_layers: 2, hidden_size: 64 }, "config.json"); // fine
  * try {
  *   checkConfigBounds({ num_hidden_layers: 1e9 }, "config.json");
  * } catch (e) {
- *   (e as Error).message; // "config.json: num_hidden_layers must be a positive integer (at most 1,024), got 1000000000"
+ * deepStrictEqual(  (e as Error).message, "config.json: num_hidden_layers must be a positive integer (at most 1,024), got 1000000000");
  * }
  * ```
  */
@@ -161,7 +163,8 @@ export function checkConfigBounds(config: Record<string, unknown>, where: string
  * @example
  * ```ts
  * import { highestLayerIndex } from "./config_bounds.ts";
- * highestLayerIndex(["model.layers.0.w", "model.layers.11.w", "lm_head.weight"]); // 11
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(highestLayerIndex(["model.layers.0.w", "model.layers.11.w", "lm_head.weight"]), 11);
  * ```
  */
 export function highestLayerIndex(names: Iterable<string>): number {
@@ -208,7 +211,8 @@ export function layerCountProblem(
  * @example
  * ```ts
  * import { overrideProblem } from "./config_bounds.ts";
- * overrideProblem({ context_window_size: -5 }); // ["context_window_size", "must be a positive integer ..."]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(overrideProblem({ context_window_size: -5 }), ["context_window_size", "must be a positive integer (at most 2,147,483,647) or -1, got -5"]);
  * ```
  */
 export function overrideProblem(overrides: object): [string, string] | undefined {
@@ -242,8 +246,9 @@ export interface VocabParam {
  * @example
  * ```ts
  * import { vocabWarnings } from "./config_bounds.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const emb = { param: { name: "model.embed_tokens.weight", shape: ["vocab_size", 64] }, shape: [256, 64] };
- * vocabWarnings([emb], { vocab_size: 300 }).length; // 1
+ * deepStrictEqual(vocabWarnings([emb], { vocab_size: 300 }).length, 1);
  * ```
  */
 export function vocabWarnings(params: readonly VocabParam[], config: Record<string, unknown>): string[] {

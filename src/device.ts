@@ -49,8 +49,9 @@ export const DEVICES: readonly DeviceName[] = ["auto", "cpu", "webgpu", "referen
  * @example
  * ```ts
  * import { selectBackend } from "./device.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const b = await selectBackend("reference");
- * b.name; // "reference"
+ * deepStrictEqual(b.name, "reference");
  * ```
  */
 export async function selectBackend(

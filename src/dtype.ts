@@ -26,7 +26,8 @@ export const ITEM_SIZE: Readonly<Record<DType, number>> = {
  * @example
  * ```ts
  * import { itemSize } from "./dtype.ts";
- * itemSize("bfloat16"); // 2
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(itemSize("bfloat16"), 2);
  * ```
  */
 export function itemSize(dtype: DType): number {
@@ -44,7 +45,8 @@ const u32 = new Uint32Array(f32.buffer);
  * @example
  * ```ts
  * import { f16ToNumber } from "./dtype.ts";
- * f16ToNumber(0x3c00); // 1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f16ToNumber(0x3c00), 1);
  * ```
  */
 export function f16ToNumber(h: number): number {
@@ -63,7 +65,8 @@ export function f16ToNumber(h: number): number {
  * @example
  * ```ts
  * import { numberToF16 } from "./dtype.ts";
- * numberToF16(1.00048828125); // 0x3c00 (tie to even)
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(numberToF16(1.00048828125), 0x3c00); // tie to even
  * ```
  */
 export function numberToF16(x: number): number {
@@ -78,7 +81,8 @@ export function numberToF16(x: number): number {
  * @example
  * ```ts
  * import { bf16ToNumber } from "./dtype.ts";
- * bf16ToNumber(0x3f80); // 1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(bf16ToNumber(0x3f80), 1);
  * ```
  */
 export function bf16ToNumber(b: number): number {
@@ -92,7 +96,8 @@ export function bf16ToNumber(b: number): number {
  * @example
  * ```ts
  * import { f32Bits } from "./dtype.ts";
- * f32Bits(1); // 0x3f800000
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f32Bits(1), 0x3f800000);
  * ```
  */
 export function f32Bits(x: number): number {
@@ -106,7 +111,8 @@ export function f32Bits(x: number): number {
  * @example
  * ```ts
  * import { f32FromBits } from "./dtype.ts";
- * f32FromBits(0x3f800000); // 1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f32FromBits(0x3f800000), 1);
  * ```
  */
 export function f32FromBits(bits: number): number {
@@ -121,7 +127,8 @@ export function f32FromBits(bits: number): number {
  * @example
  * ```ts
  * import { f32BitsToBf16 } from "./dtype.ts";
- * f32BitsToBf16(0x3f808000); // 0x3f80 (tie to even)
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f32BitsToBf16(0x3f808000), 0x3f80); // tie to even
  * ```
  */
 export function f32BitsToBf16(u: number): number {
@@ -140,7 +147,8 @@ export function f32BitsToBf16(u: number): number {
  * @example
  * ```ts
  * import { f32BitsToBf16Storage } from "./dtype.ts";
- * f32BitsToBf16Storage(0x7f7fffff); // 0x7f7f
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f32BitsToBf16Storage(0x7f7fffff), 0x7f7f);
  * ```
  */
 export function f32BitsToBf16Storage(u: number): number {
@@ -156,7 +164,8 @@ export function f32BitsToBf16Storage(u: number): number {
  * @example
  * ```ts
  * import { bf16Round } from "./dtype.ts";
- * bf16Round(1 + 2 ** -9); // 1 (tie to even)
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(bf16Round(1 + 2 ** -9), 1); // tie to even
  * ```
  */
 export function bf16Round(x: number): number {
@@ -182,7 +191,8 @@ export const QUANT_SOURCE_ITEM_SIZE: Readonly<Record<QuantSourceDType, number>> 
  * @example
  * ```ts
  * import { e4m3fnToNumber } from "./dtype.ts";
- * e4m3fnToNumber(0x7e); // 448
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(e4m3fnToNumber(0x7e), 448);
  * ```
  */
 export function e4m3fnToNumber(b: number): number {
@@ -201,7 +211,8 @@ export function e4m3fnToNumber(b: number): number {
  * @example
  * ```ts
  * import { e5m2ToNumber } from "./dtype.ts";
- * e5m2ToNumber(0x3c); // 1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(e5m2ToNumber(0x3c), 1);
  * ```
  */
 export function e5m2ToNumber(b: number): number {

@@ -27,7 +27,8 @@ export const GEN_ITEM_BYTES: Readonly<Record<GenDType, number>> = { F16: 2, BF16
  * @example
  * ```ts
  * import { tensorData } from "./gen_tensors.ts";
- * tensorData({ name: "w", shape: [4] }, "F16", 1).length; // 8
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(tensorData({ name: "w", shape: [4] }, "F16", 1).length, 8);
  * ```
  */
 export function tensorData(t: GenTensor, dtype: GenDType, seed: number): Uint8Array {
@@ -61,8 +62,9 @@ export function tensorData(t: GenTensor, dtype: GenDType, seed: number): Uint8Ar
  * @example
  * ```ts
  * import { llamaHfTensors } from "./gen_tensors.ts";
- * llamaHfTensors({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2,
- *   num_hidden_layers: 1, vocab_size: 10 }).length; // 12
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(llamaHfTensors({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2,
+ *   num_hidden_layers: 1, vocab_size: 10 }).length, 12);
  * ```
  */
 export function llamaHfTensors(cfg: Record<string, unknown>): GenTensor[] {

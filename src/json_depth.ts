@@ -12,8 +12,9 @@
  * @example
  * ```ts
  * import { nestsDeeperThan } from "./json_depth.ts";
- * nestsDeeperThan('{"a":[["]]]]"]]}', 3); // false
- * nestsDeeperThan("[".repeat(200) + "]".repeat(200), 128); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(nestsDeeperThan('{"a":[["]]]]"]]}', 3), false);
+ * deepStrictEqual(nestsDeeperThan("[".repeat(200) + "]".repeat(200), 128), true);
  * ```
  */
 export function nestsDeeperThan(text: string, limit: number): boolean {

@@ -41,7 +41,8 @@ export interface OpenedModel {
  * @example
  * ```ts
  * import { resolveConfigPath } from "./model.ts";
- * resolveConfigPath("models/x/config.json"); // { configPath: "models/x/config.json", dir: "models/x" }
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(resolveConfigPath("models/x/config.json"), { configPath: "models/x/config.json", dir: "models/x" });
  * ```
  */
 export function resolveConfigPath(config: string): { configPath: string; dir: string } {
@@ -60,10 +61,11 @@ export function resolveConfigPath(config: string): { configPath: string; dir: st
  * ```ts
  * import { loadModelConfig } from "./model.ts";
  * import { memorySource } from "./io/memory.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const store = memorySource({ "m/config.json": JSON.stringify({ model_type: "llama",
  *   hidden_size: 8, intermediate_size: 16, num_attention_heads: 2, num_hidden_layers: 1,
  *   rms_norm_eps: 1e-5, vocab_size: 10, max_position_embeddings: 64 }) });
- * (await loadModelConfig(store, "m")).config.context_window_size; // 64
+ * deepStrictEqual((await loadModelConfig(store, "m")).config.context_window_size, 64);
  * ```
  */
 export async function loadModelConfig(

@@ -99,7 +99,8 @@ export interface RowSource {
  * @example
  * ```ts
  * import { rowLayout } from "./param_rows.ts";
- * rowLayout([8, 4096, 2048]); // { rows: 32768, rowElems: 2048 }
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(rowLayout([8, 4096, 2048]), { rows: 32768, rowElems: 2048 });
  * ```
  */
 export function rowLayout(shape: readonly number[]): { rows: number; rowElems: number } {

@@ -97,8 +97,9 @@ export const FINAL_FC_NAMES: ReadonlySet<string> = new Set([
  * ```ts
  * import { quantLayoutFor } from "./plan.ts";
  * import { QUANTIZATIONS } from "./quant/schemes.ts";
- * quantLayoutFor({ name: "lm_head.weight", shape: [8, 4], sources: [], quant: "linear" },
- *   [8, 4], QUANTIZATIONS.q4f16_2); // undefined
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(quantLayoutFor({ name: "lm_head.weight", shape: [8, 4], sources: [], quant: "linear" },
+ *   [8, 4], QUANTIZATIONS.q4f16_2), undefined);
  * ```
  */
 export function quantLayoutFor(
@@ -122,8 +123,9 @@ export function quantLayoutFor(
  * ```ts
  * import { quantizedOutputs } from "./plan.ts";
  * import { QUANTIZATIONS } from "./quant/schemes.ts";
- * quantizedOutputs("a.weight", [4096, 4096], "float16", QUANTIZATIONS.q4f16_1, "NK")
- *   .map((o) => o.shape); // [[4096, 512], [4096, 128]]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(quantizedOutputs("a.weight", [4096, 4096], "float16", QUANTIZATIONS.q4f16_1, "NK")
+ *   .map((o) => o.shape), [[4096, 512], [4096, 128]]);
  * ```
  */
 export function quantizedOutputs(

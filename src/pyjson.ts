@@ -43,8 +43,9 @@ export type PyJson =
  * @example
  * ```ts
  * import { pyFloatRepr } from "./pyjson.ts";
- * pyFloatRepr(1e-5); // "1e-05"
- * pyFloatRepr(162560); // "162560.0"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(pyFloatRepr(1e-5), "1e-05");
+ * deepStrictEqual(pyFloatRepr(162560), "162560.0");
  * ```
  */
 export function pyFloatRepr(x: number): string {
@@ -144,8 +145,9 @@ export function dumpPyJson(value: unknown, indent: number | null = 4): string {
  * @example
  * ```ts
  * import { parsePyJson, PyFloat } from "./pyjson.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const v = parsePyJson('{"rope_theta": 10000.0}') as { rope_theta: PyFloat };
- * v.rope_theta instanceof PyFloat; // true
+ * deepStrictEqual(v.rope_theta instanceof PyFloat, true);
  * ```
  */
 export function parsePyJson(text: string): PyJson {
@@ -273,8 +275,9 @@ export function parsePyJson(text: string): PyJson {
  * @example
  * ```ts
  * import { num, PyFloat } from "./pyjson.ts";
- * num(new PyFloat(2)); // 2
- * num("2"); // undefined
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(num(new PyFloat(2)), 2);
+ * deepStrictEqual(num("2"), undefined);
  * ```
  */
 export function num(v: unknown): number | undefined {

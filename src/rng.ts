@@ -34,8 +34,9 @@ export class Rng {
  * @example
  * ```ts
  * import { fnv1a } from "./rng.ts";
- * fnv1a(""); // 2166136261
- * fnv1a("a"); // 3826002220
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(fnv1a(""), 2166136261);
+ * deepStrictEqual(fnv1a("a"), 3826002220);
  * ```
  */
 export function fnv1a(text: string, basis: number = 2166136261): number {

@@ -55,7 +55,8 @@ export const QUANT_SOURCE_DTYPES: Readonly<Record<string, QuantSourceDType>> = {
  * @example
  * ```ts
  * import { unsupportedDtypeReason } from "./safetensors.ts";
- * unsupportedDtypeReason("F64"); // "which is not supported (expected F16, BF16 or F32)"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(unsupportedDtypeReason("F64"), "which is not supported (expected F16, BF16 or F32)");
  * ```
  */
 export function unsupportedDtypeReason(stDtype: string): string {
@@ -244,8 +245,9 @@ function checkedMetadata(raw: unknown, path: string): Record<string, string> | u
  * @example
  * ```ts
  * import { encodeSafetensors } from "./safetensors.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const bytes = encodeSafetensors([{ name: "w", stDtype: "F32", shape: [1], data: new Uint8Array(4) }]);
- * bytes.length > 12; // true
+ * deepStrictEqual(bytes.length > 12, true);
  * ```
  */
 export function encodeSafetensors(
@@ -271,7 +273,8 @@ export function encodeSafetensors(
  * @example
  * ```ts
  * import { encodeSafetensorsHeader } from "./safetensors.ts";
- * encodeSafetensorsHeader([{ name: "w", stDtype: "F16", shape: [2], nbytes: 4 }]).length % 8; // 0
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(encodeSafetensorsHeader([{ name: "w", stDtype: "F16", shape: [2], nbytes: 4 }]).length % 8, 0);
  * ```
  */
 export function encodeSafetensorsHeader(

@@ -15,8 +15,9 @@ import { BLOCK_SCALE_ARCHITECTURES } from "./quant/import_params.ts";
  * @example
  * ```ts
  * import { isSupported } from "./support.ts";
- * isSupported("llama", "q4f16_1"); // true
- * isSupported("mixtral", "q4f16_0"); // false (no KN layout for stacked experts)
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(isSupported("llama", "q4f16_1"), true);
+ * deepStrictEqual(isSupported("mixtral", "q4f16_0"), false); // no KN layout for stacked experts
  * ```
  */
 export function isSupported(arch: string, quant: string): boolean {
@@ -34,7 +35,8 @@ export function isSupported(arch: string, quant: string): boolean {
  * @example
  * ```ts
  * import { supportTableMarkdown } from "./support.ts";
- * supportTableMarkdown().split("\n")[0].startsWith("| model type |"); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(supportTableMarkdown().split("\n")[0].startsWith("| model type |"), true);
  * ```
  */
 export function supportTableMarkdown(): string {
@@ -133,7 +135,8 @@ const KIND_COLUMNS: readonly [string, string][] = [
  * @example
  * ```ts
  * import { mlcKindsTableMarkdown } from "./support.ts";
- * mlcKindsTableMarkdown().split("\n")[2].startsWith("| `llama` | ✓ | ✓ | MLC only |"); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(mlcKindsTableMarkdown().split("\n")[2].startsWith("| `llama` | ✓ | ✓ | MLC only |"), true);
  * ```
  */
 export function mlcKindsTableMarkdown(): string {

@@ -29,8 +29,9 @@ const CONTROL_RE =
  * @example
  * ```ts
  * import { escapeControl } from "./text.ts";
- * escapeControl("a\u001b[2Jb"); // "a\\u001b[2Jb"
- * escapeControl("x\ny", { keepLines: true }); // "x\ny"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(escapeControl("a\u001b[2Jb"), "a\\u001b[2Jb");
+ * deepStrictEqual(escapeControl("x\ny", { keepLines: true }), "x\ny");
  * ```
  */
 export function escapeControl(s: string, opts: { keepLines?: boolean } = {}): string {
@@ -50,7 +51,8 @@ export function escapeControl(s: string, opts: { keepLines?: boolean } = {}): st
  * @example
  * ```ts
  * import { echo } from "./text.ts";
- * echo("x".repeat(1000), 10); // "xxxxxxxxxx... (990 more characters)"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(echo("x".repeat(1000), 10), "xxxxxxxxxx... (990 more characters)");
  * ```
  */
 export function echo(s: string, max: number = MAX_ECHO): string {
@@ -67,8 +69,9 @@ export function echo(s: string, max: number = MAX_ECHO): string {
  * @example
  * ```ts
  * import { listOf } from "./text.ts";
- * listOf(["a", "b", "c"], 2); // "a, b, and 1 more"
- * listOf(Array.from({ length: 200_000 }, (_, i) => `t${i}`), 2); // "t0, t1, and 199,998 more"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(listOf(["a", "b", "c"], 2), "a, b, and 1 more");
+ * deepStrictEqual(listOf(Array.from({ length: 200_000 }, (_, i) => `t${i}`), 2), "t0, t1, and 199,998 more");
  * ```
  */
 export function listOf(items: readonly string[], max: number = MAX_LIST_ITEMS): string {
@@ -87,7 +90,8 @@ export const MAX_LINE = 20_000;
  * @example
  * ```ts
  * import { safeLine } from "./text.ts";
- * safeLine("error: bad name \u001b]0;x\u0007"); // "error: bad name \\u001b]0;x\\u0007"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(safeLine("error: bad name \u001b]0;x\u0007"), "error: bad name \\u001b]0;x\\u0007");
  * ```
  */
 export function safeLine(s: string): string {

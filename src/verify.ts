@@ -172,8 +172,9 @@ const join = (dir: string, name: string): string =>
  * ```ts
  * import { readTensorCache } from "./verify.ts";
  * import { memorySource } from "./io/memory.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const store = memorySource({ "out/ndarray-cache.json": '{"metadata": {}, "records": []}' });
- * (await readTensorCache(store, "out")).file; // "ndarray-cache.json"
+ * deepStrictEqual((await readTensorCache(store, "out")).file, "ndarray-cache.json");
  * ```
  */
 export async function readTensorCache(
@@ -213,11 +214,12 @@ export async function readTensorCache(
  * ```ts
  * import { checkShards } from "./verify.ts";
  * import { memorySource } from "./io/memory.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const store = memorySource({ "o/params_shard_0.bin": new Uint8Array(0) });
  * const [s] = await checkShards(store, "o", { metadata: { ParamSize: 0, ParamBytes: 0, BitsPerParam: 0 },
  *   records: [{ dataPath: "params_shard_0.bin", format: "raw-shard", nbytes: 0, records: [],
  *     md5sum: "d41d8cd98f00b204e9800998ecf8427e" }] });
- * s.status; // "ok"
+ * deepStrictEqual(s.status, "ok");
  * ```
  */
 export async function checkShards(

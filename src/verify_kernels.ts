@@ -59,8 +59,9 @@ function wasmCast(k: WasmKernels): VerifyKernels["cast"] {
  * @example
  * ```ts
  * import { dequantizeReference } from "./verify_kernels.ts";
- * dequantizeReference({ words: new Uint32Array(4).fill(0x88888888), scales: new Uint16Array([0x3c00]),
- *   rows: 1, k: 32, bits: 4, groupSize: 32, modelDtype: "float16" })[0]; // 1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(dequantizeReference({ words: new Uint32Array(4).fill(0x88888888), scales: new Uint16Array([0x3c00]),
+ *   rows: 1, k: 32, bits: 4, groupSize: 32, modelDtype: "float16" })[0], 1);
  * ```
  */
 export function dequantizeReference(job: DequantJob): Float64Array {
@@ -92,9 +93,10 @@ export function dequantizeReference(job: DequantJob): Float64Array {
  * @example
  * ```ts
  * import { dequantMatmulReference } from "./verify_kernels.ts";
- * dequantMatmulReference({ words: new Uint32Array(4).fill(0x88888888), scales: new Uint16Array([0x3c00]),
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(dequantMatmulReference({ words: new Uint32Array(4).fill(0x88888888), scales: new Uint16Array([0x3c00]),
  *   rows: 1, k: 32, bits: 4, groupSize: 32, modelDtype: "float16", x: new Float32Array(32).fill(1),
- *   batch: 1 })[0]; // 32
+ *   batch: 1 })[0], 32);
  * ```
  */
 export function dequantMatmulReference(job: DequantMatmulJob): Float64Array {
@@ -176,8 +178,9 @@ const FACTORIES: Record<
  * @example
  * ```ts
  * import { createVerifyKernels } from "./verify_kernels.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const k = await createVerifyKernels("reference");
- * k.name; // "reference"
+ * deepStrictEqual(k.name, "reference");
  * ```
  */
 export async function createVerifyKernels(

@@ -36,7 +36,8 @@ export const CLIP_VISION_CONFIG: ConfigClass = {
  * @example
  * ```ts
  * import { flattenKwargs } from "./_clip.ts";
- * flattenKwargs({ a: 1, kwargs: { b: 2 } }, "text_config"); // { a: 1, b: 2 }
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(flattenKwargs({ a: 1, kwargs: { b: 2 } }, "text_config"), { a: 1, b: 2 });
  * ```
  */
 export function flattenKwargs(value: unknown, name: string): Record<string, unknown> {
@@ -59,9 +60,10 @@ export function flattenKwargs(value: unknown, name: string): Record<string, unkn
  * @example
  * ```ts
  * import { clipVisionParams } from "./_clip.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const ps = clipVisionParams({ hidden_size: 8, image_size: 4, intermediate_size: 16,
  *   num_attention_heads: 2, num_hidden_layers: 1, patch_size: 2, num_channels: 3 }, "v.", "m.v.");
- * ps[1].shape; // [8, 3, 2, 2]
+ * deepStrictEqual(ps[1].shape, [8, 3, 2, 2]);
  * ```
  */
 export function clipVisionParams(vision: ModelConfig, mlcPrefix: string, hfPrefix: string): ArchParam[] {

@@ -17,7 +17,8 @@ import type { ParamSpec } from "./_standard.ts";
  * @example
  * ```ts
  * import { isDeepseekMoeLayer } from "./_deepseek.ts";
- * isDeepseekMoeLayer({ first_k_dense_replace: 1, moe_layer_freq: 1 }, 0); // false
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(isDeepseekMoeLayer({ first_k_dense_replace: 1, moe_layer_freq: 1 }, 0), false);
  * ```
  */
 export function isDeepseekMoeLayer(cfg: ModelConfig, l: number): boolean {

@@ -19,7 +19,8 @@ export type ParamExtra = Partial<Pick<ArchParam, "dtype" | "quant" | "transform"
  * @example
  * ```ts
  * import { same } from "./_dense.ts";
- * same("model.norm.weight", [8]).sources; // ["model.norm.weight"]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(same("model.norm.weight", [8]).sources, ["model.norm.weight"]);
  * ```
  */
 export function same(name: string, shape: readonly Dim[], extra: ParamExtra = {}): ArchParam {
@@ -33,7 +34,8 @@ export function same(name: string, shape: readonly Dim[], extra: ParamExtra = {}
  * @example
  * ```ts
  * import { from } from "./_dense.ts";
- * from("a.gate_up_proj.weight", [4, 2], ["a.w1.weight", "a.w3.weight"]).sources.length; // 2
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(from("a.gate_up_proj.weight", [4, 2], ["a.w1.weight", "a.w3.weight"]).sources.length, 2);
  * ```
  */
 export function from(
@@ -52,7 +54,8 @@ export function from(
  * @example
  * ```ts
  * import { qkvSources } from "./_dense.ts";
- * qkvSources("model.layers.0.self_attn", "bias")[2]; // "model.layers.0.self_attn.v_proj.bias"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(qkvSources("model.layers.0.self_attn", "bias")[2], "model.layers.0.self_attn.v_proj.bias");
  * ```
  */
 export function qkvSources(prefix: string, kind: "weight" | "bias"): string[] {
@@ -65,7 +68,8 @@ export function qkvSources(prefix: string, kind: "weight" | "bias"): string[] {
  * @example
  * ```ts
  * import { layerNorm } from "./_dense.ts";
- * layerNorm("model.norm", 8).map((p) => p.name); // ["model.norm.weight", "model.norm.bias"]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(layerNorm("model.norm", 8).map((p) => p.name), ["model.norm.weight", "model.norm.bias"]);
  * ```
  */
 export function layerNorm(prefix: string, n: number): ArchParam[] {
@@ -78,7 +82,8 @@ export function layerNorm(prefix: string, n: number): ArchParam[] {
  * @example
  * ```ts
  * import { linear } from "./_dense.ts";
- * linear("a.c_fc", 4, 2, true).map((p) => p.shape); // [[4, 2], [4]]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(linear("a.c_fc", 4, 2, true).map((p) => p.shape), [[4, 2], [4]]);
  * ```
  */
 export function linear(prefix: string, out: Dim, inp: number, bias: boolean): ArchParam[] {
@@ -141,7 +146,8 @@ export interface DenseDims {
  * @example
  * ```ts
  * import { denseDims } from "./_dense.ts";
- * denseDims({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2, head_dim: 4, vocab_size: 10 }).nkv; // 2
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(denseDims({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2, head_dim: 4, vocab_size: 10 }).nkv, 2);
  * ```
  */
 export function denseDims(cfg: ModelConfig): DenseDims {

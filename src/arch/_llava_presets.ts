@@ -27,7 +27,8 @@ const PRESET_MAPPING: Readonly<Record<string, string>> = {
  * @example
  * ```ts
  * import { textPreset } from "./_llava_presets.ts";
- * textPreset("lmsys/vicuna-7b-v1.5")!.hidden_size; // 4096
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(textPreset("lmsys/vicuna-7b-v1.5")!.hidden_size, 4096);
  * ```
  */
 export function textPreset(nameOrPath: string): Record<string, unknown> | undefined {

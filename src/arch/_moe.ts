@@ -35,11 +35,12 @@ export interface StackedExpertsOptions {
  * @example
  * ```ts
  * import { stackedExperts } from "./_moe.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const [gu, d] = stackedExperts({ gateUp: "m.e1_e3", down: "m.e2", hf: "b", experts: 2, hidden: 8,
  *   inter: 4, names: ["w1", "w3", "w2"] });
- * gu.shape; // [2, 8, 8]
- * gu.sources; // ["b.experts.0.w1.weight", "b.experts.0.w3.weight", "b.experts.1.w1.weight", "b.experts.1.w3.weight"]
- * d.shape; // [2, 8, 4]
+ * deepStrictEqual(gu.shape, [2, 8, 8]);
+ * deepStrictEqual(gu.sources, ["b.experts.0.w1.weight", "b.experts.0.w3.weight", "b.experts.1.w1.weight", "b.experts.1.w3.weight"]);
+ * deepStrictEqual(d.shape, [2, 8, 4]);
  * ```
  */
 export function stackedExperts(o: StackedExpertsOptions): ParamSpec[] {
@@ -72,7 +73,8 @@ export function stackedExperts(o: StackedExpertsOptions): ParamSpec[] {
  * @example
  * ```ts
  * import { expertCount } from "./_moe.ts";
- * expertCount({ num_local_experts: 8 }, "num_local_experts"); // 8
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(expertCount({ num_local_experts: 8 }, "num_local_experts"), 8);
  * ```
  */
 export function expertCount(cfg: ModelConfig, field: string): number {

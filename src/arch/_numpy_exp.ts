@@ -38,7 +38,8 @@ const XMIN = F(-103.97208404541015625);
  * @example
  * ```ts
  * import { fmaF32 } from "./_numpy_exp.ts";
- * fmaF32(1, 1, 2 ** -24) === 1; // true (1 + 2^-24 is a tie: to even)
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(fmaF32(1, 1, 2 ** -24) === 1, true); // 1 + 2^-24 is a tie: to even
  * ```
  */
 export function fmaF32(a: number, b: number, c: number): number {
@@ -62,7 +63,8 @@ export function fmaF32(a: number, b: number, c: number): number {
  * @example
  * ```ts
  * import { numpyExpF32 } from "./_numpy_exp.ts";
- * numpyExpF32(-1) === Math.fround(0.36787942); // true; Math.exp(-1) rounds to the next float32
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(numpyExpF32(-1) === Math.fround(0.36787942), true); // Math.exp(-1) rounds to the next float32
  * ```
  */
 export function numpyExpF32(x: number): number {

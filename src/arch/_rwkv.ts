@@ -66,7 +66,8 @@ export function rwkvConfigClass(className: string, version: "5_2" | "6_0"): Conf
  * @example
  * ```ts
  * import { rwkvParam } from "./_rwkv.ts";
- * rwkvParam("model.blocks.0.ln1.weight", [8]).sources; // ["rwkv.blocks.0.ln1.weight"]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(rwkvParam("model.blocks.0.ln1.weight", [8]).sources, ["rwkv.blocks.0.ln1.weight"]);
  * ```
  */
 export function rwkvParam(name: string, shape: readonly Dim[], extra: Partial<ArchParam> = {}): ArchParam {
@@ -159,8 +160,9 @@ const toF32 = (t: HostTensor): Float32Array => {
  * @example
  * ```ts
  * import { rescale } from "./_rwkv.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const t = rescale({ dtype: "float32", shape: [1], data: new Uint8Array(new Float32Array([3]).buffer) }, 1, "float16");
- * new Uint16Array(t.data.buffer)[0]; // 0x3e00 (1.5)
+ * deepStrictEqual(new Uint16Array(t.data.buffer)[0], 0x3e00); // 1.5
  * ```
  */
 export function rescale(t: HostTensor, power: number, target: DType): HostTensor {
@@ -187,7 +189,8 @@ export function rescale(t: HostTensor, power: number, target: DType): HostTensor
  * @example
  * ```ts
  * import { rescaleTransform } from "./_rwkv.ts";
- * rescaleTransform(2).kind; // "whole"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(rescaleTransform(2).kind, "whole");
  * ```
  */
 export function rescaleTransform(power: number): ParamTransform {
@@ -202,8 +205,9 @@ export function rescaleTransform(power: number): ParamTransform {
  * @example
  * ```ts
  * import { expNegExp } from "./_rwkv.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const t = expNegExp({ dtype: "float32", shape: [1], data: new Uint8Array(new Float32Array([0]).buffer) });
- * new Uint32Array(t.data.buffer)[0].toString(16); // "3ebc5ab1" (numpy; Math.exp(-1) rounds to ...b2)
+ * deepStrictEqual(new Uint32Array(t.data.buffer)[0].toString(16), "3ebc5ab1"); // numpy; Math.exp(-1) rounds to ...b2
  * ```
  */
 export function expNegExp(t: HostTensor): HostTensor {

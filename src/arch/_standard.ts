@@ -45,9 +45,10 @@ export interface StandardLoaderOptions {
  * @example
  * ```ts
  * import { standardMapping } from "./_standard.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const [p] = standardMapping([{ name: "model.layers.0.self_attn.qkv_proj.weight", shape: [6, 2] }],
  *   { numLayers: 1 });
- * p.sources; // ["model.layers.0.self_attn.q_proj.weight", "...k_proj.weight", "...v_proj.weight"]
+ * deepStrictEqual(p.sources, ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight"]);
  * ```
  */
 export function standardMapping(specs: ParamSpec[], opts: StandardLoaderOptions): ArchParam[] {
@@ -77,8 +78,9 @@ export function standardMapping(specs: ParamSpec[], opts: StandardLoaderOptions)
  * @example
  * ```ts
  * import { declaredUnused } from "./_standard.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const f = declaredUnused([/^model\.layers\.(\d+)\.self_attn\.rotary_emb\.inv_freq$/]);
- * f("model.layers.1.self_attn.rotary_emb.inv_freq", { num_hidden_layers: 2 }); // true
+ * deepStrictEqual(f("model.layers.1.self_attn.rotary_emb.inv_freq", { num_hidden_layers: 2 }), true);
  * ```
  */
 export function declaredUnused(
@@ -110,9 +112,10 @@ export interface LlamaDecoderOptions {
  * @example
  * ```ts
  * import { llamaDecoderParams } from "./_standard.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const ps = llamaDecoderParams({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2,
  *   num_key_value_heads: 1, head_dim: 4, num_hidden_layers: 1 }, { head: true });
- * ps.map((p) => p.name).at(-1); // "lm_head.weight"
+ * deepStrictEqual(ps.map((p) => p.name).at(-1), "lm_head.weight");
  * ```
  */
 export function llamaDecoderParams(cfg: ModelConfig, opts: LlamaDecoderOptions): ArchParam[] {

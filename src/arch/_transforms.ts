@@ -15,8 +15,9 @@ import type { HostTensor, ParamTransform } from "./types.ts";
  * @example
  * ```ts
  * import { transpose2d } from "./_transforms.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const t = transpose2d({ dtype: "float16", shape: [1, 2], data: new Uint8Array([1, 0, 2, 0]) });
- * t.shape; // [2, 1]
+ * deepStrictEqual(t.shape, [2, 1]);
  * ```
  */
 export function transpose2d(t: HostTensor): HostTensor {
@@ -45,9 +46,10 @@ export function transpose2d(t: HostTensor): HostTensor {
  * @example
  * ```ts
  * import { deinterleaveQkv } from "./_transforms.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * // 2 heads, head_dim 1: rows [q0 k0 v0 q1 k1 v1] -> [q0 q1 k0 k1 v0 v1]
  * const t = deinterleaveQkv({ dtype: "float16", shape: [6], data: new Uint8Array([0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0]) }, 2, 1);
- * Array.from(t.data.filter((_, i) => i % 2 === 0)); // [0, 3, 1, 4, 2, 5]
+ * deepStrictEqual(Array.from(t.data.filter((_, i) => i % 2 === 0)), [0, 3, 1, 4, 2, 5]);
  * ```
  */
 export function deinterleaveQkv(t: HostTensor, heads: number, headDim: number): HostTensor {
@@ -86,7 +88,8 @@ export const TRANSPOSE: ParamTransform = {
  * @example
  * ```ts
  * import { deinterleaveQkvTransform } from "./_transforms.ts";
- * deinterleaveQkvTransform(32, 80).kind; // "whole"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(deinterleaveQkvTransform(32, 80).kind, "whole");
  * ```
  */
 export function deinterleaveQkvTransform(heads: number, headDim: number): ParamTransform {
@@ -108,9 +111,10 @@ export function deinterleaveQkvTransform(heads: number, headDim: number): ParamT
  * @example
  * ```ts
  * import { regroupWqkv } from "./_transforms.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * // 1 kv head, g = 2, head_dim 1: rows [q0 q1 k v] stay; 2 kv heads, g = 1: [q0 k0 v0 q1 k1 v1] -> [q0 q1 k0 k1 v0 v1]
  * const t = regroupWqkv({ dtype: "float16", shape: [6], data: new Uint8Array([0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0]) }, 2, 1, 1);
- * Array.from(t.data.filter((_, i) => i % 2 === 0)); // [0, 3, 1, 4, 2, 5]
+ * deepStrictEqual(Array.from(t.data.filter((_, i) => i % 2 === 0)), [0, 3, 1, 4, 2, 5]);
  * ```
  */
 export function regroupWqkv(t: HostTensor, kvHeads: number, groups: number, headDim: number): HostTensor {
@@ -145,7 +149,8 @@ export function regroupWqkv(t: HostTensor, kvHeads: number, groups: number, head
  * @example
  * ```ts
  * import { regroupWqkvTransform } from "./_transforms.ts";
- * regroupWqkvTransform(8, 4, 128).kind; // "whole"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(regroupWqkvTransform(8, 4, 128).kind, "whole");
  * ```
  */
 export function regroupWqkvTransform(kvHeads: number, groups: number, headDim: number): ParamTransform {

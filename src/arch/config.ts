@@ -49,8 +49,9 @@ export class ConfigError extends Error {
  * @example
  * ```ts
  * import { fromDict, REQUIRED } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cls = { className: "C", fields: [["a", REQUIRED], ["b", 2]] as const, postInit() {} };
- * fromDict(cls, { a: 1, extra: 3 }); // { a: 1, b: 2 }
+ * deepStrictEqual(fromDict(cls, { a: 1, extra: 3 }), { a: 1, b: 2 });
  * ```
  */
 export function fromDict(
@@ -84,7 +85,8 @@ export function fromDict(
  * @example
  * ```ts
  * import { intField } from "./config.ts";
- * intField({ hidden_size: 64 }, "hidden_size"); // 64
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(intField({ hidden_size: 64 }, "hidden_size"), 64);
  * ```
  */
 export function intField(cfg: ModelConfig, name: string): number {
@@ -101,9 +103,10 @@ export function intField(cfg: ModelConfig, name: string): number {
  * @example
  * ```ts
  * import { resolveContextWindow } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cfg: Record<string, unknown> = { context_window_size: 0 };
  * resolveContextWindow(cfg, { max_position_embeddings: 4096 }, () => {});
- * cfg.context_window_size; // 4096
+ * deepStrictEqual(cfg.context_window_size, 4096);
  * ```
  */
 export function resolveContextWindow(
@@ -138,9 +141,10 @@ export function resolveContextWindow(
  * @example
  * ```ts
  * import { resolvePrefill } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cfg: Record<string, unknown> = { context_window_size: 4096, prefill_chunk_size: 0 };
  * resolvePrefill(cfg, () => {});
- * cfg.prefill_chunk_size; // 4096
+ * deepStrictEqual(cfg.prefill_chunk_size, 4096);
  * ```
  */
 export function resolvePrefill(cfg: ModelConfig, log: ConfigLog, cap = 8192): void {
@@ -162,9 +166,10 @@ export function resolvePrefill(cfg: ModelConfig, log: ConfigLog, cap = 8192): vo
  * @example
  * ```ts
  * import { resolveRopeBase } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cfg: Record<string, unknown> = { position_embedding_base: 0 };
  * resolveRopeBase(cfg, { rope_theta: 500000 });
- * cfg.position_embedding_base; // 500000
+ * deepStrictEqual(cfg.position_embedding_base, 500000);
  * ```
  */
 export function resolveRopeBase(cfg: ModelConfig, kwargs: Record<string, unknown>): void {
@@ -186,8 +191,9 @@ export { PyFloat };
  * @example
  * ```ts
  * import { nestedFromDict, REQUIRED } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cls = { className: "C", fields: [["a", REQUIRED]] as const, postInit() {} };
- * nestedFromDict(cls, { a: 1, extra: 3 }); // { a: 1, kwargs: { extra: 3 } }
+ * deepStrictEqual(nestedFromDict(cls, { a: 1, extra: 3 }), { a: 1, kwargs: { extra: 3 } });
  * ```
  */
 export function nestedFromDict(
@@ -210,9 +216,10 @@ export function nestedFromDict(
  * @example
  * ```ts
  * import { resolveHeadDim } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cfg: Record<string, unknown> = { hidden_size: 64, num_attention_heads: 4, head_dim: 0 };
  * resolveHeadDim(cfg);
- * cfg.head_dim; // 16
+ * deepStrictEqual(cfg.head_dim, 16);
  * ```
  */
 export function resolveHeadDim(
@@ -247,10 +254,11 @@ export interface StandardPostInitOptions {
  * @example
  * ```ts
  * import { standardPostInit } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cfg: Record<string, unknown> = { hidden_size: 64, num_attention_heads: 4, head_dim: 0,
  *   context_window_size: 0, prefill_chunk_size: 0 };
  * standardPostInit(cfg, { max_position_embeddings: 4096 }, () => {});
- * [cfg.context_window_size, cfg.head_dim, cfg.prefill_chunk_size]; // [4096, 16, 4096]
+ * deepStrictEqual([cfg.context_window_size, cfg.head_dim, cfg.prefill_chunk_size], [4096, 16, 4096]);
  * ```
  */
 export function standardPostInit(
@@ -271,9 +279,10 @@ export function standardPostInit(
  * @example
  * ```ts
  * import { resolveKvHeads } from "./config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cfg: Record<string, unknown> = { num_attention_heads: 8, num_key_value_heads: 0 };
  * resolveKvHeads(cfg);
- * cfg.num_key_value_heads; // 8
+ * deepStrictEqual(cfg.num_key_value_heads, 8);
  * ```
  */
 export function resolveKvHeads(cfg: ModelConfig): void {

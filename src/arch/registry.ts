@@ -110,7 +110,8 @@ const ALIASES: Readonly<Record<string, string>> = { "mixformer-sequential": "phi
  * @example
  * ```ts
  * import { detectArchitecture } from "./registry.ts";
- * detectArchitecture("auto", { model_type: "llama" }).name; // "llama"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(detectArchitecture("auto", { model_type: "llama" }).name, "llama");
  * ```
  */
 export function detectArchitecture(modelType: string, hfConfig: Record<string, unknown>): Architecture {

@@ -87,7 +87,8 @@ export interface BrowserConvertResult {
  * @example
  * ```ts
  * import { findModelDir } from "./convert.ts";
- * findModelDir(["M/config.json", "M/model.safetensors"]); // "M"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(findModelDir(["M/config.json", "M/model.safetensors"]), "M");
  * ```
  */
 export function findModelDir(paths: Iterable<string>): string | undefined {

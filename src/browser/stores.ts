@@ -67,8 +67,9 @@ function blobFile(
  * @example
  * ```ts
  * import { fileSource } from "./stores.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const src = fileSource([new File(["{}"], "config.json")]);
- * await src.readTextFile("config.json"); // "{}"
+ * deepStrictEqual(await src.readTextFile("config.json"), "{}");
  * ```
  */
 export function fileSource(files: Iterable<File>, opts: BrowserSourceOptions = {}): BrowserSource {

@@ -25,7 +25,8 @@ const CRC_TABLE = (() => {
  * @example
  * ```ts
  * import { crc32 } from "./zip.ts";
- * crc32(0, new TextEncoder().encode("123456789")).toString(16); // "cbf43926"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(crc32(0, new TextEncoder().encode("123456789")).toString(16), "cbf43926");
  * ```
  */
 export function crc32(crc: number, data: Uint8Array): number {
@@ -94,9 +95,10 @@ function common(v: DataView, at: number, e: Entry, sizes: boolean): void {
  * @example
  * ```ts
  * import { zipOutput } from "./zip.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const out = zipOutput();
  * await out.writeTextFile("a.txt", "hi");
- * (await out.finish())!.size; // 30 + 5 + 2 + 16 + 46 + 5 + 22
+ * deepStrictEqual((await out.finish())!.size, 30 + 5 + 2 + 16 + 46 + 5 + 22);
  * ```
  */
 export function zipOutput(sink?: ByteSink): ZipOutput {

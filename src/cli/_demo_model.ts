@@ -48,7 +48,8 @@ function decodeBase64(b64: string): Uint8Array {
  * @example
  * ```ts
  * import { demoModelFiles } from "./_demo_model.ts";
- * demoModelFiles().get("model.safetensors")!.length; // 545536
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(demoModelFiles().get("model.safetensors")!.length, 545536);
  * ```
  */
 export function demoModelFiles(): Map<string, Uint8Array> {

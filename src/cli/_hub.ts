@@ -52,7 +52,8 @@ export function hubClient(): HubClient {
  * @example
  * ```ts
  * import { sourceNeeds } from "./_hub.ts";
- * sourceNeeds("models/x", false); // { read: ["models/x"], write: [] }
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(sourceNeeds("models/x", false), { read: ["models/x"], write: [] });
  * ```
  */
 export function sourceNeeds(config: string, download: boolean): PermissionNeeds {
@@ -73,7 +74,8 @@ export function sourceNeeds(config: string, download: boolean): PermissionNeeds 
  * @example
  * ```ts
  * import { mergeNeeds } from "./_hub.ts";
- * mergeNeeds({ read: ["a"], write: [] }, { read: ["a", "b"], write: ["b"] }); // { read: ["a", "b"], write: ["b"], net: [], env: [] }
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(mergeNeeds({ read: ["a"], write: [] }, { read: ["a", "b"], write: ["b"] }), { read: ["a", "b"], write: ["b"], net: [], env: [] });
  * ```
  */
 export function mergeNeeds(...needs: PermissionNeeds[]): PermissionNeeds {

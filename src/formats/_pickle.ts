@@ -104,7 +104,8 @@ export interface PickleLimits {
  * @example
  * ```ts
  * import { describePy } from "./_pickle.ts";
- * describePy({ kind: "global", name: "posix.system" }); // "global posix.system"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(describePy({ kind: "global", name: "posix.system" }), "global posix.system");
  * ```
  */
 export function describePy(v: PyValue): string {
@@ -237,6 +238,7 @@ function parseQuoted(s: string, at: number): Uint8Array {
  * @example
  * ```ts
  * import { unpickle } from "./_pickle.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const noGlobals = {
  *   global(m: string, n: string): never { throw new Error(`refused ${m}.${n}`); },
  *   call(): never { throw new Error("no calls"); },
@@ -245,7 +247,7 @@ function parseQuoted(s: string, at: number): Uint8Array {
  * };
  * // pickle.dumps([1, "a"], protocol=2)
  * const v = unpickle(new Uint8Array([0x80, 2, 0x5d, 0x71, 0, 0x28, 0x4b, 1, 0x58, 1, 0, 0, 0, 0x61, 0x71, 1, 0x65, 0x2e]), noGlobals);
- * (v as { items: unknown[] }).items; // [1, "a"]
+ * deepStrictEqual((v as { items: unknown[] }).items, [1, "a"]);
  * ```
  */
 export function unpickle(data: Uint8Array, hooks: PickleHooks, limits: PickleLimits = {}): PyValue {

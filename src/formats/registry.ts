@@ -100,8 +100,9 @@ export const SOURCE_FORMATS: readonly SourceFormatSpec[] = [
  * @example
  * ```ts
  * import { formatOfFile } from "./registry.ts";
- * formatOfFile("m/pytorch_model-00001-of-00002.bin").name; // "huggingface-torch"
- * formatOfFile("m/model.safetensors").name; // "huggingface-safetensor"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(formatOfFile("m/pytorch_model-00001-of-00002.bin").name, "huggingface-torch");
+ * deepStrictEqual(formatOfFile("m/model.safetensors").name, "huggingface-safetensor");
  * ```
  */
 export function formatOfFile(path: string): SourceFormatSpec {

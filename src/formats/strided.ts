@@ -31,12 +31,13 @@ const MIN_GAP_BYTES = 4096;
  * @example
  * ```ts
  * import { readStrided } from "./strided.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * // a 2x3 u8 matrix stored transposed (3x2 in the file: 1 2 / 3 4 / 5 6)
  * const data = new Uint8Array([1, 2, 3, 4, 5, 6]);
  * const file = { size: 6, close() {}, readAt(o: number, b: Uint8Array) { b.set(data.subarray(o, o + b.length)); return Promise.resolve(); } };
  * const out = new Uint8Array(6);
  * await readStrided(file, { offset: 0, shape: [2, 3], strides: [1, 2], item: 1 }, 0, out);
- * Array.from(out); // [1, 3, 5, 2, 4, 6]
+ * deepStrictEqual(Array.from(out), [1, 3, 5, 2, 4, 6]);
  * ```
  */
 export async function readStrided(

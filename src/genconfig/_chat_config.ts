@@ -54,11 +54,12 @@ export const OVERRIDE_ORDER: readonly (keyof ModelConfigOverrides)[] = [
  * ```ts
  * import { buildModelConfig } from "./_chat_config.ts";
  * import { llama } from "../arch/llama.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const cfg = buildModelConfig(llama.configClass, {
  *   hidden_size: 64, intermediate_size: 128, num_attention_heads: 4, num_hidden_layers: 2,
  *   rms_norm_eps: 1e-5, vocab_size: 100, max_position_embeddings: 4096,
  * }, { prefill_chunk_size: 8192, max_batch_size: 128 });
- * cfg.prefill_chunk_size; // 4096 (pass 2 clamps it to the context window)
+ * deepStrictEqual(cfg.prefill_chunk_size, 4096); // pass 2 clamps it to the context window
  * ```
  */
 export function buildModelConfig(
@@ -115,7 +116,8 @@ export type ChatConfigDraft = Map<string, unknown>;
  * @example
  * ```ts
  * import { newDraft } from "./_chat_config.ts";
- * newDraft().get("temperature"); // undefined (Python None)
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(newDraft().get("temperature"), undefined); // Python None
  * ```
  */
 export function newDraft(): ChatConfigDraft {
@@ -132,9 +134,10 @@ export function newDraft(): ChatConfigDraft {
  * @example
  * ```ts
  * import { fillFromFile, newDraft } from "./_chat_config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const d = newDraft();
  * fillFromFile(d, "config.json", { bos_token_id: 1, hidden_size: 8 });
- * d.get("bos_token_id"); // 1
+ * deepStrictEqual(d.get("bos_token_id"), 1);
  * ```
  */
 export function fillFromFile(
@@ -157,9 +160,10 @@ export function fillFromFile(
  * @example
  * ```ts
  * import { applySystemDefaults, newDraft } from "./_chat_config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const d = newDraft();
  * applySystemDefaults(d);
- * d.get("eos_token_id"); // 2
+ * deepStrictEqual(d.get("eos_token_id"), 2);
  * ```
  */
 export function applySystemDefaults(draft: ChatConfigDraft, log: GenConfigLog = () => {}): void {
@@ -201,13 +205,14 @@ export interface ChatConfigParts {
  * @example
  * ```ts
  * import { assembleChatConfig, newDraft } from "./_chat_config.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const c = assembleChatConfig({
  *   modelType: "llama", quantization: "q0f16",
  *   modelConfig: { vocab_size: 10, context_window_size: 64, prefill_chunk_size: 64, tensor_parallel_shards: 1 },
  *   activeVocabSize: 10, tokenizerFiles: [], tokenizerInfo: null, convTemplate: null, modelTask: "chat",
  *   draft: newDraft(),
  * });
- * Object.keys(c)[0]; // "version"
+ * deepStrictEqual(Object.keys(c)[0], "version");
  * ```
  */
 export function assembleChatConfig(p: ChatConfigParts): Record<string, unknown> {

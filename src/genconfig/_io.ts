@@ -24,7 +24,8 @@ export interface GenConfigOutput extends OutputStore {
  * @example
  * ```ts
  * import { joinPath } from "./_io.ts";
- * joinPath("models/x", "config.json"); // "models/x/config.json"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(joinPath("models/x", "config.json"), "models/x/config.json");
  * ```
  */
 export function joinPath(dir: string, name: string): string {
@@ -38,7 +39,8 @@ export function joinPath(dir: string, name: string): string {
  * @example
  * ```ts
  * import { dirName } from "./_io.ts";
- * dirName("models/x/config.json"); // "models/x"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(dirName("models/x/config.json"), "models/x");
  * ```
  */
 export function dirName(path: string): string {
@@ -54,7 +56,8 @@ export function dirName(path: string): string {
  * ```ts
  * import { readBytes } from "./_io.ts";
  * import { memorySource } from "../io/memory.ts";
- * (await readBytes(memorySource({ a: "xy" }), "a")).length; // 2
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual((await readBytes(memorySource({ a: "xy" }), "a")).length, 2);
  * ```
  */
 export async function readBytes(src: SourceStore, path: string): Promise<Uint8Array> {

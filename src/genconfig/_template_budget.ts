@@ -223,11 +223,12 @@ function meterInterpreter(it: any, meter: Meter): void {
  * @example
  * ```ts
  * import { renderWithBudget, TemplateBudgetError } from "./_template_budget.ts";
- * renderWithBudget("{% for m in messages %}{{ m }};{% endfor %}", { messages: ["a", "b"] }); // "a;b;"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(renderWithBudget("{% for m in messages %}{{ m }};{% endfor %}", { messages: ["a", "b"] }), "a;b;");
  * try {
  *   renderWithBudget("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", {});
  * } catch (e) {
- *   e instanceof TemplateBudgetError; // true: range() of 100,000 items (limit 10,000)
+ * deepStrictEqual(  e instanceof TemplateBudgetError, true); // range() of 100,000 items (limit 10,000)
  * }
  * ```
  */

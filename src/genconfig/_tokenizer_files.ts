@@ -105,11 +105,12 @@ function checkJsonObject(bytes: Uint8Array, path: string): void {
  * ```ts
  * import { memorySource, memoryOutput } from "../io/memory.ts";
  * import { processTokenizerFiles } from "./_tokenizer_files.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const r = await processTokenizerFiles(
  *   memorySource({ "m/tokenizer.json": '{"decoder":{"type":"ByteLevel"}}' }), memoryOutput(), "m", "out",
  *   () => {},
  * );
- * r.files; // ["tokenizer.json"]
+ * deepStrictEqual(r.files, ["tokenizer.json"]);
  * ```
  */
 export async function processTokenizerFiles(
@@ -267,7 +268,8 @@ function checkAddedTokens(tokenizer: Record<string, unknown>, path: string): voi
  * @example
  * ```ts
  * import { hfTokenizerLength } from "./_tokenizer_files.ts";
- * hfTokenizerLength({ model: { vocab: { a: 0, b: 1 } }, added_tokens: [{ content: "<s>" }] }); // 3
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(hfTokenizerLength({ model: { vocab: { a: 0, b: 1 } }, added_tokens: [{ content: "<s>" }] }), 3);
  * ```
  */
 export function hfTokenizerLength(

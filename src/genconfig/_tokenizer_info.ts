@@ -109,7 +109,8 @@ export function detectTokenizerInfo(
  * @example
  * ```ts
  * import { detectTokenizerInfo, tokenizerInfoRepr } from "./_tokenizer_info.ts";
- * tokenizerInfoRepr(detectTokenizerInfo(null)).startsWith("{'token_postproc_method': 'byte_fallback'"); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(tokenizerInfoRepr(detectTokenizerInfo(null)).startsWith("{'token_postproc_method': 'byte_fallback'"), true);
  * ```
  */
 export function tokenizerInfoRepr(info: TokenizerInfo): string {

@@ -108,7 +108,8 @@ function idToToken(tokenizerJson: Json | null | undefined): Map<number, string> 
  * @example
  * ```ts
  * import { lineDiff } from "./auto_template.ts";
- * lineDiff("a\nb", "a\nc"); // "  a⏎\n+ c\n- b"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(lineDiff("a\nb", "a\nc"), "  a⏎\n+ c\n- b");
  * ```
  */
 export function lineDiff(a: string, b: string): string {

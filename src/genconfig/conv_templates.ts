@@ -22,7 +22,8 @@ export const CONV_TEMPLATES: ReadonlyMap<string, ConvTemplate> = new Map(
  * @example
  * ```ts
  * import { closestTemplateNames } from "./conv_templates.ts";
- * closestTemplateNames("llama3")[0]; // "llama-3"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(closestTemplateNames("llama3")[0], "llama-3");
  * ```
  */
 export function closestTemplateNames(name: string, count = 5): string[] {
@@ -53,7 +54,8 @@ export class UnknownTemplateError extends Error {
  * @example
  * ```ts
  * import { getConvTemplate } from "./conv_templates.ts";
- * getConvTemplate("redpajama_chat").roles.user; // "<human>"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(getConvTemplate("redpajama_chat").roles.user, "<human>");
  * ```
  */
 export function getConvTemplate(name: string): ConvTemplate {

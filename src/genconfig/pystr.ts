@@ -11,7 +11,8 @@ import { PyFloat, pyFloatRepr } from "../pyjson.ts";
  * @example
  * ```ts
  * import { pyRepr } from "./pystr.ts";
- * pyRepr({ a: [1, null], b: "x" }); // "{'a': [1, None], 'b': 'x'}"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(pyRepr({ a: [1, null], b: "x" }), "{'a': [1, None], 'b': 'x'}");
  * ```
  */
 export function pyRepr(v: unknown): string {
@@ -43,7 +44,8 @@ export function pyRepr(v: unknown): string {
  * @example
  * ```ts
  * import { pyStr } from "./pystr.ts";
- * pyStr(true); // "True"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(pyStr(true), "True");
  * ```
  */
 export function pyStr(v: unknown): string {

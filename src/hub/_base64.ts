@@ -10,7 +10,8 @@
  * @example
  * ```ts
  * import { encodeBase64 } from "./_base64.ts";
- * encodeBase64(new TextEncoder().encode("hi")); // "aGk="
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(encodeBase64(new TextEncoder().encode("hi")), "aGk=");
  * ```
  */
 export function encodeBase64(data: Uint8Array): string {

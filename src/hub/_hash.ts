@@ -15,7 +15,8 @@ const hex = (b: ArrayBuffer | Uint8Array) =>
  * @example
  * ```ts
  * import { gitBlobSha1 } from "./_hash.ts";
- * await gitBlobSha1(new Uint8Array()); // "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(await gitBlobSha1(new Uint8Array()), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
  * ```
  */
 export async function gitBlobSha1(data: Uint8Array): Promise<string> {
@@ -40,9 +41,10 @@ export interface Sha256 {
  * @example
  * ```ts
  * import { sha256 } from "./_hash.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const h = sha256();
  * h.update(new TextEncoder().encode("abc"));
- * h.digest(); // "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+ * deepStrictEqual(h.digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
  * ```
  */
 export function sha256(): Sha256 {

@@ -22,8 +22,9 @@ const REPO = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
  * @example
  * ```ts
  * import { isHubRef } from "./_ref.ts";
- * isHubRef("HF://mlc-ai/x"); // true
- * isHubRef("models/x"); // false
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(isHubRef("HF://mlc-ai/x"), true);
+ * deepStrictEqual(isHubRef("models/x"), false);
  * ```
  */
 export function isHubRef(s: string): boolean {
@@ -37,9 +38,10 @@ export function isHubRef(s: string): boolean {
  * @example
  * ```ts
  * import { parseHubRef } from "./_ref.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const r = parseHubRef("HF://meta-llama/Llama-3.2-1B@v1");
- * r.repo; // "meta-llama/Llama-3.2-1B"
- * r.revision; // "v1"
+ * deepStrictEqual(r.repo, "meta-llama/Llama-3.2-1B");
+ * deepStrictEqual(r.revision, "v1");
  * ```
  */
 export function parseHubRef(s: string): HubRef {

@@ -22,7 +22,8 @@ export const CACHE_ENV = ["HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HOME"] a
  * @example
  * ```ts
  * import { hubCacheDir } from "./cache.ts";
- * hubCacheDir({ HF_HOME: "/data/hf" }); // "/data/hf/hub"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(hubCacheDir({ HF_HOME: "/data/hf" }), "/data/hf/hub");
  * ```
  */
 export function hubCacheDir(env: Partial<Record<(typeof CACHE_ENV)[number], string>>): string | undefined {
@@ -39,7 +40,8 @@ export function hubCacheDir(env: Partial<Record<(typeof CACHE_ENV)[number], stri
  * @example
  * ```ts
  * import { repoCacheDir } from "./cache.ts";
- * repoCacheDir("/c", "Qwen/Qwen2.5-0.5B"); // "/c/models--Qwen--Qwen2.5-0.5B"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(repoCacheDir("/c", "Qwen/Qwen2.5-0.5B"), "/c/models--Qwen--Qwen2.5-0.5B");
  * ```
  */
 export function repoCacheDir(cacheDir: string, repo: string): string {
@@ -56,9 +58,10 @@ const OTHER_WEIGHTS =
  * @example
  * ```ts
  * import { snapshotFiles } from "./cache.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const f = (path: string) => ({ path, size: 1, oid: "" });
- * snapshotFiles([f("config.json"), f("model.safetensors"), f("pytorch_model.bin"), f("original/x.pth")])
- *   .map((x) => x.path); // ["config.json", "model.safetensors"]
+ * deepStrictEqual(snapshotFiles([f("config.json"), f("model.safetensors"), f("pytorch_model.bin"), f("original/x.pth")])
+ *   .map((x) => x.path), ["config.json", "model.safetensors"]);
  * ```
  */
 export function snapshotFiles(files: readonly RepoFile[]): RepoFile[] {

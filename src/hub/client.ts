@@ -70,7 +70,8 @@ const enc = encodeURIComponent;
  * @example
  * ```ts
  * import { netAllowed } from "./client.ts";
- * typeof netAllowed(new URL("https://huggingface.co")); // "boolean"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(typeof netAllowed(new URL("https://huggingface.co")), "boolean");
  * ```
  */
 export function netAllowed(url: URL): boolean {
@@ -91,7 +92,8 @@ export class HubClient {
    * @example
    * ```ts
    * import { HubClient } from "./client.ts";
-   * new HubClient({ endpoint: "http://127.0.0.1:8080/" }).endpoint; // "http://127.0.0.1:8080"
+   * import { deepStrictEqual } from "node:assert/strict";
+   * deepStrictEqual(new HubClient({ endpoint: "http://127.0.0.1:8080/" }).endpoint, "http://127.0.0.1:8080");
    * ```
    */
   constructor(opts: HubClientOptions = {}) {

@@ -43,7 +43,8 @@ export interface HubEnv {
  * @example
  * ```ts
  * import { readHubEnv } from "./permissions.ts";
- * readHubEnv().endpoint.startsWith("http"); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(readHubEnv().endpoint.startsWith("http"), true);
  * ```
  */
 export function readHubEnv(): HubEnv {
@@ -67,7 +68,8 @@ export function readHubEnv(): HubEnv {
  * @example
  * ```ts
  * import { hubNetHosts } from "./permissions.ts";
- * hubNetHosts("http://127.0.0.1:8080", "download"); // ["127.0.0.1:8080"]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(hubNetHosts("http://127.0.0.1:8080", "download"), ["127.0.0.1:8080"]);
  * ```
  */
 export function hubNetHosts(endpoint: string, mode: "download" | "upload"): string[] {

@@ -17,8 +17,9 @@ const WASM_PAGE = 65536;
  * @example
  * ```ts
  * import { alignedBuffer } from "./aligned.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const b = alignedBuffer(100_000, false);
- * b.byteLength; // 131072
+ * deepStrictEqual(b.byteLength, 131072);
  * ```
  */
 export function alignedBuffer(bytes: number, shared: boolean): ArrayBuffer | SharedArrayBuffer {

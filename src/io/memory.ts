@@ -12,8 +12,9 @@ import { notFoundError } from "./not_found.ts";
  * @example
  * ```ts
  * import { memorySource } from "./memory.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const src = memorySource({ "m/config.json": "{}" });
- * await src.readTextFile("m/config.json"); // "{}"
+ * deepStrictEqual(await src.readTextFile("m/config.json"), "{}");
  * ```
  */
 export function memorySource(files: Record<string, Uint8Array | string>): SourceStore {
@@ -56,9 +57,10 @@ export interface MemoryOutput extends OutputStore {
  * @example
  * ```ts
  * import { memoryOutput } from "./memory.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const out = memoryOutput();
  * await out.writeTextFile("a.json", "{}");
- * out.files.get("a.json")!.length; // 2
+ * deepStrictEqual(out.files.get("a.json")!.length, 2);
  * ```
  */
 export function memoryOutput(): MemoryOutput {

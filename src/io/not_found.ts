@@ -14,7 +14,8 @@ const deno = (globalThis as any).Deno as typeof Deno | undefined;
  * @example
  * ```ts
  * import { isNotFound, notFoundError } from "./not_found.ts";
- * isNotFound(notFoundError("No such file: a.json")); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(isNotFound(notFoundError("No such file: a.json")), true);
  * ```
  */
 export function notFoundError(message: string): Error {
@@ -30,7 +31,8 @@ export function notFoundError(message: string): Error {
  * @example
  * ```ts
  * import { isNotFound } from "./not_found.ts";
- * isNotFound(new Error("x")); // false
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(isNotFound(new Error("x")), false);
  * ```
  */
 export function isNotFound(e: unknown): boolean {

@@ -148,7 +148,8 @@ export interface Md5StreamState {
  * @example
  * ```ts
  * import { md5StreamState } from "./md5.ts";
- * md5StreamState().length; // 0
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(md5StreamState().length, 0);
  * ```
  */
 export function md5StreamState(): Md5StreamState {

@@ -138,7 +138,8 @@ const SHORT: Readonly<Record<string, string>> = { float16: "f16", bfloat16: "bf1
  * @example
  * ```ts
  * import { DTYPE_CODE } from "./wasm.ts";
- * DTYPE_CODE.bfloat16; // 1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(DTYPE_CODE.bfloat16, 1);
  * ```
  */
 export const DTYPE_CODE: Readonly<Record<FloatDType, number>> = { float16: 0, bfloat16: 1, float32: 2 };
@@ -177,8 +178,9 @@ export function kernelsBytes(): Uint8Array {
  * @example
  * ```ts
  * import { kernelsModule } from "./wasm.ts";
- * WebAssembly.Module.exports(kernelsModule()).some((e) => e.name === "group_quantize"); // true
- * WebAssembly.Module.imports(kernelsModule(true)); // [{ module: "env", name: "memory", kind: "memory" }]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(WebAssembly.Module.exports(kernelsModule()).some((e) => e.name === "group_quantize"), true);
+ * deepStrictEqual(WebAssembly.Module.imports(kernelsModule(true)), [{ module: "env", name: "memory", kind: "memory" }]);
  * ```
  */
 export function kernelsModule(shared = false): WebAssembly.Module {
@@ -245,7 +247,8 @@ function memoryImportOf(bytes: Uint8Array): { flagsAt: number; minPages: number 
  * @example
  * ```ts
  * import { kernelsMinPages } from "./wasm.ts";
- * kernelsMinPages() >= 1; // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(kernelsMinPages() >= 1, true);
  * ```
  */
 export function kernelsMinPages(): number {
@@ -260,9 +263,10 @@ export function kernelsMinPages(): number {
  * @example
  * ```ts
  * import { kernelsMemory, kernelsModule } from "./wasm.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const memory = kernelsMemory();
  * const inst = new WebAssembly.Instance(kernelsModule(), { env: { memory } });
- * (inst.exports.abi_version as () => number)(); // 1
+ * deepStrictEqual((inst.exports.abi_version as () => number)(), 1);
  * ```
  */
 export function kernelsMemory(shared = false, pages = 0, maximum = KERNEL_MAX_PAGES): WebAssembly.Memory {
@@ -316,8 +320,9 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = await WasmKernels.create();
-   * k.exports.abi_version(); // 1
+   * deepStrictEqual(k.exports.abi_version(), 1);
    * ```
    */
   static async create(module?: WebAssembly.Module): Promise<WasmKernels> {
@@ -334,9 +339,10 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const p = k.reserve(1 << 20);
-   * k.exports.memory.buffer.byteLength >= p + (1 << 20); // true
+   * deepStrictEqual(k.exports.memory.buffer.byteLength >= p + (1 << 20), true);
    * ```
    */
   reserve(bytes: number): number {
@@ -358,12 +364,13 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const input = new Uint16Array(32).fill(0x3c00); // 32 x 1.0 (f16)
    * const words = new Uint32Array(4), scales = new Uint16Array(1);
    * k.groupQuantize({ input, rows: 1, k: 32, words, scales, bits: 4, groupSize: 32,
    *   modelDtype: "float16", tie: "even" });
-   * words[0].toString(16); // "eeeeeeee"
+   * deepStrictEqual(words[0].toString(16), "eeeeeeee");
    * ```
    */
   groupQuantize(job: GroupQuantJob): number {
@@ -411,12 +418,13 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const src = new Uint8Array(new Uint16Array(32).fill(0x3f80).buffer); // 32 x 1.0 (bf16)
    * const words = new Uint32Array(4), scales = new Uint16Array(1);
    * k.castGroupQuantize(src, "bfloat16", { rows: 1, k: 32, words, scales, bits: 4, groupSize: 32,
    *   modelDtype: "float16", tie: "even" });
-   * words[0].toString(16); // "eeeeeeee"
+   * deepStrictEqual(words[0].toString(16), "eeeeeeee");
    * ```
    */
   castGroupQuantize(src: Uint8Array, srcDtype: FloatDType, job: Omit<GroupQuantJob, "input">): number {
@@ -468,10 +476,11 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const out = k.dequantize(new Uint32Array(4).fill(0xeeeeeeee), new Uint16Array([0x3c00]), 1, 32,
    *   { bits: 4, groupSize: 32, modelDtype: "float16" });
-   * out[0]; // 7
+   * deepStrictEqual(out[0], 7);
    * ```
    */
   dequantize(
@@ -511,10 +520,11 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const y = k.dequantMatmul(new Uint32Array(4).fill(0xffffffff), new Uint16Array([0x3c00]), 1, 32,
    *   new Float32Array(32).fill(1), 1, { bits: 4, groupSize: 32, modelDtype: "float16" });
-   * y[0]; // 256 (32 x (15 - 7) x 1)
+   * deepStrictEqual(y[0], 256); // 32 x (15 - 7) x 1
    * ```
    */
   dequantMatmul(
@@ -579,11 +589,12 @@ export class WasmKernels {
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
    * import { md5StreamState } from "./md5.ts";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const st = md5StreamState();
    * k.md5StreamUpdate(st, new TextEncoder().encode("ab"));
    * k.md5StreamUpdate(st, new TextEncoder().encode("c"));
-   * k.md5StreamDigest(st); // "900150983cd24fb0d6963f7d28e17f72"
+   * deepStrictEqual(k.md5StreamDigest(st), "900150983cd24fb0d6963f7d28e17f72");
    * ```
    */
   md5StreamUpdate(st: Md5StreamState, data: Uint8Array): void {
@@ -597,7 +608,8 @@ export class WasmKernels {
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
    * import { md5StreamState } from "./md5.ts";
-   * WasmKernels.createSync().md5StreamDigest(md5StreamState()); // "d41d8cd98f00b204e9800998ecf8427e"
+   * import { deepStrictEqual } from "node:assert/strict";
+   * deepStrictEqual(WasmKernels.createSync().md5StreamDigest(md5StreamState()), "d41d8cd98f00b204e9800998ecf8427e");
    * ```
    */
   md5StreamDigest(st: Md5StreamState): string {
@@ -610,7 +622,8 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "./wasm.ts";
-   * WasmKernels.createSync().md5(new TextEncoder().encode("abc")); // "900150983cd24fb0d6963f7d28e17f72"
+   * import { deepStrictEqual } from "node:assert/strict";
+   * deepStrictEqual(WasmKernels.createSync().md5(new TextEncoder().encode("abc")), "900150983cd24fb0d6963f7d28e17f72");
    * ```
    */
   md5(data: Uint8Array): string {
@@ -692,8 +705,9 @@ function layout(p: { bits: number; groupSize: number; modelDtype: FloatDType; k:
  * @example
  * ```ts
  * import { dequantize } from "./wasm.ts";
- * dequantize(new Uint32Array(4), new Uint16Array([0x3c00]), 1, 32,
- *   { bits: 4, groupSize: 32, modelDtype: "float16" })[0]; // -7
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(dequantize(new Uint32Array(4), new Uint16Array([0x3c00]), 1, 32,
+ *   { bits: 4, groupSize: 32, modelDtype: "float16" })[0], -7);
  * ```
  */
 export function dequantize(
@@ -712,8 +726,9 @@ export function dequantize(
  * @example
  * ```ts
  * import { dequantMatmul } from "./wasm.ts";
- * dequantMatmul(new Uint32Array(4), new Uint16Array([0x3c00]), 1, 32, new Float32Array(32).fill(1), 1,
- *   { bits: 4, groupSize: 32, modelDtype: "float16" })[0]; // -224
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(dequantMatmul(new Uint32Array(4), new Uint16Array([0x3c00]), 1, 32, new Float32Array(32).fill(1), 1,
+ *   { bits: 4, groupSize: 32, modelDtype: "float16" })[0], -224);
  * ```
  */
 export function dequantMatmul(
@@ -736,7 +751,8 @@ let defaultInstance: WasmKernels | undefined;
  * @example
  * ```ts
  * import { defaultKernels } from "./wasm.ts";
- * defaultKernels() === defaultKernels(); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(defaultKernels() === defaultKernels(), true);
  * ```
  */
 export function defaultKernels(): WasmKernels {

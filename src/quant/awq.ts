@@ -40,8 +40,9 @@ const AWQ_REFUSALS: Readonly<Record<string, string>> = {
  * @example
  * ```ts
  * import { awqRefusal } from "./awq.ts";
- * awqRefusal("llama"); // undefined
- * awqRefusal("qwen2")!.startsWith("MLC has no AWQ loader for qwen2"); // true
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(awqRefusal("llama"), undefined);
+ * deepStrictEqual(awqRefusal("qwen2")!.startsWith("MLC has no AWQ loader for qwen2"), true);
  * ```
  */
 export function awqRefusal(modelType: string): string | undefined {
@@ -76,8 +77,9 @@ const FINAL_FC = new Set(["head", "lm_head", "lm_head.linear", "embed_out"]);
  * @example
  * ```ts
  * import { awqParams } from "./awq.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const p = awqParams([{ name: "m.o_proj.weight", shape: [256, 128], sources: ["m.o_proj.weight"], quant: "linear" }]);
- * p.map((x) => `${x.name} ${x.shape}`); // ["m.o_proj.qweight 128,32", "m.o_proj.qzeros 1,32", "m.o_proj.scales 1,256"]
+ * deepStrictEqual(p.map((x) => `${x.name} ${x.shape}`), ["m.o_proj.qweight 128,32", "m.o_proj.qzeros 1,32", "m.o_proj.scales 1,256"]);
  * ```
  */
 export function awqParams(params: readonly ArchParam[]): AwqParam[] {
@@ -133,9 +135,10 @@ export function awqParams(params: readonly ArchParam[]): AwqParam[] {
  * @example
  * ```ts
  * import { concatAxis1 } from "./awq.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const a = { dtype: "uint32" as const, shape: [2, 1], data: new Uint8Array(new Uint32Array([1, 2]).buffer) };
  * const b = { dtype: "uint32" as const, shape: [2, 1], data: new Uint8Array(new Uint32Array([3, 4]).buffer) };
- * new Uint32Array(concatAxis1([a, b]).data.buffer); // [1, 3, 2, 4]
+ * deepStrictEqual([...new Uint32Array(concatAxis1([a, b]).data.buffer)], [1, 3, 2, 4]);
  * ```
  */
 export function concatAxis1(parts: readonly HostTensor[]): HostTensor {
@@ -171,7 +174,8 @@ export function concatAxis1(parts: readonly HostTensor[]): HostTensor {
  * @example
  * ```ts
  * import { unpackAwqWord } from "./awq.ts";
- * unpackAwqWord(0x76543210); // [0, 4, 1, 5, 2, 6, 3, 7]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(unpackAwqWord(0x76543210), [0, 4, 1, 5, 2, 6, 3, 7]);
  * ```
  */
 export function unpackAwqWord(word: number): number[] {
@@ -187,7 +191,8 @@ export function unpackAwqWord(word: number): number[] {
  * @example
  * ```ts
  * import { packAwqWord } from "./awq.ts";
- * packAwqWord([0, 1, 2, 3, 4, 5, 6, 7]).toString(16); // "75316420"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(packAwqWord([0, 1, 2, 3, 4, 5, 6, 7]).toString(16), "75316420");
  * ```
  */
 export function packAwqWord(values: readonly number[]): number {

@@ -38,7 +38,8 @@ export interface GroupQuantParams {
  * @example
  * ```ts
  * import { kernelTieFlags } from "./backend.ts";
- * kernelTieFlags({ tie: "away", outputTranspose: true }); // 3
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(kernelTieFlags({ tie: "away", outputTranspose: true }), 3);
  * ```
  */
 export function kernelTieFlags(p: Pick<GroupQuantParams, "tie" | "outputTranspose">): number {

@@ -37,7 +37,8 @@ const FINAL_FC = new Set(["head", "lm_head", "lm_head.linear", "embed_out"]);
  * @example
  * ```ts
  * import { weightBlockSize } from "./fp8_block.ts";
- * weightBlockSize({ quantization_config: { quant_method: "fp8", weight_block_size: [128, 128] } }); // [128, 128]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(weightBlockSize({ quantization_config: { quant_method: "fp8", weight_block_size: [128, 128] } }), [128, 128]);
  * ```
  */
 export function weightBlockSize(hfConfig: Record<string, unknown>): [number, number] {
@@ -65,8 +66,9 @@ export function weightBlockSize(hfConfig: Record<string, unknown>): [number, num
  * @example
  * ```ts
  * import { blockScaleParams } from "./fp8_block.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const p = blockScaleParams([{ name: "m.o_proj.weight", shape: [256, 200], sources: ["m.o_proj.weight"], quant: "linear" }], [128, 128], false);
- * p.map((x) => `${x.name} ${x.shape} ${x.dtype}`); // ["m.o_proj.weight 256,200 float8_e4m3fn", "m.o_proj.weight_scale_inv 2,2 float32"]
+ * deepStrictEqual(p.map((x) => `${x.name} ${x.shape} ${x.dtype}`), ["m.o_proj.weight 256,200 float8_e4m3fn", "m.o_proj.weight_scale_inv 2,2 float32"]);
  * ```
  */
 export function blockScaleParams(

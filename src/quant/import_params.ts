@@ -147,11 +147,12 @@ export function importParams(
  * @example
  * ```ts
  * import { rawSourceProblem } from "./import_params.ts";
- * rawSourceProblem(
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(rawSourceProblem(
  *   { name: "a.weight", shape: [2, 2], sources: ["a.weight"], dtype: "float8_e4m3fn", raw: "F8_E4M3" },
  *   { name: "a.weight", file: "model.safetensors", stDtype: "BF16" },
  *   "fp8_e4m3fn_bf16_block_scale",
- * )!.startsWith("Tensor a.weight in model.safetensors has dtype BF16"); // true
+ * )!.startsWith("Tensor a.weight in model.safetensors has dtype BF16"), true);
  * ```
  */
 export function rawSourceProblem(

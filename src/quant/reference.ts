@@ -30,7 +30,8 @@ const F16_TABLE: Float64Array = (() => {
  * @example
  * ```ts
  * import { f16Value } from "./reference.ts";
- * f16Value(0x3c00); // 1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f16Value(0x3c00), 1);
  * ```
  */
 export function f16Value(h: number): number {
@@ -46,7 +47,8 @@ const u32 = new Uint32Array(f32.buffer);
  * @example
  * ```ts
  * import { bf16Value } from "./reference.ts";
- * bf16Value(0xbf80); // -1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(bf16Value(0xbf80), -1);
  * ```
  */
 export function bf16Value(b: number): number {
@@ -60,8 +62,9 @@ export function bf16Value(b: number): number {
  * @example
  * ```ts
  * import { roundTie } from "./reference.ts";
- * roundTie(6.5, "even"); // 6
- * roundTie(6.5, "away"); // 7
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(roundTie(6.5, "even"), 6);
+ * deepStrictEqual(roundTie(6.5, "away"), 7);
  * ```
  */
 export function roundTie(t: number, tie: TieRounding): number {
@@ -79,11 +82,12 @@ export function roundTie(t: number, tie: TieRounding): number {
  * @example
  * ```ts
  * import { groupQuantizeReference } from "./reference.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const input = new Uint16Array(32).fill(0x3c00); // 32 x 1.0 (f16)
  * const words = new Uint32Array(4), scales = new Uint16Array(1);
  * groupQuantizeReference({ input, rows: 1, k: 32, words, scales, bits: 4, groupSize: 32,
  *   modelDtype: "float16", tie: "even" });
- * words[0].toString(16); // "eeeeeeee" (every code 14)
+ * deepStrictEqual(words[0].toString(16), "eeeeeeee"); // every code 14
  * ```
  */
 export function groupQuantizeReference(job: GroupQuantJob): void {
@@ -157,10 +161,11 @@ export function groupQuantizeReference(job: GroupQuantJob): void {
  * @example
  * ```ts
  * import { castReference } from "./reference.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const src = new Uint8Array(new Uint16Array([0x3f80]).buffer); // bf16 1.0
  * const dst = new Uint8Array(2);
  * castReference(src, "bfloat16", dst, "float16", 1);
- * new Uint16Array(dst.buffer)[0]; // 0x3c00
+ * deepStrictEqual(new Uint16Array(dst.buffer)[0], 0x3c00);
  * ```
  */
 export function castReference(

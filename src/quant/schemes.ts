@@ -143,7 +143,8 @@ export interface GroupConstants {
  * ```ts
  * import { groupConstants, QUANTIZATIONS } from "./schemes.ts";
  * import type { GroupQuantScheme } from "./schemes.ts";
- * groupConstants(QUANTIZATIONS.q3f16_1 as GroupQuantScheme).elemPerWord; // 10
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(groupConstants(QUANTIZATIONS.q3f16_1 as GroupQuantScheme).elemPerWord, 10);
  * ```
  */
 export function groupConstants(s: { bits: number; groupSize: number }): GroupConstants {
@@ -162,7 +163,8 @@ export function groupConstants(s: { bits: number; groupSize: number }): GroupCon
  * @example
  * ```ts
  * import { getQuantization } from "./schemes.ts";
- * getQuantization("q4f16_1").kind; // "group-quant"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(getQuantization("q4f16_1").kind, "group-quant");
  * ```
  */
 export function getQuantization(name: string): QuantScheme {

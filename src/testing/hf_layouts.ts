@@ -263,8 +263,9 @@ export interface SyntheticFile {
  * @example
  * ```ts
  * import { syntheticCheckpoint } from "./hf_layouts.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const c = syntheticCheckpoint([{ file: "a.safetensors", tensors: [{ name: "w", shape: [2, 3] }] }]);
- * c.tensors.get("w")!.nbytes; // 12 (bf16)
+ * deepStrictEqual(c.tensors.get("w")!.nbytes, 12); // bf16
  * ```
  */
 export function syntheticCheckpoint(
@@ -354,7 +355,8 @@ export function splitFiles(tensors: readonly GenTensor[], cuts: readonly number[
  * @example
  * ```ts
  * import { saveSplitCuts } from "./hf_layouts.ts";
- * saveSplitCuts([{ name: "a", shape: [3] }, { name: "b", shape: [3] }], 2, 10); // [1]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(saveSplitCuts([{ name: "a", shape: [3] }, { name: "b", shape: [3] }], 2, 10), [1]);
  * ```
  */
 export function saveSplitCuts(

@@ -78,7 +78,8 @@ export const FP8_QWEN3_CONFIG: Readonly<Record<string, unknown>> = {
  * @example
  * ```ts
  * import { awqWord } from "./prequantized_gen.ts";
- * awqWord(0x82, 1, 0).toString(16); // "82000100"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(awqWord(0x82, 1, 0).toString(16), "82000100");
  * ```
  */
 export function awqWord(tag: number, r: number, c: number): number {
@@ -91,7 +92,8 @@ export function awqWord(tag: number, r: number, c: number): number {
  * @example
  * ```ts
  * import { f16Bits } from "./prequantized_gen.ts";
- * f16Bits(1, 0, 2).toString(16); // "3002"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f16Bits(1, 0, 2).toString(16), "3002");
  * ```
  */
 export function f16Bits(tag: number, r: number, c: number): number {
@@ -104,7 +106,8 @@ export function f16Bits(tag: number, r: number, c: number): number {
  * @example
  * ```ts
  * import { f8Byte } from "./prequantized_gen.ts";
- * f8Byte(2, 1, 3); // 0xb6
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(f8Byte(2, 1, 3), 0xb6);
  * ```
  */
 export function f8Byte(tag: number, r: number, c: number): number {
@@ -118,7 +121,8 @@ export function f8Byte(tag: number, r: number, c: number): number {
  * @example
  * ```ts
  * import { scaleBits } from "./prequantized_gen.ts";
- * scaleBits(1, 1, 0).toString(16); // "3c098000"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(scaleBits(1, 1, 0).toString(16), "3c098000");
  * ```
  */
 export function scaleBits(tag: number, r: number, c: number): number {
@@ -202,7 +206,8 @@ function floats(
  * @example
  * ```ts
  * import { awqLlamaTensors } from "./prequantized_gen.ts";
- * awqLlamaTensors().find((t) => t.name.endsWith("k_proj.qweight"))!.shape; // [128, 8]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(awqLlamaTensors().find((t) => t.name.endsWith("k_proj.qweight"))!.shape, [128, 8]);
  * ```
  */
 export function awqLlamaTensors(): GenTensor[] {
@@ -240,7 +245,8 @@ export function awqLlamaTensors(): GenTensor[] {
  * @example
  * ```ts
  * import { fp8Qwen3Tensors } from "./prequantized_gen.ts";
- * fp8Qwen3Tensors().find((t) => t.name.endsWith("down_proj.weight_scale_inv"))!.shape; // [2, 2]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(fp8Qwen3Tensors().find((t) => t.name.endsWith("down_proj.weight_scale_inv"))!.shape, [2, 2]);
  * ```
  */
 export function fp8Qwen3Tensors(): GenTensor[] {
@@ -312,7 +318,8 @@ export const FP8_QWEN3_MOE_CONFIG: Readonly<Record<string, unknown>> = {
  * @example
  * ```ts
  * import { fp8Qwen3MoeTensors } from "./prequantized_gen.ts";
- * fp8Qwen3MoeTensors().find((t) => t.name.endsWith("experts.1.down_proj.weight"))!.shape; // [64, 32]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(fp8Qwen3MoeTensors().find((t) => t.name.endsWith("experts.1.down_proj.weight"))!.shape, [64, 32]);
  * ```
  */
 export function fp8Qwen3MoeTensors(): GenTensor[] {
@@ -484,7 +491,8 @@ const TORCH_STORAGE: Readonly<Record<string, string>> = {
  * @example
  * ```ts
  * import { awqLlamaTensors, encodeTorchBin } from "./prequantized_gen.ts";
- * encodeTorchBin(awqLlamaTensors().slice(0, 1))[0]; // 0x50 ("PK")
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(encodeTorchBin(awqLlamaTensors().slice(0, 1))[0], 0x50); // "P" of "PK"
  * ```
  */
 export function encodeTorchBin(tensors: readonly GenTensor[]): Uint8Array {

@@ -87,10 +87,11 @@ function pickleTuple(b: Bytes, items: readonly number[]): void {
  * @example
  * ```ts
  * import { encodeStateDictPickle } from "./torch_writer.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const p = encodeStateDictPickle([
  *   { name: "w", storageClass: "HalfStorage", key: "0", numel: 4, offset: 0, shape: [2, 2], stride: [2, 1] },
  * ]);
- * p[0]; // 0x80 (PROTO)
+ * deepStrictEqual(p[0], 0x80); // PROTO
  * ```
  */
 export function encodeStateDictPickle(tensors: readonly PickledTensor[]): Uint8Array {
@@ -163,8 +164,9 @@ export interface ZipLayout {
  * @example
  * ```ts
  * import { encodeStoredZip } from "./torch_writer.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * const z = encodeStoredZip([{ name: "a/data.pkl", data: new Uint8Array([0x80, 2, 0x4e, 0x2e]) }]);
- * z.pieces[0].offset; // 0
+ * deepStrictEqual(z.pieces[0].offset, 0);
  * ```
  */
 export function encodeStoredZip(

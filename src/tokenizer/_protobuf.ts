@@ -106,7 +106,8 @@ export function* readFields(buf: Uint8Array): Generator<ProtoField> {
  * @example
  * ```ts
  * import { float32 } from "./_protobuf.ts";
- * console.log(float32(new Uint8Array([0, 0, 0x80, 0xbf]))); // -1
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(float32(new Uint8Array([0, 0, 0x80, 0xbf])), -1);
  * ```
  */
 export function float32(bytes: Uint8Array): number {
