@@ -135,7 +135,7 @@ export interface WriterOptions {
  * @example
  * ```ts
  * import { TensorCacheWriter } from "./cache_writer.ts";
- * import { memoryOutput } from "./io/memory.ts";
+ * import { memoryOutput } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const out = memoryOutput();
  * const w = new TensorCacheWriter(out);

@@ -86,7 +86,7 @@ function dirname(p: string): string {
  * @example
  * ```ts
  * import { detectSource } from "./checkpoint.ts";
- * import { memorySource } from "./io/memory.ts";
+ * import { memorySource } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const s = await detectSource(memorySource({ "m/model.safetensors": new Uint8Array(8) }), "m");
  * deepStrictEqual(s.path, "m/model.safetensors");
@@ -132,8 +132,8 @@ export async function detectSource(
  *
  * @example
  * ```ts ignore
- * import { openCheckpoint } from "./checkpoint.ts";
- * import { denoSource } from "./io/deno_fs.ts";
+ * import { openCheckpoint } from "@mlc-deno/convert";
+ * import { denoSource } from "@mlc-deno/convert";
  * const ckpt = await openCheckpoint(denoSource(), "model/model.safetensors.index.json");
  * console.log(ckpt.order.length);
  * ```

@@ -188,7 +188,7 @@ function progressOf(
  *
  * @example
  * ```ts ignore
- * import { convertWeight } from "./convert.ts";
+ * import { convertWeight } from "@mlc-deno/convert";
  * const result = await convertWeight({ plan, checkpoint, backend, output, threads: 2 });
  * console.log(result.cache.metadata, result.stats);
  * ```

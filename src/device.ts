@@ -48,7 +48,7 @@ export const DEVICES: readonly DeviceName[] = ["auto", "cpu", "webgpu", "referen
  *
  * @example
  * ```ts
- * import { selectBackend } from "./device.ts";
+ * import { selectBackend } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const b = await selectBackend("reference");
  * deepStrictEqual(b.name, "reference");

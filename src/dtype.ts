@@ -25,7 +25,7 @@ export const ITEM_SIZE: Readonly<Record<DType, number>> = {
  *
  * @example
  * ```ts
- * import { itemSize } from "./dtype.ts";
+ * import { itemSize } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(itemSize("bfloat16"), 2);
  * ```
@@ -44,7 +44,7 @@ const u32 = new Uint32Array(f32.buffer);
  *
  * @example
  * ```ts
- * import { f16ToNumber } from "./dtype.ts";
+ * import { f16ToNumber } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(f16ToNumber(0x3c00), 1);
  * ```
@@ -64,7 +64,7 @@ export function f16ToNumber(h: number): number {
  *
  * @example
  * ```ts
- * import { numberToF16 } from "./dtype.ts";
+ * import { numberToF16 } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(numberToF16(1.00048828125), 0x3c00); // tie to even
  * ```
@@ -80,7 +80,7 @@ export function numberToF16(x: number): number {
  *
  * @example
  * ```ts
- * import { bf16ToNumber } from "./dtype.ts";
+ * import { bf16ToNumber } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(bf16ToNumber(0x3f80), 1);
  * ```

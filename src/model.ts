@@ -40,7 +40,7 @@ export interface OpenedModel {
  *
  * @example
  * ```ts
- * import { resolveConfigPath } from "./model.ts";
+ * import { resolveConfigPath } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(resolveConfigPath("models/x/config.json"), { configPath: "models/x/config.json", dir: "models/x" });
  * ```
@@ -59,8 +59,8 @@ export function resolveConfigPath(config: string): { configPath: string; dir: st
  *
  * @example
  * ```ts
- * import { loadModelConfig } from "./model.ts";
- * import { memorySource } from "./io/memory.ts";
+ * import { loadModelConfig } from "@mlc-deno/convert";
+ * import { memorySource } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const store = memorySource({ "m/config.json": JSON.stringify({ model_type: "llama",
  *   hidden_size: 8, intermediate_size: 16, num_attention_heads: 2, num_hidden_layers: 1,
@@ -118,7 +118,7 @@ export async function loadModelConfig(
  *
  * @example
  * ```ts ignore
- * import { openWeights } from "./model.ts";
+ * import { openWeights } from "@mlc-deno/convert";
  * const { checkpoint } = await openWeights(store, "models/x", "auto", "auto");
  * ```
  */

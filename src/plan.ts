@@ -96,7 +96,7 @@ export const FINAL_FC_NAMES: ReadonlySet<string> = new Set([
  * @example
  * ```ts
  * import { quantLayoutFor } from "./plan.ts";
- * import { QUANTIZATIONS } from "./quant/schemes.ts";
+ * import { QUANTIZATIONS } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(quantLayoutFor({ name: "lm_head.weight", shape: [8, 4], sources: [], quant: "linear" },
  *   [8, 4], QUANTIZATIONS.q4f16_2), undefined);
@@ -122,7 +122,7 @@ export function quantLayoutFor(
  * @example
  * ```ts
  * import { quantizedOutputs } from "./plan.ts";
- * import { QUANTIZATIONS } from "./quant/schemes.ts";
+ * import { QUANTIZATIONS } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(quantizedOutputs("a.weight", [4096, 4096], "float16", QUANTIZATIONS.q4f16_1, "NK")
  *   .map((o) => o.shape), [[4096, 512], [4096, 128]]);
@@ -180,7 +180,7 @@ export interface PlanOptions {
  *
  * @example
  * ```ts ignore
- * import { planConversion } from "./plan.ts";
+ * import { planConversion } from "@mlc-deno/convert";
  * const plan = planConversion({ arch, config, scheme, checkpoint });
  * if (plan.problems.length) console.error(plan.problems.join("\n"));
  * ```

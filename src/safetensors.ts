@@ -116,7 +116,7 @@ export class SafetensorsError extends Error {
  *
  * @example
  * ```ts ignore
- * import { readSafetensorsHeader } from "./safetensors.ts";
+ * import { readSafetensorsHeader } from "@mlc-deno/convert";
  * import { openRandomAccess } from "./io/deno_fs.ts";
  * const f = await openRandomAccess("model.safetensors");
  * const h = await readSafetensorsHeader(f, "model.safetensors");
@@ -244,7 +244,7 @@ function checkedMetadata(raw: unknown, path: string): Record<string, string> | u
  *
  * @example
  * ```ts
- * import { encodeSafetensors } from "./safetensors.ts";
+ * import { encodeSafetensors } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const bytes = encodeSafetensors([{ name: "w", stDtype: "F32", shape: [1], data: new Uint8Array(4) }]);
  * deepStrictEqual(bytes.length > 12, true);

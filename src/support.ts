@@ -14,7 +14,7 @@ import { BLOCK_SCALE_ARCHITECTURES } from "./quant/import_params.ts";
  *
  * @example
  * ```ts
- * import { isSupported } from "./support.ts";
+ * import { isSupported } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(isSupported("llama", "q4f16_1"), true);
  * deepStrictEqual(isSupported("mixtral", "q4f16_0"), false); // no KN layout for stacked experts
@@ -34,7 +34,7 @@ export function isSupported(arch: string, quant: string): boolean {
  *
  * @example
  * ```ts
- * import { supportTableMarkdown } from "./support.ts";
+ * import { supportTableMarkdown } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(supportTableMarkdown().split("\n")[0].startsWith("| model type |"), true);
  * ```

@@ -170,8 +170,8 @@ const join = (dir: string, name: string): string =>
  *
  * @example
  * ```ts
- * import { readTensorCache } from "./verify.ts";
- * import { memorySource } from "./io/memory.ts";
+ * import { readTensorCache } from "@mlc-deno/convert";
+ * import { memorySource } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const store = memorySource({ "out/ndarray-cache.json": '{"metadata": {}, "records": []}' });
  * deepStrictEqual((await readTensorCache(store, "out")).file, "ndarray-cache.json");
@@ -212,8 +212,8 @@ export async function readTensorCache(
  *
  * @example
  * ```ts
- * import { checkShards } from "./verify.ts";
- * import { memorySource } from "./io/memory.ts";
+ * import { checkShards } from "@mlc-deno/convert";
+ * import { memorySource } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const store = memorySource({ "o/params_shard_0.bin": new Uint8Array(0) });
  * const [s] = await checkShards(store, "o", { metadata: { ParamSize: 0, ParamBytes: 0, BitsPerParam: 0 },
@@ -731,8 +731,8 @@ function summarize(shards: readonly ShardCheck[], tensors: readonly TensorCheck[
  *
  * @example
  * ```ts ignore
- * import { verifyConversion } from "./verify.ts";
- * import { denoSource } from "./io/deno_fs.ts";
+ * import { verifyConversion } from "@mlc-deno/convert";
+ * import { denoSource } from "@mlc-deno/convert";
  * const report = await verifyConversion({ store: denoSource(), dir: "out", source: "models/x" });
  * if (!report.ok) console.error(report.problems.join("\n"));
  * ```
@@ -872,7 +872,7 @@ const num = (v: number | undefined, f: (v: number) => string): string =>
  *
  * @example
  * ```ts ignore
- * import { formatVerifyReport, verifyConversion } from "./verify.ts";
+ * import { formatVerifyReport, verifyConversion } from "@mlc-deno/convert";
  * console.log(formatVerifyReport(await verifyConversion(opts)).join("\n"));
  * ```
  */
@@ -931,7 +931,7 @@ export function formatVerifyReport(r: VerifyReport): string[] {
  *
  * @example
  * ```ts ignore
- * import { verifyReportJson } from "./verify.ts";
+ * import { verifyReportJson } from "@mlc-deno/convert";
  * JSON.parse(verifyReportJson(report)).ok;
  * ```
  */

@@ -177,7 +177,7 @@ const FACTORIES: Record<
  *
  * @example
  * ```ts
- * import { createVerifyKernels } from "./verify_kernels.ts";
+ * import { createVerifyKernels } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const k = await createVerifyKernels("reference");
  * deepStrictEqual(k.name, "reference");

@@ -109,7 +109,7 @@ const ALIASES: Readonly<Record<string, string>> = { "mixformer-sequential": "phi
  *
  * @example
  * ```ts
- * import { detectArchitecture } from "./registry.ts";
+ * import { detectArchitecture } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(detectArchitecture("auto", { model_type: "llama" }).name, "llama");
  * ```

@@ -55,7 +55,7 @@ export function dirName(path: string): string {
  * @example
  * ```ts
  * import { readBytes } from "./_io.ts";
- * import { memorySource } from "../io/memory.ts";
+ * import { memorySource } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual((await readBytes(memorySource({ a: "xy" }), "a")).length, 2);
  * ```
@@ -80,7 +80,7 @@ export async function readBytes(src: SourceStore, path: string): Promise<Uint8Ar
  * @example
  * ```ts
  * import { writeBytes } from "./_io.ts";
- * import { memoryOutput } from "../io/memory.ts";
+ * import { memoryOutput } from "@mlc-deno/convert";
  * const out = memoryOutput();
  * await writeBytes(out, "a.bin", new Uint8Array([1]));
  * ```

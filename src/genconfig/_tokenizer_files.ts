@@ -103,7 +103,7 @@ function checkJsonObject(bytes: Uint8Array, path: string): void {
  *
  * @example
  * ```ts
- * import { memorySource, memoryOutput } from "../io/memory.ts";
+ * import { memorySource, memoryOutput } from "@mlc-deno/convert";
  * import { processTokenizerFiles } from "./_tokenizer_files.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  * const r = await processTokenizerFiles(

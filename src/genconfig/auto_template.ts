@@ -154,7 +154,7 @@ function similarity(a: string, b: string): number {
  *
  * @example
  * ```ts ignore
- * import { detectConvTemplate } from "./auto_template.ts";
+ * import { detectConvTemplate } from "@mlc-deno/convert";
  * detectConvTemplate(tokenizerConfig, tokenizerJson).name; // e.g. "llama-3"
  * ```
  */

@@ -53,7 +53,7 @@ export class UnknownTemplateError extends Error {
  *
  * @example
  * ```ts
- * import { getConvTemplate } from "./conv_templates.ts";
+ * import { getConvTemplate } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(getConvTemplate("redpajama_chat").roles.user, "<human>");
  * ```
@@ -75,7 +75,7 @@ export type ConvMessage = readonly [role: string, content: string | null];
  *
  * @example
  * ```ts
- * import { getConvTemplate, renderConversation } from "./conv_templates.ts";
+ * import { getConvTemplate, renderConversation } from "@mlc-deno/convert";
  * renderConversation(getConvTemplate("redpajama_chat"), [["user", "Hi"], ["assistant", null]]);
  * // "<human>: Hi\n<bot>:"
  * ```

@@ -143,8 +143,8 @@ function pickArchitecture(modelType: string, hf: Record<string, unknown>, config
  *
  * @example
  * ```ts ignore
- * import { genConfig } from "./gen_config.ts";
- * import { memorySource, memoryOutput } from "../io/memory.ts";
+ * import { genConfig } from "@mlc-deno/convert";
+ * import { memorySource, memoryOutput } from "@mlc-deno/convert";
  * const out = memoryOutput();
  * const r = await genConfig({
  *   source: memorySource({ "m/config.json": configText, "m/tokenizer.json": tokJson }),

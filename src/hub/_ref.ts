@@ -21,7 +21,7 @@ const REPO = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
  *
  * @example
  * ```ts
- * import { isHubRef } from "./_ref.ts";
+ * import { isHubRef } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(isHubRef("HF://mlc-ai/x"), true);
  * deepStrictEqual(isHubRef("models/x"), false);
@@ -37,7 +37,7 @@ export function isHubRef(s: string): boolean {
  *
  * @example
  * ```ts
- * import { parseHubRef } from "./_ref.ts";
+ * import { parseHubRef } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * const r = parseHubRef("HF://meta-llama/Llama-3.2-1B@v1");
  * deepStrictEqual(r.repo, "meta-llama/Llama-3.2-1B");

@@ -21,7 +21,7 @@ export const CACHE_ENV = ["HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HOME"] a
  *
  * @example
  * ```ts
- * import { hubCacheDir } from "./cache.ts";
+ * import { hubCacheDir } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(hubCacheDir({ HF_HOME: "/data/hf" }), "/data/hf/hub");
  * ```
@@ -39,7 +39,7 @@ export function hubCacheDir(env: Partial<Record<(typeof CACHE_ENV)[number], stri
  *
  * @example
  * ```ts
- * import { repoCacheDir } from "./cache.ts";
+ * import { repoCacheDir } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(repoCacheDir("/c", "Qwen/Qwen2.5-0.5B"), "/c/models--Qwen--Qwen2.5-0.5B");
  * ```
@@ -57,7 +57,7 @@ const OTHER_WEIGHTS =
  *
  * @example
  * ```ts
- * import { snapshotFiles } from "./cache.ts";
+ * import { snapshotFiles } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * const f = (path: string) => ({ path, size: 1, oid: "" });
  * deepStrictEqual(snapshotFiles([f("config.json"), f("model.safetensors"), f("pytorch_model.bin"), f("original/x.pth")])

@@ -91,7 +91,7 @@ export class HubClient {
    *
    * @example
    * ```ts
-   * import { HubClient } from "./client.ts";
+   * import { HubClient } from "@mlc-deno/convert/hub";
    * import { deepStrictEqual } from "node:assert/strict";
    * deepStrictEqual(new HubClient({ endpoint: "http://127.0.0.1:8080/" }).endpoint, "http://127.0.0.1:8080");
    * ```

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts ignore
- * import { HubClient, openHubSource } from "./mod.ts";
+ * import { HubClient, openHubSource } from "@mlc-deno/convert/hub";
  * const src = await openHubSource("HF://Qwen/Qwen2.5-0.5B", new HubClient({ token: Deno.env.get("HF_TOKEN") }));
  * console.log(src.info.sha, [...src.files.keys()]);
  * ```

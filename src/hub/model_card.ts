@@ -30,7 +30,7 @@ const num = (v: unknown): number | undefined => typeof v === "number" && Number.
  *
  * @example
  * ```ts
- * import { modelCard } from "./model_card.ts";
+ * import { modelCard } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * const md = modelCard({ repo: "me/x-MLC", baseModel: "org/x", toolVersion: "0.1.0",
  *   chatConfig: { quantization: "q4f16_1", model_type: "llama" } });

@@ -42,7 +42,7 @@ export interface HubEnv {
  *
  * @example
  * ```ts
- * import { readHubEnv } from "./permissions.ts";
+ * import { readHubEnv } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(readHubEnv().endpoint.startsWith("http"), true);
  * ```
@@ -67,7 +67,7 @@ export function readHubEnv(): HubEnv {
  *
  * @example
  * ```ts
- * import { hubNetHosts } from "./permissions.ts";
+ * import { hubNetHosts } from "@mlc-deno/convert/hub";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(hubNetHosts("http://127.0.0.1:8080", "download"), ["127.0.0.1:8080"]);
  * ```

@@ -45,8 +45,8 @@ export interface HubSourceOptions {
  *
  * @example
  * ```ts ignore
- * import { HubClient } from "./client.ts";
- * import { openHubSource } from "./source.ts";
+ * import { HubClient } from "@mlc-deno/convert/hub";
+ * import { openHubSource } from "@mlc-deno/convert/hub";
  * const src = await openHubSource("HF://Qwen/Qwen2.5-0.5B", new HubClient());
  * const cfg = JSON.parse(await src.readTextFile("HF://Qwen/Qwen2.5-0.5B/config.json"));
  * ```

@@ -217,8 +217,8 @@ interface LfsObject {
  *
  * @example
  * ```ts ignore
- * import { HubClient } from "./client.ts";
- * import { uploadFiles } from "./upload.ts";
+ * import { HubClient } from "@mlc-deno/convert/hub";
+ * import { uploadFiles } from "@mlc-deno/convert/hub";
  * const r = await uploadFiles([{ path: "a.json", read: async () => new TextEncoder().encode("{}") }],
  *   { client: new HubClient({ token: Deno.env.get("HF_TOKEN") }), repo: "me/x-MLC", create: true });
  * console.log(r.commitUrl, r.skipped);

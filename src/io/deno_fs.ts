@@ -53,7 +53,7 @@ export async function openRandomAccess(path: string): Promise<RandomAccessFile> 
  *
  * @example
  * ```ts ignore
- * import { denoSource } from "./deno_fs.ts";
+ * import { denoSource } from "@mlc-deno/convert";
  * const cfg = await denoSource().readTextFile("model/config.json");
  * ```
  */
@@ -107,7 +107,7 @@ export interface DenoOutputStore extends OutputStore {
  *
  * @example
  * ```ts ignore
- * import { denoOutput } from "./deno_fs.ts";
+ * import { denoOutput } from "@mlc-deno/convert";
  * await denoOutput("/tmp/out").writeTextFile("x.json", "{}");
  * ```
  */

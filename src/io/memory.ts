@@ -11,7 +11,7 @@ import { notFoundError } from "./not_found.ts";
  *
  * @example
  * ```ts
- * import { memorySource } from "./memory.ts";
+ * import { memorySource } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const src = memorySource({ "m/config.json": "{}" });
  * deepStrictEqual(await src.readTextFile("m/config.json"), "{}");
@@ -56,7 +56,7 @@ export interface MemoryOutput extends OutputStore {
  *
  * @example
  * ```ts
- * import { memoryOutput } from "./memory.ts";
+ * import { memoryOutput } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * const out = memoryOutput();
  * await out.writeTextFile("a.json", "{}");

@@ -187,7 +187,7 @@ async function linkTarget(p: string): Promise<string | undefined> {
  * @example
  * ```ts ignore
  * import { scopedSource } from "./scope.ts";
- * import { denoSource } from "./deno_fs.ts";
+ * import { denoSource } from "@mlc-deno/convert";
  * const src = scopedSource(denoSource(), ["models/x"]);
  * await src.readTextFile("models/x/config.json");
  * ```

@@ -303,7 +303,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * const k = WasmKernels.createSync();
    * k.convert("bf16>f16", new Uint16Array([0x3f80])); // Uint16Array [0x3c00]
    * ```
@@ -319,7 +319,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { deepStrictEqual } from "node:assert/strict";
    * const k = await WasmKernels.create();
    * deepStrictEqual(k.exports.abi_version(), 1);
@@ -338,7 +338,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const p = k.reserve(1 << 20);
@@ -363,7 +363,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const input = new Uint16Array(32).fill(0x3c00); // 32 x 1.0 (f16)
@@ -417,7 +417,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const src = new Uint8Array(new Uint16Array(32).fill(0x3f80).buffer); // 32 x 1.0 (bf16)
@@ -475,7 +475,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const out = k.dequantize(new Uint32Array(4).fill(0xeeeeeeee), new Uint16Array([0x3c00]), 1, 32,
@@ -519,7 +519,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const y = k.dequantMatmul(new Uint32Array(4).fill(0xffffffff), new Uint16Array([0x3c00]), 1, 32,
@@ -572,7 +572,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * const k = WasmKernels.createSync();
    * k.md5Many([new Uint8Array(0), new TextEncoder().encode("abc")]);
    * // ["d41d8cd98f00b204e9800998ecf8427e", "900150983cd24fb0d6963f7d28e17f72"]
@@ -587,7 +587,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { md5StreamState } from "./md5.ts";
    * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
@@ -606,7 +606,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { md5StreamState } from "./md5.ts";
    * import { deepStrictEqual } from "node:assert/strict";
    * deepStrictEqual(WasmKernels.createSync().md5StreamDigest(md5StreamState()), "d41d8cd98f00b204e9800998ecf8427e");
@@ -621,7 +621,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * import { deepStrictEqual } from "node:assert/strict";
    * deepStrictEqual(WasmKernels.createSync().md5(new TextEncoder().encode("abc")), "900150983cd24fb0d6963f7d28e17f72");
    * ```
@@ -635,7 +635,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * const k = WasmKernels.createSync();
    * k.convert("f32>bf16-storage", new Uint32Array([0x7f7fffff])); // Uint16Array [0x7f7f]
    * ```
@@ -662,7 +662,7 @@ export class WasmKernels {
    *
    * @example
    * ```ts
-   * import { WasmKernels } from "./wasm.ts";
+   * import { WasmKernels } from "@mlc-deno/convert";
    * const k = WasmKernels.createSync();
    * const dst = new Uint8Array(2);
    * k.convertBytes("bf16>f16", new Uint8Array([0x80, 0x3f]), dst, 1);

@@ -162,7 +162,7 @@ export function groupConstants(s: { bits: number; groupSize: number }): GroupCon
  *
  * @example
  * ```ts
- * import { getQuantization } from "./schemes.ts";
+ * import { getQuantization } from "@mlc-deno/convert";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(getQuantization("q4f16_1").kind, "group-quant");
  * ```

@@ -549,7 +549,7 @@ function convert(m: SentencePieceModel, opts: SentencePieceConvertOptions): Json
  * @throws {SentencePieceError} for input that is not a SentencePiece model, or a WORD/CHAR model.
  * @example
  * ```ts ignore
- * import { sentencePieceToTokenizerJson } from "./sentencepiece.ts";
+ * import { sentencePieceToTokenizerJson } from "@mlc-deno/convert";
  * const json = sentencePieceToTokenizerJson(await Deno.readFile("tokenizer.model"), { flavor: "llama" });
  * await Deno.writeTextFile("tokenizer.json", json);
  * ```

@@ -122,7 +122,7 @@ async function requestAdapter(): Promise<GPUAdapter | undefined> {
  *
  * @example
  * ```ts
- * import { describeWebGpuAdapter } from "./backend.ts";
+ * import { describeWebGpuAdapter } from "@mlc-deno/convert";
  * const a = await describeWebGpuAdapter();
  * console.log(a ? a.summary : "no WebGPU adapter");
  * ```
@@ -138,7 +138,7 @@ export async function describeWebGpuAdapter(): Promise<WebGpuAdapterDescription 
  *
  * @example
  * ```ts
- * import { createWebGpuBackend } from "./backend.ts";
+ * import { createWebGpuBackend } from "@mlc-deno/convert";
  * const gpu = await createWebGpuBackend({ allowFallback: true });
  * if (gpu) {
  *   const src = new Uint8Array(new Uint16Array([0x3f80]).buffer); // bf16 1.0
@@ -405,7 +405,7 @@ export class WebGpuBackend implements QuantBackend {
    *
    * @example
    * ```ts
-   * import { createWebGpuBackend } from "./backend.ts";
+   * import { createWebGpuBackend } from "@mlc-deno/convert";
    * const gpu = await createWebGpuBackend({ allowFallback: true });
    * const src = new Uint8Array(new Uint16Array(32).fill(0x3f80).buffer); // 32 x bf16 1.0
    * const words = new Uint32Array(4), scales = new Uint16Array(1);
@@ -510,7 +510,7 @@ export class WebGpuBackend implements QuantBackend {
    *
    * @example
    * ```ts
-   * import { createWebGpuBackend } from "./backend.ts";
+   * import { createWebGpuBackend } from "@mlc-deno/convert";
    * const gpu = await createWebGpuBackend({ allowFallback: true });
    * const w = await gpu?.dequantize({ words: new Uint32Array(4).fill(0x88888888),
    *   scales: new Uint16Array([0x3c00]), rows: 1, k: 32, bits: 4, groupSize: 32, modelDtype: "float16" });
@@ -561,7 +561,7 @@ export class WebGpuBackend implements QuantBackend {
    *
    * @example
    * ```ts
-   * import { createWebGpuBackend } from "./backend.ts";
+   * import { createWebGpuBackend } from "@mlc-deno/convert";
    * const gpu = await createWebGpuBackend({ allowFallback: true });
    * const y = await gpu?.dequantMatmul({ words: new Uint32Array(4).fill(0x88888888),
    *   scales: new Uint16Array([0x3c00]), rows: 1, k: 32, bits: 4, groupSize: 32, modelDtype: "float16",
