@@ -24,8 +24,8 @@ let kernels: WasmKernels | undefined;
  * @example
  * ```ts
  * import { createHash } from "./_md5_hash.ts";
- * createHash("md5").update(new TextEncoder().encode("abc")).digest("hex");
- * // "900150983cd24fb0d6963f7d28e17f72"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(createHash("md5").update(new TextEncoder().encode("abc")).digest("hex"), "900150983cd24fb0d6963f7d28e17f72");
  * ```
  */
 export function createHash(algorithm: "md5"): Md5Hash {

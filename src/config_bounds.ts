@@ -185,8 +185,8 @@ export function highestLayerIndex(names: Iterable<string>): number {
  * @example
  * ```ts
  * import { layerCountProblem } from "./config_bounds.ts";
- * layerCountProblem({ num_hidden_layers: 1000 }, ["model.layers.0.w", "model.layers.1.w"]);
- * // "num_hidden_layers is 1000, but the checkpoint's tensors hold 2 layers (0-1): ..."
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(layerCountProblem({ num_hidden_layers: 1000 }, ["model.layers.0.w", "model.layers.1.w"]), "num_hidden_layers is 1000, but the checkpoint's tensors hold 2 layers (0-1): config.json does not belong to these weights (or the weight files are incomplete)");
  * ```
  */
 export function layerCountProblem(

@@ -226,7 +226,8 @@ export function e5m2ToNumber(b: number): number {
  * @example
  * ```ts
  * import { decodeQuantSource } from "./dtype.ts";
- * decodeQuantSource(new Uint8Array([0x38, 0xb8]), "float8_e4m3fn", 2); // Float64Array [1, -1]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual([...decodeQuantSource(new Uint8Array([0x38, 0xb8]), "float8_e4m3fn", 2)], [1, -1]);
  * ```
  */
 export function decodeQuantSource(bytes: Uint8Array, dtype: QuantSourceDType, count: number): Float64Array {

@@ -42,8 +42,8 @@ export interface PhiDims {
  * @example
  * ```ts
  * import { phiParams } from "./phi.ts";
- * phiParams({ h: 4, inner: 16, nq: 2, nkv: 2, d: 2, layers: 1, vocab: 8 }, (n) => [n])[0].name;
- * // "transformer.embd.weight"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(phiParams({ h: 4, inner: 16, nq: 2, nkv: 2, d: 2, layers: 1, vocab: 8 }, (n) => [n])[0].name, "transformer.embd.weight");
  * ```
  */
 export function phiParams(dims: PhiDims, source: (mlcName: string) => string[]): ArchParam[] {

@@ -42,8 +42,8 @@ function typeOf(v: unknown, where: string): string {
  * @example
  * ```ts
  * import { detectTokenizerInfo } from "./_tokenizer_info.ts";
- * detectTokenizerInfo({ decoder: { type: "ByteLevel" } });
- * // { token_postproc_method: "byte_level", prepend_space_in_encode: false, strip_space_in_decode: false }
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(detectTokenizerInfo({ decoder: { type: "ByteLevel" } }), { token_postproc_method: "byte_level", prepend_space_in_encode: false, strip_space_in_decode: false });
  * ```
  */
 export function detectTokenizerInfo(

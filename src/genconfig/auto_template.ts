@@ -57,8 +57,8 @@ function tokenText(v: unknown): string | undefined {
  * @example
  * ```ts
  * import { renderChatTemplate } from "./auto_template.ts";
- * renderChatTemplate("{% for m in messages %}{{ m.content }};{% endfor %}", [{ role: "user", content: "a" }], {});
- * // "a;"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(renderChatTemplate("{% for m in messages %}{{ m.content }};{% endfor %}", [{ role: "user", content: "a" }], {}), "a;");
  * ```
  */
 export function renderChatTemplate(

@@ -76,8 +76,8 @@ export type ConvMessage = readonly [role: string, content: string | null];
  * @example
  * ```ts
  * import { getConvTemplate, renderConversation } from "@mlc-deno/convert";
- * renderConversation(getConvTemplate("redpajama_chat"), [["user", "Hi"], ["assistant", null]]);
- * // "<human>: Hi\n<bot>:"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(renderConversation(getConvTemplate("redpajama_chat"), [["user", "Hi"], ["assistant", null]]), "<human>: Hi\n<bot>:");
  * ```
  */
 export function renderConversation(

@@ -162,7 +162,8 @@ let moduleCache: WebAssembly.Module | undefined;
  * @example
  * ```ts
  * import { kernelsBytes } from "./wasm.ts";
- * kernelsBytes().subarray(0, 4); // Uint8Array [0, 97, 115, 109] ("\0asm")
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual([...kernelsBytes().subarray(0, 4)], [0, 97, 115, 109]); // "\0asm"
  * ```
  */
 export function kernelsBytes(): Uint8Array {
@@ -304,8 +305,9 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "@mlc-deno/convert";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
-   * k.convert("bf16>f16", new Uint16Array([0x3f80])); // Uint16Array [0x3c00]
+   * deepStrictEqual([...k.convert("bf16>f16", new Uint16Array([0x3f80]))], [0x3c00]);
    * ```
    */
   static createSync(module: WebAssembly.Module = kernelsModule()): WasmKernels {
@@ -573,9 +575,9 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "@mlc-deno/convert";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
-   * k.md5Many([new Uint8Array(0), new TextEncoder().encode("abc")]);
-   * // ["d41d8cd98f00b204e9800998ecf8427e", "900150983cd24fb0d6963f7d28e17f72"]
+   * deepStrictEqual(k.md5Many([new Uint8Array(0), new TextEncoder().encode("abc")]), ["d41d8cd98f00b204e9800998ecf8427e", "900150983cd24fb0d6963f7d28e17f72"]);
    * ```
    */
   md5Many(datas: readonly Uint8Array[]): string[] {
@@ -636,8 +638,9 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "@mlc-deno/convert";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
-   * k.convert("f32>bf16-storage", new Uint32Array([0x7f7fffff])); // Uint16Array [0x7f7f]
+   * deepStrictEqual([...k.convert("f32>bf16-storage", new Uint32Array([0x7f7fffff]))], [0x7f7f]);
    * ```
    */
   convert(
@@ -663,10 +666,11 @@ export class WasmKernels {
    * @example
    * ```ts
    * import { WasmKernels } from "@mlc-deno/convert";
+   * import { deepStrictEqual } from "node:assert/strict";
    * const k = WasmKernels.createSync();
    * const dst = new Uint8Array(2);
    * k.convertBytes("bf16>f16", new Uint8Array([0x80, 0x3f]), dst, 1);
-   * dst; // Uint8Array [0, 60]
+   * deepStrictEqual([...dst], [0, 60]);
    * ```
    */
   convertBytes(kind: ConvertKernel, src: Uint8Array, dst: Uint8Array, count: number): void {

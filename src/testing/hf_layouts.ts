@@ -237,8 +237,8 @@ export const HF_LAYOUTS: Readonly<Record<string, Layout>> = {
  * @example
  * ```ts
  * import { hfTensors } from "./hf_layouts.ts";
- * hfTensors("gpt2", { n_embd: 4, n_layer: 1, n_head: 2, n_positions: 8, vocab_size: 10 })[2].name;
- * // "h.0.ln_1.weight"
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(hfTensors("gpt2", { n_embd: 4, n_layer: 1, n_head: 2, n_positions: 8, vocab_size: 10 })[2].name, "h.0.ln_1.weight");
  * ```
  */
 export function hfTensors(arch: string, cfg: Record<string, unknown>): GenTensor[] {
@@ -333,8 +333,8 @@ export function syntheticCheckpoint(
  * @example
  * ```ts
  * import { splitFiles } from "./hf_layouts.ts";
- * splitFiles([{ name: "a", shape: [1] }, { name: "b", shape: [1] }], [1]).map((f) => f.file);
- * // ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+ * import { deepStrictEqual } from "node:assert/strict";
+ * deepStrictEqual(splitFiles([{ name: "a", shape: [1] }, { name: "b", shape: [1] }], [1]).map((f) => f.file), ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
  * ```
  */
 export function splitFiles(tensors: readonly GenTensor[], cuts: readonly number[]): SyntheticFile[] {

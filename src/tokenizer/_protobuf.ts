@@ -39,9 +39,10 @@ const EMPTY = new Uint8Array(0);
  * @example
  * ```ts
  * import { readFields } from "./_protobuf.ts";
+ * import { deepStrictEqual } from "node:assert/strict";
  * // field 1, varint 150
  * const [f] = [...readFields(new Uint8Array([0x08, 0x96, 0x01]))];
- * console.log(f.num, f.varint); // 1 150
+ * deepStrictEqual([f.num, f.varint], [1, 150]);
  * ```
  */
 export function* readFields(buf: Uint8Array): Generator<ProtoField> {
