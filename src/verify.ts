@@ -409,6 +409,10 @@ class ShardReader {
     }
     await f.readAt(loc.record.byteOffset + start, into);
   }
+  /** The shard file of a record. */
+  dataPath(loc: Located): string {
+    return this.#cache.records[loc.shard].dataPath;
+  }
   close(): void {
     for (const f of this.#open.values()) f.close();
     this.#open.clear();
@@ -744,124 +748,162 @@ export async function verifyConversion(opts: VerifyOptions): Promise<VerifyRepor
   const { file, cache } = await readTensorCache(store, dir);
   const shards = await checkShards(store, dir, cache, opts.bufferBytes);
   const problems = shards.map(shardProblem).filter((p): p is string => !!p);
-  const warnings: string[] = [];
-  const tensors: TensorCheck[] = [];
-  let quantization: string | null = null;
-  let quantizationFrom: VerifyReport["quantizationFrom"] = null;
-  let device: string | null = null;
-  if (opts.source !== undefined) {
-    const byName = new Map<string, Located>();
-    cache.records.forEach((s, shard) => {
-      for (const record of s.records) {
-        if (byName.has(record.name)) problems.push(`${record.name}: recorded twice in ${file}`);
-        byName.set(record.name, { shard, record });
-      }
-    });
-    const model = await loadModelConfig(store, opts.source, opts.modelType ?? "auto");
-    const { checkpoint, warnings: w } = await openWeights(store, model.dir);
-    warnings.push(...w);
-    const ownKernels = !opts.kernels;
-    const kernels = opts.kernels ?? (await createVerifyKernels("cpu"));
-    const reader = new ShardReader(store, dir, cache);
-    try {
-      const chosen = await chooseScheme(opts, model, checkpoint, byName);
-      if (chosen.problem) problems.push(chosen.problem);
-      if (chosen.scheme) {
-        const scheme = chosen.scheme;
-        quantization = scheme.name;
-        quantizationFrom = chosen.from ?? null;
-        device = kernels.name;
-        const plan = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
-        problems.push(...plan.problems, ...planProblems(plan, byName, cache));
-        const unreadable = new Set(
-          shards.filter((s) => s.status === "missing" || s.status === "size").map((s) => s.dataPath),
-        );
-        const ctx: CompareContext = {
-          kernels,
-          reader,
-          checkpoint,
-          scheme,
-          batch,
-          seed,
-          chunkElems: opts.chunkElems ?? 1 << 20,
-          bufs: new Buffers(),
-        };
-        let done = 0;
-        for (const pp of plan.params) {
-          const locs = pp.outputs.map((o) => byName.get(o.name));
-          const base = { name: pp.param.name, stored: pp.outputs.map((o) => o.name), shape: pp.shape };
-          const fail = (error: string): TensorCheck => ({
-            ...base,
-            dtype: pp.dtype as FloatDType,
-            elements: 0,
-            maxAbsError: NaN,
-            rmsError: NaN,
-            snrDb: NaN,
-            quantization: pp.quant ? scheme.name : null,
-            layout: pp.quant ?? null,
-            matmulRelError: null,
-            exact: null,
-            error,
-            sourceNonFinite: 0,
-            introducedNonFinite: 0,
-          });
-          const matches = locs.every((l, i) =>
-            l && l.record.dtype === pp.outputs[i].dtype &&
-            l.record.shape.join() === pp.outputs[i].shape.join()
-          );
-          let check: TensorCheck;
-          if (!matches) check = fail("not in the cache as planned");
-          else if (locs.some((l) => unreadable.has(cache.records[l!.shard].dataPath))) {
-            check = fail(`shard ${cache.records[locs[0]!.shard].dataPath} is missing or truncated`);
-          } else {
-            try {
-              check = pp.param.raw
-                ? await compareRaw(ctx, pp, locs[0]!)
-                : pp.quant
-                ? await compareQuantized(ctx, pp, locs[0]!, locs[1]!)
-                : await compareCast(ctx, pp, locs[0]!);
-            } catch (e) {
-              check = fail((e as Error).message);
-            }
-          }
-          if (check.error) problems.push(`${check.name}: not compared: ${check.error}`);
-          if (check.introducedNonFinite) {
-            problems.push(
-              `${check.name}: ${check.introducedNonFinite} NaN or infinite stored values where the source is finite`,
-            );
-          }
-          if (check.sourceNonFinite) {
-            warnings.push(
-              `${check.name}: the source holds ${check.sourceNonFinite} NaN or infinite values (stored as converted)`,
-            );
-          }
-          if (check.exact === false) {
-            problems.push(`${check.name}: stored values differ from the source cast to ${check.dtype}`);
-          }
-          tensors.push(check);
-          opts.onProgress?.(++done, plan.params.length, pp.param.name);
-        }
-      }
-    } finally {
-      reader.close();
-      checkpoint.close();
-      if (ownKernels) await kernels.close();
-    }
-  }
+  const found: SourceComparison = opts.source === undefined
+    ? { warnings: [], tensors: [], quantization: null, quantizationFrom: null, device: null }
+    : await compareWithSource(opts, file, cache, shards, problems);
   return {
     ok: problems.length === 0,
     cacheFile: file,
     shards,
     problems,
-    warnings,
-    quantization,
-    quantizationFrom,
-    device,
+    warnings: found.warnings,
+    quantization: found.quantization,
+    quantizationFrom: found.quantizationFrom,
+    device: found.device,
     batch,
     seed,
-    tensors,
-    summary: summarize(shards, tensors),
+    tensors: found.tensors,
+    summary: summarize(shards, found.tensors),
   };
+}
+
+/** What the comparison with the source adds to the report. */
+interface SourceComparison {
+  warnings: string[];
+  tensors: TensorCheck[];
+  quantization: string | null;
+  quantizationFrom: VerifyReport["quantizationFrom"];
+  device: string | null;
+}
+
+/** Where each record is (a name recorded twice is a problem). */
+function locateRecords(cache: TensorCache, file: string, problems: string[]): Map<string, Located> {
+  const byName = new Map<string, Located>();
+  cache.records.forEach((s, shard) => {
+    for (const record of s.records) {
+      if (byName.has(record.name)) problems.push(`${record.name}: recorded twice in ${file}`);
+      byName.set(record.name, { shard, record });
+    }
+  });
+  return byName;
+}
+
+/** `--source`: every planned parameter compared with the source as cast (and quantized) to the model dtype. */
+async function compareWithSource(
+  opts: VerifyOptions,
+  file: string,
+  cache: TensorCache,
+  shards: readonly ShardCheck[],
+  problems: string[],
+): Promise<SourceComparison> {
+  const { store, dir } = opts;
+  const out: SourceComparison = {
+    warnings: [],
+    tensors: [],
+    quantization: null,
+    quantizationFrom: null,
+    device: null,
+  };
+  const byName = locateRecords(cache, file, problems);
+  const model = await loadModelConfig(store, opts.source!, opts.modelType ?? "auto");
+  const { checkpoint, warnings } = await openWeights(store, model.dir);
+  out.warnings.push(...warnings);
+  const kernels = opts.kernels ?? (await createVerifyKernels("cpu"));
+  const reader = new ShardReader(store, dir, cache);
+  try {
+    const chosen = await chooseScheme(opts, model, checkpoint, byName);
+    if (chosen.problem) problems.push(chosen.problem);
+    if (!chosen.scheme) return out;
+    const scheme = chosen.scheme;
+    [out.quantization, out.quantizationFrom, out.device] = [scheme.name, chosen.from ?? null, kernels.name];
+    const plan = planConversion({ arch: model.arch, config: model.config, scheme, checkpoint });
+    problems.push(...plan.problems, ...planProblems(plan, byName, cache));
+    const unreadable = new Set(
+      shards.filter((s) => s.status === "missing" || s.status === "size").map((s) => s.dataPath),
+    );
+    const ctx: CompareContext = {
+      kernels,
+      reader,
+      checkpoint,
+      scheme,
+      batch: opts.batch ?? 4,
+      seed: opts.seed ?? 0,
+      chunkElems: opts.chunkElems ?? 1 << 20,
+      bufs: new Buffers(),
+    };
+    for (const [n, pp] of plan.params.entries()) {
+      const locs = pp.outputs.map((o) => byName.get(o.name));
+      const check = await compareParam(ctx, pp, locs, (l) => unreadable.has(cache.records[l.shard].dataPath));
+      noteCheck(check, problems, out.warnings);
+      out.tensors.push(check);
+      opts.onProgress?.(n + 1, plan.params.length, pp.param.name);
+    }
+    return out;
+  } finally {
+    reader.close();
+    checkpoint.close();
+    if (!opts.kernels) await kernels.close();
+  }
+}
+
+/** One parameter's check (an error in it is its result, not the run's failure). */
+async function compareParam(
+  ctx: CompareContext,
+  pp: PlannedParam,
+  locs: (Located | undefined)[],
+  unreadable: (l: Located) => boolean,
+): Promise<TensorCheck> {
+  const fail = (error: string): TensorCheck => ({
+    name: pp.param.name,
+    stored: pp.outputs.map((o) => o.name),
+    shape: pp.shape,
+    dtype: pp.dtype as FloatDType,
+    elements: 0,
+    maxAbsError: NaN,
+    rmsError: NaN,
+    snrDb: NaN,
+    quantization: pp.quant ? ctx.scheme.name : null,
+    layout: pp.quant ?? null,
+    matmulRelError: null,
+    exact: null,
+    error,
+    sourceNonFinite: 0,
+    introducedNonFinite: 0,
+  });
+  const matches = locs.every((l, i) =>
+    l && l.record.dtype === pp.outputs[i].dtype && l.record.shape.join() === pp.outputs[i].shape.join()
+  );
+  if (!matches) return fail("not in the cache as planned");
+  if (locs.some((l) => unreadable(l!))) {
+    return fail(`shard ${ctx.reader.dataPath(locs[0]!)} is missing or truncated`);
+  }
+  try {
+    return pp.param.raw
+      ? await compareRaw(ctx, pp, locs[0]!)
+      : pp.quant
+      ? await compareQuantized(ctx, pp, locs[0]!, locs[1]!)
+      : await compareCast(ctx, pp, locs[0]!);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+}
+
+/** A check's problems (errors, NaN/Inf it introduced, inexact copies) and warnings (NaN/Inf of the source). */
+function noteCheck(check: TensorCheck, problems: string[], warnings: string[]): void {
+  if (check.error) problems.push(`${check.name}: not compared: ${check.error}`);
+  if (check.introducedNonFinite) {
+    problems.push(
+      `${check.name}: ${check.introducedNonFinite} NaN or infinite stored values where the source is finite`,
+    );
+  }
+  if (check.sourceNonFinite) {
+    warnings.push(
+      `${check.name}: the source holds ${check.sourceNonFinite} NaN or infinite values (stored as converted)`,
+    );
+  }
+  if (check.exact === false) {
+    problems.push(`${check.name}: stored values differ from the source cast to ${check.dtype}`);
+  }
 }
 
 const num = (v: number | undefined, f: (v: number) => string): string =>
