@@ -251,360 +251,328 @@ function parseQuoted(s: string, at: number): Uint8Array {
  * ```
  */
 export function unpickle(data: Uint8Array, hooks: PickleHooks, limits: PickleLimits = {}): PyValue {
-  const maxStack = limits.maxStack ?? 1 << 20;
-  const maxMarks = limits.maxMarks ?? 1000;
-  const maxMemo = limits.maxMemo ?? 1 << 20;
-  const maxDepth = limits.maxDepth ?? 100;
-  const r = new Reader(data);
-  let stack: PyValue[] = [];
-  const marks: PyValue[][] = [];
-  const memo = new Map<number, PyValue>();
-  let op = 0;
-  let at = 0;
-  const where = () => `opcode 0x${op.toString(16).padStart(2, "0")} at byte ${at}`;
-  const push = (v: PyValue) => {
-    if (stack.length >= maxStack) throw new PickleError(`more than ${maxStack} values on the stack`);
-    stack.push(v);
-  };
-  const pop = (): PyValue => {
-    if (stack.length === 0) throw new PickleError(`${where()} pops an empty stack`);
-    return stack.pop()!;
-  };
-  const top = (): PyValue => {
-    if (stack.length === 0) throw new PickleError(`${where()} needs a value on the stack`);
-    return stack[stack.length - 1];
-  };
-  const popMark = (): PyValue[] => {
-    const items = stack;
-    if (marks.length === 0) throw new PickleError(`${where()} has no matching MARK`);
-    stack = marks.pop()!;
-    return items;
-  };
-  const nest = (items: readonly PyValue[]): number => {
-    let d = 0;
-    for (const v of items) d = Math.max(d, depthOf(v));
-    if (d + 1 > maxDepth) {
-      throw new PickleError(`values nested more than ${maxDepth} levels deep (${where()})`);
+  const m = new Machine(data, hooks, limits);
+  for (;;) {
+    m.at = m.r.pos;
+    if (m.at >= data.length) {
+      throw new PickleError(`the stream ends at byte ${m.at} without STOP (truncated)`);
     }
-    return d + 1;
-  };
-  const tuple = (items: PyValue[]): PyTuple => ({ kind: "tuple", items, depth: nest(items) });
-  const memoPut = (k: number, v: PyValue) => {
-    if (!memo.has(k) && memo.size >= maxMemo) throw new PickleError(`more than ${maxMemo} memo entries`);
-    memo.set(k, v);
-  };
-  const memoGet = (k: number): PyValue => {
-    if (!memo.has(k)) throw new PickleError(`${where()} reads memo ${k}, which was never stored`);
-    return memo.get(k)!;
-  };
-  const listOf = (v: PyValue): PyList => {
-    if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "list") {
-      throw new PickleError(`${where()} appends to ${describePy(v)}, not a list`);
+    m.op = m.r.u8();
+    if (m.op === 0x2e) return m.stop(); // STOP
+    const run = OPCODES.get(m.op);
+    if (!run) throw m.refusal();
+    run(m);
+  }
+}
+
+/** The pickle machine's state: the stack, its marks, the memo, where it is, its limits. */
+class Machine {
+  readonly r: Reader;
+  stack: PyValue[] = [];
+  readonly marks: PyValue[][] = [];
+  readonly memo = new Map<number, PyValue>();
+  op = 0;
+  at = 0;
+  readonly maxStack: number;
+  readonly maxMarks: number;
+  readonly maxMemo: number;
+  readonly maxDepth: number;
+  constructor(data: Uint8Array, readonly hooks: PickleHooks, limits: PickleLimits) {
+    this.r = new Reader(data);
+    this.maxStack = limits.maxStack ?? 1 << 20;
+    this.maxMarks = limits.maxMarks ?? 1000;
+    this.maxMemo = limits.maxMemo ?? 1 << 20;
+    this.maxDepth = limits.maxDepth ?? 100;
+  }
+  where(): string {
+    return `opcode 0x${this.op.toString(16).padStart(2, "0")} at byte ${this.at}`;
+  }
+  /** The error of an opcode without a handler: refused by kind, or unknown. */
+  refusal(): PickleError {
+    const { op, at } = this;
+    if (op >= 0x82 && op <= 0x84) { // EXT1, EXT2, EXT4
+      return new PickleError(`extension-registry opcode 0x${op.toString(16)} at byte ${at} is not allowed`);
     }
-    return v;
-  };
-  const dictOf = (v: PyValue): PyDict => {
-    if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "dict") {
-      throw new PickleError(`${where()} sets items on ${describePy(v)}, not a dict`);
+    // EMPTY_SET, ADDITEMS, FROZENSET, BYTEARRAY8, NEXT_BUFFER, READONLY_BUFFER
+    if ([0x8f, 0x90, 0x91, 0x96, 0x97, 0x98].includes(op)) {
+      return new PickleError(
+        `opcode 0x${op.toString(16)} at byte ${at} is not used by checkpoints and not allowed`,
+      );
     }
-    return v;
-  };
-  const setItems = (d: PyDict, items: PyValue[]) => {
-    if (items.length % 2) throw new PickleError(`${where()} has an odd number of key/value items`);
-    for (let i = 0; i < items.length; i += 2) {
-      const k = items[i];
-      if (k !== null && typeof k === "object" && !(k instanceof Uint8Array) && k.kind !== "tuple") {
-        throw new PickleError(`${where()}: unhashable dict key (${describePy(k)})`);
-      }
-      d.entries.set(k, items[i + 1]);
-    }
-    d.depth = Math.max(d.depth, nest(items));
-  };
-  const callable = (v: PyValue, opName: string): PyGlobal => {
-    if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "global") {
+    return new PickleError(`unknown opcode 0x${op.toString(16).padStart(2, "0")} at byte ${at}`);
+  }
+  stop(): PyValue {
+    const v = this.pop();
+    if (this.stack.length || this.marks.length) {
       throw new PickleError(
-        `${opName} of ${describePy(v)} is not allowed (only allowlisted globals are called)`,
+        `STOP at byte ${this.at} leaves ${this.stack.length} values and ${this.marks.length} marks behind`,
       );
     }
     return v;
-  };
-  const argsOf = (v: PyValue, opName: string): readonly PyValue[] => {
-    if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "tuple") {
-      throw new PickleError(`${opName} arguments are ${describePy(v)}, not a tuple`);
+  }
+  push(v: PyValue): void {
+    if (this.stack.length >= this.maxStack) {
+      throw new PickleError(`more than ${this.maxStack} values on the stack`);
     }
-    return v.items;
-  };
-
-  for (;;) {
-    at = r.pos;
-    if (at >= data.length) throw new PickleError(`the stream ends at byte ${at} without STOP (truncated)`);
-    op = r.u8();
-    switch (op) {
-      case 0x80: { // PROTO
-        const p = r.u8();
-        if (p > 5) throw new PickleError(`unsupported pickle protocol ${p}`);
-        break;
-      }
-      case 0x95: // FRAME
-        r.u64();
-        break;
-      case 0x2e: { // STOP
-        const v = pop();
-        if (stack.length || marks.length) {
-          throw new PickleError(
-            `STOP at byte ${at} leaves ${stack.length} values and ${marks.length} marks behind`,
-          );
-        }
-        return v;
-      }
-      case 0x28: // MARK
-        if (marks.length >= maxMarks) {
-          throw new PickleError(`more than ${maxMarks} open MARKs (at byte ${at})`);
-        }
-        marks.push(stack);
-        stack = [];
-        break;
-      case 0x30: // POP
-        pop();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        push(top());
-        break;
-      case 0x4e: // NONE
-        push(null);
-        break;
-      case 0x88: // NEWTRUE
-        push(true);
-        break;
-      case 0x89: // NEWFALSE
-        push(false);
-        break;
-      case 0x4b: // BININT1
-        push(r.u8());
-        break;
-      case 0x4d: // BININT2
-        push(r.u16());
-        break;
-      case 0x4a: // BININT
-        push(r.i32());
-        break;
-      case 0x8a: // LONG1
-        push(decodeLong(r.bytes(r.u8())));
-        break;
-      case 0x8b: { // LONG4
-        const n = r.i32();
-        if (n < 0) throw new PickleError(`LONG4 with negative length at byte ${at}`);
-        push(decodeLong(r.bytes(n)));
-        break;
-      }
-      case 0x49: // INT
-      case 0x4c: // LONG
-        push(parseTextInt(r.line(), at));
-        break;
-      case 0x46: { // FLOAT
-        const s = r.line();
-        const v = Number(s);
-        if (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)) {
-          throw new PickleError(`invalid float ${JSON.stringify(s)}`);
-        }
-        push(v);
-        break;
-      }
-      case 0x47: // BINFLOAT
-        push(r.dv.getFloat64(r.need(8), false));
-        break;
-      case 0x58: // BINUNICODE
-        push(r.utf8(r.u32()));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        push(r.utf8(r.u8()));
-        break;
-      case 0x8d: // BINUNICODE8
-        push(r.utf8(r.u64()));
-        break;
-      case 0x56: { // UNICODE (raw-unicode-escape; only plain text accepted)
-        const s = r.line();
-        if (s.includes("\\")) {
-          throw new PickleError(`UNICODE at byte ${at} uses escapes, which are not supported`);
-        }
-        push(s);
-        break;
-      }
-      case 0x53: // STRING
-        push(parseQuoted(r.line(), at));
-        break;
-      case 0x54: { // BINSTRING
-        const n = r.i32();
-        if (n < 0) throw new PickleError(`BINSTRING with negative length at byte ${at}`);
-        push(r.bytes(n).slice());
-        break;
-      }
-      case 0x55: // SHORT_BINSTRING
-        push(r.bytes(r.u8()).slice());
-        break;
-      case 0x42: // BINBYTES
-        push(r.bytes(r.u32()).slice());
-        break;
-      case 0x43: // SHORT_BINBYTES
-        push(r.bytes(r.u8()).slice());
-        break;
-      case 0x8e: // BINBYTES8
-        push(r.bytes(r.u64()).slice());
-        break;
-      case 0x29: // EMPTY_TUPLE
-        push(tuple([]));
-        break;
-      case 0x85: // TUPLE1
-        push(tuple([pop()]));
-        break;
-      case 0x86: { // TUPLE2
-        const b = pop();
-        push(tuple([pop(), b]));
-        break;
-      }
-      case 0x87: { // TUPLE3
-        const c = pop(), b = pop();
-        push(tuple([pop(), b, c]));
-        break;
-      }
-      case 0x74: // TUPLE
-        push(tuple(popMark()));
-        break;
-      case 0x5d: // EMPTY_LIST
-        push({ kind: "list", items: [], depth: 1 });
-        break;
-      case 0x6c: { // LIST
-        const items = popMark();
-        push({ kind: "list", items, depth: nest(items) });
-        break;
-      }
-      case 0x61: { // APPEND
-        const v = pop();
-        const l = listOf(top());
-        l.items.push(v);
-        l.depth = Math.max(l.depth, nest([v]));
-        break;
-      }
-      case 0x65: { // APPENDS
-        const items = popMark();
-        const l = listOf(top());
-        for (const v of items) l.items.push(v);
-        l.depth = Math.max(l.depth, nest(items));
-        break;
-      }
-      case 0x7d: // EMPTY_DICT
-        push({ kind: "dict", type: "builtins.dict", entries: new Map(), depth: 1 });
-        break;
-      case 0x64: { // DICT
-        const d: PyDict = { kind: "dict", type: "builtins.dict", entries: new Map(), depth: 1 };
-        setItems(d, popMark());
-        push(d);
-        break;
-      }
-      case 0x73: { // SETITEM
-        const v = pop(), k = pop();
-        setItems(dictOf(top()), [k, v]);
-        break;
-      }
-      case 0x75: { // SETITEMS
-        const items = popMark();
-        setItems(dictOf(top()), items);
-        break;
-      }
-      case 0x70: // PUT
-        memoPut(Number(parseTextInt(r.line(), at)), top());
-        break;
-      case 0x71: // BINPUT
-        memoPut(r.u8(), top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memoPut(r.u32(), top());
-        break;
-      case 0x94: // MEMOIZE
-        memoPut(memo.size, top());
-        break;
-      case 0x67: // GET
-        push(memoGet(Number(parseTextInt(r.line(), at))));
-        break;
-      case 0x68: // BINGET
-        push(memoGet(r.u8()));
-        break;
-      case 0x6a: // LONG_BINGET
-        push(memoGet(r.u32()));
-        break;
-      case 0x63: { // GLOBAL
-        const module = r.line();
-        push(hooks.global(module, r.line()));
-        break;
-      }
-      case 0x93: { // STACK_GLOBAL
-        const name = pop(), module = pop();
-        if (typeof module !== "string" || typeof name !== "string") {
-          throw new PickleError(`STACK_GLOBAL at byte ${at} with non-string names`);
-        }
-        push(hooks.global(module, name));
-        break;
-      }
-      case 0x69: { // INST: a global, then a call; both checked
-        const module = r.line();
-        const fn = hooks.global(module, r.line());
-        push(hooks.call(fn, popMark()));
-        break;
-      }
-      case 0x6f: { // OBJ
-        const items = popMark();
-        if (items.length === 0) throw new PickleError(`OBJ at byte ${at} without a class`);
-        push(hooks.call(callable(items[0], "OBJ"), items.slice(1)));
-        break;
-      }
-      case 0x52: { // REDUCE
-        const args = pop();
-        push(hooks.call(callable(pop(), "REDUCE"), argsOf(args, "REDUCE")));
-        break;
-      }
-      case 0x81: { // NEWOBJ
-        const args = pop();
-        push(hooks.call(callable(pop(), "NEWOBJ"), argsOf(args, "NEWOBJ")));
-        break;
-      }
-      case 0x92: { // NEWOBJ_EX
-        const kwargs = pop(), args = pop();
-        const cls = callable(pop(), "NEWOBJ_EX");
-        if (dictOf(kwargs).entries.size) {
-          throw new PickleError(`NEWOBJ_EX of ${cls.name} with keyword arguments`);
-        }
-        push(hooks.call(cls, argsOf(args, "NEWOBJ_EX")));
-        break;
-      }
-      case 0x62: { // BUILD
-        const state = pop();
-        hooks.build(top(), state);
-        break;
-      }
-      case 0x51: // BINPERSID
-        push(hooks.persistentLoad(pop()));
-        break;
-      case 0x50: // PERSID
-        push(hooks.persistentLoad(r.line()));
-        break;
-      case 0x82: // EXT1
-      case 0x83: // EXT2
-      case 0x84: // EXT4
-        throw new PickleError(`extension-registry opcode 0x${op.toString(16)} at byte ${at} is not allowed`);
-      case 0x8f: // EMPTY_SET
-      case 0x90: // ADDITEMS
-      case 0x91: // FROZENSET
-      case 0x96: // BYTEARRAY8
-      case 0x97: // NEXT_BUFFER
-      case 0x98: // READONLY_BUFFER
-        throw new PickleError(
-          `opcode 0x${op.toString(16)} at byte ${at} is not used by checkpoints and not allowed`,
-        );
-      default:
-        throw new PickleError(`unknown opcode 0x${op.toString(16).padStart(2, "0")} at byte ${at}`);
+    this.stack.push(v);
+  }
+  pop(): PyValue {
+    if (this.stack.length === 0) throw new PickleError(`${this.where()} pops an empty stack`);
+    return this.stack.pop()!;
+  }
+  top(): PyValue {
+    if (this.stack.length === 0) throw new PickleError(`${this.where()} needs a value on the stack`);
+    return this.stack[this.stack.length - 1];
+  }
+  mark(): void {
+    if (this.marks.length >= this.maxMarks) {
+      throw new PickleError(`more than ${this.maxMarks} open MARKs (at byte ${this.at})`);
     }
+    this.marks.push(this.stack);
+    this.stack = [];
+  }
+  popMark(): PyValue[] {
+    const items = this.stack;
+    if (this.marks.length === 0) throw new PickleError(`${this.where()} has no matching MARK`);
+    this.stack = this.marks.pop()!;
+    return items;
+  }
+  nest(items: readonly PyValue[]): number {
+    let d = 0;
+    for (const v of items) d = Math.max(d, depthOf(v));
+    if (d + 1 > this.maxDepth) {
+      throw new PickleError(`values nested more than ${this.maxDepth} levels deep (${this.where()})`);
+    }
+    return d + 1;
+  }
+  tuple(items: PyValue[]): PyTuple {
+    return { kind: "tuple", items, depth: this.nest(items) };
+  }
+  memoPut(k: number, v: PyValue): void {
+    if (!this.memo.has(k) && this.memo.size >= this.maxMemo) {
+      throw new PickleError(`more than ${this.maxMemo} memo entries`);
+    }
+    this.memo.set(k, v);
+  }
+  memoGet(k: number): PyValue {
+    if (!this.memo.has(k)) throw new PickleError(`${this.where()} reads memo ${k}, which was never stored`);
+    return this.memo.get(k)!;
+  }
+  listOf(v: PyValue): PyList {
+    if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "list") {
+      throw new PickleError(`${this.where()} appends to ${describePy(v)}, not a list`);
+    }
+    return v;
+  }
+  dictOf(v: PyValue): PyDict {
+    if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "dict") {
+      throw new PickleError(`${this.where()} sets items on ${describePy(v)}, not a dict`);
+    }
+    return v;
+  }
+  setItems(d: PyDict, items: PyValue[]): void {
+    if (items.length % 2) throw new PickleError(`${this.where()} has an odd number of key/value items`);
+    for (let i = 0; i < items.length; i += 2) {
+      const k = items[i];
+      if (k !== null && typeof k === "object" && !(k instanceof Uint8Array) && k.kind !== "tuple") {
+        throw new PickleError(`${this.where()}: unhashable dict key (${describePy(k)})`);
+      }
+      d.entries.set(k, items[i + 1]);
+    }
+    d.depth = Math.max(d.depth, this.nest(items));
   }
 }
+
+/** Only allowlisted globals (what the hooks' `global` returned) are called. */
+function callable(v: PyValue, opName: string): PyGlobal {
+  if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "global") {
+    throw new PickleError(
+      `${opName} of ${describePy(v)} is not allowed (only allowlisted globals are called)`,
+    );
+  }
+  return v;
+}
+
+function argsOf(v: PyValue, opName: string): readonly PyValue[] {
+  if (v === null || typeof v !== "object" || v instanceof Uint8Array || v.kind !== "tuple") {
+    throw new PickleError(`${opName} arguments are ${describePy(v)}, not a tuple`);
+  }
+  return v.items;
+}
+
+type Op = (m: Machine) => void;
+
+/** Framing, marks and the stack. */
+const STACK_OPS: Record<number, Op> = {
+  0x80: (m) => { // PROTO
+    const p = m.r.u8();
+    if (p > 5) throw new PickleError(`unsupported pickle protocol ${p}`);
+  },
+  0x95: (m) => void m.r.u64(), // FRAME
+  0x28: (m) => m.mark(), // MARK
+  0x30: (m) => void m.pop(), // POP
+  0x31: (m) => void m.popMark(), // POP_MARK
+  0x32: (m) => m.push(m.top()), // DUP
+};
+
+/** None, booleans, integers, floats. */
+const SCALAR_OPS: Record<number, Op> = {
+  0x4e: (m) => m.push(null), // NONE
+  0x88: (m) => m.push(true), // NEWTRUE
+  0x89: (m) => m.push(false), // NEWFALSE
+  0x4b: (m) => m.push(m.r.u8()), // BININT1
+  0x4d: (m) => m.push(m.r.u16()), // BININT2
+  0x4a: (m) => m.push(m.r.i32()), // BININT
+  0x8a: (m) => m.push(decodeLong(m.r.bytes(m.r.u8()))), // LONG1
+  0x8b: (m) => { // LONG4
+    const n = m.r.i32();
+    if (n < 0) throw new PickleError(`LONG4 with negative length at byte ${m.at}`);
+    m.push(decodeLong(m.r.bytes(n)));
+  },
+  0x49: (m) => m.push(parseTextInt(m.r.line(), m.at)), // INT
+  0x4c: (m) => m.push(parseTextInt(m.r.line(), m.at)), // LONG
+  0x46: (m) => { // FLOAT
+    const s = m.r.line();
+    const v = Number(s);
+    if (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)) {
+      throw new PickleError(`invalid float ${JSON.stringify(s)}`);
+    }
+    m.push(v);
+  },
+  0x47: (m) => m.push(m.r.dv.getFloat64(m.r.need(8), false)), // BINFLOAT
+};
+
+/** Text and bytes. */
+const STRING_OPS: Record<number, Op> = {
+  0x58: (m) => m.push(m.r.utf8(m.r.u32())), // BINUNICODE
+  0x8c: (m) => m.push(m.r.utf8(m.r.u8())), // SHORT_BINUNICODE
+  0x8d: (m) => m.push(m.r.utf8(m.r.u64())), // BINUNICODE8
+  0x56: (m) => { // UNICODE (raw-unicode-escape; only plain text accepted)
+    const s = m.r.line();
+    if (s.includes("\\")) {
+      throw new PickleError(`UNICODE at byte ${m.at} uses escapes, which are not supported`);
+    }
+    m.push(s);
+  },
+  0x53: (m) => m.push(parseQuoted(m.r.line(), m.at)), // STRING
+  0x54: (m) => { // BINSTRING
+    const n = m.r.i32();
+    if (n < 0) throw new PickleError(`BINSTRING with negative length at byte ${m.at}`);
+    m.push(m.r.bytes(n).slice());
+  },
+  0x55: (m) => m.push(m.r.bytes(m.r.u8()).slice()), // SHORT_BINSTRING
+  0x42: (m) => m.push(m.r.bytes(m.r.u32()).slice()), // BINBYTES
+  0x43: (m) => m.push(m.r.bytes(m.r.u8()).slice()), // SHORT_BINBYTES
+  0x8e: (m) => m.push(m.r.bytes(m.r.u64()).slice()), // BINBYTES8
+};
+
+/** Tuples, lists, dicts. */
+const CONTAINER_OPS: Record<number, Op> = {
+  0x29: (m) => m.push(m.tuple([])), // EMPTY_TUPLE
+  0x85: (m) => m.push(m.tuple([m.pop()])), // TUPLE1
+  0x86: (m) => { // TUPLE2
+    const b = m.pop();
+    m.push(m.tuple([m.pop(), b]));
+  },
+  0x87: (m) => { // TUPLE3
+    const c = m.pop(), b = m.pop();
+    m.push(m.tuple([m.pop(), b, c]));
+  },
+  0x74: (m) => m.push(m.tuple(m.popMark())), // TUPLE
+  0x5d: (m) => m.push({ kind: "list", items: [], depth: 1 }), // EMPTY_LIST
+  0x6c: (m) => { // LIST
+    const items = m.popMark();
+    m.push({ kind: "list", items, depth: m.nest(items) });
+  },
+  0x61: (m) => { // APPEND
+    const v = m.pop();
+    const l = m.listOf(m.top());
+    l.items.push(v);
+    l.depth = Math.max(l.depth, m.nest([v]));
+  },
+  0x65: (m) => { // APPENDS
+    const items = m.popMark();
+    const l = m.listOf(m.top());
+    for (const v of items) l.items.push(v);
+    l.depth = Math.max(l.depth, m.nest(items));
+  },
+  0x7d: (m) => m.push({ kind: "dict", type: "builtins.dict", entries: new Map(), depth: 1 }), // EMPTY_DICT
+  0x64: (m) => { // DICT
+    const d: PyDict = { kind: "dict", type: "builtins.dict", entries: new Map(), depth: 1 };
+    m.setItems(d, m.popMark());
+    m.push(d);
+  },
+  0x73: (m) => { // SETITEM
+    const v = m.pop(), k = m.pop();
+    m.setItems(m.dictOf(m.top()), [k, v]);
+  },
+  0x75: (m) => { // SETITEMS
+    const items = m.popMark();
+    m.setItems(m.dictOf(m.top()), items);
+  },
+};
+
+/** The memo. */
+const MEMO_OPS: Record<number, Op> = {
+  0x70: (m) => m.memoPut(Number(parseTextInt(m.r.line(), m.at)), m.top()), // PUT
+  0x71: (m) => m.memoPut(m.r.u8(), m.top()), // BINPUT
+  0x72: (m) => m.memoPut(m.r.u32(), m.top()), // LONG_BINPUT
+  0x94: (m) => m.memoPut(m.memo.size, m.top()), // MEMOIZE
+  0x67: (m) => m.push(m.memoGet(Number(parseTextInt(m.r.line(), m.at)))), // GET
+  0x68: (m) => m.push(m.memoGet(m.r.u8())), // BINGET
+  0x6a: (m) => m.push(m.memoGet(m.r.u32())), // LONG_BINGET
+};
+
+/** Globals, calls, state and persistent ids: every one goes through the hooks' allowlist. */
+const OBJECT_OPS: Record<number, Op> = {
+  0x63: (m) => { // GLOBAL
+    const module = m.r.line();
+    m.push(m.hooks.global(module, m.r.line()));
+  },
+  0x93: (m) => { // STACK_GLOBAL
+    const name = m.pop(), module = m.pop();
+    if (typeof module !== "string" || typeof name !== "string") {
+      throw new PickleError(`STACK_GLOBAL at byte ${m.at} with non-string names`);
+    }
+    m.push(m.hooks.global(module, name));
+  },
+  0x69: (m) => { // INST: a global, then a call; both checked
+    const module = m.r.line();
+    const fn = m.hooks.global(module, m.r.line());
+    m.push(m.hooks.call(fn, m.popMark()));
+  },
+  0x6f: (m) => { // OBJ
+    const items = m.popMark();
+    if (items.length === 0) throw new PickleError(`OBJ at byte ${m.at} without a class`);
+    m.push(m.hooks.call(callable(items[0], "OBJ"), items.slice(1)));
+  },
+  0x52: (m) => { // REDUCE
+    const args = m.pop();
+    m.push(m.hooks.call(callable(m.pop(), "REDUCE"), argsOf(args, "REDUCE")));
+  },
+  0x81: (m) => { // NEWOBJ
+    const args = m.pop();
+    m.push(m.hooks.call(callable(m.pop(), "NEWOBJ"), argsOf(args, "NEWOBJ")));
+  },
+  0x92: (m) => { // NEWOBJ_EX
+    const kwargs = m.pop(), args = m.pop();
+    const cls = callable(m.pop(), "NEWOBJ_EX");
+    if (m.dictOf(kwargs).entries.size) {
+      throw new PickleError(`NEWOBJ_EX of ${cls.name} with keyword arguments`);
+    }
+    m.push(m.hooks.call(cls, argsOf(args, "NEWOBJ_EX")));
+  },
+  0x62: (m) => { // BUILD
+    const state = m.pop();
+    m.hooks.build(m.top(), state);
+  },
+  0x51: (m) => m.push(m.hooks.persistentLoad(m.pop())), // BINPERSID
+  0x50: (m) => m.push(m.hooks.persistentLoad(m.r.line())), // PERSID
+};
+
+/** Every opcode the machine runs (STOP aside); the rest are refused ({@link Machine.refusal}). */
+const OPCODES: ReadonlyMap<number, Op> = new Map(
+  [STACK_OPS, SCALAR_OPS, STRING_OPS, CONTAINER_OPS, MEMO_OPS, OBJECT_OPS].flatMap((g) =>
+    Object.entries(g).map(([k, run]) => [Number(k), run] as const)
+  ),
+);
