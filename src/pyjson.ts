@@ -151,122 +151,121 @@ export function dumpPyJson(value: unknown, indent: number | null = 4): string {
  * ```
  */
 export function parsePyJson(text: string): PyJson {
-  let i = 0;
-  const n = text.length;
-  const ws = () => {
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+  const p = new PyJsonParser(text);
+  const v = p.value();
+  p.ws();
+  if (p.i !== text.length) p.fail("trailing characters");
+  return v;
+}
+
+/** Python json.loads' literals beyond JSON's: NaN, Infinity, -Infinity. */
+const PY_LITERALS: readonly [string, () => PyJson][] = [
+  ["true", () => true],
+  ["false", () => false],
+  ["null", () => null],
+  ["NaN", () => new PyFloat(NaN)],
+  ["Infinity", () => new PyFloat(Infinity)],
+  ["-Infinity", () => new PyFloat(-Infinity)],
+];
+
+/** A recursive-descent reader of {@link parsePyJson}'s grammar, at offset `i` of `text`. */
+class PyJsonParser {
+  i = 0;
+  constructor(readonly text: string) {}
+
+  ws(): void {
+    const { text } = this;
+    while (this.i < text.length) {
+      const c = text.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.i++;
       else break;
     }
-  };
-  const fail = (what: string): never => {
-    const line = text.slice(0, i).split("\n").length;
-    throw new SyntaxError(`${what} at line ${line} (offset ${i})`);
-  };
-  const value = (): PyJson => {
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      const obj: Record<string, PyJson> = {};
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return obj;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail("expected a string key");
-        const k = str();
-        ws();
-        if (text[i] !== ":") fail("expected ':'");
-        i++;
-        const v = value();
-        Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "}") {
-          i++;
-          return obj;
-        }
-        fail("expected ',' or '}'");
+  }
+
+  fail(what: string): never {
+    const line = this.text.slice(0, this.i).split("\n").length;
+    throw new SyntaxError(`${what} at line ${line} (offset ${this.i})`);
+  }
+
+  value(): PyJson {
+    this.ws();
+    const c = this.text[this.i];
+    if (c === "{") return this.object();
+    if (c === "[") return this.array();
+    if (c === '"') return this.str();
+    for (const [word, make] of PY_LITERALS) {
+      if (this.text.startsWith(word, this.i)) {
+        this.i += word.length;
+        return make();
       }
     }
-    if (c === "[") {
-      i++;
-      const arr: PyJson[] = [];
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return arr;
-      }
-      for (;;) {
-        arr.push(value());
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "]") {
-          i++;
-          return arr;
-        }
-        fail("expected ',' or ']'");
-      }
+    return this.number();
+  }
+
+  /** `,` (true: more follows) or the closing `end` (false), after whitespace. */
+  #next(end: string): boolean {
+    this.ws();
+    const c = this.text[this.i];
+    if (c === "," || c === end) this.i++;
+    else this.fail(`expected ',' or '${end}'`);
+    return c === ",";
+  }
+
+  object(): Record<string, PyJson> {
+    this.i++;
+    const obj: Record<string, PyJson> = {};
+    this.ws();
+    if (this.text[this.i] === "}") {
+      this.i++;
+      return obj;
     }
-    if (c === '"') return str();
-    if (text.startsWith("true", i)) {
-      i += 4;
-      return true;
+    do {
+      this.ws();
+      if (this.text[this.i] !== '"') this.fail("expected a string key");
+      const k = this.str();
+      this.ws();
+      if (this.text[this.i] !== ":") this.fail("expected ':'");
+      this.i++;
+      const v = this.value();
+      Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+    } while (this.#next("}"));
+    return obj;
+  }
+
+  array(): PyJson[] {
+    this.i++;
+    const arr: PyJson[] = [];
+    this.ws();
+    if (this.text[this.i] === "]") {
+      this.i++;
+      return arr;
     }
-    if (text.startsWith("false", i)) {
-      i += 5;
-      return false;
-    }
-    if (text.startsWith("null", i)) {
-      i += 4;
-      return null;
-    }
-    if (text.startsWith("NaN", i)) {
-      i += 3;
-      return new PyFloat(NaN);
-    }
-    if (text.startsWith("Infinity", i)) {
-      i += 8;
-      return new PyFloat(Infinity);
-    }
-    if (text.startsWith("-Infinity", i)) {
-      i += 9;
-      return new PyFloat(-Infinity);
-    }
-    const m = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 64));
-    if (!m) return fail("unexpected character");
-    i += m[0].length;
+    do arr.push(this.value()); while (this.#next("]"));
+    return arr;
+  }
+
+  number(): PyJson {
+    const m = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.text.slice(this.i, this.i + 64));
+    if (!m) return this.fail("unexpected character");
+    this.i += m[0].length;
     const num = Number(m[0]);
     return m[1] !== undefined || m[2] !== undefined ? new PyFloat(num) : num;
-  };
-  const str = (): string => {
-    const start = i;
-    // Find the closing quote, then let JSON.parse decode escapes.
-    i++;
-    while (i < n) {
-      const c = text[i];
-      if (c === "\\") i += 2;
+  }
+
+  /** A string: find the closing quote, then let JSON.parse decode the escapes. */
+  str(): string {
+    const { text } = this;
+    const start = this.i++;
+    while (this.i < text.length) {
+      const c = text[this.i];
+      if (c === "\\") this.i += 2;
       else if (c === '"') break;
-      else i++;
+      else this.i++;
     }
-    if (i >= n) fail("unterminated string");
-    i++;
-    return JSON.parse(text.slice(start, i));
-  };
-  const v = value();
-  ws();
-  if (i !== n) fail("trailing characters");
-  return v;
+    if (this.i >= text.length) this.fail("unterminated string");
+    this.i++;
+    return JSON.parse(text.slice(start, this.i));
+  }
 }
 
 /**
