@@ -127,6 +127,30 @@ export async function readSafetensorsHeader(
   file: RandomAccessFile,
   path: string,
 ): Promise<SafetensorsHeader> {
+  const json = await readHeaderJson(file, path);
+  const dataStart = 8 + json.headerBytes;
+  const dataLen = file.size - dataStart;
+  const entries: SafetensorsEntry[] = [];
+  let metadata: Record<string, string> | undefined;
+  for (const [name, raw] of Object.entries(json.header)) {
+    if (name === "__metadata__") metadata = checkedMetadata(raw, path);
+    else entries.push(checkedEntry(name, raw, path, dataStart, dataLen));
+  }
+  const spans = entries.map((e) => ({
+    name: e.name,
+    begin: e.offset - dataStart,
+    end: e.offset - dataStart + e.nbytes,
+  }));
+  const layout = layoutProblem(spans, dataLen);
+  if (layout) throw new SafetensorsError(path, layout);
+  return { entries, byName: new Map(entries.map((e) => [e.name, e])), metadata };
+}
+
+/** The length prefix (bounded, inside the file) and the header: strict UTF-8 JSON, an object. */
+async function readHeaderJson(
+  file: RandomAccessFile,
+  path: string,
+): Promise<{ header: Record<string, unknown>; headerBytes: number }> {
   if (file.size < 8) {
     throw new SafetensorsError(path, `file is too small (${file.size} bytes) to be safetensors`);
   }
@@ -157,68 +181,50 @@ export async function readSafetensorsHeader(
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new SafetensorsError(path, "header is not a JSON object");
   }
-  const dataStart = 8 + hlen;
-  const dataLen = file.size - dataStart;
-  const entries: SafetensorsEntry[] = [];
-  let metadata: Record<string, string> | undefined;
-  for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
-    if (name === "__metadata__") {
-      metadata = checkedMetadata(raw, path);
-      continue;
-    }
-    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== "object" || e === null) {
-      throw new SafetensorsError(path, `tensor "${echo(name)}": entry is not an object`);
-    }
-    const dt = e.dtype;
-    if (typeof dt !== "string" || !(dt in ST_ITEM_SIZE)) {
-      throw new SafetensorsError(path, `tensor "${echo(name)}": unknown dtype ${JSON.stringify(dt)}`);
-    }
-    const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new SafetensorsError(path, `tensor "${echo(name)}": invalid shape ${JSON.stringify(shape)}`);
-    }
-    const off = e.data_offsets;
-    if (
-      !Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
-      off[1] < off[0]
-    ) {
-      throw new SafetensorsError(path, `tensor "${echo(name)}": invalid data_offsets ${JSON.stringify(off)}`);
-    }
-    if (off[1] > dataLen) {
-      throw new SafetensorsError(
-        path,
-        `tensor "${echo(name)}": data_offsets [${off[0]}, ${
-          off[1]
-        }] run past the end of the data area (${dataLen} bytes); the file may be truncated`,
-      );
-    }
-    const exact = shape.reduce((a: bigint, b: number) => a * BigInt(b), 1n) * BigInt(ST_ITEM_SIZE[dt]);
-    if (exact > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new SafetensorsError(
-        path,
-        `tensor "${echo(name)}": shape ${JSON.stringify(shape)} x ${dt} is ${exact} bytes, beyond any file`,
-      );
-    }
-    const expected = Number(exact);
-    if (off[1] - off[0] !== expected) {
-      throw new SafetensorsError(
-        path,
-        `tensor "${echo(name)}": ${off[1] - off[0]} data bytes but shape ${
-          JSON.stringify(shape)
-        } x ${dt} needs ${expected}`,
-      );
-    }
-    entries.push({ name, stDtype: dt, shape, offset: dataStart + off[0], nbytes: off[1] - off[0] });
+  return { header: json as Record<string, unknown>, headerBytes: hlen };
+}
+
+/** One tensor entry: a known dtype, a valid shape, offsets inside the data area that hold exactly the shape. */
+function checkedEntry(
+  name: string,
+  raw: unknown,
+  path: string,
+  dataStart: number,
+  dataLen: number,
+): SafetensorsEntry {
+  const bad = (what: string): never => {
+    throw new SafetensorsError(path, `tensor "${echo(name)}": ${what}`);
+  };
+  const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof e !== "object" || e === null) bad("entry is not an object");
+  const dt = e.dtype;
+  if (typeof dt !== "string" || !(dt in ST_ITEM_SIZE)) return bad(`unknown dtype ${JSON.stringify(dt)}`);
+  const shape = e.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    return bad(`invalid shape ${JSON.stringify(shape)}`);
   }
-  const spans = entries.map((e) => ({
-    name: e.name,
-    begin: e.offset - dataStart,
-    end: e.offset - dataStart + e.nbytes,
-  }));
-  const layout = layoutProblem(spans, dataLen);
-  if (layout) throw new SafetensorsError(path, layout);
-  return { entries, byName: new Map(entries.map((e) => [e.name, e])), metadata };
+  const off = e.data_offsets;
+  if (
+    !Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+    off[1] < off[0]
+  ) {
+    return bad(`invalid data_offsets ${JSON.stringify(off)}`);
+  }
+  if (off[1] > dataLen) {
+    bad(
+      `data_offsets [${off[0]}, ${off[1]}] run past the end of the data area (${dataLen} bytes); ` +
+        "the file may be truncated",
+    );
+  }
+  const exact = shape.reduce((a: bigint, b: number) => a * BigInt(b), 1n) * BigInt(ST_ITEM_SIZE[dt]);
+  if (exact > BigInt(Number.MAX_SAFE_INTEGER)) {
+    bad(`shape ${JSON.stringify(shape)} x ${dt} is ${exact} bytes, beyond any file`);
+  }
+  const expected = Number(exact);
+  if (off[1] - off[0] !== expected) {
+    bad(`${off[1] - off[0]} data bytes but shape ${JSON.stringify(shape)} x ${dt} needs ${expected}`);
+  }
+  return { name, stDtype: dt, shape, offset: dataStart + off[0], nbytes: off[1] - off[0] };
 }
 
 /** `__metadata__` as the reference reads it: null, or a flat map of strings. */
