@@ -172,56 +172,14 @@ export function detectConvTemplate(
     );
   }
   const bos = tokenText(tokenizerConfig.bos_token) ?? "";
-  const eos = tokenText(tokenizerConfig.eos_token) ?? "";
   const strip = (s: string) => (bos !== "" && s.startsWith(bos) ? s.slice(bos.length) : s);
-  const probes = [true, false].map((withSystem) => {
-    const hf = [
-      ...(withSystem ? [{ role: "system", content: PROBE.system }] : []),
-      { role: "user", content: PROBE.user1 },
-      { role: "assistant", content: PROBE.assistant1 },
-      { role: "user", content: PROBE.user2 },
-    ];
-    let reference: string | Error;
-    try {
-      reference = strip(renderChatTemplate(chatTemplate, hf, tokenizerConfig));
-    } catch (e) {
-      if (e instanceof TemplateBudgetError) {
-        throw new AutoTemplateError(
-          `--conv-template auto: the chat_template of ${configPath} was stopped while rendering a 4-message ` +
-            `probe conversation: ${e.message}. A chat template that does this loops or floods. Fix: pass a ` +
-            `template name with --conv-template.`,
-        );
-      }
-      reference = e as Error;
-    }
-    return { withSystem, reference };
-  });
-  const msgs: ConvMessage[] = [
-    ["user", PROBE.user1],
-    ["assistant", PROBE.assistant1],
-    ["user", PROBE.user2],
-    ["assistant", null],
-  ];
+  const probes = [true, false].map((withSystem) => ({
+    withSystem,
+    reference: probeReference(chatTemplate, tokenizerConfig, withSystem, configPath, strip),
+  }));
   const rendered = (t: ConvTemplate, withSystem: boolean) =>
-    strip(renderConversation(t, msgs, withSystem ? PROBE.system : t.system_message));
-  const tokens = idToToken(tokenizerJson);
-  const special = new Set(
-    ((tokenizerJson?.added_tokens as Json[] | undefined) ?? []).filter((t) => t.special === true).map((t) =>
-      t.id
-    ),
-  );
-  // A stop/prefix token id fits when it is the eos/bos token, one of the template's stop strings, or
-  // a special token that the chat template itself writes.
-  const fits = (id: number, extra: readonly string[]) => {
-    const c = tokens.get(id);
-    if (c === undefined) return false;
-    return c === eos || c === bos || extra.includes(c) || (special.has(id) && chatTemplate.includes(c));
-  };
-  const score = (t: ConvTemplate) => {
-    if (tokens.size === 0) return 0;
-    const ids = [...t.stop_token_ids, ...(t.system_prefix_token_ids ?? [])];
-    return ids.reduce((s, id) => s + (fits(id, t.stop_str) ? 1 : -1), 0);
-  };
+    strip(renderConversation(t, PROBE_MESSAGES, withSystem ? PROBE.system : t.system_message));
+  const score = tokenScore(chatTemplate, tokenizerConfig, tokenizerJson, bos);
   const thinks = chatTemplate.includes("<think>");
   for (const { withSystem, reference } of probes) {
     if (reference instanceof Error) continue;
@@ -239,17 +197,97 @@ export function detectConvTemplate(
         `(${(probes[0].reference as Error).message}). Fix: pass a template name with --conv-template.`,
     );
   }
-  const ref = first.reference as string;
+  throw nearestTemplateError(
+    first.reference as string,
+    templates,
+    (t) => rendered(t, first.withSystem),
+    configPath,
+  );
+}
+
+/** The probe conversation as our templates see it (the reply left open). */
+const PROBE_MESSAGES: ConvMessage[] = [
+  ["user", PROBE.user1],
+  ["assistant", PROBE.assistant1],
+  ["user", PROBE.user2],
+  ["assistant", null],
+];
+
+/** The chat_template's rendering of the probe (with or without a system message), or why it failed. */
+function probeReference(
+  chatTemplate: string,
+  tokenizerConfig: Json,
+  withSystem: boolean,
+  configPath: string,
+  strip: (s: string) => string,
+): string | Error {
+  const hf = [
+    ...(withSystem ? [{ role: "system", content: PROBE.system }] : []),
+    { role: "user", content: PROBE.user1 },
+    { role: "assistant", content: PROBE.assistant1 },
+    { role: "user", content: PROBE.user2 },
+  ];
+  try {
+    return strip(renderChatTemplate(chatTemplate, hf, tokenizerConfig));
+  } catch (e) {
+    if (e instanceof TemplateBudgetError) {
+      throw new AutoTemplateError(
+        `--conv-template auto: the chat_template of ${configPath} was stopped while rendering a 4-message ` +
+          `probe conversation: ${e.message}. A chat template that does this loops or floods. Fix: pass a ` +
+          `template name with --conv-template.`,
+      );
+    }
+    return e as Error;
+  }
+}
+
+/**
+ * How well a template's stop and system-prefix token ids fit the tokenizer: +1 for each id that
+ * is the eos/bos token, one of the template's stop strings, or a special token the chat template
+ * itself writes; -1 for each other id (0 without a tokenizer.json).
+ */
+function tokenScore(
+  chatTemplate: string,
+  tokenizerConfig: Json,
+  tokenizerJson: Json | null | undefined,
+  bos: string,
+): (t: ConvTemplate) => number {
+  const eos = tokenText(tokenizerConfig.eos_token) ?? "";
+  const tokens = idToToken(tokenizerJson);
+  const special = new Set(
+    ((tokenizerJson?.added_tokens as Json[] | undefined) ?? []).filter((t) => t.special === true).map((t) =>
+      t.id
+    ),
+  );
+  const fits = (id: number, extra: readonly string[]) => {
+    const c = tokens.get(id);
+    if (c === undefined) return false;
+    return c === eos || c === bos || extra.includes(c) || (special.has(id) && chatTemplate.includes(c));
+  };
+  return (t) => {
+    if (tokens.size === 0) return 0;
+    const ids = [...t.stop_token_ids, ...(t.system_prefix_token_ids ?? [])];
+    return ids.reduce((s, id) => s + (fits(id, t.stop_str) ? 1 : -1), 0);
+  };
+}
+
+/** No template matches: the nearest one by similarity, with a diff of the probe. */
+function nearestTemplateError(
+  ref: string,
+  templates: readonly ConvTemplate[],
+  rendered: (t: ConvTemplate) => string,
+  configPath: string,
+): AutoTemplateError {
   let best = templates[0];
   let bestSim = -1;
   for (const t of templates) {
-    const sim = similarity(ref, rendered(t, first.withSystem));
+    const sim = similarity(ref, rendered(t));
     if (sim > bestSim) [best, bestSim] = [t, sim];
   }
-  throw new AutoTemplateError(
+  return new AutoTemplateError(
     `--conv-template auto: no registered conversation template renders like the chat_template of ` +
       `${configPath}. Nearest: ${best.name}. Diff of the probe conversation ` +
-      `(- chat_template, + ${best.name}):\n${lineDiff(ref, rendered(best, first.withSystem))}\n` +
+      `(- chat_template, + ${best.name}):\n${lineDiff(ref, rendered(best))}\n` +
       `Fix: pass --conv-template ${best.name} (or another registered name) explicitly if the difference ` +
       `is acceptable.`,
     best.name,
