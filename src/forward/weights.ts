@@ -50,6 +50,22 @@ export function decodeRecord(bytes: Uint8Array, dtype: string, count: number): F
 
 const count = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** A {@link Matrix} over `read(r0, n)`, which gives rows r0.. as float32 values. */
+function blockMatrix(
+  rows: number,
+  cols: number,
+  read: (r0: number, n: number) => Promise<Float32Array>,
+): Matrix {
+  return {
+    rows,
+    cols,
+    row: (i) => read(i, 1),
+    blocks: async (use) => {
+      for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) use(r0, await read(r0, Math.min(BLOCK_ROWS, rows - r0)));
+    },
+  };
+}
+
 /** The records of a converted directory, read on demand through a {@link SourceStore}. */
 export class ModelWeights {
   #files = new Map<string, RandomAccessFile>();
@@ -112,18 +128,12 @@ export class ModelWeights {
     }
     const rows = r.shape[0];
     const item = r.nbytes / count(r.shape);
-    const read = async (r0: number, n: number) =>
-      decodeRecord(await this.#bytes(name, r0 * cols * item, n * cols * item), r.dtype, n * cols);
-    return {
+    return blockMatrix(
       rows,
       cols,
-      row: (i) => read(i, 1),
-      blocks: async (use) => {
-        for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-          use(r0, await read(r0, Math.min(BLOCK_ROWS, rows - r0)));
-        }
-      },
-    };
+      async (r0, n) =>
+        decodeRecord(await this.#bytes(name, r0 * cols * item, n * cols * item), r.dtype, n * cols),
+    );
   }
 
   #quantized(base: string, cols: number): Matrix {
@@ -152,16 +162,7 @@ export class ModelWeights {
         : new Uint16Array(scaleBytes.buffer, scaleBytes.byteOffset, n * groups);
       return Float32Array.from(dequantizeReference({ words, scales, rows: n, ...params }));
     };
-    return {
-      rows,
-      cols,
-      row: (i) => dequant(i, 1),
-      blocks: async (use) => {
-        for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-          use(r0, await dequant(r0, Math.min(BLOCK_ROWS, rows - r0)));
-        }
-      },
-    };
+    return blockMatrix(rows, cols, dequant);
   }
 
   #nkReader(base: string, wpr: number, groups: number) {
