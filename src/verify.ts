@@ -542,16 +542,68 @@ function sameEncoding(stored: Uint8Array, cast: Uint8Array, dtype: FloatDType, c
   return true;
 }
 
-function transposeU32(src: Uint32Array, rows: number, cols: number): Uint32Array {
-  const d = new Uint32Array(rows * cols);
+/** The transpose of a `rows x cols` row-major matrix (a new array of the same type). */
+function transposed<T extends Uint32Array | Uint16Array>(src: T, rows: number, cols: number): T {
+  const d = new (src.constructor as new (n: number) => T)(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) d[c * rows + r] = src[r * cols + c];
   return d;
 }
 
-function transposeU16(src: Uint16Array, rows: number, cols: number): Uint16Array {
-  const d = new Uint16Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) d[c * rows + r] = src[r * cols + c];
-  return d;
+/**
+ * The stored codes and scale bits of rows `[r0, r0 + n)`: NK records read a block at a time; KN
+ * records (the transposed layout) read whole once and transposed back to NK, as the conversion
+ * holds them.
+ */
+async function storedCodes(
+  ctx: CompareContext,
+  qw: Located,
+  qs: Located,
+  kn: boolean,
+  dims: { rows: number; wpr: number; groups: number },
+): Promise<(r0: number, n: number) => Promise<{ words: Uint32Array; scaleBits: Uint16Array }>> {
+  const { rows, wpr, groups } = dims;
+  if (kn) {
+    const w = new Uint32Array(wpr * rows);
+    await ctx.reader.read(qw, 0, new Uint8Array(w.buffer));
+    const s = new Uint16Array(groups * rows);
+    await ctx.reader.read(qs, 0, new Uint8Array(s.buffer));
+    const words = transposed(w, wpr, rows), scales = transposed(s, groups, rows);
+    return (r0, n) =>
+      Promise.resolve({
+        words: words.subarray(r0 * wpr, (r0 + n) * wpr),
+        scaleBits: scales.subarray(r0 * groups, (r0 + n) * groups),
+      });
+  }
+  return async (r0, n) => {
+    const wb = ctx.bufs.bytes("words", n * wpr * 4);
+    await ctx.reader.read(qw, r0 * wpr * 4, wb);
+    const sbuf = ctx.bufs.bytes("scales", n * groups * 2);
+    await ctx.reader.read(qs, r0 * groups * 2, sbuf);
+    return {
+      words: new Uint32Array(wb.buffer, 0, n * wpr),
+      scaleBits: new Uint16Array(sbuf.buffer, 0, n * groups),
+    };
+  };
+}
+
+/** `y[b, r] = sum_j x[b, j] * values[r, j]` in float64 (the source side of the matmul check). */
+function referenceMatmul(
+  x: Float32Array,
+  values: Float32Array,
+  batch: number,
+  n: number,
+  k: number,
+): Float64Array {
+  const y = new Float64Array(batch * n);
+  for (let b = 0; b < batch; b++) {
+    for (let r = 0; r < n; r++) {
+      let s = 0;
+      const xo = b * k, wo = r * k;
+      for (let j = 0; j < k; j++) s += x[xo + j] * values[wo + j];
+      y[b * n + r] = s;
+    }
+  }
+  return y;
 }
 
 /** Stored scale bits (bf16 on disk for float32) to the kernels' scale array. */
@@ -579,17 +631,7 @@ async function compareQuantized(
   const groups = Math.ceil(k / scheme.groupSize);
   const wpr = groups * groupConstants(scheme).wordsPerGroup;
   const params = { bits: scheme.bits, groupSize: scheme.groupSize, modelDtype: dtype };
-  // KN: the whole tensor, transposed back to NK (as the conversion holds it)
-  let knWords: Uint32Array | undefined;
-  let knScales: Uint16Array | undefined;
-  if (pp.quant === "KN") {
-    const w = new Uint32Array(wpr * nRows);
-    await ctx.reader.read(qw, 0, new Uint8Array(w.buffer));
-    knWords = transposeU32(w, wpr, nRows);
-    const s = new Uint16Array(groups * nRows);
-    await ctx.reader.read(qs, 0, new Uint8Array(s.buffer));
-    knScales = transposeU16(s, groups, nRows);
-  }
+  const codes = await storedCodes(ctx, qw, qs, pp.quant === "KN", { rows: nRows, wpr, groups });
   const linear = pp.param.quant === "linear" && pp.shape.length === 2;
   const x = linear ? gaussians(fnv1a(pp.param.name, 2166136261 ^ ctx.seed), ctx.batch * k) : undefined;
   const mm = new ErrorStats();
@@ -599,34 +641,14 @@ async function compareQuantized(
     const n = Math.min(per, nRows - r0);
     const count = n * k;
     const { values } = await sourceValues(ctx, rows, dtype, r0, n);
-    let words: Uint32Array;
-    let scaleBits: Uint16Array;
-    if (knWords) {
-      words = knWords.subarray(r0 * wpr, (r0 + n) * wpr);
-      scaleBits = knScales!.subarray(r0 * groups, (r0 + n) * groups);
-    } else {
-      const wb = ctx.bufs.bytes("words", n * wpr * 4);
-      await ctx.reader.read(qw, r0 * wpr * 4, wb);
-      words = new Uint32Array(wb.buffer, 0, n * wpr);
-      const sbuf = ctx.bufs.bytes("scales", n * groups * 2);
-      await ctx.reader.read(qs, r0 * groups * 2, sbuf);
-      scaleBits = new Uint16Array(sbuf.buffer, 0, n * groups);
-    }
+    const { words, scaleBits } = await codes(r0, n);
     const job = { words, scales: scalesFor(scaleBits, dtype), rows: n, k, ...params };
     const deq = await ctx.kernels.dequantize(job);
     stats.add(deq, values, count);
     stats.countNonFinite(deq, values, count, scheme.groupSize, k);
     if (x) {
       const y = await ctx.kernels.dequantMatmul({ ...job, x, batch: ctx.batch });
-      const yRef = new Float64Array(ctx.batch * n);
-      for (let b = 0; b < ctx.batch; b++) {
-        for (let r = 0; r < n; r++) {
-          let s = 0;
-          const xo = b * k, wo = r * k;
-          for (let j = 0; j < k; j++) s += x[xo + j] * values[wo + j];
-          yRef[b * n + r] = s;
-        }
-      }
+      const yRef = referenceMatmul(x, values, ctx.batch, n, k);
       mm.add(y, yRef, ctx.batch * n);
     }
   }
