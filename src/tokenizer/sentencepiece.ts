@@ -465,60 +465,7 @@ function convert(m: SentencePieceModel, opts: SentencePieceConvertOptions): Json
   const flavor = !opts.flavor || opts.flavor === "auto" ? detectSentencePieceFlavor(m) : opts.flavor;
   const rules = FLAVORS[flavor];
   if (!rules) throw new SentencePieceError(`unknown SentencePiece flavor "${flavor}"`);
-
-  // vocab_scores, as the converter's vocab() returns it.
-  const vocabScores: [string, number][] = m.pieces.map((p) => [p.piece, p.score]);
-  const first = rules.firstThree(m);
-  if (first) first.forEach((name, i) => i < vocabScores.length && (vocabScores[i] = [name, 0]));
-  let tabFix = false;
-  if (rules.tabFix && !vocabScores.some(([p]) => p === "\t")) {
-    const i = vocabScores.findIndex(([p]) => p === "<0x09>");
-    if (i >= 0) [vocabScores[i], tabFix] = [["\t", 0], true];
-  }
-
-  let modelJson: Json;
-  if (m.modelType === MODEL_TYPE.UNIGRAM) {
-    modelJson = {
-      type: "Unigram",
-      unk_id: rules.unkId(m),
-      vocab: vocabScores.map(([p, s]) => [p, new F64(s)]),
-      byte_fallback: rules.byteFallback,
-    };
-  } else {
-    // The extractor's vocab: the proto's pieces (plus "\t" -> id of <0x09> for Gemma).
-    const spVocab = new Map<string, number>();
-    m.pieces.forEach((p, i) => spVocab.set(p.piece, i));
-    if (tabFix && !spVocab.has("\t")) spVocab.set("\t", spVocab.get("<0x09>")!);
-    const merges = generateMerges(spVocab, vocabScores);
-    // A Map: plain objects would move integer-like pieces ("0".."9") first.
-    const vocab = new Map<string, Json>();
-    vocabScores.forEach(([p], i) => vocab.set(p, i));
-    modelJson = {
-      type: "BPE",
-      dropout: null,
-      unk_token: m.unkPiece,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: rules.byteFallback,
-      ignore_merges: false,
-      vocab,
-      merges,
-    };
-  }
-
-  // Added tokens: CONTROL / USER_DEFINED pieces, then the fast tokenizer's special tokens.
-  const added = new Map<number, boolean>();
-  m.pieces.forEach((p, i) => {
-    if (p.type === PIECE_TYPE.CONTROL || p.type === PIECE_TYPE.USER_DEFINED) {
-      added.set(i, p.type === PIECE_TYPE.CONTROL || rules.extraSpecial.has(vocabScores[i][0]));
-    }
-  });
-  for (const id of rules.specialIds(m)) if (id >= 0 && id < m.pieces.length) added.set(id, true);
-  const addedTokens = [...added.keys()].sort((a, b) => a - b).map((id) =>
-    addedToken(id, vocabScores[id][0], added.get(id)!)
-  );
-
+  const { vocabScores, tabFix } = vocabScoresOf(m, rules);
   const tokenAt = (id: number): [string, number] | null =>
     id >= 0 && id < vocabScores.length ? [vocabScores[id][0], id] : null;
   const post = rules.postProcessor
@@ -527,18 +474,84 @@ function convert(m: SentencePieceModel, opts: SentencePieceConvertOptions): Json
       opts.addEosToken ?? false ? tokenAt(m.eosId) : null,
     )
     : null;
-
   return {
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: addedTokens,
+    added_tokens: addedTokensOf(m, rules, vocabScores),
     normalizer: rules.normalizer(m, opts),
     pre_tokenizer: rules.preTokenizer(m, opts),
     post_processor: post,
     decoder: rules.decoder(m, opts),
-    model: modelJson,
+    model: m.modelType === MODEL_TYPE.UNIGRAM
+      ? {
+        type: "Unigram",
+        unk_id: rules.unkId(m),
+        vocab: vocabScores.map(([p, s]) => [p, new F64(s)]),
+        byte_fallback: rules.byteFallback,
+      }
+      : bpeModel(m, rules, vocabScores, tabFix),
   };
+}
+
+type Rules = (typeof FLAVORS)[keyof typeof FLAVORS];
+
+/** vocab_scores as the converter's vocab() returns it (the flavor's first three, Gemma's tab fix). */
+function vocabScoresOf(
+  m: SentencePieceModel,
+  rules: Rules,
+): { vocabScores: [string, number][]; tabFix: boolean } {
+  const vocabScores: [string, number][] = m.pieces.map((p) => [p.piece, p.score]);
+  const first = rules.firstThree(m);
+  if (first) first.forEach((name, i) => i < vocabScores.length && (vocabScores[i] = [name, 0]));
+  let tabFix = false;
+  if (rules.tabFix && !vocabScores.some(([p]) => p === "\t")) {
+    const i = vocabScores.findIndex(([p]) => p === "<0x09>");
+    if (i >= 0) [vocabScores[i], tabFix] = [["\t", 0], true];
+  }
+  return { vocabScores, tabFix };
+}
+
+/** The BPE model: vocab (a Map: plain objects would move integer-like pieces first) and merges. */
+function bpeModel(
+  m: SentencePieceModel,
+  rules: Rules,
+  vocabScores: [string, number][],
+  tabFix: boolean,
+): Json {
+  // The extractor's vocab: the proto's pieces (plus "\t" -> id of <0x09> for Gemma).
+  const spVocab = new Map<string, number>();
+  m.pieces.forEach((p, i) => spVocab.set(p.piece, i));
+  if (tabFix && !spVocab.has("\t")) spVocab.set("\t", spVocab.get("<0x09>")!);
+  const merges = generateMerges(spVocab, vocabScores);
+  const vocab = new Map<string, Json>();
+  vocabScores.forEach(([p], i) => vocab.set(p, i));
+  return {
+    type: "BPE",
+    dropout: null,
+    unk_token: m.unkPiece,
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: true,
+    byte_fallback: rules.byteFallback,
+    ignore_merges: false,
+    vocab,
+    merges,
+  };
+}
+
+/** Added tokens: CONTROL / USER_DEFINED pieces, then the fast tokenizer's special tokens, by id. */
+function addedTokensOf(m: SentencePieceModel, rules: Rules, vocabScores: [string, number][]): Json[] {
+  const added = new Map<number, boolean>();
+  m.pieces.forEach((p, i) => {
+    if (p.type === PIECE_TYPE.CONTROL || p.type === PIECE_TYPE.USER_DEFINED) {
+      added.set(i, p.type === PIECE_TYPE.CONTROL || rules.extraSpecial.has(vocabScores[i][0]));
+    }
+  });
+  for (const id of rules.specialIds(m)) if (id >= 0 && id < m.pieces.length) added.set(id, true);
+  return [...added.keys()].sort((a, b) => a - b).map((id) =>
+    addedToken(id, vocabScores[id][0], added.get(id)!)
+  );
 }
 
 /**
