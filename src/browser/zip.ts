@@ -102,51 +102,74 @@ function common(v: DataView, at: number, e: Entry, sizes: boolean): void {
  * ```
  */
 export function zipOutput(sink?: ByteSink): ZipOutput {
-  const parts: Blob[] = [];
-  const out: ByteSink = sink ?? {
-    write: (c) => Promise.resolve(void parts.push(new Blob([c]))),
-    close: () => Promise.resolve(),
-  };
-  const entries: Entry[] = [];
-  let head = 0; // the entry streaming now (earlier ones are complete)
-  let offset = 0;
-  let chain: Promise<void> = Promise.resolve();
-  const emit = async (b: Uint8Array<ArrayBuffer>) => {
-    if (offset + b.length > LIMIT) {
+  return new ZipStream(sink);
+}
+
+/** The streamed zip: entries in order, each streamed while it is the head, later ones held until then. */
+class ZipStream implements ZipOutput {
+  readonly #parts: Blob[] = [];
+  readonly #sink: ByteSink | undefined;
+  readonly #out: ByteSink;
+  readonly #entries: Entry[] = [];
+  #head = 0; // the entry streaming now (earlier ones are complete)
+  #offset = 0;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(sink?: ByteSink) {
+    this.#sink = sink;
+    this.#out = sink ?? {
+      write: (c) => Promise.resolve(void this.#parts.push(new Blob([c]))),
+      close: () => Promise.resolve(),
+    };
+  }
+
+  get names(): string[] {
+    return this.#entries.map((e) => new TextDecoder().decode(e.name));
+  }
+
+  async #emit(b: Uint8Array<ArrayBuffer>): Promise<void> {
+    if (this.#offset + b.length > LIMIT) {
       throw new Error("the zip would exceed 4 GiB (no zip64): write to a folder");
     }
-    await out.write(b);
-    offset += b.length;
-  };
-  const start = async (e: Entry) => {
+    await this.#out.write(b);
+    this.#offset += b.length;
+  }
+
+  async #start(e: Entry): Promise<void> {
     if (e.started) return;
     e.started = true;
-    e.offset = offset;
-    await emit(bytes(30, (v) => (v.setUint32(0, 0x04034b50, true), common(v, 4, e, false))));
-    await emit(e.name);
-    for (const b of e.held.splice(0)) await emit(new Uint8Array(await b.arrayBuffer()));
-  };
-  const end = (e: Entry) =>
-    emit(bytes(16, (v) => {
+    e.offset = this.#offset;
+    await this.#emit(bytes(30, (v) => (v.setUint32(0, 0x04034b50, true), common(v, 4, e, false))));
+    await this.#emit(e.name);
+    for (const b of e.held.splice(0)) await this.#emit(new Uint8Array(await b.arrayBuffer()));
+  }
+
+  #end(e: Entry): Promise<void> {
+    return this.#emit(bytes(16, (v) => {
       v.setUint32(0, 0x08074b50, true);
       v.setUint32(4, e.crc, true);
       v.setUint32(8, e.size, true);
       v.setUint32(12, e.size, true);
     }));
-  // (every step runs after the previous one: the bytes go out in order)
-  const serial = (f: () => Promise<void>): Promise<void> => {
-    const r = chain.then(f);
-    chain = r.catch(() => {});
+  }
+
+  /** Runs `f` after every step before it: the bytes go out in order. */
+  #serial(f: () => Promise<void>): Promise<void> {
+    const r = this.#chain.then(f);
+    this.#chain = r.catch(() => {});
     return r;
-  };
+  }
+
   /** Finishes the head while it is closed, starting the next one. */
-  const advance = async () => {
-    while (head < entries.length && entries[head].closed) {
-      await end(entries[head]);
-      if (++head < entries.length) await start(entries[head]);
+  async #advance(): Promise<void> {
+    const entries = this.#entries;
+    while (this.#head < entries.length && entries[this.#head].closed) {
+      await this.#end(entries[this.#head]);
+      if (++this.#head < entries.length) await this.#start(entries[this.#head]);
     }
-  };
-  const create = (name: string): Promise<FileSink> => {
+  }
+
+  create(name: string): Promise<FileSink> {
     const e: Entry = {
       name: new TextEncoder().encode(name),
       crc: 0,
@@ -156,61 +179,61 @@ export function zipOutput(sink?: ByteSink): ZipOutput {
       started: false,
       held: [],
     };
-    entries.push(e);
-    const i = entries.length - 1;
-    return serial(async () => {
-      if (i === head) await start(e);
+    const i = this.#entries.push(e) - 1;
+    return this.#serial(async () => {
+      if (i === this.#head) await this.#start(e);
     }).then(() => ({
-      write(chunk: Uint8Array) {
+      write: (chunk: Uint8Array) => {
         const copy = new Uint8Array(chunk);
         e.crc = crc32(e.crc, copy);
         e.size += copy.length;
-        return serial(async () => {
-          if (i === head) await emit(copy);
+        return this.#serial(async () => {
+          if (i === this.#head) await this.#emit(copy);
           else e.held.push(new Blob([copy]));
         });
       },
-      close() {
+      close: () => {
         e.closed = true;
-        return serial(advance);
+        return this.#serial(() => this.#advance());
       },
     }));
-  };
-  return {
-    get names() {
-      return entries.map((e) => new TextDecoder().decode(e.name));
-    },
-    create,
-    async writeTextFile(name, text) {
-      const s = await create(name);
-      await s.write(new TextEncoder().encode(text));
-      await s.close();
-    },
-    async finish(): Promise<Blob | undefined> {
-      await serial(async () => {
-        const open = entries.find((e) => !e.closed);
-        if (open) throw new Error(`zip: ${new TextDecoder().decode(open.name)} was never closed`);
-        const cdAt = offset;
-        for (const e of entries) {
-          await emit(bytes(46, (v) => {
-            v.setUint32(0, 0x02014b50, true);
-            v.setUint16(4, 20, true);
-            common(v, 6, e, true);
-            v.setUint32(42, e.offset, true);
-          }));
-          await emit(e.name);
-        }
-        const cdSize = offset - cdAt;
-        await emit(bytes(22, (v) => {
-          v.setUint32(0, 0x06054b50, true);
-          v.setUint16(8, entries.length, true);
-          v.setUint16(10, entries.length, true);
-          v.setUint32(12, cdSize, true);
-          v.setUint32(16, cdAt, true);
-        }));
-        await out.close();
-      });
-      return sink ? undefined : new Blob(parts, { type: "application/zip" });
-    },
-  };
+  }
+
+  async writeTextFile(name: string, text: string): Promise<void> {
+    const s = await this.create(name);
+    await s.write(new TextEncoder().encode(text));
+    await s.close();
+  }
+
+  async finish(): Promise<Blob | undefined> {
+    await this.#serial(async () => {
+      const open = this.#entries.find((e) => !e.closed);
+      if (open) throw new Error(`zip: ${new TextDecoder().decode(open.name)} was never closed`);
+      await this.#centralDirectory();
+      await this.#out.close();
+    });
+    return this.#sink ? undefined : new Blob(this.#parts, { type: "application/zip" });
+  }
+
+  async #centralDirectory(): Promise<void> {
+    const cdAt = this.#offset;
+    for (const e of this.#entries) {
+      await this.#emit(bytes(46, (v) => {
+        v.setUint32(0, 0x02014b50, true);
+        v.setUint16(4, 20, true);
+        common(v, 6, e, true);
+        v.setUint32(42, e.offset, true);
+      }));
+      await this.#emit(e.name);
+    }
+    const cdSize = this.#offset - cdAt;
+    const n = this.#entries.length;
+    await this.#emit(bytes(22, (v) => {
+      v.setUint32(0, 0x06054b50, true);
+      v.setUint16(8, n, true);
+      v.setUint16(10, n, true);
+      v.setUint32(12, cdSize, true);
+      v.setUint32(16, cdAt, true);
+    }));
+  }
 }
