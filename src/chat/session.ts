@@ -209,47 +209,7 @@ async function loadRuntime(
   return {
     adapter: adapter.info.description || adapter.info.vendor,
     library: meta,
-    async generate(prompt, opts = {}, onText) {
-      const p = pipeline();
-      let promptTokens: number[] = [];
-      const getInputTokens = p.getInputTokens;
-      p.getInputTokens = (g: unknown) => (promptTokens = getInputTokens.call(p, g));
-      let first = 0;
-      // the first token is sampled at the end of the prefill (the runtime reports text after decodes only)
-      const prefillStep = p.prefillStep;
-      p.prefillStep = async (...a: unknown[]) => {
-        await prefillStep.apply(p, a);
-        first = performance.now();
-      };
-      const t0 = performance.now();
-      let shown = "";
-      const text: string = await engine.generate(
-        prompt,
-        (_step: number, message: string) => {
-          if (message.startsWith(shown) && message.length > shown.length) {
-            onText?.(message.slice(shown.length));
-            shown = message;
-          }
-        },
-        1,
-        {
-          ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
-          ...(opts.maxTokens !== undefined ? { max_gen_len: opts.maxTokens } : {}),
-        },
-      );
-      p.getInputTokens = getInputTokens;
-      p.prefillStep = prefillStep;
-      gpuCheck(env, "generation");
-      if (text.startsWith(shown) && text.length > shown.length) onText?.(text.slice(shown.length));
-      const t1 = performance.now();
-      return {
-        text,
-        tokens: pipeline().curRoundDecodingTotalTokens + 1,
-        firstTokenSeconds: ((first || t1) - t0) / 1000,
-        seconds: (t1 - t0) / 1000,
-        promptTokens: [...promptTokens],
-      };
-    },
+    generate: (prompt, opts = {}, onText) => generateTurn(engine, env, prompt, opts, onText),
     async forwardGreedy(ids, prefill) {
       const p = pipeline();
       p.config.temperature = 0;
@@ -267,5 +227,54 @@ async function loadRuntime(
         env.restore();
       }
     },
+  };
+}
+
+/** One chat turn: the prompt's token ids and the first token's time are taken from the runtime's pipeline. */
+async function generateTurn(
+  engine: Engine,
+  env: WebLlmEnv,
+  prompt: string,
+  opts: GenerateOptions,
+  onText?: (delta: string) => void,
+): Promise<GenerateResult> {
+  const p = engine.getPipeline();
+  let promptTokens: number[] = [];
+  const getInputTokens = p.getInputTokens;
+  p.getInputTokens = (g: unknown) => (promptTokens = getInputTokens.call(p, g));
+  let first = 0;
+  // the first token is sampled at the end of the prefill (the runtime reports text after decodes only)
+  const prefillStep = p.prefillStep;
+  p.prefillStep = async (...a: unknown[]) => {
+    await prefillStep.apply(p, a);
+    first = performance.now();
+  };
+  const t0 = performance.now();
+  let shown = "";
+  const text: string = await engine.generate(
+    prompt,
+    (_step: number, message: string) => {
+      if (message.startsWith(shown) && message.length > shown.length) {
+        onText?.(message.slice(shown.length));
+        shown = message;
+      }
+    },
+    1,
+    {
+      ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+      ...(opts.maxTokens !== undefined ? { max_gen_len: opts.maxTokens } : {}),
+    },
+  );
+  p.getInputTokens = getInputTokens;
+  p.prefillStep = prefillStep;
+  gpuCheck(env, "generation");
+  if (text.startsWith(shown) && text.length > shown.length) onText?.(text.slice(shown.length));
+  const t1 = performance.now();
+  return {
+    text,
+    tokens: engine.getPipeline().curRoundDecodingTotalTokens + 1,
+    firstTokenSeconds: ((first || t1) - t0) / 1000,
+    seconds: (t1 - t0) / 1000,
+    promptTokens: [...promptTokens],
   };
 }
