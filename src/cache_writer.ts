@@ -154,6 +154,9 @@ export class TensorCacheWriter {
   #counter = 0;
   #shards: ShardRecord[] = [];
   #busy = false;
+  /** Whether the open tensor (`#busy`) is out of band, and whether one is open beside it. */
+  #ownOpen = false;
+  #beside = false;
   #encodeBuf = new Uint8Array(0);
   readonly #hasher: ShardHasher | undefined;
   readonly #rotate: boolean;
@@ -231,9 +234,23 @@ export class TensorCacheWriter {
       this.#shared[0].buffer instanceof SharedArrayBuffer;
   }
 
-  /** Starts a tensor; data follows through the returned sink. */
+  /**
+   * Whether the next tensor, of `shape` and `dtype`, can begin now beside the open one: the open
+   * tensor is out of band (a shard of its own) and the next one lands in the pending shard without
+   * committing it (e.g. a `q_scale` streamed into its place in the shard buffer while its
+   * out-of-band `q_weight` is still written). Its data is then taken by `write` as it comes.
+   */
+  canBeginBeside(shape: readonly number[], dtype: DType): boolean {
+    return this.#busy && this.#ownOpen && !this.#beside && dtype !== "float32" &&
+      this.#place(storedBytes(shape, dtype), this.stats.paramSize) === "append";
+  }
+
+  /** Starts a tensor; data follows through the returned sink (see {@link canBeginBeside}). */
   async begin(name: string, shape: readonly number[], dtype: DType): Promise<TensorSink> {
-    if (this.#busy) throw new Error("TensorCacheWriter: previous tensor not ended");
+    const beside = this.#busy && this.canBeginBeside(shape, dtype);
+    if ((this.#busy && !beside) || this.#beside) {
+      throw new Error("TensorCacheWriter: previous tensor not ended");
+    }
     const n = storedBytes(shape, dtype);
     const record: CacheRecord = {
       name,
@@ -254,8 +271,13 @@ export class TensorCacheWriter {
         throw new Error(`tensor ${name}: more data than its shape ${JSON.stringify(shape)} holds`);
       }
     };
+    if (beside) {
+      this.#beside = true;
+      return this.#inPending(record, encode, check);
+    }
     this.#busy = true;
     const where = this.#place(n);
+    this.#ownOpen = where === "own";
     if (where === "own") {
       // out of band: a shard of its own, written now (collected in a free buffer when one holds it)
       if (this.#rotate && n <= this.#cap) return await this.#bufferedOutOfBand(record, encode, check);
@@ -281,6 +303,7 @@ export class TensorCacheWriter {
     this.#ensurePending(this.#pendingLen + n);
     const start = this.#pendingLen;
     const pending = this.#pending; // (rotating: the buffer this.#shared[this.#cur])
+    const beside = this.#beside;
     return {
       write: (chunk) => {
         const data = encode(chunk);
@@ -302,7 +325,8 @@ export class TensorCacheWriter {
       end: () => {
         if (placed !== n) throw new Error(`tensor ${name}: got ${placed} bytes, expected ${n}`);
         this.#pendingLen += n;
-        this.#busy = false;
+        if (beside) this.#beside = false;
+        else this.#busy = false;
         this.#pumpLast();
         return Promise.resolve();
       },
@@ -394,10 +418,9 @@ export class TensorCacheWriter {
    * Where the next tensor of `n` bytes goes: where the layout places it (checked against the
    * writer's state), or by `dump_tensor_cache`'s rule.
    */
-  #place(n: number): Placement {
+  #place(n: number, i: number = this.stats.paramSize - 1 /* (this tensor, counted) */): Placement {
     const layout = this.#layout;
     if (!layout) return placeTensor(this.#pendingLen, n, this.#cap);
-    const i = this.stats.paramSize - 1; // (this tensor, counted)
     const [shard] = layout.placement[i] ?? [];
     if (shard === undefined) throw new Error(`TensorCacheWriter: tensor ${i} is not in the layout`);
     if (layout.outOfBand[shard]) {
@@ -723,7 +746,7 @@ export class TensorCacheWriter {
    * BitsPerParam denominator. Returns the cache object.
    */
   async finish(totalParamNum: number, fileNames: CacheFileNames = DEFAULT_CACHE_FILES): Promise<TensorCache> {
-    if (this.#busy) throw new Error("TensorCacheWriter: a tensor is still open");
+    if (this.#busy || this.#beside) throw new Error("TensorCacheWriter: a tensor is still open");
     await this.#commit();
     for (const b of this.#shared) this.#urge(b);
     await Promise.all(this.#inflight);
