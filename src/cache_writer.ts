@@ -237,12 +237,14 @@ export class TensorCacheWriter {
   /**
    * Whether the next tensor, of `shape` and `dtype`, can begin now beside the open one: the open
    * tensor is out of band (a shard of its own) and the next one lands in the pending shard without
-   * committing it (e.g. a `q_scale` streamed into its place in the shard buffer while its
-   * out-of-band `q_weight` is still written). Its data is then taken by `write` as it comes.
+   * committing it, or in a shard of its own (e.g. a `q_scale` streamed into its place in the
+   * shard buffer, or into its own shard file, while its out-of-band `q_weight` is still
+   * written). Its data is then taken by `write` as it comes (a shard of its own: hashed on this
+   * thread and written as it comes).
    */
   canBeginBeside(shape: readonly number[], dtype: DType): boolean {
-    return this.#busy && this.#ownOpen && !this.#beside && dtype !== "float32" &&
-      this.#place(storedBytes(shape, dtype), this.stats.paramSize) === "append";
+    if (!this.#busy || !this.#ownOpen || this.#beside || dtype === "float32") return false;
+    return this.#place(storedBytes(shape, dtype), this.stats.paramSize) !== "commit";
   }
 
   /** Starts a tensor; data follows through the returned sink (see {@link canBeginBeside}). */
@@ -273,6 +275,7 @@ export class TensorCacheWriter {
     };
     if (beside) {
       this.#beside = true;
+      if (this.#place(n) === "own") return await this.#unbufferedOutOfBand(record, encode, check);
       return this.#inPending(record, encode, check);
     }
     this.#busy = true;
@@ -343,6 +346,7 @@ export class TensorCacheWriter {
     const shard = this.#ownShard(record);
     const file: FileSink = await this.#out.create(shard.dataPath);
     const md5 = createHash("md5");
+    const beside = this.#beside;
     let written = 0;
     return {
       write: async (chunk) => {
@@ -358,11 +362,13 @@ export class TensorCacheWriter {
       },
       end: async () => {
         if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
+        if (beside && this.#busy) throw new Error(`tensor ${name}: ends before the tensor it began beside`);
         await file.close();
         shard.md5sum = md5.digest("hex");
         this.#shards.push(shard);
         this.stats.bytesWritten += n;
-        this.#busy = false;
+        if (beside) this.#beside = false;
+        else this.#busy = false;
       },
     };
   }

@@ -310,7 +310,10 @@ Deno.test("TensorCacheWriter: a scale streams into the pending shard buffer besi
   const data = (n: number, seed: number) =>
     Uint8Array.from({ length: n }, (_, i) => (i * 5 + seed * 11) & 0xff);
   // w (1500 bytes: out of band, streamed a buffer at a time, shard 0), s (200) then t (400) in shard 1; 1000-byte shards
-  const tensors: [string, number][] = [["w", 1500], ["s", 200], ["t", 400], ["u", 600], ["v", 450]];
+  const tensors: [string, number][] = [["w", 1500], ["s", 200], ["t", 400], ["u", 600], ["v", 450], [
+    "y",
+    1200,
+  ], ["z", 700]];
   const plain = memoryOutput();
   const ref = new TensorCacheWriter(plain, 1000);
   for (const [i, [name, n]] of tensors.entries()) await ref.add(name, [n / 2], "float16", data(n, i));
@@ -344,6 +347,15 @@ Deno.test("TensorCacheWriter: a scale streams into the pending shard buffer besi
   await us.write(data(600, 3));
   await us.end();
   await w.add("v", [225], "float16", data(450, 4));
+  // y (1200) out of band, then z (700) in a shard of its own too: written beside y as it comes
+  const ys = await w.begin("y", [600], "float16");
+  assertEquals(w.canBeginBeside([350], "float16"), true);
+  const zs = await w.begin("z", [350], "float16");
+  await zs.write(data(700, 6));
+  await assertRejects(() => zs.end(), /z: ends before the tensor it began beside/);
+  await ys.write(data(1200, 5));
+  await ys.end();
+  await zs.end();
   assertEquals(await w.finish(1), refCache);
   assertEquals(out.files, plain.files);
 });

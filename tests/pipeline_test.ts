@@ -213,13 +213,24 @@ Deno.test("peak estimate: a scale streamed beside its out-of-band words is not h
     "float16",
   ]], "NK");
   const norm = param("norm", [2560, 4096], [["norm.weight", 20 << 20, "float16"]]);
-  const first = { params: [embed, norm] }, after = { params: [norm, embed] };
-  assertEquals([...scalesBeside(first)], ["embed.q_weight"]);
-  // after 20 MiB in the pending shard the scale does not append (24.6 MB is out of band too)
-  assertEquals([...scalesBeside(after)], []);
+  // 64 MiB of words (out of band) and 14 MiB of scales
+  const mlp = param("mlp", [16384, 4096], [["mlp.q_weight", 64 << 20, "uint32"], [
+    "mlp.q_scale",
+    14 << 20,
+    "float16",
+  ]], "NK");
+  // first: the scale appends to the empty pending shard; after 20 MiB in the pending shard the
+  // embedding's scale is out of band too (a shard of its own), also streamed
+  assertEquals([...scalesBeside({ params: [embed, norm] })], ["embed.q_weight"]);
+  assertEquals([...scalesBeside({ params: [norm, embed] })], ["embed.q_weight"]);
+  // after 20 MiB, 14 MiB of scales commit the pending shard: held whole
+  const mlpFirst = { params: [mlp, norm] }, mlpAfter = { params: [norm, mlp] };
+  assertEquals([[...scalesBeside(mlpFirst)], [...scalesBeside(mlpAfter)]], [["mlp.q_weight"], []]);
+  assertEquals(estimatePeakMemory(mlpAfter, 8 << 20, 2) - estimatePeakMemory(mlpFirst, 8 << 20, 2), 14 << 20);
+  // the embedding's scale is not counted wherever it lands
   assertEquals(
-    estimatePeakMemory(after, 8 << 20, 2) - estimatePeakMemory(first, 8 << 20, 2),
-    128256 * 96 * 2,
+    estimatePeakMemory({ params: [norm, embed] }, 8 << 20, 2),
+    estimatePeakMemory({ params: [embed, norm] }, 8 << 20, 2),
   );
 });
 

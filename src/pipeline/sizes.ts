@@ -92,7 +92,8 @@ export function chunkBounds(plan: Pick<ConversionPlan, "params">, chunkBytes: nu
 /**
  * Names of the quantized parameters of `plan` whose scales stream beside their words: NK words
  * out of band (a shard of their own) and a scale the writer appends to the pending shard without
- * committing it (`TensorCacheWriter.canBeginBeside`), by `dump_tensor_cache`'s rule.
+ * committing it or places in a shard of its own (`TensorCacheWriter.canBeginBeside`), by
+ * `dump_tensor_cache`'s rule.
  *
  * @example
  * ```ts ignore
@@ -113,7 +114,7 @@ export function scalesBeside(plan: Pick<ConversionPlan, "params">, cap: number =
     const own = place(qw.nbytes) === "own";
     if (!qs) continue;
     const where = place(qs.nbytes);
-    if (p.quant === "NK" && own && where === "append" && qs.dtype !== "float32") beside.add(qw.name);
+    if (p.quant === "NK" && own && where !== "commit" && qs.dtype !== "float32") beside.add(qw.name);
     for (const o of p.outputs.slice(2)) place(o.nbytes);
   }
   return beside;
