@@ -155,6 +155,9 @@ export class TensorCacheWriter {
   #counter = 0;
   #shards: ShardRecord[] = [];
   #busy = false;
+  /** Whether the open tensor (`#busy`) is out of band, and whether one is open beside it. */
+  #ownOpen = false;
+  #beside = false;
   #encodeBuf = new Uint8Array(0);
   readonly #hasher: ShardHasher | undefined;
   readonly #rotate: boolean;
@@ -232,9 +235,25 @@ export class TensorCacheWriter {
       this.#shared[0].buffer instanceof SharedArrayBuffer;
   }
 
-  /** Starts a tensor; data follows through the returned sink. */
+  /**
+   * Whether the next tensor, of `shape` and `dtype`, can begin now beside the open one: the open
+   * tensor is out of band (a shard of its own) and the next one lands in the pending shard without
+   * committing it, or in a shard of its own (e.g. a `q_scale` streamed into its place in the
+   * shard buffer, or into its own shard file, while its out-of-band `q_weight` is still
+   * written). Its data is then taken by `write` as it comes (a shard of its own: hashed on this
+   * thread and written as it comes).
+   */
+  canBeginBeside(shape: readonly number[], dtype: DType): boolean {
+    if (!this.#busy || !this.#ownOpen || this.#beside || dtype === "float32") return false;
+    return this.#place(storedBytes(shape, dtype), this.stats.paramSize) !== "commit";
+  }
+
+  /** Starts a tensor; data follows through the returned sink (see {@link canBeginBeside}). */
   async begin(name: string, shape: readonly number[], dtype: DType): Promise<TensorSink> {
-    if (this.#busy) throw new Error("TensorCacheWriter: previous tensor not ended");
+    const beside = this.#busy && this.canBeginBeside(shape, dtype);
+    if ((this.#busy && !beside) || this.#beside) {
+      throw new Error("TensorCacheWriter: previous tensor not ended");
+    }
     const n = storedBytes(shape, dtype);
     const record: CacheRecord = {
       name,
@@ -255,8 +274,14 @@ export class TensorCacheWriter {
         throw new Error(`tensor ${name}: more data than its shape ${JSON.stringify(shape)} holds`);
       }
     };
+    if (beside) {
+      this.#beside = true;
+      if (this.#place(n) === "own") return await this.#unbufferedOutOfBand(record, encode, check);
+      return this.#inPending(record, encode, check);
+    }
     this.#busy = true;
     const where = this.#place(n);
+    this.#ownOpen = where === "own";
     if (where === "own") {
       // out of band: a shard of its own, written now (collected in a free buffer when one holds it)
       if (this.#rotate && n <= this.#cap) return await this.#bufferedOutOfBand(record, encode, check);
@@ -282,6 +307,7 @@ export class TensorCacheWriter {
     this.#ensurePending(this.#pendingLen + n);
     const start = this.#pendingLen;
     const pending = this.#pending; // (rotating: the buffer this.#shared[this.#cur])
+    const beside = this.#beside;
     return {
       write: (chunk) => {
         const data = encode(chunk);
@@ -303,7 +329,8 @@ export class TensorCacheWriter {
       end: () => {
         if (placed !== n) throw new Error(`tensor ${name}: got ${placed} bytes, expected ${n}`);
         this.#pendingLen += n;
-        this.#busy = false;
+        if (beside) this.#beside = false;
+        else this.#busy = false;
         this.#pumpLast();
         return Promise.resolve();
       },
@@ -320,6 +347,7 @@ export class TensorCacheWriter {
     const shard = this.#ownShard(record);
     const file: FileSink = await this.#out.create(shard.dataPath);
     const md5 = createHash("md5");
+    const beside = this.#beside;
     let written = 0;
     return {
       write: async (chunk) => {
@@ -335,11 +363,13 @@ export class TensorCacheWriter {
       },
       end: async () => {
         if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
+        if (beside && this.#busy) throw new Error(`tensor ${name}: ends before the tensor it began beside`);
         await file.close();
         shard.md5sum = md5.digest("hex");
         this.#shards.push(shard);
         this.stats.bytesWritten += n;
-        this.#busy = false;
+        if (beside) this.#beside = false;
+        else this.#busy = false;
       },
     };
   }
@@ -395,10 +425,9 @@ export class TensorCacheWriter {
    * Where the next tensor of `n` bytes goes: where the layout places it (checked against the
    * writer's state), or by `dump_tensor_cache`'s rule.
    */
-  #place(n: number): Placement {
+  #place(n: number, i: number = this.stats.paramSize - 1 /* (this tensor, counted) */): Placement {
     const layout = this.#layout;
     if (!layout) return placeTensor(this.#pendingLen, n, this.#cap);
-    const i = this.stats.paramSize - 1; // (this tensor, counted)
     const [shard] = layout.placement[i] ?? [];
     if (shard === undefined) throw new Error(`TensorCacheWriter: tensor ${i} is not in the layout`);
     if (layout.outOfBand[shard]) {
@@ -724,7 +753,7 @@ export class TensorCacheWriter {
    * BitsPerParam denominator. Returns the cache object.
    */
   async finish(totalParamNum: number, fileNames: CacheFileNames = DEFAULT_CACHE_FILES): Promise<TensorCache> {
-    if (this.#busy) throw new Error("TensorCacheWriter: a tensor is still open");
+    if (this.#busy || this.#beside) throw new Error("TensorCacheWriter: a tensor is still open");
     await this.#commit();
     for (const b of this.#shared) this.#urge(b);
     await Promise.all(this.#inflight);

@@ -305,3 +305,57 @@ Deno.test("TensorCacheWriter: follows a layout (same bytes as by the rule) and r
     /tensor 1 has 600 bytes, the layout's shard 0 holds 700/,
   );
 });
+
+Deno.test("TensorCacheWriter: a scale streams into the pending shard buffer beside its out-of-band weight", async () => {
+  const data = (n: number, seed: number) =>
+    Uint8Array.from({ length: n }, (_, i) => (i * 5 + seed * 11) & 0xff);
+  // w (1500 bytes: out of band, streamed a buffer at a time, shard 0), s (200) then t (400) in shard 1; 1000-byte shards
+  const tensors: [string, number][] = [["w", 1500], ["s", 200], ["t", 400], ["u", 600], ["v", 450], [
+    "y",
+    1200,
+  ], ["z", 700]];
+  const plain = memoryOutput();
+  const ref = new TensorCacheWriter(plain, 1000);
+  for (const [i, [name, n]] of tensors.entries()) await ref.add(name, [n / 2], "float16", data(n, i));
+  const refCache = await ref.finish(1);
+
+  const layout = layoutShards(tensors.map(([, n]) => n), 1000);
+  const shared = [0, 1, 2].map(() => new Uint8Array(new SharedArrayBuffer(1000)));
+  const out = memoryOutput();
+  const w = new TensorCacheWriter(out, 1000, { hasher: new BatchMd5(), shardBuffers: shared, layout });
+  assertEquals(w.canBeginBeside([100], "float16"), false); // (nothing open)
+  const ws = await w.begin("w", [750], "float16");
+  assertEquals(w.canBeginBeside([100], "float32"), false);
+  assertEquals(w.canBeginBeside([100], "float16"), true);
+  const ss = await w.begin("s", [100], "float16");
+  assertEquals(w.canBeginBeside([50], "float16"), false); // (one beside at most)
+  await assertRejects(() => w.begin("t", [50], "float16"), /previous tensor not ended/);
+  await ss.write(data(200, 1).subarray(0, 120));
+  // the scale's first bytes are in the pending shard buffer while the weight has no data yet
+  const pending = shared.find((b) => b[0] === data(200, 1)[0] && b[119] === data(200, 1)[119]);
+  assertEquals(pending !== undefined, true);
+  await ws.write(data(1500, 0).subarray(0, 1200));
+  await ss.write(data(200, 1).subarray(120));
+  await ws.write(data(1500, 0).subarray(1200));
+  await ws.end();
+  await assertRejects(() => w.begin("t", [50], "float16"), /previous tensor not ended/);
+  await ss.end();
+  await w.add("t", [200], "float16", data(400, 2));
+  // u (600, out of band) then v (450) would commit the pending shard [s, t]: not beside
+  const us = await w.begin("u", [300], "float16");
+  assertEquals(w.canBeginBeside([225], "float16"), false);
+  await us.write(data(600, 3));
+  await us.end();
+  await w.add("v", [225], "float16", data(450, 4));
+  // y (1200) out of band, then z (700) in a shard of its own too: written beside y as it comes
+  const ys = await w.begin("y", [600], "float16");
+  assertEquals(w.canBeginBeside([350], "float16"), true);
+  const zs = await w.begin("z", [350], "float16");
+  await zs.write(data(700, 6));
+  await assertRejects(() => zs.end(), /z: ends before the tensor it began beside/);
+  await ys.write(data(1200, 5));
+  await ys.end();
+  await zs.end();
+  assertEquals(await w.finish(1), refCache);
+  assertEquals(out.files, plain.files);
+});

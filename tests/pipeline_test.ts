@@ -6,7 +6,7 @@
 import { assertEquals, assertRejects } from "./_assert.ts";
 import { ChunkScheduler } from "../src/pipeline/scheduler.ts";
 import { type ChunkJob, type ChunkOut, createExecutor, type Executor } from "../src/pipeline/executors.ts";
-import { estimatePeakMemory } from "../src/pipeline/sizes.ts";
+import { estimatePeakMemory, scalesBeside } from "../src/pipeline/sizes.ts";
 import { ReferenceBackend } from "../src/quant/reference.ts";
 import { WasmBackend, WasmKernels } from "../src/kernels/wasm.ts";
 import { type KernelJob, kernelJobBytes, runKernelJob } from "../src/kernels/job.ts";
@@ -15,7 +15,7 @@ import { closeFiles, readRanges } from "../src/io/direct_read.ts";
 import { denoSource } from "../src/io/deno_fs.ts";
 import { memorySource } from "../src/io/memory.ts";
 import { scopedSource } from "../src/io/scope.ts";
-import { planConversion } from "../src/plan.ts";
+import { type ConversionPlan, planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
 import type { Checkpoint, SourceTensor } from "../src/checkpoint.ts";
 import type { Architecture, ArchParam } from "../src/arch/types.ts";
@@ -195,6 +195,43 @@ Deno.test("peak estimate: counted with the pipeline's shard buffers (SHARD_CAP) 
   assertEquals(estimatePeakMemory({ params: [] }), (60 + 5 * 32 + 3 * 8 + 10) * MiB);
   // 6 shard buffers; per kernel worker 16 MiB and a chunk
   assertEquals(estimatePeakMemory({ params: [] }, 8 * MiB, 2), (60 + 6 * 32 + 2 * (16 + 8) + 10) * MiB);
+});
+
+Deno.test("peak estimate: a scale streamed beside its out-of-band words is not held (first embedding)", () => {
+  // Llama-3.2-3B's embedding, q4f16_1: 197 MB of words (out of band), 24.6 MB of scales
+  const param = (name: string, shape: number[], outputs: [string, number, string][], quant?: "NK") =>
+    ({
+      param: { name },
+      shape,
+      quant,
+      sources: [],
+      outputs: outputs.map(([n, nbytes, dtype]) => ({ name: n, nbytes, dtype })),
+    }) as unknown as ConversionPlan["params"][number];
+  const embed = param("embed", [128256, 3072], [["embed.q_weight", 128256 * 384 * 4, "uint32"], [
+    "embed.q_scale",
+    128256 * 96 * 2,
+    "float16",
+  ]], "NK");
+  const norm = param("norm", [2560, 4096], [["norm.weight", 20 << 20, "float16"]]);
+  // 64 MiB of words (out of band) and 14 MiB of scales
+  const mlp = param("mlp", [16384, 4096], [["mlp.q_weight", 64 << 20, "uint32"], [
+    "mlp.q_scale",
+    14 << 20,
+    "float16",
+  ]], "NK");
+  // first: the scale appends to the empty pending shard; after 20 MiB in the pending shard the
+  // embedding's scale is out of band too (a shard of its own), also streamed
+  assertEquals([...scalesBeside({ params: [embed, norm] })], ["embed.q_weight"]);
+  assertEquals([...scalesBeside({ params: [norm, embed] })], ["embed.q_weight"]);
+  // after 20 MiB, 14 MiB of scales commit the pending shard: held whole
+  const mlpFirst = { params: [mlp, norm] }, mlpAfter = { params: [norm, mlp] };
+  assertEquals([[...scalesBeside(mlpFirst)], [...scalesBeside(mlpAfter)]], [["mlp.q_weight"], []]);
+  assertEquals(estimatePeakMemory(mlpAfter, 8 << 20, 2) - estimatePeakMemory(mlpFirst, 8 << 20, 2), 14 << 20);
+  // the embedding's scale is not counted wherever it lands
+  assertEquals(
+    estimatePeakMemory({ params: [norm, embed] }, 8 << 20, 2),
+    estimatePeakMemory({ params: [embed, norm] }, 8 << 20, 2),
+  );
 });
 
 /** A checkpoint of headers only (the plan reads no data). */

@@ -155,38 +155,44 @@ export async function convertCast(ctx: ParamContext, pp: PlannedParam, c: ParamC
 
 /**
  * Quantized, outputs applied on this thread: words written in order (NK) or collected and
- * transposed (KN), scales collected and written after the words.
+ * transposed (KN). Scales are streamed into their place in the pending shard beside
+ * out-of-band words where the writer can (`canBeginBeside`), else collected and written after
+ * the words.
  */
 export async function convertQuantized(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
   const [qw, qs] = pp.outputs;
   const kn = pp.quant === "KN";
   const { rows, groups, wordsPerRow: wpr, modelItem } = c;
-  let sink: TensorSink | undefined;
-  let scaleAll: Uint8Array, wordsAll: Uint8Array | undefined;
+  let sink: TensorSink | undefined, scaleSink: TensorSink | undefined;
+  let scaleAll: Uint8Array | undefined, wordsAll: Uint8Array | undefined;
   ctx.sched.ordered(async () => {
     // (buffers of the previous parameter are no longer in use: steps run in order)
-    scaleAll = ctx.bufs.get("scales", rows * groups * modelItem);
     wordsAll = kn ? ctx.bufs.get("wordsAll", rows * wpr * 4) : undefined;
     sink = kn ? undefined : await ctx.writer.begin(qw.name, qw.shape, qw.dtype);
+    if (sink && ctx.writer.canBeginBeside(qs.shape, qs.dtype)) {
+      scaleSink = await ctx.writer.begin(qs.name, qs.shape, qs.dtype);
+    } else scaleAll = ctx.bufs.get("scales", rows * groups * modelItem);
   });
   for (const [r, n] of chunkRanges(rows, c.chunkRows)) {
     await ctx.sched.submit(c.jobFor(r, n), async (o) => {
-      scaleAll.set(o.scales, r * groups * modelItem);
+      if (scaleSink) await scaleSink.write(o.scales);
+      else scaleAll!.set(o.scales, r * groups * modelItem);
       if (wordsAll) wordsAll.set(o.out, r * wpr * 4);
       else await sink!.write(o.out);
     });
   }
   ctx.sched.ordered(async () => {
     if (sink) await sink.end();
-    if (wordsAll) {
+    if (scaleSink) await scaleSink.end();
+    else if (wordsAll) {
       const tw = ctx.bufs.get("transpose", wordsAll.length);
       transpose(wordsAll, rows, wpr, 4, tw);
       await ctx.writer.add(qw.name, qw.shape, qw.dtype, tw);
-      const ts = ctx.bufs.get("transpose", scaleAll.length);
-      transpose(scaleAll, rows, groups, modelItem, ts);
+      const ts = ctx.bufs.get("transpose", scaleAll!.length);
+      transpose(scaleAll!, rows, groups, modelItem, ts);
       await ctx.writer.add(qs.name, qs.shape, qs.dtype, ts);
     } else {
-      await ctx.writer.add(qs.name, qs.shape, qs.dtype, scaleAll);
+      await ctx.writer.add(qs.name, qs.shape, qs.dtype, scaleAll!);
     }
   });
 }

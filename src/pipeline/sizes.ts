@@ -7,7 +7,7 @@
  */
 import { rowLayout } from "../param_rows.ts";
 import type { ConversionPlan } from "../plan.ts";
-import { SHARD_CAP } from "../shard_layout.ts";
+import { placeTensor, SHARD_CAP } from "../shard_layout.ts";
 import { MD5_LANES } from "./hashing.ts";
 
 /** Source bytes per chunk of rows (default of `ConvertOptions.chunkBytes`). */
@@ -90,13 +90,45 @@ export function chunkBounds(plan: Pick<ConversionPlan, "params">, chunkBytes: nu
 }
 
 /**
+ * Names of the quantized parameters of `plan` whose scales stream beside their words: NK words
+ * out of band (a shard of their own) and a scale the writer appends to the pending shard without
+ * committing it or places in a shard of its own (`TensorCacheWriter.canBeginBeside`), by
+ * `dump_tensor_cache`'s rule.
+ *
+ * @example
+ * ```ts ignore
+ * scalesBeside(plan).has("model.embed_tokens.q_weight"); // true for a 197 MB embedding first
+ * ```
+ */
+export function scalesBeside(plan: Pick<ConversionPlan, "params">, cap: number = SHARD_CAP): Set<string> {
+  const beside = new Set<string>();
+  let pending = 0;
+  const place = (n: number) => {
+    const where = placeTensor(pending, n, cap);
+    if (where === "append") pending += n;
+    else if (where === "commit") pending = n;
+    return where;
+  };
+  for (const p of plan.params) {
+    const [qw, qs] = p.outputs;
+    const own = place(qw.nbytes) === "own";
+    if (!qs) continue;
+    const where = place(qs.nbytes);
+    if (p.quant === "NK" && own && where !== "commit" && qs.dtype !== "float32") beside.add(qw.name);
+    for (const o of p.outputs.slice(2)) place(o.nbytes);
+  }
+  return beside;
+}
+
+/**
  * Estimated peak memory of a conversion, counted with the pipeline's own sizes: the runtime
  * baseline, the shard buffers in rotation ({@link WORKER_SHARD_BUFFERS} or
  * {@link LOCAL_SHARD_BUFFERS} of `SHARD_CAP` bytes), the chunk buffers (or, with kernel
  * workers, each worker's runtime, kernel memory and slots, whose output regions hold a chunk's
  * outputs of the parameters not written in place), the I/O worker, and for the largest
  * parameter its whole scale array (and words, for KN layouts; parameters written in place by
- * the kernel workers need neither). The bench prints it beside the measured peak RSS.
+ * the kernel workers need neither; scales streamed beside out-of-band words, see
+ * {@link scalesBeside}, are not held). The bench prints it beside the measured peak RSS.
  *
  * @example
  * ```ts ignore
@@ -109,8 +141,9 @@ export function estimatePeakMemory(
   threads = 1,
 ): number {
   let perParam = 0, slotOutput = 0;
+  const beside = scalesBeside(plan);
   for (const p of plan.params) {
-    const scale = p.outputs.length > 1 ? p.outputs[1].nbytes : 0;
+    const scale = p.outputs.length > 1 && !beside.has(p.outputs[0].name) ? p.outputs[1].nbytes : 0;
     const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
     const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
     perParam = Math.max(perParam, scale + words + whole);
