@@ -1,22 +1,36 @@
-// The vendored copies in tests/fixtures/{real-mlc,spec} equal the shared folder's files
-// (tools/sync_fixtures.ts --check). Runs only where ../shared exists beside the repository: a plain
-// clone has no shared folder, and the tests read the vendored copies.
+// The vendored copies in tests/fixtures/{real-mlc,spec} and their provenance. The tests read only these
+// copies: a plain clone has no ../shared. Whether the copies still equal ../shared is checked by
+// `tools/sync_fixtures.ts --check`, which .ci/run runs where ../shared exists (not a test: the suite
+// needs no ../shared).
 import { assertEquals, assertOk } from "./_assert.ts";
-import { checkFixtures, SHARED_DIR, VENDORED, vendoredPath } from "../tools/sync_fixtures.ts";
+import { checkFixtures, VENDORED, vendoredPath } from "../tools/sync_fixtures.ts";
 
-let hasShared = false;
-try {
-  hasShared = Deno.statSync(`${SHARED_DIR}fixtures/real-mlc`).isDirectory;
-} catch { /* no ../shared: a plain clone */ }
-if (!hasShared) console.log(`fixtures_sync_test: skipping the comparison (no ${SHARED_DIR})`);
+const FIXTURES = new URL("./fixtures/", import.meta.url);
 
-Deno.test({
-  name: "tests/fixtures: the vendored real-MLC fixtures and conv_templates.json equal ../shared" +
-    (hasShared ? "" : " (SKIPPED: no ../shared beside the repository)"),
-  ignore: !hasShared,
-  async fn() {
-    assertEquals(await checkFixtures(), []);
-  },
+Deno.test("tests/fixtures: every verbatim real-MLC file has the bytes and sha256 its SOURCE.md gives", async () => {
+  const sets = VENDORED.filter((p) => p.endsWith("/SOURCE.md"));
+  let checked = 0;
+  for (const source of sets) {
+    const dir = new URL(vendoredPath(source).replace(/SOURCE\.md$/, ""), FIXTURES);
+    const table = (await Deno.readTextFile(new URL("SOURCE.md", dir))).split("\n")
+      .filter((l) => l.startsWith("| ") && !l.startsWith("| file here"))
+      .map((l) => l.split("|").map((c) => c.trim()));
+    for (const row of table) {
+      // | file here | repository | path | read at | last changed | git blob | bytes | sha256… |
+      const [file, bytes, sha] = [row[1], row[row.length - 3], row[row.length - 2].replace(/…$/, "")];
+      let data: Uint8Array<ArrayBuffer>;
+      try {
+        data = await Deno.readFile(new URL(file, dir));
+      } catch {
+        continue; // (a file of the set that is not vendored: logs, reference copies)
+      }
+      const hex = [...new Uint8Array(await crypto.subtle.digest("SHA-256", data))]
+        .map((x) => x.toString(16).padStart(2, "0")).join("");
+      assertEquals([data.length, hex.slice(0, sha.length)], [Number(bytes), sha], `${source}: ${file}`);
+      checked++;
+    }
+  }
+  assertEquals(checked, 23); // the verbatim files vendored (the rest are written here, SOURCE.md says how)
 });
 
 Deno.test("tests/fixtures: every vendored file is present (the tests need no ../shared)", async () => {

@@ -5,7 +5,7 @@
 //   deno run --allow-read tools/sync_fixtures.ts --check                 # exit 1 if a copy differs or is extra
 //   ... tools/sync_fixtures.ts [--check] --shared DIR                    # another shared folder
 //
-// tests/fixtures_sync_test.ts runs the check when ../shared exists.
+// .ci/run runs the check where ../shared exists (no test reads ../shared: a plain clone has none).
 
 /** Files copied, relative to the shared folder (tests/fixtures/ drops the leading `fixtures/`). */
 export const VENDORED: readonly string[] = [
