@@ -1,7 +1,7 @@
 // Reads a stored (uncompressed) zip through its central directory, checking each entry's local
 // header, its data descriptor (when flagged) and its CRC-32 against the bytes.
 import { assertEquals } from "./_assert.ts";
-import { crc32 } from "../src/browser/zip.ts";
+import { crc32 } from "../src/crc32.ts";
 
 /** The entries of a stored zip, in central-directory order. */
 export function unzip(zip: Uint8Array): Map<string, Uint8Array> {

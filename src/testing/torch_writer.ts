@@ -10,6 +10,7 @@
  * @module
  */
 import { type GenDType, type GenTensor, tensorData } from "../gen_tensors.ts";
+import { crc32 } from "../crc32.ts";
 
 /** One tensor of a pickled state dict (a view of a storage). */
 export interface PickledTensor {
@@ -116,23 +117,6 @@ export function encodeStateDictPickle(tensors: readonly PickledTensor[]): Uint8A
   return b.get();
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (zip's). */
-function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** A record of a stored zip: its data, or (sparse) only its size. */
 export interface ZipRecord {
   /** Name in the archive. */
@@ -179,7 +163,7 @@ export function encodeStoredZip(
   let pos = 0;
   for (const r of records) {
     const size = r.data?.length ?? r.size ?? 0;
-    const crc = r.data ? crc32(r.data) : r.crc ?? 0;
+    const crc = r.data ? crc32(0, r.data) : r.crc ?? 0;
     const name = new TextEncoder().encode(r.name);
     const big = opts.forceZip64 || size >= 0xffffffff || pos >= 0xffffffff;
     // local header: zip64 sizes in the local extra when big; then FB padding to 64
@@ -297,7 +281,7 @@ export async function writeTorchFile(
         const data = d === "BOOL"
           ? new Uint8Array(pickled[i].numel)
           : tensorData(tensors[i], d, opts.seed ?? 0);
-        records[i + 2].crc = crc32(data);
+        records[i + 2].crc = crc32(0, data);
         await writeAt(dataOffsets[i + 2], data);
       }
     }
