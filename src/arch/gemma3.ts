@@ -12,6 +12,7 @@ import {
   type ModelConfig,
   nestedFromDict,
   REQUIRED,
+  resolveContextWindow,
 } from "./config.ts";
 import type { Architecture, ArchParam, Dim } from "./types.ts";
 import { num } from "../pyjson.ts";
@@ -47,23 +48,7 @@ const TEXT_CONFIG: ConfigClass = {
       cfg.position_embedding_base = kwargs.rope_theta;
       delete kwargs.rope_theta;
     }
-    if (num(cfg.context_window_size) === 0) {
-      const key = ["max_position_embeddings", "max_sequence_length"].find((k) => Object.hasOwn(kwargs, k));
-      if (key === undefined) {
-        throw new ConfigError(
-          "Unable to determine the maximum sequence length, because none of `context_window_size`, " +
-            "`max_position_embeddings` or `max_sequence_length` is provided in `config.json`.",
-        );
-      }
-      cfg.context_window_size = kwargs[key];
-      delete kwargs[key];
-      log(
-        "info",
-        `context_window_size not found in config.json. Falling back to ${key} (${
-          num(cfg.context_window_size)
-        })`,
-      );
-    }
+    resolveContextWindow(cfg, kwargs, log);
     if (intField(cfg, "num_attention_heads") % intField(cfg, "num_key_value_heads") !== 0) {
       throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
     }

@@ -16,10 +16,9 @@
  *
  * @module
  */
-import { ConfigError, type ConfigLog, intField, type ModelConfig } from "./config.ts";
+import { ConfigError, type ConfigLog, intField, type ModelConfig, resolveContextWindow } from "./config.ts";
 import type { Architecture, ArchParam, Dim, HostTensor, ParamTransform } from "./types.ts";
 import { bf16ToNumber, f16ToNumber, itemSize } from "../dtype.ts";
-import { num } from "../pyjson.ts";
 
 /** Keys of `Qwen35Config` (qwen35_model.py L28-L58). */
 const FIELDS: readonly (readonly [string, unknown])[] = [
@@ -76,23 +75,7 @@ function postInit(cfg: ModelConfig, kwargs: Record<string, unknown>, log: Config
     applyRope(cfg, kwargs.rope_parameters);
     delete kwargs.rope_parameters;
   }
-  if (num(cfg.context_window_size) === 0) {
-    const key = ["max_position_embeddings", "max_sequence_length"].find((k) => Object.hasOwn(kwargs, k));
-    if (key === undefined) {
-      throw new ConfigError(
-        "Unable to determine the maximum sequence length, because none of `context_window_size`, " +
-          "`max_position_embeddings` or `max_sequence_length` is provided in `config.json`.",
-      );
-    }
-    cfg.context_window_size = kwargs[key];
-    delete kwargs[key];
-    log(
-      "info",
-      `context_window_size not found in config.json. Falling back to ${key} (${
-        num(cfg.context_window_size)
-      })`,
-    );
-  }
+  resolveContextWindow(cfg, kwargs, log);
   // L105-L108: prefill defaults to and is clamped at min(ctx, 2048), silently
   const ctx = intField(cfg, "context_window_size");
   const prefill = intField(cfg, "prefill_chunk_size");
