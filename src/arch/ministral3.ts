@@ -15,10 +15,11 @@
  *
  * @module
  */
-import { ConfigError, intField, type ModelConfig, REQUIRED, resolveContextWindow } from "./config.ts";
+import { ConfigError, intField, type ModelConfig, REQUIRED } from "./config.ts";
 import { declaredUnused } from "./_standard.ts";
 import { from } from "./_dense.ts";
 import type { Architecture, ArchParam } from "./types.ts";
+import { mistralWindows } from "./mistral.ts";
 import { num } from "../pyjson.ts";
 import { pyRepr } from "../genconfig/pystr.ts";
 
@@ -88,29 +89,7 @@ function postInit(
       delete kwargs.rope_theta;
     } else cfg.position_embedding_base = 10000;
   }
-  if (num(cfg.sliding_window_size) === 0) {
-    cfg.sliding_window_size = Object.hasOwn(kwargs, "sliding_window") ? kwargs.sliding_window : -1;
-    delete kwargs.sliding_window;
-  }
-  if (cfg.sliding_window_size === null || cfg.sliding_window_size === undefined) cfg.sliding_window_size = -1;
-  if (num(cfg.context_window_size) === 0) {
-    if (num(cfg.sliding_window_size) === -1) resolveContextWindow(cfg, kwargs, log);
-    else cfg.context_window_size = -1;
-  }
-  if (num(cfg.num_key_value_heads) === 0) cfg.num_key_value_heads = cfg.num_attention_heads;
-  const nq = intField(cfg, "num_attention_heads");
-  if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(intField(cfg, "hidden_size") / nq);
-  if (nq % intField(cfg, "num_key_value_heads") !== 0) {
-    throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
-  }
-  if (!(intField(cfg, "attention_sink_size") >= 0)) throw new ConfigError("attention_sink_size must be >= 0");
-  if (num(cfg.prefill_chunk_size) === 0) {
-    const sw = intField(cfg, "sliding_window_size");
-    const ctx = intField(cfg, "context_window_size");
-    const v = Math.min(...(sw !== -1 ? [sw] : []), ...(ctx !== -1 ? [ctx] : []), 8192);
-    log("info", `prefill_chunk_size defaults to ${v}`);
-    cfg.prefill_chunk_size = v;
-  }
+  mistralWindows(cfg, kwargs, log); // (the rest is MistralConfig.__post_init__ word for word)
 }
 
 /** The ministral3 architecture. */

@@ -4,10 +4,57 @@
  *
  * @module
  */
-import { ConfigError, intField, REQUIRED, resolveContextWindow, resolveRopeBase } from "./config.ts";
+import {
+  ConfigError,
+  type ConfigLog,
+  intField,
+  type ModelConfig,
+  REQUIRED,
+  resolveContextWindow,
+  resolveRopeBase,
+} from "./config.ts";
 import { declaredUnused, llamaDecoderParams } from "./_standard.ts";
 import type { Architecture } from "./types.ts";
 import { num } from "../pyjson.ts";
+
+/**
+ * The part of `MistralConfig.__post_init__` after the RoPE base, which Ministral3Config repeats:
+ * sliding window (from `sliding_window`, -1 when absent), context window (-1 with a sliding
+ * window), kv heads and head_dim, attention sinks, prefill chunk (the smallest of the windows
+ * and 8192).
+ */
+export function mistralWindows(cfg: ModelConfig, kwargs: Record<string, unknown>, log: ConfigLog): void {
+  if (num(cfg.sliding_window_size) === 0) {
+    cfg.sliding_window_size = Object.hasOwn(kwargs, "sliding_window") ? kwargs.sliding_window : -1;
+    delete kwargs.sliding_window;
+  }
+  if (cfg.sliding_window_size === null || cfg.sliding_window_size === undefined) {
+    cfg.sliding_window_size = -1;
+  }
+  if (num(cfg.context_window_size) === 0) {
+    if (num(cfg.sliding_window_size) === -1) resolveContextWindow(cfg, kwargs, log);
+    else cfg.context_window_size = -1;
+  }
+  if (num(cfg.num_key_value_heads) === 0) cfg.num_key_value_heads = cfg.num_attention_heads;
+  const nq = intField(cfg, "num_attention_heads");
+  if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(intField(cfg, "hidden_size") / nq);
+  if (nq % intField(cfg, "num_key_value_heads") !== 0) {
+    throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
+  }
+  if (!(intField(cfg, "attention_sink_size") >= 0)) {
+    throw new ConfigError("attention_sink_size must be >= 0");
+  }
+  if (num(cfg.prefill_chunk_size) === 0) {
+    const candidates: number[] = [];
+    const sw = intField(cfg, "sliding_window_size");
+    const ctx = intField(cfg, "context_window_size");
+    if (sw !== -1) candidates.push(sw);
+    if (ctx !== -1) candidates.push(ctx);
+    const v = Math.min(...candidates, 8192);
+    log("info", `prefill_chunk_size defaults to ${v}`);
+    cfg.prefill_chunk_size = v;
+  }
+}
 
 /** The mistral architecture. */
 export const mistral: Architecture = {
@@ -35,36 +82,7 @@ export const mistral: Architecture = {
     ],
     postInit(cfg, kwargs, log) {
       resolveRopeBase(cfg, kwargs);
-      if (num(cfg.sliding_window_size) === 0) {
-        cfg.sliding_window_size = Object.hasOwn(kwargs, "sliding_window") ? kwargs.sliding_window : -1;
-        delete kwargs.sliding_window;
-      }
-      if (cfg.sliding_window_size === null || cfg.sliding_window_size === undefined) {
-        cfg.sliding_window_size = -1;
-      }
-      if (num(cfg.context_window_size) === 0) {
-        if (num(cfg.sliding_window_size) === -1) resolveContextWindow(cfg, kwargs, log);
-        else cfg.context_window_size = -1;
-      }
-      if (num(cfg.num_key_value_heads) === 0) cfg.num_key_value_heads = cfg.num_attention_heads;
-      const nq = intField(cfg, "num_attention_heads");
-      if (num(cfg.head_dim) === 0) cfg.head_dim = Math.floor(intField(cfg, "hidden_size") / nq);
-      if (nq % intField(cfg, "num_key_value_heads") !== 0) {
-        throw new ConfigError("num_attention_heads must be a multiple of num_key_value_heads");
-      }
-      if (!(intField(cfg, "attention_sink_size") >= 0)) {
-        throw new ConfigError("attention_sink_size must be >= 0");
-      }
-      if (num(cfg.prefill_chunk_size) === 0) {
-        const candidates: number[] = [];
-        const sw = intField(cfg, "sliding_window_size");
-        const ctx = intField(cfg, "context_window_size");
-        if (sw !== -1) candidates.push(sw);
-        if (ctx !== -1) candidates.push(ctx);
-        const v = Math.min(...candidates, 8192);
-        log("info", `prefill_chunk_size defaults to ${v}`);
-        cfg.prefill_chunk_size = v;
-      }
+      mistralWindows(cfg, kwargs, log);
     },
   },
   params: (cfg) => llamaDecoderParams(cfg, { head: true }),
