@@ -2,14 +2,18 @@
 // after the main suite; several minutes on a software adapter). A TinyLlama-1.1B-shaped checkpoint
 // with random weights is converted by our CLI to q4f32_1 (context 1024) and run by MLC's own runtime
 // (@mlc-ai/web-llm 0.2.30) with MLC's prebuilt library for TinyLlama at q4f32_1; greedy decoding must
-// pick, step by step, the argmax of an independent float64 forward pass of our files
-// (tests/integration/_llama_ref.ts), and the logits must agree. Skips, saying so, without
+// pick, step by step, the argmax of our reference forward pass over our files (src/forward/, itself
+// tested against an independent Python implementation in tests/forward_test.ts), and the logits must agree. Skips, saying so, without
 // ../shared/thirdparty (not part of a plain clone) or without a WebGPU adapter.
 import { main } from "../../cli.ts";
 import { openChat } from "../../src/chat/session.ts";
 import { assertEquals, assertOk } from "../_assert.ts";
 import { chatModelToken, writeChatModel } from "../_chat_model.ts";
-import { argmax, LlamaRef, loadTensors } from "./_llama_ref.ts";
+import { denoSource } from "../../src/io/deno_fs.ts";
+import { ReferenceModel } from "../../src/forward/model.ts";
+import { topK } from "../../src/chat/logits.ts";
+
+const argmax = (v: ArrayLike<number>): number => topK(v, 1)[0];
 
 const LIB = new URL(
   "../../../shared/thirdparty/mlc-model-libs/TinyLlama-1.1B-Chat-v0.4-q4f32_1-ctx1k-webgpu.wasm",
@@ -89,15 +93,7 @@ Deno.test({
     await cli(["convert_weight", src, "--quantization", "q0f32", "-o", out0, "--quiet"]);
     await cli(["gen_config", src, "--quantization", "q0f32", "--conv-template", "LM", "-o", out0, "--quiet"]);
     await Deno.remove(src, { recursive: true });
-    const ref = new LlamaRef(await loadTensors(out), {
-      hidden: 2048,
-      heads: 32,
-      kvHeads: 4,
-      layers: 22,
-      vocab: 32000,
-      eps: 1e-5,
-      theta: 10000,
-    });
+    const ref = await ReferenceModel.open(denoSource(), out);
     const t0 = performance.now();
     const chat = await openChat({ dir: out, modelLib: LIB });
     console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${chat.adapter}`);
@@ -111,7 +107,7 @@ Deno.test({
             const next = await chat.forwardGreedy(input, step === 0);
             const s1 = performance.now();
             const logits = chat.lastLogits()!;
-            const expected = ref.forward(input);
+            const expected = await ref.forward(input);
             const diff = maxAbsDiff(logits, expected);
             const top = [...expected].map((v, i) => [v, i]).sort((a, b) => b[0] - a[0]);
             console.log(
@@ -123,7 +119,7 @@ Deno.test({
             assertEquals(logits.length, 32000);
             assertEquals(next, argmax(expected));
             assertEquals(next, argmax(logits));
-            // float32 on the GPU vs float64 here, the same dequantized weights: sums of 2048 to 5632
+            // float32 on the GPU vs float64 sums here, the same dequantized weights: sums of 2048 to 5632
             // products through 22 layers; 1e-3 is far above the rounding seen (about 1e-5) and far
             // below a wrong weight or layout (differences of the size of the logits, ~1)
             assertOk(diff < 1e-3, `max |diff| ${diff}`);
@@ -141,11 +137,11 @@ Deno.test({
           await chat.reset();
           let streamed = "";
           const r = await chat.generate("hello", { maxTokens: 3, temperature: 0 }, (d) => (streamed += d));
-          const r0 = new LlamaRef(ref.tensors, ref.config);
+          ref.reset();
           const ids: number[] = [];
           let input = r.promptTokens;
           for (let i = 0; i < 3; i++) {
-            input = [argmax(r0.forward(input))];
+            input = [argmax(await ref.forward(input))];
             ids.push(input[0]);
           }
           console.log(
@@ -160,6 +156,7 @@ Deno.test({
       );
     } finally {
       await chat.close();
+      ref.close();
     }
     await t.step(
       "verify --logits: MLC's runtime and our reference forward pass agree (CLI, JSON)",
