@@ -154,26 +154,28 @@ export function formatLogitsReport(r: LogitsReport): string[] {
   ];
 }
 
+/** The logits comparison in the JSON report (snake_case, as the rest of it). */
+function logitsJson(r: LogitsReport): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    tokens: r.tokens,
+    adapter: r.adapter,
+    max_abs_diff: r.maxAbsDiff,
+    tolerance: r.tolerance,
+    runtime_top5: r.runtimeTop5,
+    reference_top5: r.referenceTop5,
+    top5_overlap: r.top5Overlap,
+    seconds: r.seconds,
+  };
+}
+
 function printReport(ctx: CommandContext<typeof SPEC>, report: VerifyReport, logits?: LogitsReport): number {
   const lines = [...formatVerifyReport(report), ...(logits ? formatLogitsReport(logits) : [])];
   const ok = report.ok && (logits?.ok ?? true);
   if (ctx.json) {
-    const json = JSON.parse(verifyReportJson(report));
-    if (logits) {
-      json.logits = {
-        ok: logits.ok,
-        tokens: logits.tokens,
-        adapter: logits.adapter,
-        max_abs_diff: logits.maxAbsDiff,
-        tolerance: logits.tolerance,
-        runtime_top5: logits.runtimeTop5,
-        reference_top5: logits.referenceTop5,
-        top5_overlap: logits.top5Overlap,
-        seconds: logits.seconds,
-      };
-      json.ok = ok;
-    }
-    ctx.io.out(JSON.stringify(json, null, 2));
+    // (verifyReportJson writes non-finite numbers as null, the logits' too)
+    const withLogits = logits ? { ...report, ok, logits: logitsJson(logits) } : report;
+    ctx.io.out(verifyReportJson(withLogits));
   }
   ctx.out(lines.join("\n"));
   if (ctx.quiet && !ok) {
