@@ -17,7 +17,14 @@ import {
 import { type DType, f32BitsToBf16Storage, itemSize } from "./dtype.ts";
 import type { FileSink, OutputStore } from "./io/types.ts";
 import { alignedBuffer } from "./io/aligned.ts";
-import { type Placement, placeTensor, SHARD_CAP, type ShardLayout, storedBytes } from "./shard_layout.ts";
+import {
+  type Placement,
+  placeTensor,
+  SHARD_CAP,
+  type ShardLayout,
+  storedBytes,
+  streamPieceBytes,
+} from "./shard_layout.ts";
 
 /** Sink for one tensor's bytes, in the tensor's dtype (float32 given as float32). */
 export interface TensorSink {
@@ -30,6 +37,13 @@ export interface TensorSink {
    * buffer (see {@link TensorCacheWriter.reservable}).
    */
   reserve?(bytes: number, filled: Promise<unknown>): Uint8Array;
+  /**
+   * As {@link TensorSink.reserve}, for a tensor streamed through the shard buffers a piece at a
+   * time (see {@link TensorCacheWriter.inPlacePieceBytes}): the view may wait for a free buffer,
+   * and no region spans two pieces (a region that does not fit the rest of a piece begins the
+   * next one). Calls must not overlap.
+   */
+  reservePiece?(bytes: number, filled: Promise<unknown>): Promise<Uint8Array>;
   /** Finishes the tensor; checks the byte count. */
   end(): Promise<void>;
 }
@@ -66,6 +80,13 @@ export interface ShardHasher {
   hash(buf: Uint8Array, length: number): Promise<string>;
   /** Start hashing `buf` (and what waits with it) now if it still waits. */
   urge(buf: Uint8Array): void;
+  /**
+   * Told, where present, how many bytes of a shard buffer that is still being filled (the
+   * pending shard, or a committed one whose regions are being filled in place) are final, so
+   * that it can hash them before the shard is committed (its `hash` call follows with the
+   * length). The writer then does not stream the last shard itself.
+   */
+  progress?(buf: Uint8Array, prefix: number): void;
   /**
    * Starts hashing one shard piece by piece: a tensor larger than the shard buffers (collected
    * and written a buffer at a time; without `stream`, hashed with the WASM md5 (`createHash`) on this thread
@@ -165,9 +186,10 @@ export class TensorCacheWriter {
   readonly #layout: ShardLayout | undefined;
   /** With a layout: the layout's index of the pending shard. */
   #pendingShard = -1;
+  /** Shard buffers (rotating), each buffer's write and hash, and those not held, in release order. */
   readonly #shared: Uint8Array[] = [];
-  #inflight: Promise<void>[] = [];
-  #cur = 0;
+  readonly #inflight = new Map<Uint8Array, Promise<void>>();
+  #free: Uint8Array[] = [];
   #writing = 0;
   #asyncError: unknown;
   /** Per shard buffer: regions being filled in place (see `reserve`). */
@@ -177,6 +199,8 @@ export class TensorCacheWriter {
    * the bytes handed to the stream so far.
    */
   #last: { stream: ShardStreamHasher; buf: Uint8Array; hashed: number } | undefined;
+  /** Committed shards' buffers still being filled in place, and their lengths. */
+  readonly #filling = new Map<Uint8Array, number>();
   /** Buffers whose write and hash wait for fills, and those of them urged meanwhile. */
   readonly #awaitingFills = new Set<Uint8Array>();
   readonly #urgedEarly = new Set<Uint8Array>();
@@ -217,9 +241,9 @@ export class TensorCacheWriter {
         this.#shared.push(
           given ? given[i].subarray(0, cap) : new Uint8Array(alignedBuffer(cap, true), 0, cap),
         );
-        this.#inflight.push(Promise.resolve());
       }
       this.#pending = this.#shared[0];
+      this.#free = this.#shared.slice(1);
       this.#startLast();
     }
   }
@@ -236,16 +260,31 @@ export class TensorCacheWriter {
   }
 
   /**
-   * Whether the next tensor, of `shape` and `dtype`, can begin now beside the open one: the open
-   * tensor is out of band (a shard of its own) and the next one lands in the pending shard without
-   * committing it, or in a shard of its own (e.g. a `q_scale` streamed into its place in the
-   * shard buffer, or into its own shard file, while its out-of-band `q_weight` is still
-   * written). Its data is then taken by `write` as it comes (a shard of its own: hashed on this
-   * thread and written as it comes).
+   * Bytes of the pieces in which a tensor of `shape` and `dtype`, larger than a shard buffer,
+   * is streamed through the shared shard buffers to be filled in place (a shard of its own,
+   * with a hasher that streams): its sink can then {@link TensorSink.reserve} regions, each
+   * within one piece of {@link streamPieceBytes} bytes (whole rows of the first axis), and each
+   * piece is written and hashed once its regions are filled, in order. 0 where the tensor is
+   * not streamed so.
    */
-  canBeginBeside(shape: readonly number[], dtype: DType): boolean {
-    if (!this.#busy || !this.#ownOpen || this.#beside || dtype === "float32") return false;
-    return this.#place(storedBytes(shape, dtype), this.stats.paramSize) !== "commit";
+  inPlacePieceBytes(shape: readonly number[], dtype: DType): number {
+    const n = storedBytes(shape, dtype);
+    const shared = typeof SharedArrayBuffer !== "undefined" &&
+      this.#shared[0]?.buffer instanceof SharedArrayBuffer;
+    if (!this.#rotate || !this.#hasher?.stream || dtype === "float32" || n <= this.#cap || !shared) return 0;
+    return shape.length > 0 ? streamPieceBytes(n, shape[0], this.#cap) : 0;
+  }
+
+  /**
+   * Whether the next tensor, of `dtype`, can begin now beside the open one: the open tensor is
+   * out of band (a shard of its own, whose index it took when it began) and the next one is not
+   * float32 (e.g. a `q_scale` streamed into its place in the pending shard, committing the
+   * pending shard first if it must, or into a shard file of its own, while its out-of-band
+   * `q_weight` is still written). Its data is then taken by `write` as it comes (a shard of its
+   * own: hashed on this thread and written as it comes).
+   */
+  canBeginBeside(_shape: readonly number[], dtype: DType): boolean {
+    return this.#busy && this.#ownOpen && !this.#beside && dtype !== "float32";
   }
 
   /** Starts a tensor; data follows through the returned sink (see {@link canBeginBeside}). */
@@ -276,7 +315,9 @@ export class TensorCacheWriter {
     };
     if (beside) {
       this.#beside = true;
-      if (this.#place(n) === "own") return await this.#unbufferedOutOfBand(record, encode, check);
+      const where = this.#place(n);
+      if (where === "own") return await this.#unbufferedOutOfBand(record, encode, check);
+      if (where === "commit") await this.#commit(); // (the open tensor's shard comes first)
       return this.#inPending(record, encode, check);
     }
     this.#busy = true;
@@ -306,7 +347,7 @@ export class TensorCacheWriter {
     this.#pendingRecords.push(record);
     this.#ensurePending(this.#pendingLen + n);
     const start = this.#pendingLen;
-    const pending = this.#pending; // (rotating: the buffer this.#shared[this.#cur])
+    const pending = this.#pending;
     const beside = this.#beside;
     return {
       write: (chunk) => {
@@ -332,6 +373,7 @@ export class TensorCacheWriter {
         if (beside) this.#beside = false;
         else this.#busy = false;
         this.#pumpLast();
+        this.#progress(pending);
         return Promise.resolve();
       },
     };
@@ -366,7 +408,6 @@ export class TensorCacheWriter {
         if (beside && this.#busy) throw new Error(`tensor ${name}: ends before the tensor it began beside`);
         await file.close();
         shard.md5sum = md5.digest("hex");
-        this.#shards.push(shard);
         this.stats.bytesWritten += n;
         if (beside) this.#beside = false;
         else this.#busy = false;
@@ -407,14 +448,13 @@ export class TensorCacheWriter {
         : undefined,
       end: () => {
         if (written !== n) throw new Error(`tensor ${record.name}: got ${written} bytes, expected ${n}`);
-        this.#shards.push(shard);
         this.stats.bytesWritten += n;
         if (!this.#hasher) {
           const t0 = performance.now();
           shard.md5sum = createHash("md5").update(buf.subarray(0, n)).digest("hex");
           this.stats.md5Ms += performance.now() - t0;
         }
-        this.#handOff(this.#afterFills(buf, () => this.#writeShared(path, buf, n, shard)));
+        this.#release(buf, this.#afterFills(buf, () => this.#writeShared(path, buf, n, shard)));
         this.#busy = false;
         return Promise.resolve();
       },
@@ -467,32 +507,36 @@ export class TensorCacheWriter {
     }
     const dataPath = `params_shard_${this.#counter++}.bin`;
     this.#startLast(); // (the pending shard may now be the last)
-    return { dataPath, format: "raw-shard", nbytes: record.nbytes, records: [record], md5sum: "" };
-  }
-
-  /** The next buffer of the rotation, once free (its shard written and hashed). */
-  async #nextFree(): Promise<Uint8Array> {
-    const next = (this.#cur + 1) % this.#shared.length;
-    this.#urge(this.#shared[next]);
-    const t0 = performance.now();
-    await this.#inflight[next];
-    this.stats.waitMs += performance.now() - t0;
-    if (this.#asyncError) throw this.#asyncError;
-    return this.#shared[next];
+    const shard: ShardRecord = {
+      dataPath,
+      format: "raw-shard",
+      nbytes: record.nbytes,
+      records: [record],
+      md5sum: "",
+    };
+    this.#shards.push(shard); // (in shard order: a pending shard committed beside it comes after)
+    return shard;
   }
 
   /**
-   * Hands the filled next buffer (see {@link #nextFree}) to `work` (its write and hash): it takes
-   * the pending shard's place in the rotation, and the pending shard's buffer moves on.
+   * The shard buffer released longest ago (see {@link #release}), once free (its shard written
+   * and hashed).
    */
-  #handOff(work: Promise<void>): void {
-    const cur = this.#cur, next = (cur + 1) % this.#shared.length;
-    const buf = this.#shared[next];
-    this.#inflight[next] = this.#inflight[cur];
-    this.#inflight[cur] = work;
-    this.#shared[next] = this.#shared[cur];
-    this.#shared[cur] = buf;
-    this.#cur = next;
+  async #nextFree(): Promise<Uint8Array> {
+    const buf = this.#free.shift();
+    if (!buf) throw new Error("unreachable: every shard buffer is held");
+    this.#urge(buf);
+    const t0 = performance.now();
+    await this.#inflight.get(buf);
+    this.stats.waitMs += performance.now() - t0;
+    if (this.#asyncError) throw this.#asyncError;
+    return buf;
+  }
+
+  /** Releases a filled shard buffer to `work` (its write and hash), after which it is free. */
+  #release(buf: Uint8Array, work: Promise<void>): void {
+    this.#inflight.set(buf, work);
+    this.#free.push(buf);
   }
 
   #addFill(buf: Uint8Array, at: number, filled: Promise<unknown>): void {
@@ -500,6 +544,7 @@ export class TensorCacheWriter {
     filled.then(() => {
       region.done = true;
       if (this.#last?.buf === buf) this.#pumpLast();
+      this.#progress(buf);
     }, () => {}); // (a failed fill fails the conversion elsewhere; its shard is not written)
     const list = this.#fills.get(buf);
     if (list) list.push(region);
@@ -513,8 +558,23 @@ export class TensorCacheWriter {
    */
   #startLast(): void {
     if (this.#last || !this.#rotate || this.#counter !== this.#expectedShards - 1) return;
+    if (this.#hasher?.progress) return; // (the hasher takes the filled prefix of every shard)
     const stream = this.#hasher?.stream?.();
     if (stream) this.#last = { stream, buf: this.#pending, hashed: 0 };
+  }
+
+  /**
+   * Tells a hasher that takes progress (see {@link ShardHasher.progress}) how much of `buf`, the
+   * pending shard or a committed one still being filled, is final: up to the first region not
+   * yet filled.
+   */
+  #progress(buf: Uint8Array): void {
+    const progress = this.#hasher?.progress;
+    const length = buf === this.#pending ? this.#pendingLen : this.#filling.get(buf);
+    if (!progress || length === undefined) return;
+    let prefix = length;
+    for (const r of this.#fills.get(buf) ?? []) if (!r.done) prefix = Math.min(prefix, r.at);
+    progress.call(this.#hasher, buf, prefix);
   }
 
   /** Hands the last shard's newly filled bytes to its stream. */
@@ -533,15 +593,16 @@ export class TensorCacheWriter {
   /** Runs `work` (a shard's write and hash) once the regions reserved in `buf` are filled. */
   #afterFills(buf: Uint8Array, work: () => Promise<void>): Promise<void> {
     const fills = this.#fills.get(buf);
-    this.#fills.delete(buf);
     if (!fills) return work();
     this.#awaitingFills.add(buf);
     return Promise.all(fills.map((f) => f.filled)).then(
       () => {
+        this.#fills.delete(buf); // (kept until now for the filled prefix, see #progress)
         this.#awaitingFills.delete(buf);
         return work();
       },
       (e) => {
+        this.#fills.delete(buf);
         this.#awaitingFills.delete(buf);
         this.#urgedEarly.delete(buf);
         this.#asyncError ??= e;
@@ -557,8 +618,9 @@ export class TensorCacheWriter {
 
   /**
    * An out-of-band tensor larger than a shard buffer: collected a buffer at a time (pieces of
-   * the rotation's size), each piece written at its offset while the next fills and hashed by
-   * `stream` in order; the pending shard keeps its buffer.
+   * the rotation's size; filled in place, pieces of {@link streamPieceBytes}), each piece
+   * written at its offset and hashed by `stream`, in order, once its regions are filled, while
+   * the next fills; the pending shard keeps its buffer.
    */
   async #streamedOutOfBand(
     record: CacheRecord,
@@ -566,19 +628,75 @@ export class TensorCacheWriter {
     check: (len: number) => void,
     stream: ShardStreamHasher,
   ): Promise<TensorSink> {
-    const n = record.nbytes;
+    const n = record.nbytes, name = record.name;
     const shard = this.#ownShard(record);
-    const path = shard.dataPath;
-    const file = await this.#out.create(path);
-    let writes: Promise<void> = Promise.resolve(); // piece writes, in file order
-    let fileError: unknown;
+    const handOff = this.#pieceWriter(await this.#out.create(shard.dataPath), stream, shard);
+    const inPlace = this.inPlacePieceBytes(record.shape, record.dtype as DType);
+    const piece = inPlace || this.#cap;
     let buf = await this.#nextFree();
-    let fill = 0;
-    let written = 0;
-    const handOff = (last: boolean) => {
-      const piece = buf, len = fill;
+    let fill = 0, written = 0;
+    const nextPiece = async () => {
+      handOff(buf, fill, false);
+      buf = await this.#nextFree();
+      fill = 0;
+    };
+    return {
+      write: async (chunk) => {
+        let data = encode(chunk);
+        check(data.length);
+        written += data.length;
+        while (data.length) {
+          if (fill === piece) await nextPiece();
+          const take = Math.min(piece - fill, data.length);
+          buf.set(data.subarray(0, take), fill);
+          fill += take;
+          data = data.subarray(take);
+        }
+      },
+      reservePiece: inPlace
+        ? async (bytes, filled) => {
+          if (bytes > piece) {
+            throw new Error(
+              `tensor ${name}: a region of ${bytes} bytes, a piece holds ${piece}`,
+            );
+          }
+          check(bytes);
+          written += bytes;
+          if (fill + bytes > piece) await nextPiece();
+          this.#addFill(buf, fill, filled);
+          fill += bytes;
+          return buf.subarray(fill - bytes, fill);
+        }
+        : undefined,
+      end: () => {
+        if (written !== n) throw new Error(`tensor ${name}: got ${written} bytes, expected ${n}`);
+        handOff(buf, fill, true);
+        this.stats.bytesWritten += n;
+        this.#busy = false;
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /**
+   * Hands off the pieces of a streamed out-of-band shard (see {@link #streamedOutOfBand}): each,
+   * once the regions reserved in it and in the pieces before it are filled, is written to `file`
+   * after the previous piece and hashed by `stream` after it, taking the place of the pending
+   * shard's buffer in the rotation meanwhile; the last one closes the file and sets the md5.
+   */
+  #pieceWriter(
+    file: FileSink,
+    stream: ShardStreamHasher,
+    shard: ShardRecord,
+  ): (piece: Uint8Array, len: number, last: boolean) => void {
+    let filled: Promise<unknown> = Promise.resolve(); // the pieces so far, filled
+    let writes: Promise<void> = Promise.resolve(); // piece writes, in file order
+    let hashes: Promise<void> = Promise.resolve(); // piece hashes, in order
+    let fileError: unknown;
+    return (piece, len, last) => {
+      const ready = filled = filled.then(() => this.#fillsOf(piece));
       this.#writing++;
-      const wrote = writes = writes.then(async () => {
+      const wrote = writes = writes.then(() => ready).then(async () => {
         if (fileError) return;
         const t0 = performance.now();
         try {
@@ -589,9 +707,10 @@ export class TensorCacheWriter {
         }
         this.stats.writeMs += performance.now() - t0;
       });
+      const hashed = hashes = hashes.then(() => ready).then(() => stream.update(piece, len));
       const work = (async () => {
         try {
-          await Promise.all([wrote, stream.update(piece, len)]);
+          await Promise.all([wrote, hashed]);
           if (fileError) throw fileError;
           if (last) shard.md5sum = await stream.digest();
         } catch (e) {
@@ -600,34 +719,15 @@ export class TensorCacheWriter {
           this.#writing--;
         }
       })();
-      this.#handOff(work);
+      this.#release(piece, work);
     };
-    return {
-      write: async (chunk) => {
-        let data = encode(chunk);
-        check(data.length);
-        written += data.length;
-        while (data.length) {
-          if (fill === this.#cap) {
-            handOff(false);
-            buf = await this.#nextFree();
-            fill = 0;
-          }
-          const take = Math.min(this.#cap - fill, data.length);
-          buf.set(data.subarray(0, take), fill);
-          fill += take;
-          data = data.subarray(take);
-        }
-      },
-      end: () => {
-        if (written !== n) throw new Error(`tensor ${record.name}: got ${written} bytes, expected ${n}`);
-        handOff(true);
-        this.#shards.push(shard);
-        this.stats.bytesWritten += n;
-        this.#busy = false;
-        return Promise.resolve();
-      },
-    };
+  }
+
+  /** Settles once the regions reserved in `buf` are filled (and forgets them). */
+  #fillsOf(buf: Uint8Array): Promise<unknown> {
+    const fills = this.#fills.get(buf);
+    this.#fills.delete(buf);
+    return fills ? Promise.all(fills.map((f) => f.filled)) : Promise.resolve();
   }
 
   /** Writes a whole tensor given as one buffer. */
@@ -682,7 +782,7 @@ export class TensorCacheWriter {
       this.#shards.push(shard);
       this.stats.bytesWritten += this.#pendingLen;
       if (this.#rotate) {
-        const buf = this.#shared[this.#cur];
+        const buf = this.#pending;
         const len = this.#pendingLen;
         if (!this.#hasher) {
           const t0 = performance.now();
@@ -691,17 +791,21 @@ export class TensorCacheWriter {
         }
         const last = this.#last?.buf === buf ? this.#last : undefined;
         this.#last = undefined;
-        this.#inflight[this.#cur] = this.#afterFills(buf, () => {
-          // (the last shard: the rest of its stream, once filled)
-          const hash = last && (async () => {
-            await last.stream.update(buf.subarray(last.hashed, len), len - last.hashed);
-            return await last.stream.digest();
-          })();
-          return this.#writeShared(path, buf, len, shard, hash);
-        });
+        this.#filling.set(buf, len);
+        this.#release(
+          buf,
+          this.#afterFills(buf, () => {
+            this.#filling.delete(buf);
+            // (the last shard: the rest of its stream, once filled)
+            const hash = last && (async () => {
+              await last.stream.update(buf.subarray(last.hashed, len), len - last.hashed);
+              return await last.stream.digest();
+            })();
+            return this.#writeShared(path, buf, len, shard, hash);
+          }),
+        );
         // the next buffer is free once its shard is out
         this.#pending = await this.#nextFree();
-        this.#cur = (this.#cur + 1) % this.#shared.length;
         this.#startLast();
       } else {
         const data = this.#pending.subarray(0, this.#pendingLen);
@@ -756,7 +860,7 @@ export class TensorCacheWriter {
     if (this.#busy || this.#beside) throw new Error("TensorCacheWriter: a tensor is still open");
     await this.#commit();
     for (const b of this.#shared) this.#urge(b);
-    await Promise.all(this.#inflight);
+    await Promise.all(this.#inflight.values());
     if (this.#asyncError) throw this.#asyncError;
     const cache: TensorCache = {
       metadata: {

@@ -7,12 +7,12 @@
  * shared memory with the shard buffers, the WASM kernels on this thread, or any backend; see
  * `EXECUTORS`), the chunk scheduler that keeps its slots busy and applies results in order, the
  * three per-parameter paths (in place, cast, quantized; `convertParam`), and md5 of committed
- * shards (`BatchMd5`). This module only puts them together.
+ * shards (`LaneMd5`, `BatchMd5`). This module only puts them together.
  *
  * @module
  */
 import type { TensorCache } from "./cache_json.ts";
-import { TensorCacheWriter } from "./cache_writer.ts";
+import { type ShardHasher, TensorCacheWriter } from "./cache_writer.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { OutputStore } from "./io/types.ts";
 import type { ConversionPlan } from "./plan.ts";
@@ -21,7 +21,7 @@ import { NonFiniteError, type NonFiniteTensor } from "./quant/nonfinite.ts";
 import { SHARD_CAP } from "./shard_layout.ts";
 import { GrowableBuffers } from "./pipeline/buffers.ts";
 import { createExecutor, type Executor, type Timing } from "./pipeline/executors.ts";
-import { BatchMd5 } from "./pipeline/hashing.ts";
+import { BatchMd5, LaneMd5 } from "./pipeline/hashing.ts";
 import { convertParam, type ParamContext } from "./pipeline/params.ts";
 import { Md5WorkerPool } from "./pipeline/pool.ts";
 import { ChunkScheduler } from "./pipeline/scheduler.ts";
@@ -149,10 +149,10 @@ class EventLoopYield {
 }
 
 /** The writer for `exec`: shard buffers in its shared memory (if any), md5 in its threads (or `md5`). */
-function writerFor(opts: ConvertOptions, exec: Executor, hasher: BatchMd5): TensorCacheWriter {
+function writerFor(opts: ConvertOptions, exec: Executor, hasher: ShardHasher): TensorCacheWriter {
   return new TensorCacheWriter(opts.output, SHARD_CAP, {
     hasher,
-    // (workers: a batch being hashed while the next shards fill; else a batch and one filling)
+    // (workers: shards in md5 lanes, one committed and one filling; else a batch and one filling)
     buffers: exec.memory ? WORKER_SHARD_BUFFERS : LOCAL_SHARD_BUFFERS,
     shardBuffers: exec.memory?.shardBuffers,
     layout: opts.plan.layout,
@@ -201,10 +201,12 @@ export async function convertWeight(opts: ConvertOptions): Promise<ConvertResult
   const timing: Timing = { readMs: 0, computeMs: 0 };
   const bounds = chunkBounds(plan, chunkBytes);
   const exec = createExecutor({ backend: opts.backend, threads, chunkBytes, bounds, timing });
-  // committed shards are hashed MD5_LANES at a time (multi-buffer md5): by the executor's
-  // threads between chunk jobs, in an md5 worker, or here; a batch while the next shard fills
+  // committed shards are hashed MD5_LANES at a time (multi-buffer md5): in lanes by the
+  // executor's threads between chunk jobs, where they lie; or in batches in an md5 worker, or here
   const md5Pool = !exec.md5 && threads > 1 ? new Md5WorkerPool(1) : undefined;
-  const hasher = new BatchMd5(exec.md5 ?? md5Pool?.md5);
+  const hasher: ShardHasher & { ms: number } = exec.md5?.inPlace
+    ? new LaneMd5(exec.md5)
+    : new BatchMd5(exec.md5 ?? md5Pool?.md5);
   const writer = writerFor(opts, exec, hasher);
   const loop = new EventLoopYield();
   const nonFinite = new Map<string, number>(); // (NaN/Inf source values per parameter)

@@ -113,3 +113,35 @@ export function layoutShards(sizes: readonly number[], cap: number = SHARD_CAP):
   commit(); // records of a never-committed empty pending shard keep shard -1 (tvmjs drops them)
   return { placement, shardSizes, outOfBand };
 }
+
+/** Alignment of direct I/O writes (file offset and length). */
+const IO_ALIGN = 4096;
+
+/**
+ * Bytes of each piece of an out-of-band tensor of `nbytes` bytes in `rows` rows that is larger
+ * than a shard buffer and filled in place: the most whole rows a buffer of `cap` bytes holds,
+ * in runs of rows that are also whole multiples of 4096 bytes (so that every piece is written
+ * at an aligned file offset, with direct I/O) where a buffer holds such a run; 0 when a row is
+ * larger than a buffer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { streamPieceBytes } from "./shard_layout.ts";
+ * const MiB = 1 << 20;
+ * // rows of 2048 bytes fill a buffer; rows of 1536 bytes come in runs of 8 (12288 bytes)
+ * assert.equal(streamPieceBytes(8192 * 2048, 8192, 32 * MiB), 32 * MiB);
+ * assert.equal(streamPieceBytes(128256 * 1536, 128256, 32 * MiB), 2730 * 12288);
+ * // no run of whole rows is a multiple of 4096 within the buffer: whole rows only
+ * assert.equal(streamPieceBytes(10 * 4097, 10, 3 * 4097), 3 * 4097);
+ * assert.equal(streamPieceBytes(4 * 5000, 4, 4000), 0);
+ * ```
+ */
+export function streamPieceBytes(nbytes: number, rows: number, cap: number): number {
+  const rowBytes = nbytes / rows;
+  if (!Number.isInteger(rowBytes) || rowBytes > cap) return 0;
+  const gcd = (a: number, b: number): number => b === 0 ? a : gcd(b, a % b);
+  const run = rowBytes / gcd(rowBytes, IO_ALIGN) * IO_ALIGN; // (lcm)
+  const unit = run <= cap ? run : rowBytes;
+  return Math.floor(cap / unit) * unit;
+}

@@ -5,7 +5,9 @@ import { cacheJsonText } from "../src/cache_json.ts";
 import { layoutShards, SHARD_CAP } from "../src/shard_layout.ts";
 import { f32BitsToBf16Storage } from "../src/dtype.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { BatchMd5 } from "../src/pipeline/hashing.ts";
+import { BatchMd5, LaneMd5 } from "../src/pipeline/hashing.ts";
+import { PipelineMemory } from "../src/pipeline/memory.ts";
+import { QuantWorkerPool } from "../src/pipeline/pool.ts";
 
 const MiB = 1 << 20;
 
@@ -341,12 +343,15 @@ Deno.test("TensorCacheWriter: a scale streams into the pending shard buffer besi
   await assertRejects(() => w.begin("t", [50], "float16"), /previous tensor not ended/);
   await ss.end();
   await w.add("t", [200], "float16", data(400, 2));
-  // u (600, out of band) then v (450) would commit the pending shard [s, t]: not beside
+  // u (600, out of band, shard 2) then v (450), which commits the pending shard [s, t] (shard 3,
+  // after u's although committed first) and begins the next one, beside u
   const us = await w.begin("u", [300], "float16");
-  assertEquals(w.canBeginBeside([225], "float16"), false);
+  assertEquals(w.canBeginBeside([225], "float16"), true);
+  const vs = await w.begin("v", [225], "float16");
+  await vs.write(data(450, 4));
   await us.write(data(600, 3));
   await us.end();
-  await w.add("v", [225], "float16", data(450, 4));
+  await vs.end();
   // y (1200) out of band, then z (700) in a shard of its own too: written beside y as it comes
   const ys = await w.begin("y", [600], "float16");
   assertEquals(w.canBeginBeside([350], "float16"), true);
@@ -358,4 +363,79 @@ Deno.test("TensorCacheWriter: a scale streams into the pending shard buffer besi
   await zs.end();
   assertEquals(await w.finish(1), refCache);
   assertEquals(out.files, plain.files);
+});
+
+Deno.test("TensorCacheWriter: words larger than a shard are streamed in place, a piece of whole rows at a time, with their scales beside", async () => {
+  const MiB = 1 << 20;
+  const data = (n: number, seed: number) =>
+    Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed * 13) & 0xff);
+  // n: 700,000 bytes in the pending shard; w: 2000 rows of 1536 bytes (out of band, 3 MB);
+  // s: its 384,000 bytes of scales, which commit the pending shard [n] (beside w) and begin the
+  // next one; then t, in band
+  const rows = 2000, rowBytes = 1536;
+  const tensors: [string, number[], "uint32" | "float16"][] = [
+    ["n", [350_000], "float16"],
+    ["w", [rows, rowBytes / 4], "uint32"],
+    ["s", [rows, 96], "float16"],
+    ["t", [1000], "float16"],
+  ];
+  const bytes = (shape: number[], dtype: string) =>
+    shape.reduce((a, b) => a * b, 1) * (dtype === "uint32" ? 4 : 2);
+  const plain = memoryOutput();
+  const ref = new TensorCacheWriter(plain, MiB);
+  for (const [i, [name, shape, dtype]] of tensors.entries()) {
+    await ref.add(name, shape, dtype, data(bytes(shape, dtype), i));
+  }
+  const refCache = await ref.finish(1);
+
+  const memory = new PipelineMemory({ workers: 2, workBytes: 4096, shardBuffers: 4, shardBytes: MiB });
+  const pool = new QuantWorkerPool(memory, { slotsPerWorker: 1, slotBytes: 1024 });
+  try {
+    const layout = layoutShards(tensors.map(([, shape, dtype]) => bytes(shape, dtype)), MiB);
+    const out = memoryOutput();
+    const w = new TensorCacheWriter(out, MiB, {
+      hasher: new LaneMd5(pool.md5),
+      shardBuffers: memory.shardBuffers,
+      layout,
+    });
+    await w.add("n", [350_000], "float16", data(700_000, 0));
+    // pieces of 680 rows (1,044,480 bytes: whole rows, a multiple of 4096)
+    assertEquals(w.inPlacePieceBytes([rows, 384], "uint32"), 680 * rowBytes);
+    assertEquals([w.inPlacePieceBytes([100, 384], "uint32"), w.inPlacePieceBytes([rows, 384], "float32")], [
+      0,
+      0,
+    ]);
+    const ws = await w.begin("w", [rows, 384], "uint32");
+    assertEquals(ws.reserve, undefined);
+    const ss = await w.begin("s", [rows, 96], "float16");
+    // chunks of 100 rows, cut where pieces end (680 = 6 * 100 + 80); filled in reverse order
+    const fills: (() => void)[] = [];
+    const wordData = data(rows * rowBytes, 1), scaleData = data(rows * 192, 2);
+    for (let p = 0; p < rows; p += 680) {
+      for (let r = p; r < Math.min(p + 680, rows); r += 100) {
+        const n = Math.min(100, p + 680 - r, rows - r);
+        const done = Promise.withResolvers<void>();
+        const words = await ws.reservePiece!(n * rowBytes, done.promise);
+        const scales = ss.reserve!(n * 192, done.promise);
+        fills.push(() => {
+          words.set(wordData.subarray(r * rowBytes, (r + n) * rowBytes));
+          scales.set(scaleData.subarray(r * 192, (r + n) * 192));
+          done.resolve();
+        });
+        if (fills.length === 3) fills.splice(0).reverse().forEach((f) => f());
+      }
+    }
+    await assertRejects(
+      () => ws.reservePiece!(680 * rowBytes + 1, Promise.resolve()),
+      /a region of 1044481 bytes, a piece holds 1044480/,
+    );
+    fills.reverse().forEach((f) => f());
+    await ws.end();
+    await ss.end();
+    await w.add("t", [1000], "float16", data(2000, 3));
+    assertEquals(await w.finish(1), refCache);
+    assertEquals(out.files, plain.files);
+  } finally {
+    await pool.close();
+  }
 });

@@ -78,13 +78,17 @@ Deno.test("llama3-8b-instruct q4f16_1: plan and a real conversion (sparse 16 GB 
     // the first shard is lm_head.q_weight alone (out of band)
     assertEquals(plan.outputs[0].name, "lm_head.q_weight");
     assertEquals(plan.shardSizes[0], 262668288);
-    // the real thing: read the 16 GB (sparse) files, quantize, hash; shards are not kept on disk
+    // the real thing: read the 16 GB (sparse) files, quantize, hash; shards are not kept on disk.
+    // Kernel workers (the CLI's path): the words larger than a shard (lm_head, embed_tokens, each
+    // layer's gate_up_proj) are streamed in place, a piece at a time, and their scales beside them
+    // (committing the pending shard where they must)
     const out = discardOutput();
     const { cache } = await convertWeight({
       plan,
       checkpoint: ckpt,
       backend: new WasmBackend(),
       output: out,
+      threads: 2,
     });
     ckpt.close();
     assertCacheMatches(cache, expected);

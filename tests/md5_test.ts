@@ -1,14 +1,23 @@
-import { assertEquals } from "./_assert.ts";
+import { assertEquals, assertRejects } from "./_assert.ts";
 import { createHash } from "node:crypto";
 import { WasmKernels } from "../src/kernels/wasm.ts";
 import { md5InPlace, md5Streams, md5StreamState } from "../src/kernels/md5.ts";
 import { TensorCacheWriter } from "../src/cache_writer.ts";
 import { memoryOutput } from "../src/io/memory.ts";
-import { BatchMd5, MD5_LANES } from "../src/pipeline/hashing.ts";
+import { BatchMd5, LaneMd5, MD5_LANES } from "../src/pipeline/hashing.ts";
 import { PipelineMemory } from "../src/pipeline/memory.ts";
 import { Md5WorkerPool, QuantWorkerPool } from "../src/pipeline/pool.ts";
 
 const K = WasmKernels.createSync();
+
+/** `p`, or a rejection after 20 s (a hash that never settles fails the test instead of hanging it). */
+function within<T>(p: Promise<T>, ms = 20_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) =>
+    timer = setTimeout(() => reject(new Error(`not settled in ${ms} ms`)), ms)
+  );
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 const nodeMd5 = (d: Uint8Array): string => createHash("md5").update(d).digest("hex");
 
 /** Deterministic bytes (xorshift32). */
@@ -249,6 +258,59 @@ Deno.test("kernel worker pool: shards in its memory are hashed in place, others 
       ds.map(nodeMd5),
       ds.map(nodeMd5),
     ]);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("md5 lanes: shards hashed in quanta as they fill (progress), four lanes at a time, equal node:crypto", async () => {
+  const MiB = 1 << 20;
+  const memory = new PipelineMemory({ workers: 2, workBytes: 4096, shardBuffers: 6, shardBytes: 20 * MiB });
+  const pool = new QuantWorkerPool(memory, { slotsPerWorker: 1, slotBytes: 1024 });
+  const [a, b, c, d, e] = memory.shardBuffers;
+  const fill = (buf: Uint8Array, n: number, seed: number) => buf.set(randomBytes(n, seed));
+  try {
+    const lanes = new LaneMd5(pool.md5);
+    // a fills in steps (prefixes of any length: whole blocks are hashed, the rest waits)
+    fill(a, 20 * MiB, 1);
+    lanes.progress(a, 3 * MiB + 5);
+    lanes.progress(a, 9 * MiB);
+    assertEquals(pool.md5.ms, 0); // (one lane with a quantum's worth: nothing hashed yet)
+    fill(b, 8 * MiB + 1, 2);
+    fill(e, 17 * MiB + 63, 5);
+    lanes.progress(e, 5 * MiB);
+    const hb = lanes.hash(b, 8 * MiB + 1);
+    const hd = lanes.hash(d, 0);
+    lanes.progress(e, 17 * MiB);
+    // four lanes have a quantum's worth (a, b, d final, e): a quantum runs without an urge, which
+    // ends d (0 bytes) and leaves b one byte short of its end (too little for a quantum)
+    assertEquals(await within(hd), nodeMd5(new Uint8Array(0)));
+    let bDone = false;
+    hb.then(() => bDone = true);
+    await new Promise((r) => setTimeout(r, 50));
+    assertEquals(bDone, false);
+    lanes.urge(b);
+    assertEquals(await within(hb), nodeMd5(b.subarray(0, 8 * MiB + 1)));
+    const ha = lanes.hash(a, 20 * MiB), he = lanes.hash(e, 17 * MiB + 63);
+    fill(c, 65, 3);
+    lanes.progress(c, 64);
+    const hc = lanes.hash(c, 65);
+    for (const buf of [a, c, e]) lanes.urge(buf); // (the writer finishes)
+    assertEquals(await within(Promise.all([ha, hc, he])), [
+      nodeMd5(a.subarray(0, 20 * MiB)),
+      nodeMd5(c.subarray(0, 65)),
+      nodeMd5(e.subarray(0, 17 * MiB + 63)),
+    ]);
+    // a buffer hashed before holds a new shard: a new lane
+    fill(b, 1000, 9);
+    const again = lanes.hash(b, 1000);
+    lanes.urge(b);
+    assertEquals(await within(again), nodeMd5(b.subarray(0, 1000)));
+    // pieces outside the workers' memory are refused
+    await assertRejects(
+      () => pool.md5.hashLanes([{ data: new Uint8Array(64), state: [1, 2, 3, 4], before: 0, final: true }]),
+      /pieces must lie in the workers' memory/,
+    );
   } finally {
     await pool.close();
   }

@@ -94,9 +94,15 @@ Deno.test("executors: kernel workers for WASM kernels and threads > 1, the kerne
   assertEquals([local.slots, local.threads, local.directReads, local.memory], [1, 1, true, undefined]);
   const workers = createExecutor({ ...ctx, backend: wasm, timing });
   try {
-    // 3 slots per worker; 6 shard buffers (a batch of 4 being hashed and 2 filling) in the memory
-    assertEquals([workers.slots, workers.threads, workers.directReads], [6, 2, true]);
-    assertEquals(workers.memory!.shardBuffers.length, 6);
+    // 3 slots per worker; 5 shard buffers (one filling, one committed and being filled, three in
+    // md5 lanes) in the memory, hashed there (md5 lanes)
+    assertEquals([workers.slots, workers.threads, workers.directReads, workers.md5!.inPlace], [
+      6,
+      2,
+      true,
+      true,
+    ]);
+    assertEquals(workers.memory!.shardBuffers.length, 5);
     assertEquals(workers.memory!.shardBuffers.every((b) => b.buffer === workers.memory!.buffer), true);
     assertEquals(workers.md5 !== undefined, true);
   } finally {
@@ -191,46 +197,62 @@ Deno.test("direct reads: a capability of the store (denoSource; scopedSource onl
 
 Deno.test("peak estimate: counted with the pipeline's shard buffers (SHARD_CAP) and chunk size", () => {
   const MiB = 1 << 20;
-  // runtime 60 MiB, 5 shard buffers of 32 MiB, 3 chunks of 8 MiB, I/O worker 10 MiB
-  assertEquals(estimatePeakMemory({ params: [] }), (60 + 5 * 32 + 3 * 8 + 10) * MiB);
-  // 6 shard buffers; per kernel worker 16 MiB and a chunk
-  assertEquals(estimatePeakMemory({ params: [] }, 8 * MiB, 2), (60 + 6 * 32 + 2 * (16 + 8) + 10) * MiB);
+  // runtime 64 MiB, 5 shard buffers of 32 MiB, 3 chunks of 8 MiB, I/O worker 10 MiB
+  assertEquals(estimatePeakMemory({ params: [] }), (64 + 5 * 32 + 3 * 8 + 10) * MiB);
+  // 5 shard buffers; per kernel worker 16 MiB and a chunk
+  assertEquals(estimatePeakMemory({ params: [] }, 8 * MiB, 2), (64 + 5 * 32 + 2 * (16 + 8) + 10) * MiB);
 });
 
-Deno.test("peak estimate: a scale streamed beside its out-of-band words is not held (first embedding)", () => {
+Deno.test("peak estimate: scales streamed beside out-of-band words, and words streamed in place, are not held", () => {
   // Llama-3.2-3B's embedding, q4f16_1: 197 MB of words (out of band), 24.6 MB of scales
-  const param = (name: string, shape: number[], outputs: [string, number, string][], quant?: "NK") =>
+  const param = (name: string, shape: number[], outputs: [string, number[], string][], quant?: "NK") =>
     ({
       param: { name },
       shape,
       quant,
       sources: [],
-      outputs: outputs.map(([n, nbytes, dtype]) => ({ name: n, nbytes, dtype })),
+      outputs: outputs.map(([n, oshape, dtype]) => ({
+        name: n,
+        shape: oshape,
+        nbytes: oshape[0] * oshape[1] * (dtype === "float16" ? 2 : 4),
+        dtype,
+      })),
     }) as unknown as ConversionPlan["params"][number];
-  const embed = param("embed", [128256, 3072], [["embed.q_weight", 128256 * 384 * 4, "uint32"], [
+  const embed = param("embed", [128256, 3072], [["embed.q_weight", [128256, 384], "uint32"], [
     "embed.q_scale",
-    128256 * 96 * 2,
+    [128256, 96],
     "float16",
   ]], "NK");
-  const norm = param("norm", [2560, 4096], [["norm.weight", 20 << 20, "float16"]]);
-  // 64 MiB of words (out of band) and 14 MiB of scales
-  const mlp = param("mlp", [16384, 4096], [["mlp.q_weight", 64 << 20, "uint32"], [
-    "mlp.q_scale",
-    14 << 20,
-    "float16",
-  ]], "NK");
+  const norm = param("norm", [2560, 4096], [["norm.weight", [2560, 4096], "float16"]]); // (20 MiB)
+  // 64 MiB of words (out of band) and 14 MiB of scales, or float32 scales
+  const mlpOf = (dtype: string) =>
+    param("mlp", [16384, 4096], [["mlp.q_weight", [16384, 1024], "uint32"], [
+      "mlp.q_scale",
+      [16384, 448],
+      dtype,
+    ]], "NK");
+  const mlp = mlpOf("float16"), mlp32 = mlpOf("float32");
   // first: the scale appends to the empty pending shard; after 20 MiB in the pending shard the
   // embedding's scale is out of band too (a shard of its own), also streamed
   assertEquals([...scalesBeside({ params: [embed, norm] })], ["embed.q_weight"]);
   assertEquals([...scalesBeside({ params: [norm, embed] })], ["embed.q_weight"]);
-  // after 20 MiB, 14 MiB of scales commit the pending shard: held whole
+  // after 20 MiB, 14 MiB of scales commit the pending shard: also beside (committed first)
   const mlpFirst = { params: [mlp, norm] }, mlpAfter = { params: [norm, mlp] };
-  assertEquals([[...scalesBeside(mlpFirst)], [...scalesBeside(mlpAfter)]], [["mlp.q_weight"], []]);
-  assertEquals(estimatePeakMemory(mlpAfter, 8 << 20, 2) - estimatePeakMemory(mlpFirst, 8 << 20, 2), 14 << 20);
-  // the embedding's scale is not counted wherever it lands
+  assertEquals([[...scalesBeside(mlpFirst)], [...scalesBeside(mlpAfter)]], [["mlp.q_weight"], [
+    "mlp.q_weight",
+  ]]);
+  assertEquals(estimatePeakMemory(mlpAfter, 8 << 20, 2), estimatePeakMemory(mlpFirst, 8 << 20, 2));
+  // nothing of the embedding is counted wherever it lands (words in place, scales beside)
   assertEquals(
     estimatePeakMemory({ params: [norm, embed] }, 8 << 20, 2),
-    estimatePeakMemory({ params: [embed, norm] }, 8 << 20, 2),
+    estimatePeakMemory({ params: [] }, 8 << 20, 2),
+  );
+  // float32 scales (stored as bf16) are not begun beside: held whole (28 MiB), and each chunk's
+  // (1024 rows: 1.75 MiB) comes back through the slots (3 a worker)
+  assertEquals([...scalesBeside({ params: [mlp32] })], []);
+  assertEquals(
+    estimatePeakMemory({ params: [mlp32] }, 8 << 20, 2) - estimatePeakMemory({ params: [] }, 8 << 20, 2),
+    (28 << 20) + 2 * 3 * (1.75 * (1 << 20)),
   );
 });
 

@@ -20,35 +20,31 @@ export interface Md5Exports {
 }
 
 /**
- * The multi-stream md5 driver of {@link md5Streams} and {@link md5InPlace}: the whole blocks of
- * streams of `lengths` bytes, four streams at a time while at least two have whole blocks left
- * (idle lanes repeat lane 0's data into a state that is thrown away), at most `step` bytes a
- * stream a call; `at(i, from, bytes, lane)` gives the memory offset of bytes `[from, from +
- * bytes)` of stream `i` (copied in for `lane` where needed). Then each stream's last partial
- * block, `tail(i, from)`, through {@link md5Digest}. States at `scratch` (192 bytes, 16-aligned).
- * Self-contained, after `md5Digest`.
+ * The multi-stream md5 loop: hashes `full[i]` bytes (whole blocks) of each stream `i` into its
+ * state `states[i]`, four streams at a time while at least two have whole blocks left (idle
+ * lanes repeat lane 0's data into a state that is thrown away), at most `step` bytes a stream a
+ * call; `at(i, from, bytes, lane)` gives the memory offset of bytes `[from, from + bytes)` of
+ * stream `i` (copied in for `lane` where needed). States at `scratch` (192 bytes, 16-aligned).
+ * Self-contained.
  *
  * @example
  * ```ts ignore
- * import { md5Drive } from "./md5.ts";
- * md5Drive(exports, scratch, [0], 1 << 20, () => 0, () => new Uint8Array(0));
- * // ["d41d8cd98f00b204e9800998ecf8427e"]
+ * import { md5Blocks } from "./md5.ts";
+ * md5Blocks(exports, scratch, [state], [64], 1 << 20, () => dataAt); // one block into state
  * ```
  */
-export function md5Drive(
+export function md5Blocks(
   ex: Md5Exports,
   scratch: number,
-  lengths: readonly number[],
+  states: readonly Uint32Array[],
+  full: readonly number[],
   step: number,
   at: (i: number, from: number, bytes: number, lane: number) => number,
-  tail: (i: number, from: number) => Uint8Array,
-): string[] {
-  const states = lengths.map(() => new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]));
-  const done = lengths.map(() => 0); // bytes hashed per stream (whole blocks)
-  const full = lengths.map((n) => n - (n % 64));
+): void {
+  const done = full.map(() => 0); // bytes hashed per stream
   for (;;) {
     const live: number[] = [];
-    for (let i = 0; i < lengths.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
+    for (let i = 0; i < full.length && live.length < 4; i++) if (done[i] < full[i]) live.push(i);
     if (live.length === 0) break;
     let bytes = step;
     for (const i of live) bytes = Math.min(bytes, full[i] - done[i]);
@@ -66,10 +62,89 @@ export function md5Drive(
     }
     for (const i of live) done[i] += bytes;
   }
+}
+
+/**
+ * The multi-stream md5 driver of {@link md5Streams} and {@link md5InPlace}: the whole blocks of
+ * streams of `lengths` bytes through {@link md5Blocks} (`step` and `at` as there), then each
+ * stream's last partial block, `tail(i, from)`, through {@link md5Digest}. States at `scratch`
+ * (192 bytes, 16-aligned). Self-contained, after `md5Blocks` and `md5Digest`.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5Drive } from "./md5.ts";
+ * md5Drive(exports, scratch, [0], 1 << 20, () => 0, () => new Uint8Array(0));
+ * // ["d41d8cd98f00b204e9800998ecf8427e"]
+ * ```
+ */
+export function md5Drive(
+  ex: Md5Exports,
+  scratch: number,
+  lengths: readonly number[],
+  step: number,
+  at: (i: number, from: number, bytes: number, lane: number) => number,
+  tail: (i: number, from: number) => Uint8Array,
+): string[] {
+  const states = lengths.map(() => new Uint32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]));
+  const full = lengths.map((n) => n - (n % 64));
+  md5Blocks(ex, scratch, states, full, step, at);
   return lengths.map((length, i) => {
     const rest = new Uint8Array(64);
     rest.set(tail(i, full[i]));
     return md5Digest(ex, scratch, { state: states[i], length, tail: rest });
+  });
+}
+
+/** One stream's piece for {@link md5Lanes}. */
+export interface Md5LanePiece {
+  /** The stream's state words so far (4 numbers). */
+  state: number[];
+  /** Bytes of the stream before this piece (a multiple of 64). */
+  before: number;
+  /** Memory offset of the piece. */
+  ptr: number;
+  /** Bytes of the piece (a multiple of 64 unless `final`). */
+  length: number;
+  /** Whether the piece ends the stream (its digest is returned). */
+  final: boolean;
+}
+
+/**
+ * Hashes the next piece of each of several md5 streams whose state travels with the call (so
+ * that any worker can take the next pieces), where the pieces lie in the module's memory, four
+ * streams at a time (see {@link md5Blocks}): returns each stream's new state, and the digest of
+ * those whose piece is `final`. 192 bytes of scratch at `scratch`. Self-contained, after
+ * `md5Blocks` and `md5Digest`.
+ *
+ * @example
+ * ```ts ignore
+ * import { md5Lanes } from "./md5.ts";
+ * const init = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+ * md5Lanes(exports, scratch, [{ state: init, before: 0, ptr: at, length: 0, final: true }]);
+ * // [{ state: init, hex: "d41d8cd98f00b204e9800998ecf8427e" }]
+ * ```
+ */
+export function md5Lanes(
+  ex: Md5Exports,
+  scratch: number,
+  pieces: readonly Md5LanePiece[],
+): { state: number[]; hex?: string }[] {
+  for (const p of pieces) {
+    if (p.before % 64 !== 0 || (!p.final && p.length % 64 !== 0)) {
+      throw new Error(`md5 lanes: a piece of ${p.length} bytes after ${p.before} is not whole blocks`);
+    }
+  }
+  const states = pieces.map((p) => Uint32Array.from(p.state));
+  const full = pieces.map((p) => p.length - (p.length % 64));
+  md5Blocks(ex, scratch, states, full, 1 << 20, (i, from) => pieces[i].ptr + from);
+  return pieces.map((p, i) => {
+    if (!p.final) return { state: [...states[i]] };
+    const tail = new Uint8Array(64);
+    tail.set(new Uint8Array(ex.memory.buffer, p.ptr + full[i], p.length - full[i]));
+    return {
+      state: [...states[i]],
+      hex: md5Digest(ex, scratch, { state: states[i], length: p.before + p.length, tail }),
+    };
   });
 }
 
@@ -106,7 +181,7 @@ export function md5Streams(
 /**
  * Lowercase hex md5 of `lengths[i]` bytes at offset `ptrs[i]` of the module's memory each,
  * hashed where they lie (four streams at a time while at least two have whole blocks left);
- * 192 bytes of scratch at `scratch` (16-aligned). Self-contained, after {@link md5Drive} and
+ * 192 bytes of scratch at `scratch` (16-aligned). Self-contained, after {@link md5Drive}, `md5Blocks` and
  * {@link md5Digest}.
  *
  * @example

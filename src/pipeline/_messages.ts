@@ -6,6 +6,7 @@
  */
 import type { FileRange } from "../io/direct_read.ts";
 import type { KernelJob } from "../kernels/job.ts";
+import type { Md5LanePiece } from "../kernels/md5.ts";
 import type { WorkerRegion } from "./memory.ts";
 
 /** md5 requests (kernel workers and md5 workers). */
@@ -18,7 +19,9 @@ export type Md5Request =
   /** Hashes a piece of a long stream. */
   | { type: "update"; id: number; stream: number; buf: SharedArrayBuffer; offset: number; length: number }
   /** Finishes a stream. */
-  | { type: "digest"; id: number; stream: number };
+  | { type: "digest"; id: number; stream: number }
+  /** Hashes the next piece of several streams whose states travel with the message, in place. */
+  | { type: "lanes"; id: number; pieces: Md5LanePiece[] };
 
 /** A chunk job for a kernel worker. */
 export interface JobRequest {
@@ -67,7 +70,7 @@ export interface JobTimes {
 /** Answers of the workers (to requests with an id). */
 export type WorkerAnswer =
   | ({ id: number } & JobTimes)
-  | { id: number; ms: number; hex?: string | string[] }
+  | { id: number; ms: number; hex?: string | string[]; lanes?: { state: number[]; hex?: string }[] }
   | { id: number; error: string };
 
 /** A request without its id (the pool adds it). */

@@ -7,7 +7,7 @@
 // deno-lint-ignore-file no-explicit-any
 import { closeFiles, readRanges } from "../io/direct_read.ts";
 import { kernelJobBytes, runKernelJob } from "../kernels/job.ts";
-import { md5Digest, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/md5.ts";
+import { md5Digest, md5InPlace, md5Lanes, md5Streams, md5StreamState, md5Update } from "../kernels/md5.ts";
 import type { JobRequest, Md5Request, Md5WorkerRequest, QuantWorkerRequest } from "./_messages.ts";
 
 /**
@@ -90,9 +90,10 @@ export function quantWorkerMain(): void {
 
 /**
  * Answers one md5 message in a worker (self-contained: prepended to worker sources, after
- * `md5Drive`, `md5Streams`, `md5InPlace`, `md5StreamState`, `md5Update` and `md5Digest`): `md5`
- * answers `{ id, hex, ms }` (hashes of the buffers), `update` `{ id, ms }`, `digest`
- * `{ id, hex, ms }`. Uses linear memory from `base` on.
+ * `md5Blocks`, `md5Drive`, `md5Streams`, `md5InPlace`, `md5Lanes`, `md5StreamState`, `md5Update`
+ * and `md5Digest`): `md5` answers `{ id, hex, ms }` (hashes of the buffers), `update`
+ * `{ id, ms }`, `digest` `{ id, hex, ms }`, `lanes` `{ id, lanes, ms }` (see `md5Lanes`). Uses
+ * linear memory from `base` on.
  */
 export function md5Message(
   ex: any,
@@ -106,6 +107,9 @@ export function md5Message(
     if (!st) streams.set(m.stream, st = md5StreamState());
     md5Update(ex, base, st, new Uint8Array(m.buf, m.offset, m.length));
     return { id: m.id, ms: performance.now() - t0 };
+  }
+  if (m.type === "lanes") {
+    return { id: m.id, lanes: md5Lanes(ex, base, m.pieces), ms: performance.now() - t0 };
   }
   if (m.type === "digest") {
     const st = streams.get(m.stream) ?? md5StreamState();

@@ -1,8 +1,10 @@
 /**
- * The conversion of one planned parameter, by one of three paths:
+ * The conversion of one planned parameter, by one of four paths:
  *
  * - {@link convertInPlace}: the outputs' regions are placed in the shard buffers at once and
  *   the executor's kernels fill them (kernel workers; outputs that fit a shard buffer, NK).
+ * - {@link convertStreamed}: the same for NK words larger than a shard buffer, placed in the
+ *   pieces the writer streams them in, a piece at a time.
  * - {@link convertCast}: each chunk's cast elements are written in order.
  * - {@link convertQuantized}: each chunk's words are written in order (or, for KN layouts,
  *   collected and transposed), its scales collected and written after the words.
@@ -17,7 +19,7 @@ import type { PlannedParam } from "../plan.ts";
 import type { TieRounding } from "../quant/backend.ts";
 import { groupConstants, type QuantScheme } from "../quant/schemes.ts";
 import type { GrowableBuffers } from "./buffers.ts";
-import type { ChunkJob, Executor } from "./executors.ts";
+import type { ChunkJob, ChunkOut, Executor } from "./executors.ts";
 import type { ChunkScheduler } from "./scheduler.ts";
 import { chunkRowsOf } from "./sizes.ts";
 
@@ -142,6 +144,57 @@ export async function convertInPlace(ctx: ParamContext, pp: PlannedParam, c: Par
   }
 }
 
+/**
+ * Whether `pp`'s words can be streamed in place: NK words larger than a shard buffer, which the
+ * writer streams through the executor's shard buffers in pieces it lets be filled in place
+ * (see `TensorCacheWriter.inPlacePieceBytes`).
+ */
+export function canStreamInPlace(ctx: ParamContext, pp: PlannedParam): boolean {
+  const [qw] = pp.outputs;
+  return ctx.exec.memory !== undefined && pp.quant === "NK" && pp.outputs.length === 2 &&
+    ctx.writer.inPlacePieceBytes(qw.shape, qw.dtype) > 0;
+}
+
+/**
+ * Words streamed in place (out of band, larger than a shard buffer): each chunk's words are
+ * placed in the piece of the shard being streamed (chunks end where pieces end), its scales
+ * beside them in the pending shard (in place, or written in order where the writer takes them as
+ * they come) where the writer can (`canBeginBeside`), else collected and written after the
+ * words.
+ */
+export async function convertStreamed(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
+  const [qw, qs] = pp.outputs;
+  const scaleRow = c.groups * c.modelItem;
+  await ctx.sched.drain(); // (writer calls of earlier parameters come first)
+  const pieceRows = ctx.writer.inPlacePieceBytes(qw.shape, qw.dtype) / (c.wordsPerRow * 4);
+  if (qw.shape[0] !== c.rows || !Number.isInteger(pieceRows)) {
+    throw new Error(`unreachable: ${qw.name} pieces of ${pieceRows} rows of ${c.rows}`);
+  }
+  const sink = await ctx.writer.begin(qw.name, qw.shape, qw.dtype);
+  const beside = ctx.writer.canBeginBeside(qs.shape, qs.dtype);
+  const scaleSink = beside ? await ctx.writer.begin(qs.name, qs.shape, qs.dtype) : undefined;
+  const scaleAll = beside ? undefined : ctx.bufs.get("scales", c.rows * scaleRow);
+  for (let p = 0; p < c.rows; p += pieceRows) {
+    for (const [r0, n] of chunkRanges(Math.min(pieceRows, c.rows - p), c.chunkRows)) {
+      const r = p + r0, job = c.jobFor(r, n);
+      const filled = Promise.withResolvers<void>();
+      filled.promise.catch(() => {}); // (a failed job fails the conversion through the scheduler)
+      job.dest = await sink.reservePiece!(job.outBytes, filled.promise);
+      if (scaleSink?.reserve) job.scaleDest = scaleSink.reserve(job.scaleBytes, filled.promise);
+      const apply = job.scaleDest ? undefined : async (o: ChunkOut) => {
+        if (scaleSink) await scaleSink.write(o.scales);
+        else scaleAll!.set(o.scales, r * scaleRow);
+      };
+      (await ctx.sched.submit(job, apply)).done.then(() => filled.resolve(), (e) => filled.reject(e));
+    }
+  }
+  ctx.sched.ordered(async () => {
+    await sink.end();
+    if (scaleSink) await scaleSink.end();
+    else await ctx.writer.add(qs.name, qs.shape, qs.dtype, scaleAll!);
+  });
+}
+
 /** Cast only: each chunk's elements are written in order. */
 export async function convertCast(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
   const [out] = pp.outputs;
@@ -246,6 +299,10 @@ export async function convertParam(ctx: ParamContext, pp: PlannedParam): Promise
   const chunks = await paramChunks(ctx, pp);
   if (canConvertInPlace(ctx, pp)) {
     await convertInPlace(ctx, pp, chunks);
+    return "in place";
+  }
+  if (canStreamInPlace(ctx, pp)) {
+    await convertStreamed(ctx, pp, chunks);
     return "in place";
   }
   if (pp.quant) await convertQuantized(ctx, pp, chunks);

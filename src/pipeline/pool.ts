@@ -9,7 +9,17 @@
  */
 import { closeFiles, readRanges } from "../io/direct_read.ts";
 import { kernelJobBytes, kernelJobLayout, runKernelJob } from "../kernels/job.ts";
-import { md5Digest, md5Drive, md5InPlace, md5Streams, md5StreamState, md5Update } from "../kernels/md5.ts";
+import {
+  md5Blocks,
+  md5Digest,
+  md5Drive,
+  md5InPlace,
+  type Md5LanePiece,
+  md5Lanes,
+  md5Streams,
+  md5StreamState,
+  md5Update,
+} from "../kernels/md5.ts";
 import { kernelsMinPages, kernelsModule } from "../kernels/wasm.ts";
 import { shutDown, startWorker } from "../worker_start.ts";
 import type {
@@ -22,7 +32,7 @@ import type {
   WorkerAnswer,
 } from "./_messages.ts";
 import { md5Message, md5WorkerMain, quantWorkerMain } from "./_workers.ts";
-import type { Md5Service } from "./hashing.ts";
+import type { Md5Piece, Md5Service } from "./hashing.ts";
 import type { PipelineMemory } from "./memory.ts";
 
 export type { JobTimes } from "./_messages.ts";
@@ -107,7 +117,17 @@ class WorkerGroup<Request extends { type: string }> {
 }
 
 // self-contained functions the md5 messages of a worker call (their sources are prepended)
-const MD5_HELPERS = [md5Drive, md5Streams, md5InPlace, md5StreamState, md5Update, md5Digest, md5Message];
+const MD5_HELPERS = [
+  md5Blocks,
+  md5Drive,
+  md5Streams,
+  md5InPlace,
+  md5Lanes,
+  md5StreamState,
+  md5Update,
+  md5Digest,
+  md5Message,
+];
 // and those of chunk jobs
 const QUANT_HELPERS = [...MD5_HELPERS, kernelJobBytes, kernelJobLayout, runKernelJob, readRanges, closeFiles];
 
@@ -138,6 +158,28 @@ class GroupMd5 implements Md5Service {
       ? { type: "md5", offsets, lengths }
       : { type: "md5", bufs: datas.map((d) => d.buffer as SharedArrayBuffer), offsets, lengths };
     return hexOf(await this.#group.post(this.#group.leastLoaded(), msg, load)) as string[];
+  }
+
+  get inPlace(): boolean {
+    return this.#memory !== undefined;
+  }
+
+  async hashLanes(pieces: readonly Md5Piece[]): Promise<{ state: number[]; hex?: string }[]> {
+    const memory = this.#memory;
+    if (!memory || pieces.some((p) => p.data.buffer !== memory)) {
+      throw new Error("md5 lanes: pieces must lie in the workers' memory");
+    }
+    const msg: Md5LanePiece[] = pieces.map((p) => ({
+      state: p.state,
+      before: p.before,
+      ptr: p.data.byteOffset,
+      length: p.data.length,
+      final: p.final,
+    }));
+    const load = pieces.reduce((a, p) => a + p.data.length, 0);
+    const answer = await this.#group.post(this.#group.leastLoaded(), { type: "lanes", pieces: msg }, load);
+    if (!("lanes" in answer) || !answer.lanes) throw new Error("md5 lanes: no states in the answer");
+    return answer.lanes;
   }
 
   async streamUpdate(stream: number, data: Uint8Array): Promise<void> {

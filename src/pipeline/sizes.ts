@@ -7,18 +7,19 @@
  */
 import { rowLayout } from "../param_rows.ts";
 import type { ConversionPlan } from "../plan.ts";
-import { placeTensor, SHARD_CAP } from "../shard_layout.ts";
+import { placeTensor, SHARD_CAP, streamPieceBytes } from "../shard_layout.ts";
 import { MD5_LANES } from "./hashing.ts";
 
 /** Source bytes per chunk of rows (default of `ConvertOptions.chunkBytes`). */
 export const DEFAULT_CHUNK_BYTES = 8 << 20;
 
 /**
- * Shard buffers of a conversion by kernel workers: a batch of {@link MD5_LANES} shards being
- * hashed, and two more, so that the workers keep filling shards (the next jobs' outputs are
- * placed ahead) while a batch is hashed, which takes longer than filling one shard.
+ * Shard buffers of a conversion by kernel workers: the shard filling now, and {@link MD5_LANES}
+ * more (the last shard committed, whose regions are still being filled, and the older shards
+ * in md5 lanes, `LaneMd5`, which hashes every shard, the filling one included, as it fills, and
+ * frees the oldest about when the next one commits).
  */
-export const WORKER_SHARD_BUFFERS: number = MD5_LANES + 2;
+export const WORKER_SHARD_BUFFERS: number = MD5_LANES + 1;
 
 /** Shard buffers on one thread (or with an md5 worker): a batch being hashed, one filling. */
 export const LOCAL_SHARD_BUFFERS: number = MD5_LANES + 1;
@@ -91,9 +92,8 @@ export function chunkBounds(plan: Pick<ConversionPlan, "params">, chunkBytes: nu
 
 /**
  * Names of the quantized parameters of `plan` whose scales stream beside their words: NK words
- * out of band (a shard of their own) and a scale the writer appends to the pending shard without
- * committing it or places in a shard of its own (`TensorCacheWriter.canBeginBeside`), by
- * `dump_tensor_cache`'s rule.
+ * out of band (a shard of their own) and scales that are not float32, which the writer begins
+ * beside the open words (`TensorCacheWriter.canBeginBeside`), by `dump_tensor_cache`'s rule.
  *
  * @example
  * ```ts ignore
@@ -113,11 +113,24 @@ export function scalesBeside(plan: Pick<ConversionPlan, "params">, cap: number =
     const [qw, qs] = p.outputs;
     const own = place(qw.nbytes) === "own";
     if (!qs) continue;
-    const where = place(qs.nbytes);
-    if (p.quant === "NK" && own && where !== "commit" && qs.dtype !== "float32") beside.add(qw.name);
+    place(qs.nbytes);
+    if (p.quant === "NK" && own && qs.dtype !== "float32") beside.add(qw.name);
     for (const o of p.outputs.slice(2)) place(o.nbytes);
   }
   return beside;
+}
+
+/**
+ * Whether the kernel workers place output `i` of `p` in the shard buffers (see
+ * `convertParam`'s paths): NK layouts, not float32 (stored as bf16), and fitting a shard
+ * buffer, or words streamed through them in pieces (`streamPieceBytes`).
+ */
+function placedInShards(p: ConversionPlan["params"][number], i: number): boolean {
+  const o = p.outputs[i];
+  if (p.quant === "KN" || o.dtype === "float32") return false;
+  if (o.nbytes <= SHARD_CAP) return p.outputs.every((x) => x.dtype !== "float32");
+  return i === 0 && p.quant === "NK" && p.outputs.length === 2 &&
+    streamPieceBytes(o.nbytes, o.shape[0], SHARD_CAP) > 0;
 }
 
 /**
@@ -143,22 +156,27 @@ export function estimatePeakMemory(
   let perParam = 0, slotOutput = 0;
   const beside = scalesBeside(plan);
   for (const p of plan.params) {
-    const scale = p.outputs.length > 1 && !beside.has(p.outputs[0].name) ? p.outputs[1].nbytes : 0;
+    // (scales are held until the words are written unless streamed beside them, or placed in
+    // the shard buffers by kernel workers)
+    const placed = threads > 1 && p.outputs.every((_, i) => placedInShards(p, i));
+    const held = p.outputs.length > 1 && !beside.has(p.outputs[0].name) && !placed;
+    const scale = held ? p.outputs[1].nbytes : 0;
     const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
     const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
     perParam = Math.max(perParam, scale + words + whole);
     // outputs not placed in a shard buffer by the kernel workers (KN layouts, float32, more
-    // than a shard buffer holds) come back through the slot buffers, a chunk's worth each
-    const inPlace = p.quant !== "KN" &&
-      p.outputs.every((o) => o.dtype !== "float32" && o.nbytes <= SHARD_CAP);
-    if (!inPlace) {
-      const { rows, rowElems } = rowLayout(p.shape);
-      const chunkRows = Math.min(rows, chunkRowsOf(rowElems, 2, chunkBytes));
-      slotOutput = Math.max(slotOutput, p.outputs.reduce((a, o) => a + o.nbytes, 0) / rows * chunkRows);
-    }
+    // than a shard buffer holds unless streamed in pieces) come back through the slot buffers,
+    // a chunk's worth each
+    const { rows, rowElems } = rowLayout(p.shape);
+    const chunkRows = Math.min(rows, chunkRowsOf(rowElems, 2, chunkBytes));
+    const back = p.outputs.reduce((a, o, i) => a + (placedInShards(p, i) ? 0 : o.nbytes), 0);
+    slotOutput = Math.max(slotOutput, back / rows * chunkRows);
   }
   const MiB = 1 << 20;
-  const baseline = 60 * MiB; // Deno runtime and module code
+  // Deno runtime and module code, the heaps of this thread and the workers (measured: the peak
+  // RSS of a sparse Llama-3-8B conversion less the parts counted below, which grows slowly over
+  // long runs until V8 collects)
+  const baseline = 64 * MiB;
   const workers = threads > 1;
   const shards = (workers ? WORKER_SHARD_BUFFERS : LOCAL_SHARD_BUFFERS) * SHARD_CAP;
   // a kernel worker: its runtime, the part of a chunk it reads at a time and a chunk's outputs
