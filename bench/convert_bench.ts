@@ -3,9 +3,9 @@
 // run's estimate of the peak (`expected_peak_memory_bytes`) beside the measured one.
 //
 //   deno task bench [--devices cpu,reference] [--runs 3] [--threads 1,2] [--profile] [--buffered-io]
-//                   [--dtype bf16|f16] [--model M] [--baseline REF]
+//                   [--dtype bf16|f16] [--model M] [--baseline REF] [--estimate-only]
 //
-// --model llama-3.2-3b / llama-3-8b / phi-3-mini converts a sparse checkpoint (header only, all
+// --model llama-3.2-3b / llama-3-8b / llama-3-70b / phi-3-mini converts a sparse checkpoint (header only, all
 // zeros, no disk cost) with that model's real dimensions instead: peak RSS with the largest
 // tensors of real models (GB/s of reading zeros from holes is not comparable to the default).
 // --baseline REF runs the same conversions with the build at git ref REF (a worktree made once
@@ -67,8 +67,12 @@ const SPEC = {
       type: "string",
       metavar: "M",
       default: "tinyllama-1.1b",
-      choices: ["tinyllama-1.1b", "llama-3.2-3b", "llama-3-8b", "phi-3-mini"],
+      choices: ["tinyllama-1.1b", "llama-3.2-3b", "llama-3-8b", "llama-3-70b", "phi-3-mini"],
       help: "tinyllama-1.1b (generated data) or a sparse checkpoint with real dimensions",
+    },
+    "estimate-only": {
+      type: "boolean",
+      help: "print the dry run's peak estimate per thread count, convert nothing (e.g. llama-3-70b)",
     },
     baseline: {
       type: "string",
@@ -121,6 +125,25 @@ const MODELS: Record<
       num_attention_heads: 32,
       num_key_value_heads: 8,
       num_hidden_layers: 32,
+      rms_norm_eps: 1e-5,
+      vocab_size: 128256,
+      max_position_embeddings: 8192,
+      rope_theta: 500000.0,
+      tie_word_embeddings: false,
+      torch_dtype: "bfloat16",
+    },
+    tensors: llamaHfTensors,
+  },
+  // meta-llama/Meta-Llama-3-70B-Instruct's config.json (dimensions): 141 GB of holes
+  "llama-3-70b": {
+    config: {
+      architectures: ["LlamaForCausalLM"],
+      model_type: "llama",
+      hidden_size: 8192,
+      intermediate_size: 28672,
+      num_attention_heads: 64,
+      num_key_value_heads: 8,
+      num_hidden_layers: 80,
       rms_norm_eps: 1e-5,
       vocab_size: 128256,
       max_position_embeddings: 8192,
@@ -201,6 +224,17 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 console.log(
   `source: ${(sourceBytes / 1e9).toFixed(3)} GB ${values.dtype}, ${values.quantization}, ${runs} runs each`,
 );
+if (values["estimate-only"]) {
+  for (const threads of threadList) {
+    const estimate = await dryRunEstimate(threads);
+    console.log(
+      `threads=${threads || "default"} dry-run estimate ${(estimate / 1e6).toFixed(1)} MB (${
+        (estimate / 2 ** 20).toFixed(1)
+      } MiB)`,
+    );
+  }
+  Deno.exit(0);
+}
 for (const device of values.devices!.split(",")) {
   for (const threads of threadList) {
     const results = builds.map(() => ({ gbs: [] as number[], rss: [] as number[] }));
