@@ -30,7 +30,13 @@
  */
 
 // convert: model -> checkpoint -> plan -> conversion
-export { loadModelConfig, type OpenedModel, openWeights, resolveConfigPath } from "./src/model.ts";
+export {
+  loadModelConfig,
+  locateConfig,
+  type OpenedModel,
+  openWeights,
+  resolveConfigPath,
+} from "./src/model.ts";
 export { type Checkpoint, openCheckpoint, type SourceTensor } from "./src/checkpoint.ts";
 export type { SourceFormat } from "./src/formats/registry.ts";
 export {

@@ -11,7 +11,6 @@ import { detectArchitecture } from "./arch/registry.ts";
 import { type Checkpoint, detectSource, openCheckpoint, type SourceFormat } from "./checkpoint.ts";
 import type { SourceStore } from "./io/types.ts";
 import { parsePyJson } from "./pyjson.ts";
-import { isNotFound } from "./io/not_found.ts";
 import { nestsDeeperThan } from "./json_depth.ts";
 
 /** Deepest nesting of config.json (real ones: 4 or 5, e.g. text_config.rope_scaling lists). */
@@ -36,7 +35,10 @@ export interface OpenedModel {
 }
 
 /**
- * Resolves CONFIG (a model directory or its `config.json`) to the config path and directory.
+ * Resolves CONFIG (a model directory or its `config.json`) to the config path and directory
+ * from its text alone: the guess the permission-scoped CLI makes before it may read anything
+ * (which paths to ask for). Reading, {@link locateConfig} decides by MLC's rule; both agree
+ * unless a directory's name ends in `.json` or a config file's does not.
  *
  * @example
  * ```ts
@@ -55,7 +57,40 @@ export function resolveConfigPath(config: string): { configPath: string; dir: st
 }
 
 /**
- * Reads and parses config.json, detects the architecture and parses the model config.
+ * Locates CONFIG as MLC's `detect_config` does (mlc_llm/support/auto_config.py): a file (of
+ * any name) is the config, else the `config.json` of the directory; the model directory is the
+ * config's. The one rule of convert_weight, gen_config and verify.
+ *
+ * @example
+ * ```ts
+ * import { locateConfig, memorySource } from "@mlc-deno/convert";
+ * import { deepStrictEqual, rejects } from "node:assert/strict";
+ * const store = memorySource({ "m/config.json": "{}", "m/other": "{}" });
+ * deepStrictEqual(await locateConfig(store, "m/"), { configPath: "m/config.json", dir: "m" });
+ * deepStrictEqual(await locateConfig(store, "m/other"), { configPath: "m/other", dir: "m" });
+ * await rejects(locateConfig(store, "n"), /neither n nor n\/config.json is a file/);
+ * ```
+ */
+export async function locateConfig(
+  store: SourceStore,
+  config: string,
+): Promise<{ configPath: string; dir: string }> {
+  const c = config.replace(/\/+$/, "") || "/";
+  if (await store.exists(c)) {
+    const i = c.lastIndexOf("/");
+    return { configPath: c, dir: i < 0 ? "." : c.slice(0, i) || "/" };
+  }
+  const inDir = c === "." ? "config.json" : `${c === "/" ? "" : c}/config.json`;
+  if (await store.exists(inDir)) return { configPath: inDir, dir: c };
+  throw new Error(
+    `Cannot find config.json: neither ${c} nor ${inDir} is a file. Fix: pass the model directory ` +
+      `(the one with config.json) or the path of its config.json.`,
+  );
+}
+
+/**
+ * Reads and parses config.json (found by {@link locateConfig}), detects the architecture and
+ * parses the model config.
  *
  * @example
  * ```ts
@@ -73,18 +108,8 @@ export async function loadModelConfig(
   config: string,
   modelType = "auto",
 ): Promise<OpenedModel> {
-  const { configPath, dir } = resolveConfigPath(config);
-  let text: string;
-  try {
-    text = await store.readTextFile(configPath);
-  } catch (e) {
-    if (isNotFound(e)) {
-      throw new Error(
-        `${configPath}: not found. CONFIG must be a model directory holding config.json, or that file.`,
-      );
-    }
-    throw e;
-  }
+  const { configPath, dir } = await locateConfig(store, config);
+  const text = await store.readTextFile(configPath);
   let hfConfig: Record<string, unknown>;
   if (nestsDeeperThan(text, MAX_CONFIG_DEPTH)) {
     throw new Error(

@@ -9,6 +9,7 @@ import {
   hfTokenizerLength,
   renderConversation,
 } from "../src/genconfig/mod.ts";
+import { loadModelConfig } from "../src/model.ts";
 import { memoryOutput } from "../src/io/memory.ts";
 import { dumpPyJson } from "../src/pyjson.ts";
 import { sentencePieceToTokenizerJson } from "../src/tokenizer/sentencepiece.ts";
@@ -547,4 +548,32 @@ Deno.test("gen_config CLI: writes only into -o (created), exit codes", async () 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("convert_weight, verify and gen_config locate CONFIG by one rule (MLC's detect_config)", async () => {
+  // mlc_llm/support/auto_config.py detect_config: a directory's config.json, or the file given
+  // (any name); loadModelConfig (convert_weight, verify) and genConfig both call locateConfig
+  const files = { "config.json": LLAMA2_CONFIG, "llama.cfg": LLAMA2_CONFIG };
+  const located: string[][] = [];
+  for (const config of ["m", "m/", "m/config.json", "m/llama.cfg"]) {
+    const model = await loadModelConfig(modelDir(files), config);
+    const logs: string[] = [];
+    await genConfig({
+      source: modelDir(files),
+      output: memoryOutput(),
+      config,
+      quantization: "q4f16_1",
+      convTemplate: "llama-2",
+      log: (_level, m) => logs.push(m),
+    });
+    const found = logs.find((l) => l.startsWith("Found model configuration: "));
+    located.push([model.configPath, model.dir, found!.slice("Found model configuration: ".length)]);
+  }
+  assertEquals(located, [
+    ["m/config.json", "m", "m/config.json"],
+    ["m/config.json", "m", "m/config.json"],
+    ["m/config.json", "m", "m/config.json"],
+    ["m/llama.cfg", "m", "m/llama.cfg"],
+  ]);
+  await assertRejects(() => loadModelConfig(modelDir(files), "n"), /neither n nor n\/config.json is a file/);
 });

@@ -46,18 +46,21 @@ export function hubClient(): HubClient {
 }
 
 /**
- * What reading CONFIG needs: read access to a local path; for `HF://`, the Hub's environment
- * variables and hosts (and with `--download` the cache directory, read and write).
+ * What reading CONFIG needs: read access to a local model directory (CONFIG's, by
+ * `resolveConfigPath`: the weights and tokenizer files lie beside config.json); for `HF://`, the
+ * Hub's environment variables and hosts (and with `--download` the cache directory, read and
+ * write).
  *
  * @example
  * ```ts
  * import { sourceNeeds } from "./_hub.ts";
  * import { deepStrictEqual } from "node:assert/strict";
  * deepStrictEqual(sourceNeeds("models/x", false), { read: ["models/x"], write: [] });
+ * deepStrictEqual(sourceNeeds("models/x/config.json", false), { read: ["models/x"], write: [] });
  * ```
  */
 export function sourceNeeds(config: string, download: boolean): PermissionNeeds {
-  if (!isHubRef(config)) return { read: [config], write: [] };
+  if (!isHubRef(config)) return { read: [resolveConfigPath(config).dir], write: [] };
   const env = readHubEnv();
   const cache = download && env.cacheDir ? [env.cacheDir] : [];
   return {

@@ -34,22 +34,6 @@ export function joinPath(dir: string, name: string): string {
 }
 
 /**
- * The directory part of a `/`-separated path (`.` when there is none).
- *
- * @example
- * ```ts
- * import { dirName } from "./_io.ts";
- * import { deepStrictEqual } from "node:assert/strict";
- * deepStrictEqual(dirName("models/x/config.json"), "models/x");
- * ```
- */
-export function dirName(path: string): string {
-  const i = path.lastIndexOf("/");
-  if (i < 0) return ".";
-  return i === 0 ? "/" : path.slice(0, i);
-}
-
-/**
  * Reads a whole file as bytes through {@link SourceStore.open}.
  *
  * @example

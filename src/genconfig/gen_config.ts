@@ -11,6 +11,7 @@ import { ARCHITECTURES, detectArchitecture } from "../arch/registry.ts";
 import type { Architecture } from "../arch/types.ts";
 import { dumpPyJson, parsePyJson } from "../pyjson.ts";
 import { getQuantization } from "../quant/schemes.ts";
+import { locateConfig } from "../model.ts";
 import {
   applySystemDefaults,
   assembleChatConfig,
@@ -19,7 +20,7 @@ import {
   type ModelConfigOverrides,
   newDraft,
 } from "./_chat_config.ts";
-import { dirName, type GenConfigOutput, type GenConfigSource, joinPath } from "./_io.ts";
+import { type GenConfigOutput, type GenConfigSource, joinPath } from "./_io.ts";
 import type { GenConfigLog } from "./_log.ts";
 import { hfTokenizerLength, processTokenizerFiles, type SentencePieceConverter } from "./_tokenizer_files.ts";
 import { detectConvTemplate } from "./auto_template.ts";
@@ -109,16 +110,6 @@ async function readJsonObject(
   return v as Record<string, unknown>;
 }
 
-async function resolveConfigPath(src: GenConfigSource, config: string): Promise<string> {
-  if (await src.exists(config)) return config;
-  const inDir = joinPath(config, "config.json");
-  if (await src.exists(inDir)) return inDir;
-  throw new GenConfigError(
-    `Cannot find config.json: neither ${config} nor ${inDir} is a file. Fix: pass the model directory ` +
-      `(the one with config.json) or the path of its config.json.`,
-  );
-}
-
 function pickArchitecture(modelType: string, hf: Record<string, unknown>, configPath: string): Architecture {
   const mt = hf.model_type ?? (hf.model_config as Record<string, unknown> | undefined)?.model_type;
   if (modelType === "auto" && typeof mt !== "string") {
@@ -203,7 +194,9 @@ async function readModel(
   } catch (e) {
     throw new GenConfigError(`${(e as Error).message}. Fix: pass one of them with --quantization.`);
   }
-  const configPath = await resolveConfigPath(opts.source, opts.config);
+  const { configPath, dir } = await locateConfig(opts.source, opts.config).catch((e: Error) => {
+    throw new GenConfigError(e.message);
+  });
   log("info", `Found model configuration: ${configPath}`);
   const hf = await readJsonObject(
     opts.source,
@@ -215,7 +208,7 @@ async function readModel(
   if (badOverride) throw new GenConfigError(`override ${badOverride[0]} ${badOverride[1]}`);
   const arch = pickArchitecture(opts.modelType ?? "auto", hf, configPath);
   log("info", `Found model type: ${arch.name}. Use \`--model-type\` to override.`);
-  return { configPath, sourceDir: dirName(configPath), hf, arch };
+  return { configPath, sourceDir: dir, hf, arch };
 }
 
 /** `--conv-template auto`: the template whose rendering matches tokenizer_config.json's chat_template. */
