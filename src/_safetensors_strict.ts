@@ -47,13 +47,12 @@ const show = (s: string) => `"${echo(s)}"`;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanHeaderText } from "./_safetensors_strict.ts";
- * scanHeaderText('{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}'); // fine
- * try {
- *   scanHeaderText('{"w":{"dtype":"F16","shape":[2.0],"data_offsets":[0,4]}}');
- * } catch (e) {
- *   (e as Error).message; // 'tensor "w": shape holds 2.0, not a non-negative integer'
- * }
+ * assert.doesNotThrow(() => scanHeaderText('{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}'));
+ * assert.throws(() => scanHeaderText('{"w":{"dtype":"F16","shape":[2.0],"data_offsets":[0,4]}}'), {
+ *   message: 'tensor "w": shape holds 2.0, not a non-negative integer',
+ * });
  * ```
  */
 export function scanHeaderText(text: string): void {

@@ -105,9 +105,9 @@ function pyNumber(x: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dumpPyJson, PyFloat } from "./pyjson.ts";
- * dumpPyJson({ a: [1], b: new PyFloat(2) }, 4);
- * // '{\n    "a": [\n        1\n    ],\n    "b": 2.0\n}'
+ * assert.equal(dumpPyJson({ a: [1], b: new PyFloat(2) }, 4), '{\n    "a": [\n        1\n    ],\n    "b": 2.0\n}');
  * ```
  */
 export function dumpPyJson(value: unknown, indent: number | null = 4): string {

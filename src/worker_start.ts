@@ -45,15 +45,27 @@ export function startWorker(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shutDown, startWorker } from "./worker_start.ts";
+ * // (a helper, prepended to the worker's source)
+ * function twice(x: number): number {
+ *   return 2 * x;
+ * }
  * const w = startWorker(() => {
  *   const g = self as unknown as { onmessage: unknown; postMessage(m: unknown): void; close(): void };
- *   g.onmessage = () => {
- *     g.postMessage({ closed: true });
- *     g.close();
+ *   g.onmessage = (e: { data: { type?: string } | number }) => {
+ *     if (typeof e.data === "object" && e.data.type === "close") {
+ *       g.postMessage({ closed: true });
+ *       g.close();
+ *     } else g.postMessage(twice(e.data as number));
  *   };
- * });
- * await shutDown([w]);
+ * }, [twice]);
+ * const answer = new Promise((resolve) => w.onmessage = (e) => resolve(e.data));
+ * w.postMessage(21);
+ * assert.equal(await answer, 42);
+ * const t0 = performance.now();
+ * await shutDown([w]); // (posts { type: "close" } and waits for { closed: true })
+ * assert.ok(performance.now() - t0 < 1000); // (answered: no wait for the 1 s timeout)
  * ```
  */
 export async function shutDown(workers: readonly Worker[], ms = 1000): Promise<void> {

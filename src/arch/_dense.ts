@@ -97,8 +97,10 @@ export function linear(prefix: string, out: Dim, inp: number, bias: boolean): Ar
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireActivation } from "./_dense.ts";
- * requireActivation({ hidden_act: "silu" }, "hidden_act"); // no error
+ * assert.doesNotThrow(() => requireActivation({ hidden_act: "silu" }, "hidden_act"));
+ * assert.throws(() => requireActivation({ hidden_act: "tanh" }, "hidden_act"), /hidden_act "tanh" is not supported/);
  * ```
  */
 export function requireActivation(cfg: ModelConfig, field: string): void {
@@ -116,8 +118,12 @@ export function requireActivation(cfg: ModelConfig, field: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireDivisible } from "./_dense.ts";
- * requireDivisible(64, 4, "hidden_size", "num_attention_heads"); // no error
+ * assert.doesNotThrow(() => requireDivisible(64, 4, "hidden_size", "num_attention_heads"));
+ * assert.throws(() => requireDivisible(64, 5, "hidden_size", "num_attention_heads"), {
+ *   message: "hidden_size (64) must be a multiple of num_attention_heads (5)",
+ * });
  * ```
  */
 export function requireDivisible(a: number, b: number, an: string, bn: string): void {

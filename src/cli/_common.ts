@@ -21,8 +21,11 @@ export interface Io {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { processIo } from "./_common.ts";
- * processIo().out("hello");
+ * const io = processIo();
+ * assert.equal(io.isTerminal, Deno.stderr.isTerminal());
+ * io.out("hello"); // (a line on stdout)
  * ```
  */
 export function processIo(): Io {
@@ -190,8 +193,9 @@ export interface PermissionNeeds {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requirePermissions } from "./_common.ts";
- * requirePermissions({ read: [], write: [] }); // nothing needed: passes
+ * assert.doesNotThrow(() => requirePermissions({ read: [], write: [] })); // (nothing needed)
  * ```
  */
 export function requirePermissions(need: PermissionNeeds): void {
@@ -237,8 +241,13 @@ export function requirePermissions(need: PermissionNeeds): void {
  *
  * @example
  * ```ts
- * import { checkPermissions, processIo } from "./_common.ts";
- * checkPermissions(processIo(), { read: ["models/x"], write: [] });
+ * import assert from "node:assert/strict";
+ * import { checkPermissions } from "./_common.ts";
+ * const lines: string[] = [];
+ * const io = { out: () => {}, err: (l: string) => lines.push(l), progress() {}, isTerminal: false };
+ * const granted = Deno.permissions.querySync({ name: "read", path: "models/x" }).state === "granted";
+ * assert.equal(checkPermissions(io, { read: ["models/x"], write: [] }), granted);
+ * assert.equal(lines.length > 0, !granted); // (without it: the message and the line to run)
  * ```
  */
 export function checkPermissions(io: Io, need: PermissionNeeds): boolean {

@@ -164,8 +164,11 @@ export const interrupts: Interrupts = new Interrupts();
  *
  * @example
  * ```ts
- * import { testPause } from "./_interrupt.ts";
- * await testPause("commit-staged", true); // (returns at once: the variable is not set)
+ * import assert from "node:assert/strict";
+ * import { testPause, testSetting } from "./_interrupt.ts";
+ * if (testSetting("MLC_CONVERT_TEST_PAUSE") === undefined) {
+ *   assert.equal(await testPause("commit-staged", true), undefined); // (returns at once)
+ * }
  * ```
  */
 export async function testPause(point: string, resume = false): Promise<void> {
@@ -181,8 +184,10 @@ export async function testPause(point: string, resume = false): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { testSetting } from "./_interrupt.ts";
- * testSetting("MLC_CONVERT_TEST_PROGRESS_MS"); // usually undefined
+ * const granted = Deno.permissions.querySync({ name: "env", variable: "HOME" }).state === "granted";
+ * assert.equal(testSetting("HOME"), granted ? Deno.env.get("HOME") : undefined);
  * ```
  */
 export function testSetting(name: string): string | undefined {

@@ -63,10 +63,12 @@ export async function readBytes(src: SourceStore, path: string): Promise<Uint8Ar
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeBytes } from "./_io.ts";
  * import { memoryOutput } from "@mlc-deno/convert";
  * const out = memoryOutput();
- * await writeBytes(out, "a.bin", new Uint8Array([1]));
+ * await writeBytes(out, "a.bin", new Uint8Array([1, 2]));
+ * assert.deepEqual([...out.files.get("a.bin")!], [1, 2]);
  * ```
  */
 export async function writeBytes(out: OutputStore, name: string, data: Uint8Array): Promise<void> {

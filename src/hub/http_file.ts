@@ -266,8 +266,12 @@ export class HttpRangeFile implements RandomAccessFile {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { verifyBytes } from "./http_file.ts";
- * await verifyBytes(new Uint8Array(), { path: "a", size: 0, oid: "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391" }, "a");
+ * // the git blob id of an empty file
+ * const file = { path: "a", size: 0, oid: "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391" };
+ * await verifyBytes(new Uint8Array(), file, "a");
+ * await assert.rejects(verifyBytes(new Uint8Array(1), file, "a"), /a: size mismatch: the Hub lists 0 bytes, got 1/);
  * ```
  */
 export async function verifyBytes(data: Uint8Array, file: RepoFile, label: string): Promise<void> {

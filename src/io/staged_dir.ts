@@ -196,9 +196,13 @@ async function readAll(f: Deno.FsFile, size: number): Promise<Uint8Array> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkOutputDir } from "./staged_dir.ts";
  * const state = { exists: true, previous: ["params_shard_0.bin"], genConfig: [], stale: [], live: [], foreign: [], unexpected: [] };
- * checkOutputDir("out", state, {}); // a previous conversion alone: fine
+ * assert.doesNotThrow(() => checkOutputDir("out", state, {})); // (a previous conversion alone)
+ * const other = { ...state, unexpected: ["notes.txt"] };
+ * assert.throws(() => checkOutputDir("out", other, {}), /notes\.txt/);
+ * assert.doesNotThrow(() => checkOutputDir("out", other, { overwrite: true }));
  * ```
  */
 export function checkOutputDir(out: string, state: OutputDirState, opts: { overwrite?: boolean }): void {

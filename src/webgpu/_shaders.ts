@@ -243,8 +243,12 @@ export interface QuantKernelKey {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { quantizeShader } from "./_shaders.ts";
  * const wgsl = quantizeShader({ modelDtype: "float16", bits: 4, groupSize: 32, tie: "even" });
+ * const bindings = (s: string) => [...s.matchAll(/@binding\((\d)\) var<[^>]*> (\w+)/g)].map((m) => m[2]);
+ * assert.deepEqual(bindings(wgsl), ["src", "words", "scales", "prm"]);
+ * assert.match(wgsl, /@compute @workgroup_size\(64\)\nfn main\(/);
  * ```
  */
 export function quantizeShader(key: QuantKernelKey): string {
@@ -364,8 +368,12 @@ const CAST_ELEM: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { castShader } from "./_shaders.ts";
  * const wgsl = castShader("bfloat16", "float16");
+ * const bindings = (s: string) => [...s.matchAll(/@binding\((\d)\) var<[^>]*> (\w+)/g)].map((m) => m[2]);
+ * assert.deepEqual(bindings(wgsl), ["inp", "outp", "prm"]);
+ * assert.match(wgsl, /@compute @workgroup_size\(64\)\nfn main\(/);
  * ```
  */
 export function castShader(src: DType, dst: FloatDType): string {
@@ -420,8 +428,12 @@ const DQ_PARAMS =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dequantizeShader } from "./_shaders.ts";
  * const wgsl = dequantizeShader({ modelDtype: "float16", bits: 4, groupSize: 32 });
+ * const bindings = (s: string) => [...s.matchAll(/@binding\((\d)\) var<[^>]*> (\w+)/g)].map((m) => m[2]);
+ * assert.deepEqual(bindings(wgsl), ["wds", "scl", "outp", "prm"]);
+ * assert.match(wgsl, /@compute @workgroup_size\(64\)\nfn main\(/);
  * ```
  */
 export function dequantizeShader(key: DequantKernelKey): string {
@@ -465,8 +477,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matmulShader } from "./_shaders.ts";
  * const wgsl = matmulShader({ modelDtype: "bfloat16", bits: 4, groupSize: 32 });
+ * const bindings = (s: string) => [...s.matchAll(/@binding\((\d)\) var<[^>]*> (\w+)/g)].map((m) => m[2]);
+ * assert.deepEqual(bindings(wgsl), ["wds", "scl", "act", "outp", "prm"]);
+ * assert.match(wgsl, /var<workgroup> red: array<f32, 512>/); // (a workgroup reduces one dot product)
  * ```
  */
 export function matmulShader(key: DequantKernelKey): string {

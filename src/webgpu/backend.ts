@@ -122,9 +122,11 @@ async function requestAdapter(): Promise<GPUAdapter | undefined> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeWebGpuAdapter } from "@mlc-deno/convert";
  * const a = await describeWebGpuAdapter();
- * console.log(a ? a.summary : "no WebGPU adapter");
+ * // (undefined without an adapter; else e.g. "llvmpipe ... (software fallback)")
+ * assert.ok(a === undefined || (typeof a.summary === "string" && a.summary.length > 0));
  * ```
  */
 export async function describeWebGpuAdapter(): Promise<WebGpuAdapterDescription | undefined> {
@@ -138,12 +140,14 @@ export async function describeWebGpuAdapter(): Promise<WebGpuAdapterDescription 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createWebGpuBackend } from "@mlc-deno/convert";
  * const gpu = await createWebGpuBackend({ allowFallback: true });
  * if (gpu) {
  *   const src = new Uint8Array(new Uint16Array([0x3f80]).buffer); // bf16 1.0
  *   const dst = new Uint8Array(2);
- *   await gpu.cast(src, "bfloat16", dst, "float16", 1); // dst holds f16 0x3c00
+ *   await gpu.cast(src, "bfloat16", dst, "float16", 1);
+ *   assert.equal(new Uint16Array(dst.buffer)[0], 0x3c00); // (f16 1.0)
  *   await gpu.close();
  * }
  * ```
@@ -405,13 +409,14 @@ export class WebGpuBackend implements QuantBackend {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { createWebGpuBackend } from "@mlc-deno/convert";
    * const gpu = await createWebGpuBackend({ allowFallback: true });
    * const src = new Uint8Array(new Uint16Array(32).fill(0x3f80).buffer); // 32 x bf16 1.0
    * const words = new Uint32Array(4), scales = new Uint16Array(1);
    * await gpu?.castGroupQuantize(src, "bfloat16", { rows: 1, k: 32, words, scales, bits: 4,
    *   groupSize: 32, modelDtype: "float16", tie: "even" });
-   * // words[0] === 0xeeeeeeee, scales[0] === 0x3092 (f16 1/7)
+   * if (gpu) assert.deepEqual([words[0], scales[0]], [0xeeeeeeee, 0x3092]); // (f16 1/7)
    * await gpu?.close();
    * ```
    */
@@ -510,11 +515,12 @@ export class WebGpuBackend implements QuantBackend {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { createWebGpuBackend } from "@mlc-deno/convert";
    * const gpu = await createWebGpuBackend({ allowFallback: true });
    * const w = await gpu?.dequantize({ words: new Uint32Array(4).fill(0x88888888),
    *   scales: new Uint16Array([0x3c00]), rows: 1, k: 32, bits: 4, groupSize: 32, modelDtype: "float16" });
-   * // w?.[0] === 1
+   * if (gpu) assert.equal(w![0], 1);
    * await gpu?.close();
    * ```
    */
@@ -561,12 +567,13 @@ export class WebGpuBackend implements QuantBackend {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { createWebGpuBackend } from "@mlc-deno/convert";
    * const gpu = await createWebGpuBackend({ allowFallback: true });
    * const y = await gpu?.dequantMatmul({ words: new Uint32Array(4).fill(0x88888888),
    *   scales: new Uint16Array([0x3c00]), rows: 1, k: 32, bits: 4, groupSize: 32, modelDtype: "float16",
    *   x: new Float32Array(32).fill(1), batch: 1 });
-   * // y?.[0] === 32
+   * if (gpu) assert.equal(y![0], 32);
    * await gpu?.close();
    * ```
    */
