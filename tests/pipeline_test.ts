@@ -2,7 +2,7 @@
 // submission order, slots of in-place jobs freed as they finish, the first failure stops it),
 // the choice of executor, the one kernel-job runner (part by part, equal to the fused kernel
 // over the whole chunk), direct reads as a store capability (`SourceStore.localPath`), the
-// peak-memory estimate's constants, and the plan (MLC's loading order, every problem at once).
+// peak-memory estimate's constants, KN words written transposed in blocks, and the plan (MLC's loading order, every problem at once).
 import { assertEquals, assertRejects } from "./_assert.ts";
 import { ChunkScheduler } from "../src/pipeline/scheduler.ts";
 import { type ChunkJob, type ChunkOut, createExecutor, type Executor } from "../src/pipeline/executors.ts";
@@ -13,7 +13,10 @@ import { type KernelJob, kernelJobBytes, runKernelJob } from "../src/kernels/job
 import { kernelTieFlags } from "../src/quant/backend.ts";
 import { closeFiles, readRanges } from "../src/io/direct_read.ts";
 import { denoSource } from "../src/io/deno_fs.ts";
-import { memorySource } from "../src/io/memory.ts";
+import { memoryOutput, memorySource } from "../src/io/memory.ts";
+import { TensorCacheWriter } from "../src/cache_writer.ts";
+import { GrowableBuffers } from "../src/pipeline/buffers.ts";
+import { writeTransposed } from "../src/pipeline/params.ts";
 import { scopedSource } from "../src/io/scope.ts";
 import { type ConversionPlan, planConversion } from "../src/plan.ts";
 import { getQuantization } from "../src/quant/schemes.ts";
@@ -345,4 +348,35 @@ Deno.test("plan: every problem at once (missing sources, unsupported dtype, wron
     "Parameter r has shape [4, 9], but expected [4, 8] (built from wide [4, 9])",
   ]);
   assertEquals(plan.params.map((p) => p.param.name), ["p"]);
+});
+
+Deno.test("KN layouts: words written transposed a block of output rows at a time equal the whole transpose", async () => {
+  // 5 rows x 7 words, blocks of 40 bytes: 2 output rows a block (the last one alone)
+  const rows = 5, cols = 7;
+  const words = Uint32Array.from({ length: rows * cols }, (_, i) => 0x01000000 * (i % 5) + i);
+  const whole = new Uint32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) whole[c * rows + r] = words[r * cols + c];
+  const out = memoryOutput(), writer = new TensorCacheWriter(out, 1 << 20);
+  const writes: number[] = [];
+  const ctx = {
+    writer: {
+      begin: async (...a: Parameters<TensorCacheWriter["begin"]>) => {
+        const sink = await writer.begin(...a);
+        return { ...sink, write: (b: Uint8Array) => (writes.push(b.length), sink.write(b)) };
+      },
+    } as unknown as TensorCacheWriter,
+    bufs: new GrowableBuffers(),
+  };
+  await writeTransposed(
+    ctx,
+    { name: "q_weight", shape: [cols, rows], dtype: "uint32" },
+    new Uint8Array(words.buffer),
+    rows,
+    cols,
+    4,
+    40,
+  );
+  await writer.finish(1);
+  assertEquals(writes, [40, 40, 40, 20]);
+  assertEquals([...new Uint32Array(out.files.get("params_shard_0.bin")!.slice().buffer)], [...whole]);
 });

@@ -21,7 +21,7 @@ import { groupConstants, type QuantScheme } from "../quant/schemes.ts";
 import type { GrowableBuffers } from "./buffers.ts";
 import type { ChunkJob, ChunkOut, Executor } from "./executors.ts";
 import type { ChunkScheduler } from "./scheduler.ts";
-import { chunkRowsOf } from "./sizes.ts";
+import { chunkRowsOf, TRANSPOSE_BLOCK } from "./sizes.ts";
 
 /** What the per-parameter paths work with. */
 export interface ParamContext {
@@ -238,12 +238,8 @@ export async function convertQuantized(ctx: ParamContext, pp: PlannedParam, c: P
     if (sink) await sink.end();
     if (scaleSink) await scaleSink.end();
     else if (wordsAll) {
-      const tw = ctx.bufs.get("transpose", wordsAll.length);
-      transpose(wordsAll, rows, wpr, 4, tw);
-      await ctx.writer.add(qw.name, qw.shape, qw.dtype, tw);
-      const ts = ctx.bufs.get("transpose", scaleAll!.length);
-      transpose(scaleAll!, rows, groups, modelItem, ts);
-      await ctx.writer.add(qs.name, qs.shape, qs.dtype, ts);
+      await writeTransposed(ctx, qw, wordsAll, rows, wpr, 4);
+      await writeTransposed(ctx, qs, scaleAll!, rows, groups, modelItem);
     } else {
       await ctx.writer.add(qs.name, qs.shape, qs.dtype, scaleAll!);
     }
@@ -271,15 +267,61 @@ export async function convertRaw(ctx: ParamContext, pp: PlannedParam): Promise<v
   });
 }
 
-function transpose(src: Uint8Array, rows: number, cols: number, elem: number, dst: Uint8Array): void {
-  if (elem === 4) {
-    const s = new Uint32Array(src.buffer, src.byteOffset, rows * cols);
-    const d = new Uint32Array(dst.buffer, dst.byteOffset, rows * cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
-  } else {
-    const s = new Uint16Array(src.buffer, src.byteOffset, rows * cols);
-    const d = new Uint16Array(dst.buffer, dst.byteOffset, rows * cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
+/**
+ * Writes `src` (`rows` x `cols` elements of `elem` bytes) transposed, as tensor `out`, a block
+ * of output rows (about `block` bytes) at a time: no second whole copy.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memoryOutput } from "@mlc-deno/convert";
+ * import { TensorCacheWriter } from "../cache_writer.ts";
+ * import { GrowableBuffers } from "./buffers.ts";
+ * import { type ParamContext, writeTransposed } from "./params.ts";
+ * const out = memoryOutput(), writer = new TensorCacheWriter(out);
+ * const ctx = { writer, bufs: new GrowableBuffers() } as unknown as ParamContext;
+ * // 2 x 3 u16 elements, blocks of one output row (4 bytes)
+ * const src = new Uint8Array(new Uint16Array([1, 2, 3, 4, 5, 6]).buffer);
+ * await writeTransposed(ctx, { name: "t", shape: [3, 2], dtype: "float16" }, src, 2, 3, 2, 4);
+ * await writer.finish(6);
+ * assert.deepEqual([...new Uint16Array(out.files.get("params_shard_0.bin")!.slice().buffer)], [1, 4, 2, 5, 3, 6]);
+ * ```
+ */
+export async function writeTransposed(
+  ctx: Pick<ParamContext, "writer" | "bufs">,
+  out: { name: string; shape: readonly number[]; dtype: DType },
+  src: Uint8Array,
+  rows: number,
+  cols: number,
+  elem: number,
+  block: number = TRANSPOSE_BLOCK,
+): Promise<void> {
+  const sink = await ctx.writer.begin(out.name, out.shape, out.dtype);
+  const per = Math.max(1, Math.floor(block / (rows * elem))); // output rows a block
+  for (let c0 = 0; c0 < cols; c0 += per) {
+    const c1 = Math.min(cols, c0 + per);
+    const block = ctx.bufs.get("transpose", (c1 - c0) * rows * elem);
+    transposeColumns(src, rows, cols, elem, c0, c1, block);
+    await sink.write(block); // (taken before it returns: the block is free again)
+  }
+  await sink.end();
+}
+
+/** `dst[(c - c0) * rows + r] = src[r * cols + c]` for columns `[c0, c1)` (elements of 2 or 4 bytes). */
+function transposeColumns(
+  src: Uint8Array,
+  rows: number,
+  cols: number,
+  elem: number,
+  c0: number,
+  c1: number,
+  dst: Uint8Array,
+): void {
+  const view = (b: Uint8Array, n: number) =>
+    elem === 4 ? new Uint32Array(b.buffer, b.byteOffset, n) : new Uint16Array(b.buffer, b.byteOffset, n);
+  const s = view(src, rows * cols), d = view(dst, rows * (c1 - c0));
+  for (let r = 0; r < rows; r++) {
+    for (let c = c0; c < c1; c++) d[(c - c0) * rows + r] = s[r * cols + c];
   }
 }
 

@@ -24,6 +24,9 @@ export const WORKER_SHARD_BUFFERS: number = MD5_LANES + 1;
 /** Shard buffers on one thread (or with an md5 worker): a batch being hashed, one filling. */
 export const LOCAL_SHARD_BUFFERS: number = MD5_LANES + 1;
 
+/** Bytes of the blocks a KN layout's words and scales are written transposed in. */
+export const TRANSPOSE_BLOCK: number = 4 << 20;
+
 /** Slot buffers per kernel worker (chunks in flight). */
 export const SLOTS_PER_WORKER = 3;
 
@@ -139,7 +142,7 @@ function placedInShards(p: ConversionPlan["params"][number], i: number): boolean
  * {@link LOCAL_SHARD_BUFFERS} of `SHARD_CAP` bytes), the chunk buffers (or, with kernel
  * workers, each worker's runtime, kernel memory and slots, whose output regions hold a chunk's
  * outputs of the parameters not written in place), the I/O worker, and for the largest
- * parameter its whole scale array (and words, for KN layouts; parameters written in place by
+ * parameter its whole scale array (and words, for KN layouts, written transposed in blocks; parameters written in place by
  * the kernel workers need neither; scales streamed beside out-of-band words, see
  * {@link scalesBeside}, are not held). The bench prints it beside the measured peak RSS.
  *
@@ -161,7 +164,9 @@ export function estimatePeakMemory(
     const placed = threads > 1 && p.outputs.every((_, i) => placedInShards(p, i));
     const held = p.outputs.length > 1 && !beside.has(p.outputs[0].name) && !placed;
     const scale = held ? p.outputs[1].nbytes : 0;
-    const words = p.quant === "KN" ? 3 * p.outputs[0].nbytes : 0;
+    // (KN: the words, collected whole, then written transposed a block at a time: the block and
+    // the writer's copy of it)
+    const words = p.quant === "KN" ? p.outputs[0].nbytes + 2 * TRANSPOSE_BLOCK : 0;
     const whole = p.param.transform?.kind === "whole" ? 3 * p.sources.reduce((a, s) => a + s.nbytes, 0) : 0;
     perParam = Math.max(perParam, scale + words + whole);
     // outputs not placed in a shard buffer by the kernel workers (KN layouts, float32, more
