@@ -1,16 +1,20 @@
 /**
- * The conversion of one planned parameter, by one of four paths:
+ * The conversion of one planned parameter, by one of six paths:
  *
  * - {@link convertInPlace}: the outputs' regions are placed in the shard buffers at once and
  *   the executor's kernels fill them (kernel workers; outputs that fit a shard buffer, NK).
  * - {@link convertStreamed}: the same for NK words larger than a shard buffer, placed in the
  *   pieces the writer streams them in, a piece at a time.
+ * - {@link convertKnPlaced}, {@link convertKnStrips}: KN outputs (stored transposed) placed in
+ *   the shard buffers whole, or, for words larger than a shard buffer, by column strips a piece at
+ *   a time, each chunk's outputs transposed into their place on this thread.
  * - {@link convertCast}: each chunk's cast elements are written in order.
  * - {@link convertQuantized}: each chunk's words are written in order (or, for KN layouts,
  *   collected and transposed), its scales collected and written after the words.
  *
  * @module
  */
+import type { FileRange } from "../io/direct_read.ts";
 import { rowSourceFor } from "../param_rows.ts";
 import type { TensorCacheWriter, TensorSink } from "../cache_writer.ts";
 import type { Checkpoint } from "../checkpoint.ts";
@@ -57,6 +61,11 @@ export interface ParamChunks {
   modelItem: number;
   /** The job for rows `[r, r + n)`. */
   jobFor(r: number, n: number): ChunkJob;
+  /**
+   * The job for groups `[g0, g1)` of rows `[r, r + n)` (a column strip, read as one file range
+   * per row): quantized parameters with direct reads only.
+   */
+  stripJobFor?(r: number, n: number, g0: number, g1: number): ChunkJob;
 }
 
 const FLOAT: ReadonlySet<DType> = new Set(["float16", "bfloat16", "float32"]);
@@ -101,7 +110,43 @@ export async function paramChunks(ctx: ParamContext, pp: PlannedParam): Promise<
       : { kind: "cast", bits: 4, groupSize: 32, outBytes: n * k * modelItem, scaleBytes: 0 }),
   });
   const chunkRows = chunkRowsOf(k, itemSize(srcDtype), ctx.chunkBytes);
-  return { rows: src.rows, chunkRows, groups, wordsPerRow, modelItem, jobFor };
+  const segments = src.segments, srcItem = itemSize(srcDtype);
+  const stripJobFor = gs && segments
+    ? (r: number, n: number, g0: number, g1: number): ChunkJob => {
+      const c0 = g0 * gs.groupSize, c1 = Math.min(k, g1 * gs.groupSize);
+      return {
+        ...jobFor(r, n),
+        k: c1 - c0,
+        reads: columnRanges(segments(r, n), k * srcItem, c0 * srcItem, c1 * srcItem),
+        outBytes: n * (g1 - g0) * groupConstants(gs).wordsPerGroup * 4,
+        scaleBytes: n * (g1 - g0) * modelItem,
+      };
+    }
+    : undefined;
+  return { rows: src.rows, chunkRows, groups, wordsPerRow, modelItem, jobFor, stripJobFor };
+}
+
+/**
+ * Bytes `[b0, b1)` of each row of `rowBytes` bytes in `ranges` (file ranges of whole rows): one
+ * strided range (a segment per row) for each.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { columnRanges } from "./params.ts";
+ * assert.deepEqual(columnRanges([["a", 100, 30], ["b", 0, 10]], 10, 2, 6), [
+ *   ["a", 102, 4, 10, 3],
+ *   ["b", 2, 4, 10, 1],
+ * ]);
+ * ```
+ */
+export function columnRanges(
+  ranges: readonly FileRange[],
+  rowBytes: number,
+  b0: number,
+  b1: number,
+): FileRange[] {
+  return ranges.map(([path, offset, length]) => [path, offset + b0, b1 - b0, rowBytes, length / rowBytes]);
 }
 
 /** The row ranges `[r, n]` of chunks of `chunkRows` rows over `rows` rows. */
@@ -307,8 +352,23 @@ export async function writeTransposed(
   await sink.end();
 }
 
-/** `dst[(c - c0) * rows + r] = src[r * cols + c]` for columns `[c0, c1)` (elements of 2 or 4 bytes). */
-function transposeColumns(
+/**
+ * `dst[(c - c0) * pitch + at + r] = src[r * cols + c]` for `rows` rows and columns `[c0, c1)`
+ * (elements of 2 or 4 bytes, little-endian): a block of rows transposed into its columns of a
+ * wider matrix. Views at any byte offset (a tensor's place in a shard need not be aligned).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { transposeColumns } from "./params.ts";
+ * // rows [1 2 3] [4 5 6] (u16) into columns 1-2 of a 3 x 4 matrix, at byte 1 of dst
+ * const src = new Uint8Array(new Uint16Array([1, 2, 3, 4, 5, 6]).buffer);
+ * const dst = new Uint8Array(1 + 24);
+ * transposeColumns(src, 2, 3, 2, 0, 3, dst.subarray(1), 4, 1);
+ * assert.deepEqual([...new Uint16Array(dst.slice(1).buffer)], [0, 1, 4, 0, 0, 2, 5, 0, 0, 3, 6, 0]);
+ * ```
+ */
+export function transposeColumns(
   src: Uint8Array,
   rows: number,
   cols: number,
@@ -316,13 +376,126 @@ function transposeColumns(
   c0: number,
   c1: number,
   dst: Uint8Array,
+  pitch: number = rows,
+  at = 0,
 ): void {
-  const view = (b: Uint8Array, n: number) =>
-    elem === 4 ? new Uint32Array(b.buffer, b.byteOffset, n) : new Uint16Array(b.buffer, b.byteOffset, n);
-  const s = view(src, rows * cols), d = view(dst, rows * (c1 - c0));
-  for (let r = 0; r < rows; r++) {
-    for (let c = c0; c < c1; c++) d[(c - c0) * rows + r] = s[r * cols + c];
+  const aligned = src.byteOffset % elem === 0 && dst.byteOffset % elem === 0;
+  if (!aligned) {
+    const s = new DataView(src.buffer, src.byteOffset, src.length);
+    const d = new DataView(dst.buffer, dst.byteOffset, dst.length);
+    const get = elem === 4
+      ? (i: number) => s.getUint32(i * 4, true)
+      : (i: number) => s.getUint16(i * 2, true);
+    const set = elem === 4
+      ? (i: number, v: number) => d.setUint32(i * 4, v, true)
+      : (i: number, v: number) => d.setUint16(i * 2, v, true);
+    for (let r = 0; r < rows; r++) {
+      for (let c = c0; c < c1; c++) set((c - c0) * pitch + at + r, get(r * cols + c));
+    }
+    return;
   }
+  const view = (b: Uint8Array) =>
+    elem === 4
+      ? new Uint32Array(b.buffer, b.byteOffset, b.length >> 2)
+      : new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
+  const s = view(src), d = view(dst);
+  for (let r = 0; r < rows; r++) {
+    for (let c = c0; c < c1; c++) d[(c - c0) * pitch + at + r] = s[r * cols + c];
+  }
+}
+
+/**
+ * Whether `pp`'s KN outputs can be placed in the shard buffers whole (each fits one; kernel
+ * workers), to be filled by transposing each chunk's outputs into them.
+ */
+export function canPlaceKn(ctx: ParamContext, pp: PlannedParam): boolean {
+  return ctx.exec.memory !== undefined && pp.quant === "KN" && pp.outputs.length === 2 &&
+    pp.outputs.every((o) => ctx.writer.reservable(o.shape, o.dtype));
+}
+
+/**
+ * KN outputs placed in the shard buffers whole: MLC's KN layout stores them transposed
+ * (`[words per row, rows]`, `[groups, rows]`), so each chunk's words and scales, back from the
+ * kernel, are transposed into their columns of the regions on this thread; the shard is written
+ * and hashed once every chunk is in. Nothing is held whole.
+ */
+export async function convertKnPlaced(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
+  await ctx.sched.drain(); // (writer calls of earlier parameters come first)
+  const filled = Promise.withResolvers<void>();
+  filled.promise.catch(() => {}); // (a failed job fails the conversion through the scheduler)
+  const regions: Uint8Array[] = [];
+  for (const o of pp.outputs) {
+    const sink = await ctx.writer.begin(o.name, o.shape, o.dtype);
+    regions.push(sink.reserve!(o.nbytes, filled.promise));
+    await sink.end();
+  }
+  const [words, scales] = regions, { rows, wordsPerRow: wpr, groups } = c;
+  for (const [r, n] of chunkRanges(rows, c.chunkRows)) {
+    const run = await ctx.sched.submit(c.jobFor(r, n), (o) => {
+      transposeColumns(o.out, n, wpr, 4, 0, wpr, words, rows, r);
+      transposeColumns(o.scales, n, groups, c.modelItem, 0, groups, scales, rows, r);
+    });
+    run.done.catch((e) => filled.reject(e));
+  }
+  ctx.sched.ordered(() => filled.resolve());
+}
+
+/** Groups per column strip of `pp`'s KN words (output rows of whole groups in a shard piece); 0: none fit. */
+function stripGroupsOf(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): number {
+  const [qw] = pp.outputs;
+  const wpg = c.wordsPerRow / c.groups;
+  return Math.floor(ctx.writer.inPlacePieceBytes(qw.shape, qw.dtype) / (c.rows * 4 * wpg));
+}
+
+/**
+ * Whether `pp`'s KN words can be streamed in place by column strips: words larger than a shard
+ * buffer, which the writer streams in pieces, scales that begin beside them (not float32),
+ * kernel workers reading the source directly (a strip is read as one range per row).
+ */
+export function canStreamKnStrips(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): boolean {
+  return ctx.exec.memory !== undefined && pp.quant === "KN" && pp.outputs.length === 2 &&
+    pp.outputs[1].dtype !== "float32" && c.stripJobFor !== undefined && stripGroupsOf(ctx, pp, c) > 0;
+}
+
+/**
+ * KN words streamed in place by column strips. MLC's KN layout stores the words transposed
+ * (`[words per row, rows]`), so a piece of the output (whole output rows) holds some groups of
+ * every source row: per strip of groups, each chunk of source rows is read as one range per row
+ * (the strip's columns), quantized, and its words transposed into the strip's place in the
+ * piece on this thread; the strip's scale rows then go to the scales, begun beside the words.
+ * Nothing is held whole.
+ */
+export async function convertKnStrips(ctx: ParamContext, pp: PlannedParam, c: ParamChunks): Promise<void> {
+  const [qw, qs] = pp.outputs;
+  const rows = c.rows, per = stripGroupsOf(ctx, pp, c), wpg = c.wordsPerRow / c.groups;
+  await ctx.sched.drain(); // (writer calls of earlier parameters come first)
+  const sink = await ctx.writer.begin(qw.name, qw.shape, qw.dtype);
+  const scaleSink = await ctx.writer.begin(qs.name, qs.shape, qs.dtype); // (beside the words)
+  const probe = c.stripJobFor!(0, 1, 0, Math.min(per, c.groups));
+  const chunkRows = chunkRowsOf(probe.k, itemSize(probe.srcDtype), ctx.chunkBytes);
+  for (let g0 = 0; g0 < c.groups; g0 += per) {
+    const g1 = Math.min(c.groups, g0 + per), sw = (g1 - g0) * wpg, sg = g1 - g0;
+    await ctx.sched.drain(); // (the strip before applied: its piece can be written, a buffer freed)
+    const filled = Promise.withResolvers<void>();
+    filled.promise.catch(() => {}); // (a failed job fails the conversion through the scheduler)
+    const words = await sink.reservePiece!(sw * rows * 4, filled.promise);
+    const scales = ctx.bufs.get("kn-scales", sg * rows * c.modelItem);
+    for (const [r, n] of chunkRanges(rows, chunkRows)) {
+      const run = await ctx.sched.submit(c.stripJobFor!(r, n, g0, g1), (o) => {
+        transposeColumns(o.out, n, sw, 4, 0, sw, words, rows, r);
+        transposeColumns(o.scales, n, sg, c.modelItem, 0, sg, scales, rows, r);
+      });
+      run.done.catch((e) => filled.reject(e));
+    }
+    ctx.sched.ordered(async () => {
+      filled.resolve();
+      await scaleSink.write(scales);
+    });
+  }
+  ctx.sched.ordered(async () => {
+    await sink.end();
+    await scaleSink.end();
+  });
 }
 
 /**
@@ -345,6 +518,14 @@ export async function convertParam(ctx: ParamContext, pp: PlannedParam): Promise
   }
   if (canStreamInPlace(ctx, pp)) {
     await convertStreamed(ctx, pp, chunks);
+    return "in place";
+  }
+  if (canPlaceKn(ctx, pp)) {
+    await convertKnPlaced(ctx, pp, chunks);
+    return "in place";
+  }
+  if (canStreamKnStrips(ctx, pp, chunks)) {
+    await convertKnStrips(ctx, pp, chunks);
     return "in place";
   }
   if (pp.quant) await convertQuantized(ctx, pp, chunks);
