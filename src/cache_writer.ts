@@ -249,29 +249,34 @@ export class TensorCacheWriter {
   }
 
   /**
+   * Whether workers can fill regions of the shard buffers in place: rotating buffers of shared
+   * memory, with a hasher.
+   */
+  get #fillable(): boolean {
+    return this.#rotate && this.#hasher !== undefined && typeof SharedArrayBuffer !== "undefined" &&
+      this.#shared[0].buffer instanceof SharedArrayBuffer;
+  }
+
+  /**
    * Whether a tensor of `shape` and `dtype` would land in a shared shard buffer, so that its
    * sink can {@link TensorSink.reserve} regions to be filled in place (rotating buffers with a
    * hasher; not float32, which is stored as bf16; at most one shard buffer).
    */
   reservable(shape: readonly number[], dtype: DType): boolean {
-    return this.#rotate && this.#hasher !== undefined && dtype !== "float32" &&
-      storedBytes(shape, dtype) <= this.#cap && typeof SharedArrayBuffer !== "undefined" &&
-      this.#shared[0].buffer instanceof SharedArrayBuffer;
+    return this.#fillable && dtype !== "float32" && storedBytes(shape, dtype) <= this.#cap;
   }
 
   /**
    * Bytes of the pieces in which a tensor of `shape` and `dtype`, larger than a shard buffer,
    * is streamed through the shared shard buffers to be filled in place (a shard of its own,
-   * with a hasher that streams): its sink can then {@link TensorSink.reserve} regions, each
+   * with a hasher that streams): its sink can then {@link TensorSink.reservePiece} regions, each
    * within one piece of {@link streamPieceBytes} bytes (whole rows of the first axis), and each
    * piece is written and hashed once its regions are filled, in order. 0 where the tensor is
    * not streamed so.
    */
   inPlacePieceBytes(shape: readonly number[], dtype: DType): number {
     const n = storedBytes(shape, dtype);
-    const shared = typeof SharedArrayBuffer !== "undefined" &&
-      this.#shared[0]?.buffer instanceof SharedArrayBuffer;
-    if (!this.#rotate || !this.#hasher?.stream || dtype === "float32" || n <= this.#cap || !shared) return 0;
+    if (!this.#fillable || !this.#hasher?.stream || dtype === "float32" || n <= this.#cap) return 0;
     return shape.length > 0 ? streamPieceBytes(n, shape[0], this.#cap) : 0;
   }
 
