@@ -47,21 +47,23 @@ export function readRanges(
   for (const [path, offset, length, stride = length, count = 1] of ranges) {
     const total = length * count;
     const lo = Math.max(from + filled, at), hi = Math.min(from + into.length, at + total);
-    let f = lo < hi ? files.get(path) : undefined;
-    if (lo < hi && !f) files.set(path, f = (globalThis as any).Deno.openSync(path, { read: true }));
-    // the segments overlapping [lo, hi)
-    for (let i = Math.floor((lo - at) / length); lo < hi && at + i * length < hi; i++) {
-      const sLo = Math.max(lo, at + i * length), sHi = Math.min(hi, at + (i + 1) * length);
-      const start = offset + i * stride + (sLo - at - i * length);
-      f.seekSync(start, 0);
-      const part = into.subarray(filled, filled + sHi - sLo);
-      let done = 0;
-      while (done < part.length) {
-        const n = f.readSync(part.subarray(done));
-        if (n === null || n === 0) throw new Error(`${path}: unexpected end of file at ${start + done}`);
-        done += n;
+    if (lo < hi) {
+      let f = files.get(path);
+      if (!f) files.set(path, f = (globalThis as any).Deno.openSync(path, { read: true }));
+      // the segments overlapping [lo, hi)
+      for (let i = Math.floor((lo - at) / length); at + i * length < hi; i++) {
+        const sLo = Math.max(lo, at + i * length), sHi = Math.min(hi, at + (i + 1) * length);
+        const start = offset + i * stride + (sLo - at - i * length);
+        f.seekSync(start, 0);
+        const part = into.subarray(filled, filled + sHi - sLo);
+        let done = 0;
+        while (done < part.length) {
+          const n = f.readSync(part.subarray(done));
+          if (n === null || n === 0) throw new Error(`${path}: unexpected end of file at ${start + done}`);
+          done += n;
+        }
+        filled += sHi - sLo;
       }
-      filled += sHi - sLo;
     }
     at += total;
     if (filled === into.length) break;
